@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import type { Store, User } from '../store/store.js';
+import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
+import { POLICIES, type Throttler } from '../security/throttle.js';
+import { digest } from '../tokens/opaque.js';
+
+export class UserInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserInputError';
+  }
+}
+
+// Pragmatic address check: one @, no spaces, a dot in the domain or a single label.
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+export const MAX_NICKNAME_LENGTH = 64;
+
+export type LoginResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'throttled'; retryAfter: number };
+
+export interface Accounts {
+  create(input: { email: string; password: string; nickname?: string | null }): Promise<User>;
+  get(id: string): Promise<User | undefined>;
+  /** Checks a password; failures count per account and per source address. */
+  login(email: string, password: string, source: string): Promise<LoginResult>;
+}
+
+export function validateNickname(nickname: string | null | undefined): string | null {
+  if (nickname === undefined || nickname === null) return null;
+  const n = nickname.trim();
+  if (!n) return null;
+  if (n.length > MAX_NICKNAME_LENGTH) throw new UserInputError(`nickname is longer than ${MAX_NICKNAME_LENGTH} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(n)) throw new UserInputError('nickname contains control characters');
+  return n;
+}
+
+export function createAccounts(store: Store, throttle: Throttler, now: () => number): Accounts {
+  return {
+    async create({ email, password, nickname }) {
+      const e = email.trim().toLowerCase();
+      if (!EMAIL.test(e)) throw new UserInputError(`'${email}' is not an e-mail address`);
+      if (password.length < MIN_PASSWORD_LENGTH) throw new UserInputError(`the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+      if (password.length > MAX_PASSWORD_LENGTH) throw new UserInputError(`the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+      const t = now();
+      const user: User = {
+        id: randomBytes(16).toString('hex'),
+        email: e,
+        passwordHash: await hashPassword(password),
+        nickname: validateNickname(nickname),
+        createdAt: t,
+        updatedAt: t,
+      };
+      await store.users.insert(user);
+      return user;
+    },
+    get: (id) => store.users.get(id),
+    async login(email, password, source) {
+      const accountKey = `login:${digest(email.trim().toLowerCase())}`;
+      const sourceKey = `login-source:${digest(source)}`;
+      const wait = Math.max(await throttle.retryAfter(accountKey), await throttle.retryAfter(sourceKey));
+      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
+      const user = email.length <= 320 ? await store.users.getByEmail(email.trim()) : undefined;
+      const ok = password.length <= MAX_PASSWORD_LENGTH &&
+        await verifyPassword(user?.passwordHash ?? await dummyHash(), password) && user !== undefined;
+      if (!ok || !user) {
+        await throttle.fail(accountKey, POLICIES.account);
+        await throttle.fail(sourceKey, POLICIES.source);
+        return { ok: false, reason: 'invalid' };
+      }
+      await throttle.clear(accountKey);
+      return { ok: true, user };
+    },
+  };
+}

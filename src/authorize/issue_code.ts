@@ -1,0 +1,28 @@
+// Issues an authorization code: single use, 60 s, bound to the client, the redirect URI
+// and the PKCE challenge (RFC 6749 §4.1.2, RFC 7636 §4.4).
+import type { Grant, Store } from '../store/store.js';
+import { CODE_TTL_S, newFamilyId } from '../tokens/issuer.js';
+import { digest, mintOpaque } from '../tokens/opaque.js';
+import type { AuthorizationRequest } from './request.js';
+
+export async function issueCode(store: Store, now: number, req: AuthorizationRequest, grant: Grant,
+  rights: { scopes: string[]; channels: string[] }, authTime: number): Promise<string> {
+  const code = mintOpaque();
+  await store.codes.insert({
+    digest: digest(code),
+    clientId: req.client.id,
+    userId: grant.userId,
+    grantId: grant.id,
+    familyId: newFamilyId(),
+    redirectUri: req.redirectUri,
+    codeChallenge: req.codeChallenge ?? null,
+    scopes: rights.scopes,
+    channels: rights.channels,
+    nonce: req.nonce ?? null,
+    authTime,
+    createdAt: now,
+    expiresAt: now + CODE_TTL_S * 1000,
+    consumedAt: null,
+  });
+  return code;
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { handleSignals, startServer } from '../main.js';
+import { fail } from './context.js';
+
+export function serveCommand(program: Command) {
+  program.command('serve')
+    .description('run the OpenID provider (migrates the database and creates a signing key on first start)')
+    .option('--port <port>', 'port to listen on (env PORT)', undefined)
+    .option('--host <host>', 'address to bind (env ALIAS_HOST)', undefined)
+    .option('--issuer <url>', 'public issuer URL (env ALIAS_ISSUER; default http://localhost:PORT)')
+    .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB; default ./data/alias.db)')
+    .option('--demo', 'also create a sample user and client and print their credentials (env ALIAS_DEMO=1)')
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean }) => {
+      try {
+        const config = loadConfig(opts);
+        const running = await startServer(config);
+        handleSignals(running);
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { fail, print, printJson, withServices } from './context.js';
+
+export function userCommand(program: Command) {
+  const user = program.command('user').description('manage users');
+  user.command('create')
+    .description('create a user who can sign in')
+    .requiredOption('--email <email>', 'e-mail address (the login name)')
+    .requiredOption('--password <password>', 'password (at least 8 characters)')
+    .option('--nickname <nickname>', 'nickname apps see when granted the nickname scope')
+    .option('--json', 'print the user as JSON')
+    .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)')
+    .action(async (opts: { email: string; password: string; nickname?: string; json?: boolean; db?: string }) => {
+      try {
+        const u = await withServices(opts, (s) => s.accounts.create(opts));
+        if (opts.json) printJson({ id: u.id, email: u.email, nickname: u.nickname, created_at: Math.floor(u.createdAt / 1000) });
+        else print(`created user ${u.id} <${u.email}>`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,175 @@
+// Client registration and authentication, shared by the CLI, the admin API and the
+// token endpoint.
+import { randomBytes } from 'node:crypto';
+import type { Channel, Client, Store } from '../store/store.js';
+import { OAuthError } from '../oauth/errors.js';
+import { registrationProblem } from '../oauth/redirect_uri.js';
+import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
+import type { ClientCredentials } from '../oauth/client_auth.js';
+import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
+import { POLICIES, type Throttler } from '../security/throttle.js';
+
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'implicit',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'password',
+] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+/** Grant types that need a client secret. */
+const CONFIDENTIAL_ONLY = ['refresh_token', 'client_credentials', 'password'];
+const NAME_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
+
+export interface NewClient {
+  /** Fixed id (demo mode); normally generated. */
+  id?: string;
+  name: string;
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  isPublic?: boolean;
+  grantTypes?: string[];
+  scopes?: string[];
+  /** `name` or `name:description`, or objects. */
+  channels?: (string | Channel)[];
+}
+
+export class ClientInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClientInputError';
+  }
+}
+
+function parseChannel(c: string | Channel): Channel {
+  if (typeof c !== 'string') return c;
+  const i = c.indexOf(':');
+  const name = i === -1 ? c : c.slice(0, i);
+  const description = i === -1 ? '' : c.slice(i + 1).trim();
+  return { name, description: description || name };
+}
+
+export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDigest' | 'previousSecretDigest' |
+  'previousSecretExpiresAt' | 'createdAt' | 'updatedAt'> {
+  const name = input.name?.trim();
+  if (!name) throw new ClientInputError('a client needs a --name');
+  if (name.length > 200) throw new ClientInputError('--name is longer than 200 characters');
+  const isPublic = input.isPublic ?? false;
+  const grantTypes = [...new Set(input.grantTypes?.length ? input.grantTypes : ['authorization_code'])];
+  for (const g of grantTypes) {
+    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
+      throw new ClientInputError(`unknown grant type '${g}' (known: ${GRANT_TYPES.join(', ')})`);
+    }
+    if (isPublic && CONFIDENTIAL_ONLY.includes(g)) {
+      throw new ClientInputError(`a public client cannot use the '${g}' grant type`);
+    }
+  }
+  const redirectUris = [...new Set(input.redirectUris ?? [])];
+  for (const uri of redirectUris) {
+    const problem = registrationProblem(uri);
+    if (problem) throw new ClientInputError(`redirect URI '${uri}' ${problem}`);
+  }
+  if (redirectUris.length === 0 && grantTypes.some((g) => g === 'authorization_code' || g === 'implicit')) {
+    throw new ClientInputError('the authorization_code and implicit grant types need at least one --redirect-uri');
+  }
+  const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
+  for (const uri of postLogoutRedirectUris) {
+    const problem = registrationProblem(uri);
+    if (problem) throw new ClientInputError(`post-logout redirect URI '${uri}' ${problem}`);
+  }
+  const scopes = [...new Set(input.scopes ?? [])];
+  for (const s of scopes) {
+    if (!NAME_TOKEN.test(s)) throw new ClientInputError(`scope '${s}' is not a valid scope token`);
+    if (isUserScope(s)) throw new ClientInputError(`'${s}' is a user scope, open to every client; --scope registers client-level scopes`);
+  }
+  const channels: Channel[] = [];
+  for (const raw of input.channels ?? []) {
+    const c = parseChannel(raw);
+    if (!NAME_TOKEN.test(c.name)) throw new ClientInputError(`channel '${c.name}' is not a valid name (no spaces or quotes, at most 64 characters)`);
+    if (c.name === META_CHANNEL) throw new ClientInputError(`'${META_CHANNEL}' is reserved and always granted with contact`);
+    if (channels.some((x) => x.name === c.name)) throw new ClientInputError(`channel '${c.name}' is given twice`);
+    if (c.description.length > 500) throw new ClientInputError(`the description of channel '${c.name}' is longer than 500 characters`);
+    channels.push(c);
+  }
+  return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels };
+}
+
+/** RFC 7591 §3.2.1 client information response. */
+export function clientInformation(client: Client, secret?: string): Record<string, unknown> {
+  return {
+    client_id: client.id,
+    ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+    client_id_issued_at: Math.floor(client.createdAt / 1000),
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    grant_types: client.grantTypes,
+    response_types: [
+      ...(client.grantTypes.includes('authorization_code') ? ['code'] : []),
+      ...(client.grantTypes.includes('implicit') ? ['id_token'] : []),
+    ],
+    token_endpoint_auth_method: client.isPublic ? 'none' : 'client_secret_basic',
+    scope: client.scopes.join(' '),
+    channels: client.channels,
+  };
+}
+
+export interface ClientRegistry {
+  create(input: NewClient): Promise<{ client: Client; secret?: string }>;
+  get(id: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  delete(id: string): Promise<boolean>;
+  /** Authenticates a client at the token endpoint (RFC 6749 §2.3). Throws invalid_client. */
+  authenticate(creds: ClientCredentials | undefined): Promise<Client>;
+}
+
+export function createClientRegistry(store: Store, throttle: Throttler, now: () => number): ClientRegistry {
+  return {
+    async create(input) {
+      const fields = validateClient(input);
+      const t = now();
+      const secret = fields.isPublic ? undefined : mintOpaque(32);
+      const client: Client = {
+        ...fields,
+        id: input.id ?? randomBytes(16).toString('hex'),
+        secretDigest: secret ? digest(secret) : null,
+        previousSecretDigest: null,
+        previousSecretExpiresAt: null,
+        createdAt: t,
+        updatedAt: t,
+      };
+      await store.clients.insert(client);
+      return { client, secret };
+    },
+    get: (id) => store.clients.get(id),
+    list: () => store.clients.list(),
+    delete: (id) => store.clients.delete(id),
+    async authenticate(creds) {
+      if (!creds) throw new OAuthError('invalid_client', 'client authentication is required', { status: 401 });
+      const key = `client:${digest(creds.clientId)}`;
+      const wait = await throttle.retryAfter(key);
+      if (wait > 0) {
+        throw new OAuthError('too_many_requests', 'too many failed client authentications; try again later',
+          { status: 429, retryAfter: wait });
+      }
+      const client = await store.clients.get(creds.clientId);
+      const fail = async (why: string): Promise<never> => {
+        await throttle.fail(key, POLICIES.client);
+        throw new OAuthError('invalid_client', 'client authentication failed', { status: 401, detail: why });
+      };
+      if (!client) return fail('unknown client');
+      if (client.isPublic) {
+        if (creds.method !== 'none') return fail('public client presented a secret');
+        return client;
+      }
+      if (creds.method === 'none' || creds.clientSecret === undefined) return fail('confidential client without a secret');
+      const t = now();
+      const ok = matchesDigest(creds.clientSecret, client.secretDigest) ||
+        (client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt > t &&
+          matchesDigest(creds.clientSecret, client.previousSecretDigest));
+      if (!ok) return fail('wrong secret');
+      return client;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Typed configuration from flags and environment, validated once at boot.
+import { isPostgresUrl } from '../store/db.js';
+import { MIN_SECRET_LENGTH } from '../security/secrets.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Issuer URL without a trailing slash. */
+  issuer: string;
+  /** SQLite file path or postgres:// URL. */
+  db: string;
+  /** ALIAS_SECRET; undefined means the generated file next to the SQLite database. */
+  secret?: string;
+  smtpUrl?: string;
+  demo: boolean;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_DB = './data/alias.db';
+
+export interface ConfigInput {
+  port?: string | number;
+  host?: string;
+  issuer?: string;
+  db?: string;
+  demo?: boolean;
+}
+
+export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
+  const portText = String(flags.port ?? env.PORT ?? '3000');
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new ConfigError(`--port must be a number from 0 to 65535, not '${portText}'`);
+  const port = Number(portText);
+  const host = flags.host ?? env.ALIAS_HOST ?? '127.0.0.1';
+  const issuer = normaliseIssuer(flags.issuer ?? env.ALIAS_ISSUER ?? `http://localhost:${port}`);
+  const db = flags.db ?? env.ALIAS_DB ?? DEFAULT_DB;
+  const secret = env.ALIAS_SECRET || undefined;
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`ALIAS_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  if (isPostgresUrl(db) && !secret) {
+    throw new ConfigError('ALIAS_SECRET is required with PostgreSQL (the same value on every node)');
+  }
+  const smtpUrl = env.ALIAS_SMTP_URL || undefined;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('ALIAS_SMTP_URL must be smtp://host:port or smtps://host:port');
+  const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
+  return { port, host, issuer, db, secret, smtpUrl, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
+}
+
+/** OIDC Discovery §3: https (or http for local development), no query or fragment. */
+export function normaliseIssuer(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`--issuer must be an absolute URL, not '${value}'`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('--issuer must be an http or https URL');
+  if (url.search || url.hash || value.includes('#') || value.includes('?')) throw new ConfigError('--issuer must not have a query or fragment');
+  return url.href.replace(/\/+$/, '');
+}

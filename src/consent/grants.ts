@@ -1,0 +1,63 @@
+// The user's grants: what each user allowed each client (scopes × channels).
+import { randomBytes } from 'node:crypto';
+import type { Grant, Store } from '../store/store.js';
+import { META_CHANNEL, subset, union } from '../oauth/scopes.js';
+import type { PairwiseSubject } from '../tokens/pairwise.js';
+
+export interface ConsentDecision {
+  userId: string;
+  clientId: string;
+  /** What the request asked for. */
+  requestedScopes: string[];
+  requestedChannels: string[];
+  /** What the user ticked (a subset of the request). */
+  approvedScopes: string[];
+  approvedChannels: string[];
+}
+
+export interface Consent {
+  find(userId: string, clientId: string): Promise<Grant | undefined>;
+  /** True when the grant already covers every requested scope and channel. */
+  covers(grant: Grant | undefined, scopes: string[], channels: string[]): boolean;
+  /**
+   * Stores the decision: the grant becomes what it was, plus what was approved now,
+   * minus what was asked for now and left unticked (the latest choice wins).
+   */
+  record(decision: ConsentDecision, tx?: Store): Promise<Grant>;
+}
+
+/** `_meta` comes with `contact` and goes with it. */
+export function withMeta(scopes: string[], channels: string[]): string[] {
+  const rest = channels.filter((c) => c !== META_CHANNEL);
+  return scopes.includes('contact') ? [META_CHANNEL, ...rest] : [];
+}
+
+export function createConsent(store: Store, pairwise: PairwiseSubject, now: () => number): Consent {
+  return {
+    find: (userId, clientId) => store.grants.get(userId, clientId),
+    covers(grant, scopes, channels) {
+      if (!grant) return false;
+      return subset(scopes, grant.scopes) && subset(scopes.includes('contact') ? channels : [], grant.channels);
+    },
+    async record(d, tx = store) {
+      const t = now();
+      const existing = await tx.grants.get(d.userId, d.clientId);
+      const refused = (requested: string[], approved: string[]) => requested.filter((x) => !approved.includes(x));
+      const scopes = union(existing?.scopes ?? [], d.approvedScopes)
+        .filter((s) => !refused(d.requestedScopes, d.approvedScopes).includes(s));
+      const channels = union(existing?.channels ?? [], d.approvedChannels)
+        .filter((c) => !refused(d.requestedChannels, d.approvedChannels).includes(c));
+      return tx.grants.save({
+        id: existing?.id ?? randomBytes(16).toString('hex'),
+        userId: d.userId,
+        clientId: d.clientId,
+        sub: pairwise(d.clientId, d.userId),
+        scopes,
+        channels: withMeta(scopes, channels),
+        createdAt: existing?.createdAt ?? t,
+        updatedAt: t,
+        lastUsedAt: existing?.lastUsedAt ?? null,
+      });
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// OpenID Connect Discovery 1.0 §3 and RFC 8414: advertises exactly what works.
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { USER_SCOPES } from '../oauth/scopes.js';
+
+export const PATHS = {
+  authorization: '/oauth2/authorize',
+  token: '/api/oauth2/token',
+  userinfo: '/api/oauth2/userinfo',
+  jwks: '/oauth2/jwks',
+} as const;
+
+export function discoveryDocument(issuer: string): Record<string, unknown> {
+  return {
+    issuer,
+    authorization_endpoint: issuer + PATHS.authorization,
+    token_endpoint: issuer + PATHS.token,
+    userinfo_endpoint: issuer + PATHS.userinfo,
+    jwks_uri: issuer + PATHS.jwks,
+    scopes_supported: [...USER_SCOPES],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    subject_types_supported: ['pairwise'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    code_challenge_methods_supported: ['S256'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'jti', 'nickname'],
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+export function discoveryEndpoints(app: FastifyInstance, s: Services) {
+  const doc = discoveryDocument(s.config.issuer);
+  for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+    app.get(path, async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return reply.send(doc);
+    });
+  }
+  app.get(PATHS.jwks, async (_request, reply) => {
+    // Revalidate always: a rotated key must reach every verifier within seconds.
+    reply.header('cache-control', 'no-cache').type('application/jwk-set+json; charset=utf-8');
+    return reply.send(await s.keys.jwks());
+  });
+}

@@ -1,0 +1,8 @@
+import type { GrantHandler } from './types.js';
+import { authorizationCode } from './authorization_code.js';
+import { refreshToken } from './refresh_token.js';
+
+/** grant_type → handler. Adding a grant is one file and one line here. */
+export const grants: ReadonlyMap<string, GrantHandler> = new Map(
+  [authorizationCode, refreshToken].map((g) => [g.grantType, g]),
+);

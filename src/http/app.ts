@@ -1,0 +1,71 @@
+// The fastify application: one plugin per area, services passed in.
+import Fastify, { type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import cookie from '@fastify/cookie';
+import view from '@fastify/view';
+import { Eta } from 'eta';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Services } from '../services.js';
+import { installErrorHandlers } from './errors.js';
+import { installCors } from './cors.js';
+import { installSecurityHeaders } from './security_headers.js';
+import { createPageContext } from './context.js';
+import { discoveryEndpoints } from '../endpoints/discovery.js';
+import { authorizeEndpoint } from '../endpoints/authorize.js';
+import { interactionEndpoints } from '../endpoints/interaction.js';
+import { tokenEndpoint } from '../endpoints/token.js';
+import { userinfoEndpoint } from '../endpoints/userinfo.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+// Templates and static files live in src/ui, found the same way from src/ and dist/.
+const UI_DIR = fileURLToPath(new URL('../../src/ui/', import.meta.url));
+
+export interface AppOptions {
+  logger?: boolean | Record<string, unknown>;
+}
+
+export async function buildApp(s: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    trustProxy: process.env.ALIAS_TRUST_PROXY === '1' || process.env.ALIAS_TRUST_PROXY === 'true',
+    logger: opts.logger === undefined || opts.logger === false ? false : {
+      level: s.config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      ...(typeof opts.logger === 'object' ? opts.logger : {}),
+    },
+  });
+
+  await app.register(formbody, { bodyLimit: BODY_LIMIT });
+  // Any other content type is read as text so the endpoint can answer with a proper
+  // OAuth error instead of a framework 415.
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  await app.register(cookie);
+  await app.register(view, {
+    engine: { eta: new Eta({ autoEscape: true, cache: true }) },
+    templates: UI_DIR + 'templates',
+    layout: 'layout.eta',
+    production: true,
+  });
+
+  installErrorHandlers(app);
+  installSecurityHeaders(app, s.config.issuer);
+  installCors(app, s);
+
+  const css = readFileSync(UI_DIR + 'static/alias.css', 'utf8');
+  app.get('/static/alias.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(css));
+  app.get('/', async (_request, reply) => reply.redirect('/.well-known/openid-configuration', 302));
+  app.get('/healthz', async (_request, reply) => {
+    await s.store.ping();
+    return reply.header('cache-control', 'no-store').send({ status: 'ok' });
+  });
+
+  const page = createPageContext(s);
+  discoveryEndpoints(app, s);
+  authorizeEndpoint(app, s, page);
+  interactionEndpoints(app, s, page);
+  tokenEndpoint(app, s);
+  userinfoEndpoint(app, s);
+  return app;
+}

@@ -1,0 +1,43 @@
+// CORS for single-page apps: discovery and JWKS are public; token, userinfo and
+// revocation answer the origins of registered redirect URIs.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+
+const PUBLIC = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/oauth2/jwks'];
+const CREDENTIALED = ['/api/oauth2/token', '/api/oauth2/userinfo', '/api/oauth2/revoke'];
+
+const pathOf = (url: string) => url.split('?')[0]!;
+
+export function installCors(app: FastifyInstance, s: Services) {
+  async function allowed(request: FastifyRequest): Promise<string | undefined> {
+    const origin = request.headers.origin;
+    if (typeof origin !== 'string' || origin.length > 512) return undefined;
+    const path = pathOf(request.url);
+    if (PUBLIC.includes(path)) return '*';
+    if (CREDENTIALED.includes(path) && (await s.store.clients.hasOrigin(origin))) return origin;
+    return undefined;
+  }
+
+  function apply(reply: FastifyReply, allow: string) {
+    reply.header('access-control-allow-origin', allow);
+    if (allow !== '*') reply.header('vary', 'Origin');
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'OPTIONS') return;
+    const allow = await allowed(request);
+    if (allow) apply(reply, allow);
+  });
+
+  // Preflight (Fetch standard §3.2.2).
+  app.options('/*', async (request, reply) => {
+    const allow = await allowed(request);
+    if (!allow) return reply.code(204).header('allow', 'GET, POST, OPTIONS').send();
+    apply(reply, allow);
+    return reply.code(204)
+      .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+      .header('access-control-allow-headers', 'Authorization, Content-Type, DPoP')
+      .header('access-control-max-age', '600')
+      .send();
+  });
+}

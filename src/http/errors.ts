@@ -1,0 +1,52 @@
+// The one error renderer: OAuth errors as JSON on API endpoints, readable pages
+// elsewhere. Never a stack trace, never per-request data in the body.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import '@fastify/view';
+import { OAuthError } from '../oauth/errors.js';
+
+export function isApiPath(url: string): boolean {
+  return url.startsWith('/api/') || url.startsWith('/.well-known/') || url.startsWith('/oauth2/jwks');
+}
+
+export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyReply {
+  reply.code(err.status).header('cache-control', 'no-store');
+  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  if (err.error === 'invalid_client' && err.status === 401) reply.header('www-authenticate', 'Basic realm="alias"');
+  return reply.type('application/json; charset=utf-8').send(err.toJSON());
+}
+
+export async function sendErrorPage(reply: FastifyReply, status: number, title: string, message: string, hint?: string): Promise<FastifyReply> {
+  reply.code(status).header('cache-control', 'no-store');
+  return renderPage(reply, 'error', { title, message, hint });
+}
+
+/** Renders a template inside the layout. */
+export async function renderPage(reply: FastifyReply, template: string, data: Record<string, unknown>): Promise<FastifyReply> {
+  const html = await reply.viewAsync(`${template}.eta`, data);
+  return reply.type('text/html; charset=utf-8').send(html);
+}
+
+/** Maps framework errors (bad JSON, body too large, bad content type) to OAuth errors. */
+function fromFramework(err: FastifyError): OAuthError {
+  const status = err.statusCode ?? 500;
+  if (status === 413) return new OAuthError('invalid_request', 'the request body is too large (limit 1 MiB)', { status: 413 });
+  if (status === 415) return new OAuthError('invalid_request', 'unsupported content type', { status: 415 });
+  if (status === 429) return new OAuthError('too_many_requests', 'too many requests', { status: 429 });
+  if (status >= 400 && status < 500) return new OAuthError('invalid_request', 'the request is malformed', { status });
+  return new OAuthError('server_error', 'an unexpected error occurred', { status: 500 });
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const oauth = error instanceof OAuthError ? error : fromFramework(error);
+    if (oauth.status >= 500) request.log.error({ err: error }, 'request failed');
+    else if (oauth.detail) request.log.info({ error: oauth.error, detail: oauth.detail }, 'request rejected');
+    if (isApiPath(request.url)) return sendOAuthError(reply, oauth);
+    const title = oauth.status === 413 ? 'Request too large' : oauth.status >= 500 ? 'Something went wrong' : 'Bad request';
+    return sendErrorPage(reply, oauth.status, title, oauth.status >= 500 ? 'Alias could not complete this request. Please try again.' : oauth.description);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    if (isApiPath(request.url)) return sendOAuthError(reply, new OAuthError('invalid_request', 'no such endpoint', { status: 404 }));
+    return sendErrorPage(reply, 404, 'Not found', 'There is no page at this address.');
+  });
+}

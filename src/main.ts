@@ -1,0 +1,69 @@
+// Composition root for `aliasid serve`: config → store → services → http app; signals.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/config.js';
+import { createServices, type Services } from './services.js';
+import { buildApp } from './http/app.js';
+import { seedDemo } from './cli/demo.js';
+import { secretFilePath } from './security/secrets.js';
+import { isPostgresUrl } from './store/db.js';
+
+export interface Running {
+  app: FastifyInstance;
+  services: Services;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, out: (line: string) => void = console.log): Promise<Running> {
+  const services = await createServices(config, { migrate: true });
+  const createdKey = await services.keys.ensureKey();
+  const demo = config.demo ? await seedDemo(services) : undefined;
+  const app = await buildApp(services, { logger: { level: config.logLevel } });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const sqlite = !isPostgresUrl(config.db);
+  out(`Alias is running.`);
+  out(`  issuer     ${config.issuer}`);
+  out(`  listening  ${url}`);
+  out(`  discovery  ${config.issuer}/.well-known/openid-configuration`);
+  out(`  database   ${services.db.location}${sqlite ? ' (SQLite, embedded)' : ''}`);
+  if (sqlite && !config.secret) out(`  secret     ${secretFilePath(services.db.location)} (generated; set ALIAS_SECRET to use your own)`);
+  if (createdKey) out(`  created the first signing key`);
+  if (demo) {
+    out('');
+    out('Demo mode: a sample user and client (the secret is new at every start):');
+    out(`  user           ${demo.email} / ${demo.password}`);
+    out(`  client_id      ${demo.clientId}`);
+    out(`  client_secret  ${demo.clientSecret}`);
+    out(`  redirect_uri   ${demo.redirectUri}`);
+    out(`  try            ${config.issuer}/oauth2/authorize?response_type=code&client_id=${demo.clientId}` +
+      `&redirect_uri=${encodeURIComponent(demo.redirectUri)}&scope=openid%20nickname&state=demo`);
+  } else {
+    out('');
+    out('Create a user and a client (in another terminal, same --db):');
+    out(`  npx aliasid user create --email you@example.com --password 'a long password'`);
+    out(`  npx aliasid client create --name "My app" --redirect-uri http://localhost:8080/callback`);
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= (async () => {
+    await app.close();
+    await services.close();
+  })());
+  return { app, services, url, stop };
+}
+
+/** Graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0. */
+export function handleSignals(running: Running): void {
+  const onSignal = () => {
+    running.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

@@ -1,0 +1,62 @@
+import { OAuthError } from './errors.js';
+
+export interface ClientCredentials {
+  method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  clientId: string;
+  clientSecret?: string;
+}
+
+/** Thrown for any Authorization: Basic header that cannot name a client. */
+export const badBasic = (why: string) =>
+  new OAuthError('invalid_client', `client authentication failed: ${why}`, { status: 401 });
+
+function formDecode(s: string): string {
+  // RFC 6749 §2.3.1: client_id and secret are form-url-encoded before Basic encoding.
+  return decodeURIComponent(s.replace(/\+/g, '%20'));
+}
+
+/**
+ * Extracts client credentials from the Authorization header and body. RFC 6749 §2.3:
+ * a client MUST NOT use more than one authentication method per request.
+ */
+export function readClientCredentials(authorization: string | undefined, body: Record<string, unknown>): ClientCredentials | undefined {
+  const postId = body.client_id;
+  const postSecret = body.client_secret;
+  if (Array.isArray(postId) || Array.isArray(postSecret)) {
+    throw new OAuthError('invalid_request', 'client_id or client_secret is repeated');
+  }
+  if (authorization !== undefined) {
+    const m = /^Basic(?: +(.*))?$/i.exec(authorization.trim());
+    if (!m) {
+      if (/^Basic/i.test(authorization.trim())) throw badBasic('malformed Basic credentials');
+      throw new OAuthError('invalid_request', 'unsupported Authorization scheme');
+    }
+    const b64 = (m[1] ?? '').trim();
+    if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw badBasic('malformed Basic credentials');
+    const decoded = Buffer.from(b64, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw badBasic('malformed Basic credentials');
+    let clientId: string;
+    let clientSecret: string;
+    try {
+      clientId = formDecode(decoded.slice(0, colon));
+      clientSecret = formDecode(decoded.slice(colon + 1));
+    } catch {
+      throw badBasic('undecodable Basic credentials');
+    }
+    if (!clientId || !clientSecret) throw badBasic('empty client_id or client_secret');
+    if (typeof postSecret === 'string' && postSecret !== '') {
+      throw new OAuthError('invalid_request', 'more than one client authentication method used');
+    }
+    if (typeof postId === 'string' && postId !== '' && postId !== clientId) {
+      throw new OAuthError('invalid_request', 'client_id in the body does not match the Authorization header');
+    }
+    return { method: 'client_secret_basic', clientId, clientSecret };
+  }
+  if (typeof postId !== 'string' || postId === '') return undefined;
+  if (typeof postSecret === 'string' && postSecret !== '') {
+    return { method: 'client_secret_post', clientId: postId, clientSecret: postSecret };
+  }
+  if (postSecret !== undefined && typeof postSecret !== 'string') throw new OAuthError('invalid_request', 'client_secret is malformed');
+  return { method: 'none', clientId: postId };
+}

@@ -1,0 +1,58 @@
+// OAuth 2.0 / OpenID Connect error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1;
+// OIDC Core §3.1.2.6; RFC 8628 §3.5). The public description goes on the wire;
+// `detail` is only logged.
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'invalid_scope'
+  | 'access_denied'
+  | 'server_error'
+  | 'temporarily_unavailable'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'account_selection_required'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'registration_not_supported'
+  | 'invalid_redirect_uri'
+  | 'slow_down'
+  | 'too_many_requests';
+
+const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
+  invalid_client: 401,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  server_error: 500,
+  temporarily_unavailable: 503,
+  too_many_requests: 429,
+};
+
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode;
+  readonly description: string;
+  readonly status: number;
+  readonly detail?: string;
+  /** Seconds, for 429 and 503 answers. */
+  retryAfter?: number;
+
+  constructor(error: OAuthErrorCode, description: string, opts: { status?: number; detail?: string; retryAfter?: number } = {}) {
+    super(`${error}: ${description}`);
+    this.name = 'OAuthError';
+    this.error = error;
+    this.description = description;
+    this.status = opts.status ?? defaultStatus[error] ?? 400;
+    this.detail = opts.detail;
+    this.retryAfter = opts.retryAfter;
+  }
+
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}

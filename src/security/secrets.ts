@@ -1,0 +1,65 @@
+// ALIAS_SECRET and the keys derived from it. The secret never touches the database;
+// each purpose gets its own HKDF-derived key.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export const MIN_SECRET_LENGTH = 32;
+
+export interface Secrets {
+  /** AES-256-GCM encryption of signing keys at rest. */
+  seal(plain: string): string;
+  open(sealed: string): string;
+  /** HMAC for anti-CSRF tokens and other keyed digests, separated by purpose. */
+  mac(purpose: string, value: string): string;
+}
+
+export function createSecrets(secret: string): Secrets {
+  if (secret.length < MIN_SECRET_LENGTH) throw new Error(`ALIAS_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'alias', info, 32));
+  const sealKey = derive('signing-keys-at-rest');
+  const macKeys = new Map<string, Buffer>();
+  return {
+    seal(plain) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
+      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+      return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+    },
+    open(sealed) {
+      const [v, iv, tag, body] = sealed.split('.');
+      if (v !== 'v1' || !iv || !tag || !body) throw new Error('sealed value has an unknown format');
+      const decipher = createDecipheriv('aes-256-gcm', sealKey, Buffer.from(iv, 'base64url'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      try {
+        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+      } catch {
+        throw new Error('cannot decrypt signing keys: ALIAS_SECRET differs from the one they were stored with');
+      }
+    },
+    mac(purpose, value) {
+      let key = macKeys.get(purpose);
+      if (!key) {
+        key = derive(`mac:${purpose}`);
+        macKeys.set(purpose, key);
+      }
+      return createHmac('sha256', key).update(value).digest('base64url');
+    },
+  };
+}
+
+/**
+ * The embedded default keeps a generated secret next to the database file (mode 0600),
+ * so a fresh clone needs no configuration.
+ */
+export function loadOrCreateSecretFile(dbFile: string): string {
+  const file = join(dirname(dbFile), 'secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+export const secretFilePath = (dbFile: string): string => join(dirname(dbFile), 'secret');

@@ -1,0 +1,75 @@
+// Builds the plain service objects every entry point (server, CLI, tests) shares.
+import { resolve } from 'node:path';
+import type { Config } from './config/config.js';
+import { migrate, openDatabase, type Db, isPostgresUrl } from './store/db.js';
+import { createSqlStore } from './store/sql_store.js';
+import type { Store } from './store/store.js';
+import { createSecrets, loadOrCreateSecretFile, type Secrets } from './security/secrets.js';
+import { createThrottler, type Throttler } from './security/throttle.js';
+import { createKeyService, type KeyService } from './tokens/keys.js';
+import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
+import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
+import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
+import { createAccounts, type Accounts } from './accounts/users.js';
+import { createConsent, type Consent } from './consent/grants.js';
+
+export type Clock = () => number;
+
+export interface Services {
+  config: Config;
+  db: Db;
+  store: Store;
+  now: Clock;
+  secrets: Secrets;
+  throttle: Throttler;
+  keys: KeyService;
+  pairwise: PairwiseSubject;
+  tokens: TokenIssuer;
+  clients: ClientRegistry;
+  accounts: Accounts;
+  consent: Consent;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  now?: Clock;
+  /** PostgreSQL schema (tests). */
+  schema?: string;
+  /** Apply migrations first (serve and migrate do; other commands expect a migrated database). */
+  migrate?: boolean;
+}
+
+export function secretFor(config: Config): string {
+  if (config.secret) return config.secret;
+  if (isPostgresUrl(config.db)) throw new Error('ALIAS_SECRET is required with PostgreSQL');
+  return loadOrCreateSecretFile(resolve(config.db));
+}
+
+export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
+  const now = opts.now ?? Date.now;
+  const db = openDatabase(config.db, { schema: opts.schema });
+  try {
+    if (opts.migrate ?? true) await migrate(db);
+    const store = createSqlStore(db);
+    const secrets = createSecrets(secretFor(config));
+    const throttle = createThrottler(store, now);
+    const keys = createKeyService(store, secrets, now);
+    const pairwise = await createPairwise(store);
+    const tokens = createTokenIssuer({
+      issuer: config.issuer,
+      keys,
+      now,
+      nickname: async (userId, tx) => (await tx.users.get(userId))?.nickname ?? null,
+    });
+    return {
+      config, db, store, now, secrets, throttle, keys, pairwise, tokens,
+      clients: createClientRegistry(store, throttle, now),
+      accounts: createAccounts(store, throttle, now),
+      consent: createConsent(store, pairwise, now),
+      close: () => db.close(),
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}

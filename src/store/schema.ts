@@ -1,0 +1,151 @@
+// Kysely table types. Times are epoch milliseconds (bigint in PostgreSQL, read back as
+// numbers); lists are JSON text so one schema serves SQLite and PostgreSQL alike.
+import type { Generated } from 'kysely';
+
+export interface ClientsTable {
+  id: string;
+  name: string;
+  secret_digest: string | null;
+  /** Digest of the previous secret while a rotation overlap lasts. */
+  previous_secret_digest: string | null;
+  previous_secret_expires_at: number | null;
+  is_public: number;
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  grant_types: string;
+  scopes: string;
+  channels: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClientOriginsTable {
+  origin: string;
+  client_id: string;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  password_hash: string;
+  nickname: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  id_digest: string;
+  user_id: string;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface InteractionsTable {
+  id: string;
+  browser_digest: string;
+  client_id: string;
+  params: string;
+  /** Set once the user signed in during this interaction (prompt=login, max_age). */
+  authenticated_session: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface GrantsTable {
+  id: string;
+  user_id: string;
+  client_id: string;
+  sub: string;
+  scopes: string;
+  channels: string;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+}
+
+export interface AuthorizationCodesTable {
+  digest: string;
+  client_id: string;
+  user_id: string;
+  grant_id: string;
+  family_id: string;
+  redirect_uri: string;
+  code_challenge: string | null;
+  scopes: string;
+  channels: string;
+  nonce: string | null;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+export interface AccessTokensTable {
+  digest: string;
+  client_id: string;
+  user_id: string | null;
+  grant_id: string | null;
+  family_id: string | null;
+  scopes: string;
+  channels: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface RefreshTokensTable {
+  digest: string;
+  client_id: string;
+  user_id: string;
+  grant_id: string;
+  family_id: string;
+  scopes: string;
+  channels: string;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+  rotated_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_key_enc: string;
+  status: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface ThrottlesTable {
+  key: string;
+  failures: number;
+  window_start: number;
+  blocked_until: number;
+}
+
+export interface MigrationsLogTable {
+  id: Generated<number>;
+}
+
+export interface Database {
+  clients: ClientsTable;
+  client_origins: ClientOriginsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  interactions: InteractionsTable;
+  grants: GrantsTable;
+  authorization_codes: AuthorizationCodesTable;
+  access_tokens: AccessTokensTable;
+  refresh_tokens: RefreshTokensTable;
+  signing_keys: SigningKeysTable;
+  settings: SettingsTable;
+  throttles: ThrottlesTable;
+}

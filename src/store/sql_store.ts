@@ -1,0 +1,425 @@
+// The Store over Kysely: one code base for SQLite and PostgreSQL.
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, AccessTokensTable,
+  RefreshTokensTable, InteractionsTable } from './schema.js';
+import type { Db } from './db.js';
+import {
+  UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
+  type Interaction, type RefreshToken, type SigningKeyRecord, type Store,
+} from './store.js';
+
+const list = (text: string): string[] => JSON.parse(text) as string[];
+const json = (v: unknown): string => JSON.stringify(v);
+
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+async function insertOrConflict(what: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new UniqueViolation(what);
+    throw err;
+  }
+}
+
+const toClient = (r: Selectable<ClientsTable>): Client => ({
+  id: r.id,
+  name: r.name,
+  secretDigest: r.secret_digest,
+  previousSecretDigest: r.previous_secret_digest,
+  previousSecretExpiresAt: r.previous_secret_expires_at,
+  isPublic: r.is_public === 1,
+  redirectUris: list(r.redirect_uris),
+  postLogoutRedirectUris: list(r.post_logout_redirect_uris),
+  grantTypes: list(r.grant_types),
+  scopes: list(r.scopes),
+  channels: JSON.parse(r.channels) as Client['channels'],
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const fromClient = (c: Client): ClientsTable => ({
+  id: c.id,
+  name: c.name,
+  secret_digest: c.secretDigest,
+  previous_secret_digest: c.previousSecretDigest,
+  previous_secret_expires_at: c.previousSecretExpiresAt,
+  is_public: c.isPublic ? 1 : 0,
+  redirect_uris: json(c.redirectUris),
+  post_logout_redirect_uris: json(c.postLogoutRedirectUris),
+  grant_types: json(c.grantTypes),
+  scopes: json(c.scopes),
+  channels: json(c.channels),
+  created_at: c.createdAt,
+  updated_at: c.updatedAt,
+});
+
+function originsOf(c: Client): string[] {
+  const out = new Set<string>();
+  for (const uri of c.redirectUris) {
+    try {
+      const o = new URL(uri).origin;
+      if (o !== 'null') out.add(o);
+    } catch {
+      /* validated at registration; nothing to add */
+    }
+  }
+  return [...out];
+}
+
+const toGrant = (r: Selectable<GrantsTable>): Grant => ({
+  id: r.id,
+  userId: r.user_id,
+  clientId: r.client_id,
+  sub: r.sub,
+  scopes: list(r.scopes),
+  channels: list(r.channels),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastUsedAt: r.last_used_at,
+});
+
+const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
+  digest: r.digest,
+  clientId: r.client_id,
+  userId: r.user_id,
+  grantId: r.grant_id,
+  familyId: r.family_id,
+  redirectUri: r.redirect_uri,
+  codeChallenge: r.code_challenge,
+  scopes: list(r.scopes),
+  channels: list(r.channels),
+  nonce: r.nonce,
+  authTime: r.auth_time,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  consumedAt: r.consumed_at,
+});
+
+const toAccess = (r: Selectable<AccessTokensTable>): AccessToken => ({
+  digest: r.digest,
+  clientId: r.client_id,
+  userId: r.user_id,
+  grantId: r.grant_id,
+  familyId: r.family_id,
+  scopes: list(r.scopes),
+  channels: list(r.channels),
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  revokedAt: r.revoked_at,
+});
+
+const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
+  digest: r.digest,
+  clientId: r.client_id,
+  userId: r.user_id,
+  grantId: r.grant_id,
+  familyId: r.family_id,
+  scopes: list(r.scopes),
+  channels: list(r.channels),
+  authTime: r.auth_time,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  rotatedAt: r.rotated_at,
+  revokedAt: r.revoked_at,
+});
+
+const toInteraction = (r: Selectable<InteractionsTable>): Interaction => ({
+  id: r.id,
+  browserDigest: r.browser_digest,
+  clientId: r.client_id,
+  params: JSON.parse(r.params) as Record<string, string>,
+  authenticatedSession: r.authenticated_session,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+export function createSqlStore(handle: Db): Store {
+  return build(handle.kysely, handle, false);
+}
+
+function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: boolean): Store {
+  const store: Store = {
+    clients: {
+      async insert(c) {
+        await insertOrConflict('client', async () => {
+          await k.insertInto('clients').values(fromClient(c)).execute();
+          const origins = originsOf(c);
+          if (origins.length) {
+            await k.insertInto('client_origins')
+              .values(origins.map((origin) => ({ origin, client_id: c.id }))).execute();
+          }
+        });
+      },
+      async get(id) {
+        const r = await k.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && toClient(r);
+      },
+      async list() {
+        const rows = await k.selectFrom('clients').selectAll().orderBy('created_at').orderBy('id').execute();
+        return rows.map(toClient);
+      },
+      async update(c) {
+        const { id: _id, created_at: _c, ...rest } = fromClient(c);
+        await k.updateTable('clients').set(rest).where('id', '=', c.id).execute();
+        await k.deleteFrom('client_origins').where('client_id', '=', c.id).execute();
+        const origins = originsOf(c);
+        if (origins.length) {
+          await k.insertInto('client_origins')
+            .values(origins.map((origin) => ({ origin, client_id: c.id }))).execute();
+        }
+      },
+      async delete(id) {
+        const r = await k.deleteFrom('clients').where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+      async hasOrigin(origin) {
+        const r = await k.selectFrom('client_origins').select('client_id')
+          .where('origin', '=', origin).limit(1).executeTakeFirst();
+        return r !== undefined;
+      },
+    },
+
+    users: {
+      async insert(u) {
+        await insertOrConflict('user', () => k.insertInto('users').values({
+          id: u.id, email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname,
+          created_at: u.createdAt, updated_at: u.updatedAt,
+        }).execute());
+      },
+      async get(id) {
+        const r = await k.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && { id: r.id, email: r.email, passwordHash: r.password_hash, nickname: r.nickname,
+          createdAt: r.created_at, updatedAt: r.updated_at };
+      },
+      async getByEmail(email) {
+        const r = await k.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+        return r && { id: r.id, email: r.email, passwordHash: r.password_hash, nickname: r.nickname,
+          createdAt: r.created_at, updatedAt: r.updated_at };
+      },
+      async update(u) {
+        await k.updateTable('users').set({
+          email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname, updated_at: u.updatedAt,
+        }).where('id', '=', u.id).execute();
+      },
+    },
+
+    sessions: {
+      async insert(s) {
+        await k.insertInto('sessions').values({
+          id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
+          expires_at: s.expiresAt,
+        }).execute();
+      },
+      async get(idDigest, now) {
+        const r = await k.selectFrom('sessions').selectAll().where('id_digest', '=', idDigest)
+          .where('expires_at', '>', now).executeTakeFirst();
+        return r && { idDigest: r.id_digest, userId: r.user_id, authTime: r.auth_time, createdAt: r.created_at,
+          expiresAt: r.expires_at };
+      },
+      async delete(idDigest) {
+        await k.deleteFrom('sessions').where('id_digest', '=', idDigest).execute();
+      },
+      async deleteByUser(userId) {
+        await k.deleteFrom('sessions').where('user_id', '=', userId).execute();
+      },
+    },
+
+    interactions: {
+      async insert(i) {
+        await k.insertInto('interactions').values({
+          id: i.id, browser_digest: i.browserDigest, client_id: i.clientId, params: json(i.params),
+          authenticated_session: i.authenticatedSession, created_at: i.createdAt, expires_at: i.expiresAt,
+        }).execute();
+      },
+      async get(id, now) {
+        const r = await k.selectFrom('interactions').selectAll().where('id', '=', id)
+          .where('expires_at', '>', now).executeTakeFirst();
+        return r && toInteraction(r);
+      },
+      async setAuthenticatedSession(id, sessionDigest) {
+        await k.updateTable('interactions').set({ authenticated_session: sessionDigest }).where('id', '=', id).execute();
+      },
+      async delete(id) {
+        await k.deleteFrom('interactions').where('id', '=', id).execute();
+      },
+    },
+
+    grants: {
+      async get(userId, clientId) {
+        const r = await k.selectFrom('grants').selectAll().where('user_id', '=', userId)
+          .where('client_id', '=', clientId).executeTakeFirst();
+        return r && toGrant(r);
+      },
+      async getById(id) {
+        const r = await k.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && toGrant(r);
+      },
+      async getBySub(clientId, sub) {
+        const r = await k.selectFrom('grants').selectAll().where('client_id', '=', clientId)
+          .where('sub', '=', sub).executeTakeFirst();
+        return r && toGrant(r);
+      },
+      async listByUser(userId) {
+        const rows = await k.selectFrom('grants').selectAll().where('user_id', '=', userId)
+          .orderBy('created_at').execute();
+        return rows.map(toGrant);
+      },
+      async save(g) {
+        const r = await k.insertInto('grants').values({
+          id: g.id, user_id: g.userId, client_id: g.clientId, sub: g.sub, scopes: json(g.scopes),
+          channels: json(g.channels), created_at: g.createdAt, updated_at: g.updatedAt, last_used_at: g.lastUsedAt,
+        }).onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({
+          scopes: json(g.scopes), channels: json(g.channels), updated_at: g.updatedAt,
+        })).returningAll().executeTakeFirstOrThrow();
+        return toGrant(r);
+      },
+      async touch(id, now) {
+        await k.updateTable('grants').set({ last_used_at: now }).where('id', '=', id).execute();
+      },
+      async delete(id) {
+        const r = await k.deleteFrom('grants').where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+    },
+
+    codes: {
+      async insert(c) {
+        await k.insertInto('authorization_codes').values({
+          digest: c.digest, client_id: c.clientId, user_id: c.userId, grant_id: c.grantId, family_id: c.familyId,
+          redirect_uri: c.redirectUri, code_challenge: c.codeChallenge, scopes: json(c.scopes),
+          channels: json(c.channels), nonce: c.nonce, auth_time: c.authTime, created_at: c.createdAt,
+          expires_at: c.expiresAt, consumed_at: c.consumedAt,
+        }).execute();
+      },
+      async get(digest) {
+        const r = await k.selectFrom('authorization_codes').selectAll().where('digest', '=', digest).executeTakeFirst();
+        return r && toCode(r);
+      },
+      async consume(digest, now) {
+        // One conditional UPDATE: the database decides the single winner.
+        const r = await k.updateTable('authorization_codes').set({ consumed_at: now })
+          .where('digest', '=', digest).where('consumed_at', 'is', null)
+          .returningAll().executeTakeFirst();
+        return r && toCode(r);
+      },
+    },
+
+    accessTokens: {
+      async insert(t) {
+        await k.insertInto('access_tokens').values({
+          digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
+          scopes: json(t.scopes), channels: json(t.channels), created_at: t.createdAt, expires_at: t.expiresAt,
+          revoked_at: t.revokedAt,
+        }).execute();
+      },
+      async get(digest) {
+        const r = await k.selectFrom('access_tokens').selectAll().where('digest', '=', digest).executeTakeFirst();
+        return r && toAccess(r);
+      },
+      async revoke(digest, now) {
+        await k.updateTable('access_tokens').set({ revoked_at: now }).where('digest', '=', digest)
+          .where('revoked_at', 'is', null).execute();
+      },
+    },
+
+    refreshTokens: {
+      async insert(t) {
+        await k.insertInto('refresh_tokens').values({
+          digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
+          scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
+          expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt,
+        }).execute();
+      },
+      async get(digest) {
+        const r = await k.selectFrom('refresh_tokens').selectAll().where('digest', '=', digest).executeTakeFirst();
+        return r && toRefresh(r);
+      },
+      async rotate(digest, now) {
+        const r = await k.updateTable('refresh_tokens').set({ rotated_at: now })
+          .where('digest', '=', digest).where('rotated_at', 'is', null).where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
+      },
+      async revoke(digest, now) {
+        await k.updateTable('refresh_tokens').set({ revoked_at: now }).where('digest', '=', digest)
+          .where('revoked_at', 'is', null).execute();
+      },
+    },
+
+    families: {
+      async revoke(familyId, now) {
+        await k.updateTable('access_tokens').set({ revoked_at: now }).where('family_id', '=', familyId)
+          .where('revoked_at', 'is', null).execute();
+        await k.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId)
+          .where('revoked_at', 'is', null).execute();
+      },
+    },
+
+    keys: {
+      async list() {
+        const rows = await k.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+        return rows.map((r): SigningKeyRecord => ({
+          kid: r.kid, alg: r.alg, publicJwk: r.public_jwk, privateKeyEnc: r.private_key_enc,
+          status: r.status === 'active' ? 'active' : 'retired', createdAt: r.created_at, retiredAt: r.retired_at,
+        }));
+      },
+      async insert(key) {
+        await k.insertInto('signing_keys').values({
+          kid: key.kid, alg: key.alg, public_jwk: key.publicJwk, private_key_enc: key.privateKeyEnc,
+          status: key.status, created_at: key.createdAt, retired_at: key.retiredAt,
+        }).execute();
+      },
+      async retireAllBut(kid, now) {
+        await k.updateTable('signing_keys').set({ status: 'retired', retired_at: now })
+          .where('status', '=', 'active').where('kid', '!=', kid).execute();
+      },
+      async deleteRetiredBefore(before) {
+        const r = await k.deleteFrom('signing_keys').where('status', '=', 'retired')
+          .where('retired_at', '<', before).executeTakeFirst();
+        return Number(r.numDeletedRows);
+      },
+    },
+
+    settings: {
+      async get(key) {
+        const r = await k.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+        return r?.value;
+      },
+      async putIfAbsent(key, value) {
+        await k.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+        const r = await k.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
+        return r.value;
+      },
+    },
+
+    throttles: {
+      async get(key) {
+        const r = await k.selectFrom('throttles').selectAll().where('key', '=', key).executeTakeFirst();
+        return r && { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
+      },
+      async put(t) {
+        const row = { key: t.key, failures: t.failures, window_start: t.windowStart, blocked_until: t.blockedUntil };
+        await k.insertInto('throttles').values(row).onConflict((oc) => oc.column('key').doUpdateSet({
+          failures: row.failures, window_start: row.window_start, blocked_until: row.blocked_until,
+        })).execute();
+      },
+      async delete(key) {
+        await k.deleteFrom('throttles').where('key', '=', key).execute();
+      },
+    },
+
+    async transaction(fn) {
+      if (inTx) return fn(store);
+      return (k as Kysely<Database>).transaction().execute((trx) => fn(build(trx, handle, true)));
+    },
+    async ping() {
+      await sql`select 1`.execute(k);
+    },
+    close: () => handle.close(),
+  };
+  return store;
+}

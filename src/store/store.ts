@@ -1,0 +1,254 @@
+// Repository interfaces owned by the domain. One implementation (sql_store.ts) serves
+// SQLite and PostgreSQL; test/store/contract.ts holds every behaviour promised here.
+
+export interface Channel {
+  name: string;
+  description: string;
+}
+
+export interface Client {
+  id: string;
+  name: string;
+  /** SHA-256 digest of the client secret; null for public clients. */
+  secretDigest: string | null;
+  previousSecretDigest: string | null;
+  previousSecretExpiresAt: number | null;
+  isPublic: boolean;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: string[];
+  /** Client-level scopes (client_credentials). */
+  scopes: string[];
+  channels: Channel[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  passwordHash: string;
+  nickname: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Session {
+  idDigest: string;
+  userId: string;
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface Interaction {
+  id: string;
+  browserDigest: string;
+  clientId: string;
+  params: Record<string, string>;
+  authenticatedSession: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** What one user allowed one client: the consent record. */
+export interface Grant {
+  id: string;
+  userId: string;
+  clientId: string;
+  /** The pairwise subject (alias ID) of this user at this client. */
+  sub: string;
+  scopes: string[];
+  channels: string[];
+  createdAt: number;
+  updatedAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface AuthorizationCode {
+  digest: string;
+  clientId: string;
+  userId: string;
+  grantId: string;
+  /** Every token minted from this code shares it, so reuse can revoke them together. */
+  familyId: string;
+  redirectUri: string;
+  codeChallenge: string | null;
+  scopes: string[];
+  channels: string[];
+  nonce: string | null;
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export interface AccessToken {
+  digest: string;
+  clientId: string;
+  userId: string | null;
+  grantId: string | null;
+  familyId: string | null;
+  scopes: string[];
+  channels: string[];
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+export interface RefreshToken {
+  digest: string;
+  clientId: string;
+  userId: string;
+  grantId: string;
+  familyId: string;
+  scopes: string[];
+  channels: string[];
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+  rotatedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  /** Private key, encrypted under the key derived from ALIAS_SECRET. */
+  privateKeyEnc: string;
+  status: 'active' | 'retired';
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+export interface Throttle {
+  key: string;
+  failures: number;
+  windowStart: number;
+  blockedUntil: number;
+}
+
+export interface ClientRepo {
+  insert(client: Client): Promise<void>;
+  get(id: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  update(client: Client): Promise<void>;
+  /** Deletes the client and, by cascade, everything issued to it. */
+  delete(id: string): Promise<boolean>;
+  /** True when `origin` is the origin of some client's registered redirect URI (CORS). */
+  hasOrigin(origin: string): Promise<boolean>;
+}
+
+export interface UserRepo {
+  insert(user: User): Promise<void>;
+  get(id: string): Promise<User | undefined>;
+  /** `email` is matched case-insensitively (stored lower-cased). */
+  getByEmail(email: string): Promise<User | undefined>;
+  update(user: User): Promise<void>;
+}
+
+export interface SessionRepo {
+  insert(session: Session): Promise<void>;
+  /** Returns only unexpired sessions. */
+  get(idDigest: string, now: number): Promise<Session | undefined>;
+  delete(idDigest: string): Promise<void>;
+  deleteByUser(userId: string): Promise<void>;
+}
+
+export interface InteractionRepo {
+  insert(interaction: Interaction): Promise<void>;
+  /** Returns only unexpired interactions. */
+  get(id: string, now: number): Promise<Interaction | undefined>;
+  setAuthenticatedSession(id: string, sessionDigest: string): Promise<void>;
+  delete(id: string): Promise<void>;
+}
+
+export interface GrantRepo {
+  get(userId: string, clientId: string): Promise<Grant | undefined>;
+  getById(id: string): Promise<Grant | undefined>;
+  getBySub(clientId: string, sub: string): Promise<Grant | undefined>;
+  listByUser(userId: string): Promise<Grant[]>;
+  /** Inserts, or replaces scopes/channels of the existing (user, client) grant. */
+  save(grant: Grant): Promise<Grant>;
+  touch(id: string, now: number): Promise<void>;
+  /** Deletes the grant; its codes and tokens go with it (cascade). */
+  delete(id: string): Promise<boolean>;
+}
+
+export interface CodeRepo {
+  insert(code: AuthorizationCode): Promise<void>;
+  get(digest: string): Promise<AuthorizationCode | undefined>;
+  /**
+   * Marks the code consumed if nobody has yet. Exactly one of any number of concurrent
+   * callers gets the code back; the others get undefined.
+   */
+  consume(digest: string, now: number): Promise<AuthorizationCode | undefined>;
+}
+
+export interface AccessTokenRepo {
+  insert(token: AccessToken): Promise<void>;
+  get(digest: string): Promise<AccessToken | undefined>;
+  revoke(digest: string, now: number): Promise<void>;
+}
+
+export interface RefreshTokenRepo {
+  insert(token: RefreshToken): Promise<void>;
+  get(digest: string): Promise<RefreshToken | undefined>;
+  /** Marks the token rotated if it is still current; exactly one concurrent caller wins. */
+  rotate(digest: string, now: number): Promise<boolean>;
+  revoke(digest: string, now: number): Promise<void>;
+}
+
+export interface FamilyRepo {
+  /** Revokes every access and refresh token of a code's family (RFC 9700 §4.14). */
+  revoke(familyId: string, now: number): Promise<void>;
+}
+
+export interface SigningKeyRepo {
+  list(): Promise<SigningKeyRecord[]>;
+  insert(key: SigningKeyRecord): Promise<void>;
+  /** Retires every active key except `kid`. */
+  retireAllBut(kid: string, now: number): Promise<void>;
+  /** Deletes retired keys retired before `before`. */
+  deleteRetiredBefore(before: number): Promise<number>;
+}
+
+export interface SettingsRepo {
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value` unless the key exists; returns what is stored afterwards. */
+  putIfAbsent(key: string, value: string): Promise<string>;
+}
+
+export interface ThrottleRepo {
+  get(key: string): Promise<Throttle | undefined>;
+  put(throttle: Throttle): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface Store {
+  clients: ClientRepo;
+  users: UserRepo;
+  sessions: SessionRepo;
+  interactions: InteractionRepo;
+  grants: GrantRepo;
+  codes: CodeRepo;
+  accessTokens: AccessTokenRepo;
+  refreshTokens: RefreshTokenRepo;
+  families: FamilyRepo;
+  keys: SigningKeyRepo;
+  settings: SettingsRepo;
+  throttles: ThrottleRepo;
+  /** Runs `fn` in one transaction; nested calls join the outer one. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** Cheap round trip, for health checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class UniqueViolation extends Error {
+  constructor(what: string) {
+    super(`${what} already exists`);
+    this.name = 'UniqueViolation';
+  }
+}

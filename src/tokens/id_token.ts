@@ -1,0 +1,39 @@
+// OIDC Core §2 and §3.1.3.6: the ID token.
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { KeyService } from './keys.js';
+import { ID_TOKEN_TTL_S } from './keys.js';
+
+export interface IdTokenInput {
+  issuer: string;
+  clientId: string;
+  sub: string;
+  authTime: number;
+  nonce?: string | null;
+  accessToken?: string;
+  nickname?: string | null;
+  now: number;
+}
+
+/** OIDC Core §3.1.3.6: left half of SHA-256 of the access token, base64url. */
+export function atHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken, 'ascii').digest().subarray(0, 16).toString('base64url');
+}
+
+export async function signIdToken(keys: KeyService, input: IdTokenInput): Promise<string> {
+  const key = await keys.signingKey();
+  const iat = Math.floor(input.now / 1000);
+  const claims: Record<string, unknown> = { auth_time: Math.floor(input.authTime / 1000) };
+  if (input.nonce) claims.nonce = input.nonce;
+  if (input.accessToken) claims.at_hash = atHash(input.accessToken);
+  if (input.nickname) claims.nickname = input.nickname;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .setIssuer(input.issuer)
+    .setAudience(input.clientId)
+    .setSubject(input.sub)
+    .setJti(randomBytes(16).toString('base64url'))
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ID_TOKEN_TTL_S)
+    .sign(key.privateKey);
+}

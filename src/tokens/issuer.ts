@@ -1,0 +1,115 @@
+// Mints the tokens of one token response and builds the response body
+// (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+import { randomBytes } from 'node:crypto';
+import type { Client, Grant, Store } from '../store/store.js';
+import { META_CHANNEL, formatList } from '../oauth/scopes.js';
+import { digest, mintOpaque } from './opaque.js';
+import { signIdToken, type IdTokenInput } from './id_token.js';
+import type { KeyService } from './keys.js';
+
+export const ACCESS_TOKEN_TTL_S = 1800;
+export const REFRESH_TOKEN_TTL_S = 30 * 24 * 3600;
+export const CODE_TTL_S = 60;
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  channels?: string;
+  id_token?: string;
+  refresh_token?: string;
+}
+
+export interface UserTokenRequest {
+  client: Client;
+  grant: Grant;
+  familyId: string;
+  scopes: string[];
+  channels: string[];
+  authTime: number;
+  nonce?: string | null;
+  /** Scopes the new refresh token carries (RFC 6749 §6: unchanged by narrowing). */
+  refreshScopes?: string[];
+}
+
+/** Tokens stored in a transaction, with the ID token still to sign. */
+export interface MintedTokens {
+  body: TokenResponse;
+  idToken?: IdTokenInput;
+}
+
+export interface TokenIssuer {
+  /**
+   * Stores the tokens for a user's grant; call inside the transaction that consumed the
+   * code or refresh token. Signing waits for `complete`, after the commit: it may read
+   * keys from the database, which must not happen while a SQLite transaction holds it.
+   */
+  forUser(tx: Store, req: UserTokenRequest): Promise<MintedTokens>;
+  complete(minted: MintedTokens): Promise<TokenResponse>;
+  /** True when this client gets a refresh token for these scopes. */
+  refreshAllowed(client: Client, scopes: string[]): boolean;
+}
+
+export const newFamilyId = (): string => randomBytes(16).toString('hex');
+
+export function createTokenIssuer(deps: {
+  issuer: string;
+  keys: KeyService;
+  now: () => number;
+  nickname: (userId: string, tx: Store) => Promise<string | null>;
+}): TokenIssuer {
+  const refreshAllowed = (client: Client, scopes: string[]) =>
+    !client.isPublic && client.grantTypes.includes('refresh_token') && scopes.includes('offline_access');
+
+  return {
+    refreshAllowed,
+    async forUser(tx, req) {
+      const t = deps.now();
+      const channels = req.scopes.includes('contact') ? req.channels.filter((c) => c !== META_CHANNEL) : [];
+      const accessToken = mintOpaque();
+      await tx.accessTokens.insert({
+        digest: digest(accessToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
+        familyId: req.familyId, scopes: req.scopes, channels, createdAt: t,
+        expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null,
+      });
+      const body: TokenResponse = {
+        access_token: accessToken,
+        token_type: 'Bearer',
+        expires_in: ACCESS_TOKEN_TTL_S,
+        scope: formatList(req.scopes),
+      };
+      if (req.scopes.includes('contact')) body.channels = formatList(channels);
+      const refreshScopes = req.refreshScopes ?? req.scopes;
+      if (refreshAllowed(req.client, refreshScopes)) {
+        const refreshToken = mintOpaque();
+        await tx.refreshTokens.insert({
+          digest: digest(refreshToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
+          familyId: req.familyId, scopes: refreshScopes,
+          channels: refreshScopes.includes('contact') ? req.channels.filter((c) => c !== META_CHANNEL) : [],
+          authTime: req.authTime, createdAt: t, expiresAt: t + REFRESH_TOKEN_TTL_S * 1000, rotatedAt: null,
+          revokedAt: null,
+        });
+        body.refresh_token = refreshToken;
+      }
+      let idToken: IdTokenInput | undefined;
+      if (req.scopes.includes('openid')) {
+        idToken = {
+          issuer: deps.issuer,
+          clientId: req.client.id,
+          sub: req.grant.sub,
+          authTime: req.authTime,
+          nonce: req.nonce,
+          accessToken,
+          nickname: req.scopes.includes('nickname') ? await deps.nickname(req.grant.userId, tx) : null,
+          now: t,
+        };
+      }
+      await tx.grants.touch(req.grant.id, t);
+      return { body, idToken };
+    },
+    async complete({ body, idToken }) {
+      return idToken ? { ...body, id_token: await signIdToken(deps.keys, idToken) } : body;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// Starts Alias on a real port over a test database, with helpers to seed it.
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/config/config.js';
+import { createServices, type Services } from '../../src/services.js';
+import { buildApp } from '../../src/http/app.js';
+import type { NewClient } from '../../src/clients/registry.js';
+import type { Client, User } from '../../src/store/store.js';
+import { TEST_SECRET, type DatabaseKind, type TestDatabase } from './databases.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface Alias {
+  s: Services;
+  app: FastifyInstance;
+  db: TestDatabase;
+  issuer: string;
+  /** Advances the clock seen by Alias (ms). */
+  advance(ms: number): void;
+  client(input?: Partial<NewClient>): Promise<{ client: Client; secret?: string }>;
+  user(input?: { email?: string; password?: string; nickname?: string | null }): Promise<User & { password: string }>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startAlias(kind: DatabaseKind, opts: { listen?: boolean } = {}): Promise<Alias> {
+  const db = await kind.create();
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  const config = loadConfig({ db: db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent' });
+  const s = await createServices(config, { now, schema: db.schema });
+  await s.keys.ensureKey();
+  const app = await buildApp(s);
+  if (opts.listen ?? true) await app.listen({ port, host: '127.0.0.1' });
+  else await app.ready();
+  return {
+    s, app, db, issuer,
+    advance: (ms) => { offset += ms; },
+    async client(input = {}) {
+      return s.clients.create({ name: 'Test app', redirectUris: ['https://app.example/cb'], ...input });
+    },
+    async user(input = {}) {
+      const password = input.password ?? 'correct horse battery staple';
+      const u = await s.accounts.create({
+        email: input.email ?? `user${++counter}-${Date.now()}@example.com`, password,
+        nickname: input.nickname === undefined ? 'Nick' : input.nickname,
+      });
+      return { ...u, password };
+    },
+    async close() {
+      await app.close();
+      await s.close();
+      await db.cleanup();
+    },
+  };
+}
