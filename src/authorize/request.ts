@@ -82,6 +82,9 @@ export async function parseAuthorizationRequest(params: RawParams, lookup: Clien
   }
   const target: ReplyTarget = { redirectUri, responseMode: 'query', state };
   try {
+    // RFC 6749 §4.1.2: a state that was sent must come back; one that cannot (repeated,
+    // too long, malformed) is refused rather than dropped.
+    single(params, 'state');
     const dupes = repeated(params);
     if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
     const responseMode = single(params, 'response_mode');

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sendErrorPage } from '../http/errors.js';
+import { formBody } from '../http/api.js';
 import { parseAuthorizationRequest, RedirectableError, UntrustedRequestError } from '../authorize/request.js';
 import { errorRedirect, proceed } from '../authorize/proceed.js';
 import { digest } from '../tokens/opaque.js';
@@ -43,8 +44,7 @@ export function authorizeEndpoint(app: FastifyInstance, s: Services, page: PageC
   }
 
   app.get('/oauth2/authorize', (request, reply) => handle(request, reply, request.query as RawParams));
-  app.post('/oauth2/authorize', (request, reply) => {
-    const body = request.body;
-    return handle(request, reply, body && typeof body === 'object' ? body as RawParams : {});
-  });
+  // OIDC Core §3.1.2.1: POSTed requests use form serialization; anything else (JSON) is
+  // refused as malformed instead of being read as parameters.
+  app.post('/oauth2/authorize', (request, reply) => handle(request, reply, formBody(request)));
 }

@@ -28,7 +28,8 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
   async function load(request: FastifyRequest, reply: FastifyReply):
     Promise<{ interaction: Interaction; req: AuthorizationRequest } | undefined> {
     const { id } = request.params as { id: string };
-    const interaction = typeof id === 'string' && id.length <= 64 ? await s.store.interactions.get(id, s.now()) : undefined;
+    // Ids are base64url (authorize.ts); anything else is unknown without asking the store.
+    const interaction = typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? await s.store.interactions.get(id, s.now()) : undefined;
     const browser = page.existingBrowserId(request);
     if (!interaction || !browser || !safeEqual(digest(browser), interaction.browserDigest)) {
       await sendErrorPage(reply, 400, 'This sign-in request has expired',
@@ -125,7 +126,8 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (!f) return reply;
     const email = typeof f.body.email === 'string' ? f.body.email : '';
     const password = typeof f.body.password === 'string' ? f.body.password : '';
-    if (!email || !password) {
+    // NUL never belongs in an address (and PostgreSQL cannot even look it up).
+    if (!email || !password || email.includes('\u0000')) {
       return loginPage(request, reply, f.interaction, f.req, { status: 400, error: 'Enter your e-mail address and password.', email });
     }
     const result = await s.accounts.login(email, password, sourceOf(request));

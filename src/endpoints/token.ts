@@ -22,6 +22,6 @@ export function tokenEndpoint(app: FastifyInstance, s: Services) {
     if (!client.grantTypes.includes(grantType)) {
       throw new OAuthError('unauthorized_client', `this client may not use the '${grantType}' grant type`);
     }
-    return reply.send(await handler.handle({ s, client, params: body }));
+    return reply.send(await handler.handle({ s, client, params: body, source: request.ip }));
   });
 }

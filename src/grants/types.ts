@@ -6,6 +6,8 @@ export interface GrantContext {
   s: Services;
   client: Client;
   params: RawParams;
+  /** The caller's address, for counting failures (password grant). */
+  source: string;
 }
 
 /** One grant type: RFC 6749 §4 / §6 and extensions, one file each. */

@@ -16,6 +16,11 @@ import { authorizeEndpoint } from '../endpoints/authorize.js';
 import { interactionEndpoints } from '../endpoints/interaction.js';
 import { tokenEndpoint } from '../endpoints/token.js';
 import { userinfoEndpoint } from '../endpoints/userinfo.js';
+import { introspectionEndpoint } from '../endpoints/introspect.js';
+import { revocationEndpoint } from '../endpoints/revoke.js';
+import { deviceAuthorizationEndpoint } from '../endpoints/device_authorization.js';
+import { deviceEndpoints } from '../endpoints/device.js';
+import { logoutEndpoints } from '../endpoints/logout.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -67,5 +72,10 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   interactionEndpoints(app, s, page);
   tokenEndpoint(app, s);
   userinfoEndpoint(app, s);
+  introspectionEndpoint(app, s);
+  revocationEndpoint(app, s);
+  deviceAuthorizationEndpoint(app, s);
+  deviceEndpoints(app, s, page);
+  logoutEndpoints(app, s, page);
   return app;
 }

@@ -45,6 +45,7 @@ export function readClientCredentials(authorization: string | undefined, body: R
       throw badBasic('undecodable Basic credentials');
     }
     if (!clientId || !clientSecret) throw badBasic('empty client_id or client_secret');
+    if (clientId.includes('\u0000')) throw badBasic('malformed Basic credentials');
     if (typeof postSecret === 'string' && postSecret !== '') {
       throw new OAuthError('invalid_request', 'more than one client authentication method used');
     }
@@ -54,6 +55,8 @@ export function readClientCredentials(authorization: string | undefined, body: R
     return { method: 'client_secret_basic', clientId, clientSecret };
   }
   if (typeof postId !== 'string' || postId === '') return undefined;
+  // No client_id contains NUL (RFC 6749 Appendix A.1: VSCHAR), and PostgreSQL cannot look it up.
+  if (postId.includes('\u0000')) throw new OAuthError('invalid_client', 'client authentication failed', { status: 401 });
   if (typeof postSecret === 'string' && postSecret !== '') {
     return { method: 'client_secret_post', clientId: postId, clientSecret: postSecret };
   }

@@ -23,6 +23,8 @@ export type OAuthErrorCode =
   | 'registration_not_supported'
   | 'invalid_redirect_uri'
   | 'slow_down'
+  | 'authorization_pending'
+  | 'expired_token'
   | 'too_many_requests';
 
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
@@ -33,6 +35,16 @@ const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
   temporarily_unavailable: 503,
   too_many_requests: 429,
 };
+
+/**
+ * RFC 6749 §4.1.2.1 / §5.2: error_description uses only %x20-21 / %x23-5B / %x5D-7E.
+ * Descriptions may quote request values, so anything else is replaced, and the length
+ * is capped (a parameter name can be as long as the body).
+ */
+function describable(text: string): string {
+  const clean = text.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
+  return clean.length > 200 ? clean.slice(0, 197) + '...' : clean;
+}
 
 export class OAuthError extends Error {
   readonly error: OAuthErrorCode;
@@ -46,7 +58,7 @@ export class OAuthError extends Error {
     super(`${error}: ${description}`);
     this.name = 'OAuthError';
     this.error = error;
-    this.description = description;
+    this.description = describable(description);
     this.status = opts.status ?? defaultStatus[error] ?? 400;
     this.detail = opts.detail;
     this.retryAfter = opts.retryAfter;

@@ -15,6 +15,8 @@ export function single(params: RawParams, name: string): string | undefined {
   if (Array.isArray(v)) throw new OAuthError('invalid_request', `parameter '${name}' is repeated`);
   if (typeof v !== 'string') throw new OAuthError('invalid_request', `parameter '${name}' is malformed`);
   if (v.length > MAX_PARAM_LENGTH) throw new OAuthError('invalid_request', `parameter '${name}' is too long`);
+  // No protocol value contains NUL (RFC 6749 Appendix A), and PostgreSQL cannot store it.
+  if (v.includes('\u0000')) throw new OAuthError('invalid_request', `parameter '${name}' is malformed`);
   return v === '' ? undefined : v;
 }
 

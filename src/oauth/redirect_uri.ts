@@ -27,24 +27,25 @@ export function registrationProblem(uri: string): string | undefined {
   return undefined;
 }
 
-/** Exact match, or loopback http with a different port for public (native) clients. */
+// `http://` + loopback host + optional port, followed by the path, the query or the end.
+const LOOPBACK_PREFIX = /^(http:\/\/(?:127\.0\.0\.1|\[::1\]|localhost))(?::([1-9][0-9]{0,4}))?(?=[/?]|$)/;
+
+/** The URI as a string with its loopback port removed; undefined when it is not loopback http. */
+function withoutLoopbackPort(uri: string): string | undefined {
+  const m = LOOPBACK_PREFIX.exec(uri);
+  if (!m || (m[2] !== undefined && Number(m[2]) > 65535)) return undefined;
+  return m[1] + uri.slice(m[0].length);
+}
+
+/**
+ * Exact string match, or loopback http with a different port for public (native)
+ * clients. Apart from the port the strings must be equal: no URL normalisation
+ * (RFC 9700 §4.1.3, RFC 8252 §7.3).
+ */
 export function matchRedirectUri(registered: readonly string[], requested: string, allowLoopbackPort: boolean): boolean {
   if (registered.includes(requested)) return true;
   if (!allowLoopbackPort) return false;
-  const req = parse(requested);
-  if (!req || req.protocol !== 'http:' || !isLoopback(req)) return false;
-  return registered.some((r) => {
-    const reg = parse(r);
-    // Everything but the port must be equal: scheme, host, path and query.
-    return !!reg && reg.protocol === 'http:' && reg.hostname === req.hostname &&
-      reg.pathname === req.pathname && reg.search === req.search && !req.hash && !req.username && !req.password;
-  });
-}
-
-function parse(uri: string): URL | undefined {
-  try {
-    return new URL(uri);
-  } catch {
-    return undefined;
-  }
+  const req = withoutLoopbackPort(requested);
+  if (req === undefined || req.includes('#')) return false;
+  return registered.some((r) => withoutLoopbackPort(r) === req);
 }

@@ -131,6 +131,25 @@ export interface ThrottlesTable {
   blocked_until: number;
 }
 
+export interface DeviceCodesTable {
+  device_digest: string;
+  user_code: string;
+  client_id: string;
+  scopes: string;
+  channels: string;
+  status: string;
+  user_id: string | null;
+  grant_id: string | null;
+  approved_scopes: string | null;
+  approved_channels: string | null;
+  auth_time: number | null;
+  interval_s: number;
+  last_polled_at: number | null;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
 export interface MigrationsLogTable {
   id: Generated<number>;
 }
@@ -148,4 +167,5 @@ export interface Database {
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
   throttles: ThrottlesTable;
+  device_codes: DeviceCodesTable;
 }

@@ -1,11 +1,11 @@
 // The Store over Kysely: one code base for SQLite and PostgreSQL.
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, AccessTokensTable,
-  RefreshTokensTable, InteractionsTable } from './schema.js';
+  RefreshTokensTable, InteractionsTable, DeviceCodesTable } from './schema.js';
 import type { Db } from './db.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
-  type Interaction, type RefreshToken, type SigningKeyRecord, type Store,
+  type Interaction, type RefreshToken, type DeviceCode, type SigningKeyRecord, type Store,
 } from './store.js';
 
 const list = (text: string): string[] => JSON.parse(text) as string[];
@@ -135,6 +135,25 @@ const toInteraction = (r: Selectable<InteractionsTable>): Interaction => ({
   authenticatedSession: r.authenticated_session,
   createdAt: r.created_at,
   expiresAt: r.expires_at,
+});
+
+const toDevice = (r: Selectable<DeviceCodesTable>): DeviceCode => ({
+  deviceDigest: r.device_digest,
+  userCode: r.user_code,
+  clientId: r.client_id,
+  scopes: list(r.scopes),
+  channels: list(r.channels),
+  status: r.status === 'approved' ? 'approved' : r.status === 'denied' ? 'denied' : 'pending',
+  userId: r.user_id,
+  grantId: r.grant_id,
+  approvedScopes: r.approved_scopes === null ? null : list(r.approved_scopes),
+  approvedChannels: r.approved_channels === null ? null : list(r.approved_channels),
+  authTime: r.auth_time,
+  intervalS: r.interval_s,
+  lastPolledAt: r.last_polled_at,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  consumedAt: r.consumed_at,
 });
 
 export function createSqlStore(handle: Db): Store {
@@ -409,6 +428,43 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
       },
       async delete(key) {
         await k.deleteFrom('throttles').where('key', '=', key).execute();
+      },
+    },
+
+    deviceCodes: {
+      async insert(d) {
+        await insertOrConflict('device code', () => k.insertInto('device_codes').values({
+          device_digest: d.deviceDigest, user_code: d.userCode, client_id: d.clientId, scopes: json(d.scopes),
+          channels: json(d.channels), status: d.status, user_id: d.userId, grant_id: d.grantId,
+          approved_scopes: d.approvedScopes && json(d.approvedScopes), approved_channels: d.approvedChannels && json(d.approvedChannels),
+          auth_time: d.authTime, interval_s: d.intervalS, last_polled_at: d.lastPolledAt, created_at: d.createdAt,
+          expires_at: d.expiresAt, consumed_at: d.consumedAt,
+        }).execute());
+      },
+      async get(deviceDigest) {
+        const r = await k.selectFrom('device_codes').selectAll().where('device_digest', '=', deviceDigest).executeTakeFirst();
+        return r && toDevice(r);
+      },
+      async getPendingByUserCode(userCode, now) {
+        const r = await k.selectFrom('device_codes').selectAll().where('user_code', '=', userCode)
+          .where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirst();
+        return r && toDevice(r);
+      },
+      async decide(deviceDigest, d) {
+        const r = await k.updateTable('device_codes').set({
+          status: d.status, user_id: d.userId, grant_id: d.grantId, approved_scopes: json(d.scopes),
+          approved_channels: json(d.channels), auth_time: d.authTime,
+        }).where('device_digest', '=', deviceDigest).where('status', '=', 'pending').executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
+      },
+      async polled(deviceDigest, now, intervalS) {
+        await k.updateTable('device_codes').set({ last_polled_at: now, interval_s: intervalS })
+          .where('device_digest', '=', deviceDigest).execute();
+      },
+      async consume(deviceDigest, now) {
+        const r = await k.updateTable('device_codes').set({ consumed_at: now }).where('device_digest', '=', deviceDigest)
+          .where('status', '=', 'approved').where('consumed_at', 'is', null).executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
       },
     },
 

@@ -129,6 +129,40 @@ export interface Throttle {
   blockedUntil: number;
 }
 
+export interface DeviceCode {
+  deviceDigest: string;
+  /** Normalised: upper case, no dash. */
+  userCode: string;
+  clientId: string;
+  scopes: string[];
+  channels: string[];
+  status: 'pending' | 'approved' | 'denied';
+  userId: string | null;
+  grantId: string | null;
+  approvedScopes: string[] | null;
+  approvedChannels: string[] | null;
+  authTime: number | null;
+  intervalS: number;
+  lastPolledAt: number | null;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export interface DeviceCodeRepo {
+  insert(code: DeviceCode): Promise<void>;
+  get(deviceDigest: string): Promise<DeviceCode | undefined>;
+  /** Only pending, unexpired requests. */
+  getPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined>;
+  /** Records the user's decision on a pending request; false if it was no longer pending. */
+  decide(deviceDigest: string, decision: { status: 'approved' | 'denied'; userId: string; grantId: string | null;
+    scopes: string[]; channels: string[]; authTime: number }): Promise<boolean>;
+  /** Records a poll and the (possibly slowed-down) interval. */
+  polled(deviceDigest: string, now: number, intervalS: number): Promise<void>;
+  /** Marks an approved request redeemed; exactly one concurrent caller wins. */
+  consume(deviceDigest: string, now: number): Promise<boolean>;
+}
+
 export interface ClientRepo {
   insert(client: Client): Promise<void>;
   get(id: string): Promise<Client | undefined>;
@@ -239,6 +273,7 @@ export interface Store {
   keys: SigningKeyRepo;
   settings: SettingsRepo;
   throttles: ThrottleRepo;
+  deviceCodes: DeviceCodeRepo;
   /** Runs `fn` in one transaction; nested calls join the outer one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Cheap round trip, for health checks. */

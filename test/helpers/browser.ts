@@ -61,7 +61,14 @@ export class Browser {
     const form = /<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
     if (!form) throw new Error('no form on the page:\n' + html.slice(0, 2000));
     const fields: Record<string, string> = {};
-    for (const m of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields[m[1]!] = unescape(m[2]!);
+    // What a browser would send untouched: hidden inputs and pre-filled text inputs.
+    for (const m of form[2]!.matchAll(/<input[^>]*>/g)) {
+      const tag = m[0];
+      const type = /type="([^"]*)"/.exec(tag)?.[1] ?? 'text';
+      const name = /name="([^"]*)"/.exec(tag)?.[1];
+      const value = /value="([^"]*)"/.exec(tag)?.[1];
+      if (name && value && ['hidden', 'text', 'email'].includes(type)) fields[name] = unescape(value);
+    }
     return { action: unescape(form[1]!), fields };
   }
 
@@ -69,7 +76,10 @@ export class Browser {
   async submit(page: Page, values: Record<string, string | string[]>): Promise<Page> {
     const form = Browser.form(page.html);
     const body = new URLSearchParams(form.fields);
-    for (const [k, v] of Object.entries(values)) for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+    for (const [k, v] of Object.entries(values)) {
+      body.delete(k);
+      for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+    }
     return this.follow(form.action, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -43,7 +43,7 @@ export async function startAlias(kind: DatabaseKind, opts: { listen?: boolean } 
   const config = loadConfig({ db: db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent' });
   const s = await createServices(config, { now, schema: db.schema });
   await s.keys.ensureKey();
-  const app = await buildApp(s);
+  const app = await buildApp(s, process.env.ALIAS_TEST_LOG ? { logger: { level: 'error' } } : {});
   if (opts.listen ?? true) await app.listen({ port, host: '127.0.0.1' });
   else await app.ready();
   return {

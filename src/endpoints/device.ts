@@ -1,0 +1,136 @@
+// The device pages (RFC 8628 §3.3): enter the code → sign in → consent that names the
+// client and warns about codes from someone else → done. Every form has CSRF protection.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import type { PageContext } from '../http/context.js';
+import { sourceOf } from '../http/context.js';
+import { renderPage, sendErrorPage } from '../http/errors.js';
+import { formatUserCode, normaliseUserCode } from '../oauth/user_code.js';
+import { POLICIES } from '../security/throttle.js';
+import { digest } from '../tokens/opaque.js';
+import type { DeviceCode } from '../store/store.js';
+import { approvedFrom, consentView } from '../ui/consent_view.js';
+import { checkLoginForm } from './login_form.js';
+
+type Body = Record<string, unknown>;
+const WARNING = 'Continue only if you started this on your own device just now. If someone gave you this code, deny: ' +
+  'approving would give them access to your account.';
+
+export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageContext) {
+  const bodyOf = (request: FastifyRequest): Body =>
+    (request.body && typeof request.body === 'object' ? request.body : {}) as Body;
+
+  async function codePage(request: FastifyRequest, reply: FastifyReply, userCode: string, error?: string, status = 200) {
+    reply.code(status).header('cache-control', 'no-store');
+    return renderPage(reply, 'device', { title: 'Connect a device', csrf: page.csrfToken(page.browserId(request, reply)),
+      userCode, error });
+  }
+
+  async function csrfFailed(request: FastifyRequest, reply: FastifyReply, body: Body): Promise<boolean> {
+    if (page.checkCsrf(request, body.csrf)) return false;
+    await sendErrorPage(reply, 403, 'This form has expired', 'The form was not sent from this browser’s Alias page, so nothing was changed.',
+      'Go back, reload the page and try again.');
+    return true;
+  }
+
+  /** The pending request a (normalised) user code names, counting failed guesses per source. */
+  async function pending(request: FastifyRequest, reply: FastifyReply, raw: unknown):
+    Promise<DeviceCode | 'answered'> {
+    const key = `device-source:${digest(sourceOf(request))}`;
+    const wait = await s.throttle.retryAfter(key);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      await codePage(request, reply, typeof raw === 'string' ? raw : '', `Too many wrong codes. Try again in ${wait} seconds.`, 429);
+      return 'answered';
+    }
+    const code = typeof raw === 'string' ? normaliseUserCode(raw) : undefined;
+    const rec = code ? await s.store.deviceCodes.getPendingByUserCode(code, s.now()) : undefined;
+    if (!rec) {
+      await s.throttle.fail(key, POLICIES.source);
+      await codePage(request, reply, typeof raw === 'string' ? raw.slice(0, 20) : '', 'That code is not valid or has expired. Check your device and try again.', 400);
+      return 'answered';
+    }
+    return rec;
+  }
+
+  const approveUrl = (rec: DeviceCode) => `/device/approve?user_code=${formatUserCode(rec.userCode)}`;
+
+  async function approvePage(request: FastifyRequest, reply: FastifyReply, rec: DeviceCode) {
+    reply.header('cache-control', 'no-store');
+    const client = await s.clients.get(rec.clientId);
+    if (!client) return sendErrorPage(reply, 400, 'Unknown application', 'The application that asked for this code no longer exists.');
+    const csrf = page.csrfToken(page.browserId(request, reply));
+    const hidden = [{ name: 'user_code', value: formatUserCode(rec.userCode) }];
+    const session = await page.session(request);
+    if (!session) {
+      return renderPage(reply, 'login', { title: 'Sign in', clientName: client.name, action: '/device/login', csrf, hidden, email: '' });
+    }
+    const user = await s.accounts.get(session.userId);
+    return renderPage(reply, 'consent', { ...consentView(client, rec.scopes, rec.channels), email: user?.email ?? '',
+      action: '/device/approve', csrf, hidden, warning: WARNING });
+  }
+
+  app.get('/device', async (request, reply) => {
+    const q = request.query as Record<string, unknown>;
+    return codePage(request, reply, typeof q.user_code === 'string' ? q.user_code.slice(0, 20) : '');
+  });
+
+  app.post('/device', async (request, reply) => {
+    const body = bodyOf(request);
+    if (await csrfFailed(request, reply, body)) return reply;
+    const rec = await pending(request, reply, body.user_code);
+    if (rec === 'answered') return reply;
+    return reply.redirect(approveUrl(rec), 303);
+  });
+
+  app.get('/device/approve', async (request, reply) => {
+    const rec = await pending(request, reply, (request.query as Record<string, unknown>).user_code);
+    if (rec === 'answered') return reply;
+    return approvePage(request, reply, rec);
+  });
+
+  app.post('/device/login', async (request, reply) => {
+    const body = bodyOf(request);
+    if (await csrfFailed(request, reply, body)) return reply;
+    const rec = await pending(request, reply, body.user_code);
+    if (rec === 'answered') return reply;
+    const result = await checkLoginForm(s, request, reply, body);
+    if ('failed' in result) {
+      const client = await s.clients.get(rec.clientId);
+      reply.code(result.failed.status).header('cache-control', 'no-store');
+      return renderPage(reply, 'login', { title: 'Sign in', clientName: client?.name ?? '', action: '/device/login',
+        csrf: page.csrfToken(page.browserId(request, reply)), hidden: [{ name: 'user_code', value: formatUserCode(rec.userCode) }],
+        email: result.failed.email, error: result.failed.error });
+    }
+    await page.startSession(request, reply, result.user.id);
+    return reply.redirect(approveUrl(rec), 303);
+  });
+
+  app.post('/device/approve', async (request, reply) => {
+    const body = bodyOf(request);
+    if (await csrfFailed(request, reply, body)) return reply;
+    const rec = await pending(request, reply, body.user_code);
+    if (rec === 'answered') return reply;
+    const session = await page.session(request);
+    if (!session) return reply.redirect(approveUrl(rec), 303);
+    if (body.decision !== 'allow' && body.decision !== 'deny') {
+      return sendErrorPage(reply, 400, 'Bad request', 'Choose Allow or Deny.');
+    }
+    reply.header('cache-control', 'no-store');
+    if (body.decision === 'deny') {
+      await s.store.deviceCodes.decide(rec.deviceDigest, { status: 'denied', userId: session.userId, grantId: null,
+        scopes: [], channels: [], authTime: session.authTime });
+      return renderPage(reply, 'device_done', { title: 'Request denied', approved: false });
+    }
+    const { approvedScopes, approvedChannels } = approvedFrom(body, rec.scopes, rec.channels);
+    await s.store.transaction(async (tx) => {
+      const grant = await s.consent.record({
+        userId: session.userId, clientId: rec.clientId, requestedScopes: rec.scopes,
+        requestedChannels: rec.scopes.includes('contact') ? rec.channels : [], approvedScopes, approvedChannels,
+      }, tx);
+      await tx.deviceCodes.decide(rec.deviceDigest, { status: 'approved', userId: session.userId, grantId: grant.id,
+        scopes: approvedScopes, channels: approvedChannels, authTime: session.authTime });
+    });
+    return renderPage(reply, 'device_done', { title: 'Device connected', approved: true });
+  });
+}

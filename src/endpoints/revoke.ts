@@ -1,0 +1,29 @@
+// POST /api/oauth2/revoke (RFC 7009). Revoking a refresh token revokes every token of
+// its family. Another client's token is a silent no-op, answered like an unknown one,
+// so revocation cannot probe other clients' tokens.
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { readClientCredentials } from '../oauth/client_auth.js';
+import { OAuthError } from '../oauth/errors.js';
+import { repeated, required, single } from '../oauth/params.js';
+import { findToken } from '../tokens/lookup.js';
+import { formBody, noStore } from '../http/api.js';
+
+export function revocationEndpoint(app: FastifyInstance, s: Services) {
+  app.post('/api/oauth2/revoke', async (request, reply) => {
+    noStore(reply);
+    const body = formBody(request);
+    const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body));
+    const dupes = repeated(body);
+    if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+    const token = required(body, 'token');
+    const found = await findToken(s, token, single(body, 'token_type_hint'));
+    if (found && found.rec.clientId === client.id) {
+      const now = s.now();
+      if (found.kind === 'refresh_token') await s.store.families.revoke(found.rec.familyId, now);
+      else await s.store.accessTokens.revoke(found.rec.digest, now);
+    }
+    // RFC 7009 §2.2: 200 whether or not the token was valid; no body.
+    return reply.code(200).send();
+  });
+}

@@ -1,0 +1,29 @@
+// RFC 6749 §4.4 client credentials grant. Confidential clients only; the token carries
+// client-level scopes (registered with `aliasid client create --scope`), never user scopes.
+import { OAuthError } from '../oauth/errors.js';
+import { single } from '../oauth/params.js';
+import { formatList, parseList } from '../oauth/scopes.js';
+import { ACCESS_TOKEN_TTL_S } from '../tokens/issuer.js';
+import { digest, mintOpaque } from '../tokens/opaque.js';
+import type { GrantHandler } from './types.js';
+
+export const clientCredentials: GrantHandler = {
+  grantType: 'client_credentials',
+  async handle({ s, client, params }) {
+    // RFC 6749 §4.4: the client credentials grant MUST only be used by confidential clients.
+    if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use client_credentials');
+    const requested = single(params, 'scope');
+    // RFC 6749 §3.3: without `scope`, the default is every scope registered for the client.
+    const scopes = requested === undefined ? client.scopes : parseList(requested);
+    const unknown = scopes.find((x) => !client.scopes.includes(x));
+    if (unknown) throw new OAuthError('invalid_scope', `scope '${unknown}' is not registered for this client`);
+    const token = mintOpaque();
+    const t = s.now();
+    await s.store.accessTokens.insert({
+      digest: digest(token), clientId: client.id, userId: null, grantId: null, familyId: null, scopes, channels: [],
+      createdAt: t, expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null,
+    });
+    // RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
+    return { access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_S, scope: formatList(scopes) };
+  },
+};

@@ -1,0 +1,45 @@
+// RFC 6749 §4.3 resource owner password credentials. Off unless the client was given the
+// `password` grant; confidential clients only; shares the sign-in page's password check
+// and lockout. It may grant openid, nickname, offline_access and client scopes, never
+// contact or channels: those need the user's own consent on Alias's pages.
+import { OAuthError } from '../oauth/errors.js';
+import { required, single } from '../oauth/params.js';
+import { parseList } from '../oauth/scopes.js';
+import { newFamilyId } from '../tokens/issuer.js';
+import type { GrantHandler } from './types.js';
+
+const ALLOWED_USER_SCOPES = ['openid', 'nickname', 'offline_access'];
+
+export const password: GrantHandler = {
+  grantType: 'password',
+  async handle({ s, client, params, source }) {
+    if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use the password grant');
+    const username = required(params, 'username');
+    const pass = required(params, 'password');
+    const scopes = parseList(single(params, 'scope') ?? 'openid');
+    const bad = scopes.find((x) => !ALLOWED_USER_SCOPES.includes(x) && !client.scopes.includes(x));
+    if (bad) {
+      throw new OAuthError('invalid_scope', bad === 'contact'
+        ? "'contact' needs the user's consent on Alias's pages; use the authorization code flow"
+        : `scope '${bad}' is not available to the password grant`);
+    }
+    const result = await s.accounts.login(username, pass, source);
+    if (!result.ok) {
+      if (result.reason === 'throttled') {
+        throw new OAuthError('too_many_requests', 'too many failed sign-ins; try again later', { status: 429, retryAfter: result.retryAfter });
+      }
+      // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.
+      throw new OAuthError('invalid_grant', 'the username or password is wrong');
+    }
+    const authTime = s.now();
+    const minted = await s.store.transaction(async (tx) => {
+      // Typing the password into this client is the user's consent to these scopes.
+      const grant = await s.consent.record({
+        userId: result.user.id, clientId: client.id, requestedScopes: [], requestedChannels: [],
+        approvedScopes: scopes, approvedChannels: [],
+      }, tx);
+      return s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime });
+    });
+    return { ...(await s.tokens.complete(minted)) };
+  },
+};

@@ -1,0 +1,36 @@
+// Finds what an opaque token is, for introspection and revocation: an access token or
+// a refresh token, with the user's current grant applied.
+import type { AccessToken, Grant, RefreshToken } from '../store/store.js';
+import type { Services } from '../services.js';
+import { intersect } from '../oauth/scopes.js';
+import { digest } from './opaque.js';
+
+export type FoundToken =
+  | { kind: 'access_token'; rec: AccessToken; active: boolean; grant?: Grant; scopes: string[]; channels: string[] }
+  | { kind: 'refresh_token'; rec: RefreshToken; active: boolean; grant?: Grant; scopes: string[]; channels: string[] };
+
+export async function findToken(s: Services, token: string, hint?: string): Promise<FoundToken | undefined> {
+  const d = digest(token);
+  const now = s.now();
+  // RFC 7009 §2.1 / RFC 7662 §2.1: the hint only orders the search.
+  const order: FoundToken['kind'][] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
+  for (const kind of order) {
+    if (kind === 'access_token') {
+      const rec = await s.store.accessTokens.get(d);
+      if (!rec) continue;
+      const grant = rec.grantId ? await s.store.grants.getById(rec.grantId) : undefined;
+      const live = rec.revokedAt === null && rec.expiresAt > now && (rec.grantId === null || grant !== undefined);
+      return { kind, rec, active: live, grant,
+        scopes: grant ? intersect(rec.scopes, grant.scopes) : rec.scopes,
+        channels: grant ? intersect(rec.channels, grant.channels) : rec.channels };
+    }
+    const rec = await s.store.refreshTokens.get(d);
+    if (!rec) continue;
+    const grant = await s.store.grants.getById(rec.grantId);
+    const live = rec.revokedAt === null && rec.rotatedAt === null && rec.expiresAt > now && grant !== undefined &&
+      grant.scopes.includes('offline_access');
+    return { kind, rec, active: live, grant,
+      scopes: grant ? intersect(rec.scopes, grant.scopes) : [], channels: grant ? intersect(rec.channels, grant.channels) : [] };
+  }
+  return undefined;
+}

@@ -1,0 +1,35 @@
+// The consent page's view model, shared by authorization and device requests.
+import type { Client } from '../store/store.js';
+import { sortScopes } from '../oauth/scopes.js';
+
+const SCOPE_TEXT: Record<string, string> = {
+  nickname: 'See your nickname',
+  contact: 'Send you messages through Alias (your e-mail address stays private)',
+  offline_access: 'Keep access while you are not using the app',
+};
+
+export function consentView(client: Client, scopes: string[], channels: string[]) {
+  return {
+    title: `Allow ${client.name}`,
+    clientName: client.name,
+    contact: scopes.includes('contact'),
+    contactLabel: SCOPE_TEXT.contact,
+    // openid is always included and shown as text, never as a checkbox.
+    scopes: sortScopes(scopes.filter((x) => x !== 'openid'))
+      .map((name) => ({ name, description: SCOPE_TEXT[name] ?? name, checked: true })),
+    channels: channels.map((name) => ({
+      name,
+      description: client.channels.find((c) => c.name === name)?.description ?? name,
+      checked: true,
+    })),
+  };
+}
+
+/** Ticked checkboxes → what the user approved: openid always, channels only with contact. */
+export function approvedFrom(body: Record<string, unknown>, scopes: string[], channels: string[]) {
+  const ticked = (v: unknown): string[] =>
+    (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string');
+  const approvedScopes = ['openid', ...scopes.filter((x) => x !== 'openid' && ticked(body.scope).includes(x))];
+  const approvedChannels = approvedScopes.includes('contact') ? channels.filter((c) => ticked(body.channel).includes(c)) : [];
+  return { approvedScopes, approvedChannels };
+}
