@@ -6,24 +6,41 @@ import type { OAuthError } from '../oauth/errors.js';
 import { decide, tokenRights } from './decide.js';
 import { issueCode } from './issue_code.js';
 import type { AuthorizationRequest, ReplyTarget } from './request.js';
-import { queryRedirect } from './response_modes/query.js';
+import type { AuthorizationResponse } from './response_modes/index.js';
+import { signIdToken } from '../tokens/id_token.js';
 
 export type Outcome =
-  | { kind: 'redirect'; url: string }
+  | { kind: 'respond'; response: AuthorizationResponse }
   | { kind: 'page'; page: 'login' | 'select_account' | 'consent'; grant?: Grant };
 
 /** RFC 6749 §4.1.2.1 error response, with `iss` (RFC 9207). */
-export function errorRedirect(issuer: string, target: ReplyTarget, err: OAuthError): string {
-  return queryRedirect(target.redirectUri, {
-    error: err.error, error_description: err.description, state: target.state, iss: issuer,
-  });
+export function errorResponse(issuer: string, target: ReplyTarget, err: OAuthError): AuthorizationResponse {
+  return {
+    mode: target.responseMode,
+    redirectUri: target.redirectUri,
+    params: { error: err.error, error_description: err.description, state: target.state, iss: issuer },
+  };
 }
 
-/** RFC 6749 §4.1.2 success response, with `iss` (RFC 9207). */
-export async function codeRedirect(s: Services, req: AuthorizationRequest, grant: Grant,
-  rights: { scopes: string[]; channels: string[] }, session: Session): Promise<string> {
+/**
+ * The success response, with `iss` (RFC 9207): a code (RFC 6749 §4.1.2), or for
+ * response_type=id_token an ID token (OIDC Core §3.2.2.5), which has no at_hash since no
+ * access token is issued through the front channel.
+ */
+export async function successResponse(s: Services, req: AuthorizationRequest, grant: Grant,
+  rights: { scopes: string[]; channels: string[] }, session: Session): Promise<AuthorizationResponse> {
+  const base = { mode: req.responseMode, redirectUri: req.redirectUri };
+  if (req.responseType === 'id_token') {
+    const nickname = rights.scopes.includes('nickname') ? (await s.store.users.get(grant.userId))?.nickname : null;
+    const idToken = await signIdToken(s.keys, {
+      issuer: s.config.issuer, clientId: req.client.id, sub: grant.sub, authTime: session.authTime, nonce: req.nonce,
+      nickname, now: s.now(),
+    });
+    await s.store.grants.touch(grant.id, s.now());
+    return { ...base, params: { id_token: idToken, state: req.state, iss: s.config.issuer } };
+  }
   const code = await issueCode(s.store, s.now(), req, grant, rights, session.authTime);
-  return queryRedirect(req.redirectUri, { code, state: req.state, iss: s.config.issuer });
+  return { ...base, params: { code, state: req.state, iss: s.config.issuer } };
 }
 
 export async function proceed(s: Services, req: AuthorizationRequest, session: Session | undefined,
@@ -34,9 +51,9 @@ export async function proceed(s: Services, req: AuthorizationRequest, session: S
   });
   switch (next.kind) {
     case 'error':
-      return { kind: 'redirect', url: errorRedirect(s.config.issuer, req, next.error) };
+      return { kind: 'respond', response: errorResponse(s.config.issuer, req, next.error) };
     case 'issue':
-      return { kind: 'redirect', url: await codeRedirect(s, req, grant!, next, session!) };
+      return { kind: 'respond', response: await successResponse(s, req, grant!, next, session!) };
     default:
       return { kind: 'page', page: next.kind, grant };
   }

@@ -5,17 +5,22 @@
 import type { Client } from '../store/store.js';
 import { OAuthError } from '../oauth/errors.js';
 import { flag, repeated, single, type RawParams } from '../oauth/params.js';
-import { isUserScope, META_CHANNEL, parseList } from '../oauth/scopes.js';
+import { parseList } from '../oauth/scopes.js';
+import { parseUserScopes } from './requested_scopes.js';
+import type { ResponseMode } from './response_modes/index.js';
+
+export type { ResponseMode };
 import { matchRedirectUri } from '../oauth/redirect_uri.js';
 import { checkChallenge } from '../oauth/pkce.js';
 
-export type ResponseMode = 'query';
+export type ResponseType = 'code' | 'id_token';
 export const PROMPTS = ['none', 'login', 'consent', 'select_account'] as const;
 export type Prompt = (typeof PROMPTS)[number];
 
 export interface AuthorizationRequest {
   client: Client;
   redirectUri: string;
+  responseType: ResponseType;
   responseMode: ResponseMode;
   state?: string;
   nonce?: string;
@@ -73,24 +78,35 @@ export async function parseAuthorizationRequest(params: RawParams, lookup: Clien
     throw new UntrustedRequestError('invalid_request', 'The return address (redirect_uri) is not registered for this application.');
   }
 
-  // Stage 2: anything wrong from here on goes back to the client.
+  // Stage 2: anything wrong from here on goes back to the client, in the response mode
+  // it asked for, else the default of its response type (OAuth 2.0 Multiple Response
+  // Types §2.1: fragment for id_token, query for code).
   let state: string | undefined;
+  let askedMode: string | undefined;
+  let askedType: string | undefined;
   try {
     state = single(params, 'state');
   } catch {
     state = undefined;
   }
-  const target: ReplyTarget = { redirectUri, responseMode: 'query', state };
+  try {
+    askedMode = single(params, 'response_mode');
+    askedType = single(params, 'response_type');
+  } catch {
+    /* reported below */
+  }
+  const modeOk = askedMode === 'query' || askedMode === 'form_post' || askedMode === 'fragment';
+  const target: ReplyTarget = {
+    redirectUri,
+    responseMode: modeOk ? askedMode as ResponseMode : askedType === 'id_token' ? 'fragment' : 'query',
+    state,
+  };
   try {
     // RFC 6749 §4.1.2: a state that was sent must come back; one that cannot (repeated,
     // too long, malformed) is refused rather than dropped.
     single(params, 'state');
     const dupes = repeated(params);
     if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
-    const responseMode = single(params, 'response_mode');
-    if (responseMode !== undefined && responseMode !== 'query') {
-      throw new OAuthError('invalid_request', `response_mode '${responseMode}' is not supported`);
-    }
     // OIDC Core §6: request objects are not supported (and discovery says so).
     if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter is not supported');
     if (single(params, 'request_uri') !== undefined) throw new OAuthError('request_uri_not_supported', 'the request_uri parameter is not supported');
@@ -98,23 +114,25 @@ export async function parseAuthorizationRequest(params: RawParams, lookup: Clien
 
     const responseType = single(params, 'response_type');
     if (!responseType) throw new OAuthError('invalid_request', "missing required parameter 'response_type'");
-    if (responseType !== 'code') throw new OAuthError('unsupported_response_type', `response_type '${responseType}' is not supported`);
-    if (!client.grantTypes.includes('authorization_code')) {
+    if (responseType !== 'code' && responseType !== 'id_token') {
+      throw new OAuthError('unsupported_response_type', `response_type '${responseType}' is not supported`);
+    }
+    const responseMode = single(params, 'response_mode');
+    if (responseMode !== undefined && responseMode !== 'query' && responseMode !== 'form_post') {
+      throw new OAuthError('invalid_request', `response_mode '${responseMode}' is not supported`);
+    }
+    if (responseType === 'code' && !client.grantTypes.includes('authorization_code')) {
       throw new OAuthError('unauthorized_client', 'this client may not use the authorization code flow');
     }
-
-    const scopes = parseList(single(params, 'scope'));
-    if (!scopes.includes('openid')) throw new OAuthError('invalid_scope', "the 'openid' scope is required");
-    const unknown = scopes.filter((s) => !isUserScope(s));
-    if (unknown.length) throw new OAuthError('invalid_scope', `unknown scope '${unknown[0]}'`);
-
-    let channels: string[] = [];
-    if (scopes.includes('contact')) {
-      channels = parseList(single(params, 'channels'), 'channels');
-      if (channels.includes(META_CHANNEL)) throw new OAuthError('invalid_scope', `'${META_CHANNEL}' cannot be requested; it comes with contact`);
-      const bad = channels.find((c) => !client.channels.some((x) => x.name === c));
-      if (bad) throw new OAuthError('invalid_scope', `unknown channel '${bad}'`);
+    if (responseType === 'id_token') {
+      if (!client.grantTypes.includes('implicit')) throw new OAuthError('unauthorized_client', 'this client may not use the implicit flow');
+      // No token ever travels in a URL: the implicit flow is form_post only.
+      if (responseMode !== 'form_post') throw new OAuthError('invalid_request', "response_type 'id_token' requires response_mode 'form_post'");
+      // OIDC Core §3.2.2.1: nonce is REQUIRED in the implicit flow.
+      if (single(params, 'nonce') === undefined) throw new OAuthError('invalid_request', "the implicit flow requires a 'nonce'");
     }
+
+    const { scopes, channels } = parseUserScopes(client, single(params, 'scope'), single(params, 'channels'));
 
     const prompt = parseList(single(params, 'prompt'), 'prompt') as Prompt[];
     const badPrompt = prompt.find((p) => !(PROMPTS as readonly string[]).includes(p));
@@ -132,14 +150,15 @@ export async function parseAuthorizationRequest(params: RawParams, lookup: Clien
     const codeChallenge = single(params, 'code_challenge');
     checkChallenge(codeChallenge, single(params, 'code_challenge_method'));
     // RFC 9700 §2.1.1 / DESIGN: PKCE is required for public clients.
-    if (client.isPublic && !codeChallenge) throw new OAuthError('invalid_request', 'public clients must use PKCE (code_challenge with S256)');
+    if (responseType === 'code' && client.isPublic && !codeChallenge) throw new OAuthError('invalid_request', 'public clients must use PKCE (code_challenge with S256)');
 
     const raw: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (typeof v === 'string') raw[k] = v;
     return {
       client,
       redirectUri,
-      responseMode: 'query',
+      responseType,
+      responseMode: responseMode === 'form_post' ? 'form_post' : 'query',
       state,
       nonce: single(params, 'nonce'),
       scopes,

@@ -7,7 +7,8 @@ import type { PageContext } from '../http/context.js';
 import { sendErrorPage } from '../http/errors.js';
 import { formBody } from '../http/api.js';
 import { parseAuthorizationRequest, RedirectableError, UntrustedRequestError } from '../authorize/request.js';
-import { errorRedirect, proceed } from '../authorize/proceed.js';
+import { errorResponse, proceed } from '../authorize/proceed.js';
+import { sendAuthorizationResponse } from '../http/authorization_response.js';
 import { digest } from '../tokens/opaque.js';
 import type { RawParams } from '../oauth/params.js';
 
@@ -26,12 +27,12 @@ export function authorizeEndpoint(app: FastifyInstance, s: Services, page: PageC
       req = await parseAuthorizationRequest(params, s.clients.get);
     } catch (err) {
       if (err instanceof UntrustedRequestError) return untrustedPage(reply, err);
-      if (err instanceof RedirectableError) return reply.redirect(errorRedirect(s.config.issuer, err.target, err.oauth), 303);
+      if (err instanceof RedirectableError) return sendAuthorizationResponse(reply, errorResponse(s.config.issuer, err.target, err.oauth));
       throw err;
     }
     const session = await page.session(request);
     const outcome = await proceed(s, req, session, false);
-    if (outcome.kind === 'redirect') return reply.redirect(outcome.url, 303);
+    if (outcome.kind === 'respond') return sendAuthorizationResponse(reply, outcome.response);
     // The user has to see a page: park the request, bound to this browser.
     const browserId = page.browserId(request, reply);
     const id = randomBytes(24).toString('base64url');

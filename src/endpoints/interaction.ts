@@ -4,24 +4,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
-import { sourceOf } from '../http/context.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
 import type { Interaction, Session } from '../store/store.js';
 import { parseAuthorizationRequest, RedirectableError, UntrustedRequestError, type AuthorizationRequest } from '../authorize/request.js';
-import { codeRedirect, errorRedirect, proceed, tokenRights } from '../authorize/proceed.js';
+import { errorResponse, proceed, successResponse, tokenRights } from '../authorize/proceed.js';
+import { sendAuthorizationResponse } from '../http/authorization_response.js';
 import { untrustedPage } from './authorize.js';
+import { checkLoginForm } from './login_form.js';
+import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { OAuthError } from '../oauth/errors.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
-import { intersect, sortScopes } from '../oauth/scopes.js';
-
-const SCOPE_TEXT: Record<string, string> = {
-  nickname: 'See your nickname',
-  contact: 'Send you messages through Alias (your e-mail address stays private)',
-  offline_access: 'Keep access while you are not using the app',
-};
 
 type Body = Record<string, unknown>;
-const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string');
 
 export function interactionEndpoints(app: FastifyInstance, s: Services, page: PageContext) {
   /** Loads the interaction, refusing one that is unknown, expired or from another browser. */
@@ -42,7 +36,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     } catch (err) {
       await s.store.interactions.delete(interaction.id);
       if (err instanceof UntrustedRequestError) await untrustedPage(reply, err);
-      else if (err instanceof RedirectableError) await reply.redirect(errorRedirect(s.config.issuer, err.target, err.oauth), 303);
+      else if (err instanceof RedirectableError) await sendAuthorizationResponse(reply, errorResponse(s.config.issuer, err.target, err.oauth));
       else throw err;
       return undefined;
     }
@@ -70,9 +64,9 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     reply.header('cache-control', 'no-store');
     const { session, authenticatedNow } = await sessionState(request, interaction);
     const outcome = await proceed(s, req, session, authenticatedNow);
-    if (outcome.kind === 'redirect') {
+    if (outcome.kind === 'respond') {
       await s.store.interactions.delete(interaction.id);
-      return reply.redirect(outcome.url, 303);
+      return sendAuthorizationResponse(reply, outcome.response);
     }
     if (outcome.page === 'login') return loginPage(request, reply, interaction, req);
     const user = await s.accounts.get(session!.userId);
@@ -81,23 +75,9 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
       return renderPage(reply, 'select_account', { title: 'Choose an account', clientName: req.client.name,
         action: action(interaction, 'select'), csrf, email: user?.email ?? '' });
     }
-    const grant = outcome.grant;
-    const askable = sortScopes(req.scopes.filter((x) => x !== 'openid'));
     return renderPage(reply, 'consent', {
-      title: `Allow ${req.client.name}`,
-      clientName: req.client.name,
-      email: user?.email ?? '',
-      action: action(interaction, 'consent'),
-      csrf,
-      contact: req.scopes.includes('contact'),
-      contactLabel: SCOPE_TEXT.contact,
-      scopes: askable.map((name) => ({ name, description: SCOPE_TEXT[name] ?? name, checked: true })),
-      channels: req.channels.map((name) => ({
-        name,
-        description: req.client.channels.find((c) => c.name === name)?.description ?? name,
-        checked: true,
-        granted: grant?.channels.includes(name) ?? false,
-      })),
+      ...consentView(req.client, req.scopes, req.channels), email: user?.email ?? '',
+      action: action(interaction, 'consent'), csrf,
     });
   }
 
@@ -124,21 +104,8 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
   app.post('/interaction/:id/login', async (request, reply) => {
     const f = await form(request, reply);
     if (!f) return reply;
-    const email = typeof f.body.email === 'string' ? f.body.email : '';
-    const password = typeof f.body.password === 'string' ? f.body.password : '';
-    // NUL never belongs in an address (and PostgreSQL cannot even look it up).
-    if (!email || !password || email.includes('\u0000')) {
-      return loginPage(request, reply, f.interaction, f.req, { status: 400, error: 'Enter your e-mail address and password.', email });
-    }
-    const result = await s.accounts.login(email, password, sourceOf(request));
-    if (!result.ok) {
-      if (result.reason === 'throttled') {
-        reply.header('retry-after', String(result.retryAfter));
-        return loginPage(request, reply, f.interaction, f.req, { status: 429, email,
-          error: `Too many failed attempts. Try again in ${result.retryAfter} second${result.retryAfter === 1 ? '' : 's'}.` });
-      }
-      return loginPage(request, reply, f.interaction, f.req, { status: 401, email, error: 'The e-mail address or password is wrong.' });
-    }
+    const result = await checkLoginForm(s, request, reply, f.body);
+    if ('failed' in result) return loginPage(request, reply, f.interaction, f.req, result.failed);
     const session = await page.startSession(request, reply, result.user.id);
     await s.store.interactions.setAuthenticatedSession(f.interaction.id, session.idDigest);
     return reply.redirect(`/interaction/${f.interaction.id}`, 303);
@@ -161,9 +128,9 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     const { interaction, req, body } = f;
     const { session, authenticatedNow } = await sessionState(request, interaction);
     const outcome = await proceed(s, req, session, authenticatedNow);
-    if (outcome.kind === 'redirect') {
+    if (outcome.kind === 'respond') {
       await s.store.interactions.delete(interaction.id);
-      return reply.redirect(outcome.url, 303);
+      return sendAuthorizationResponse(reply, outcome.response);
     }
     if (outcome.page !== 'consent' || !session) return reply.redirect(`/interaction/${interaction.id}`, 303);
     const decision = body.decision;
@@ -172,15 +139,14 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     }
     await s.store.interactions.delete(interaction.id);
     if (decision === 'deny') {
-      return reply.redirect(errorRedirect(s.config.issuer, req, new OAuthError('access_denied', 'the user denied the request')), 303);
+      return sendAuthorizationResponse(reply, errorResponse(s.config.issuer, req, new OAuthError('access_denied', 'the user denied the request')));
     }
     // openid is always granted on approval; everything else only if ticked.
-    const approvedScopes = ['openid', ...intersect(req.scopes, list(body.scope)).filter((x) => x !== 'openid')];
-    const approvedChannels = approvedScopes.includes('contact') ? intersect(req.channels, list(body.channel)) : [];
+    const { approvedScopes, approvedChannels } = approvedFrom(body, req.scopes, req.channels);
     const grant = await s.consent.record({
       userId: session.userId, clientId: req.client.id, requestedScopes: req.scopes,
       requestedChannels: req.scopes.includes('contact') ? req.channels : [], approvedScopes, approvedChannels,
     });
-    return reply.redirect(await codeRedirect(s, req, grant, tokenRights(req, grant, approvedScopes, approvedChannels), session as Session), 303);
+    return sendAuthorizationResponse(reply, await successResponse(s, req, grant, tokenRights(req, grant, approvedScopes, approvedChannels), session as Session));
   });
 }

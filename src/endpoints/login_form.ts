@@ -15,7 +15,10 @@ export async function checkLoginForm(s: Services, request: FastifyRequest, reply
   body: Record<string, unknown>): Promise<{ user: User } | { failed: LoginFormError }> {
   const email = typeof body.email === 'string' ? body.email : '';
   const password = typeof body.password === 'string' ? body.password : '';
-  if (!email || !password) return { failed: { status: 400, error: 'Enter your e-mail address and password.', email } };
+  // NUL never belongs in an address (and PostgreSQL cannot even look it up: a 500).
+  if (!email || !password || email.includes('\u0000')) {
+    return { failed: { status: 400, error: 'Enter your e-mail address and password.', email: email.replace(/\u0000/g, '') } };
+  }
   const result = await s.accounts.login(email, password, sourceOf(request));
   if (result.ok) return { user: result.user };
   if (result.reason === 'throttled') {

@@ -14,7 +14,8 @@ export function bearerError(reply: FastifyReply, error: BearerError | undefined,
   if (error) params.push(`error="${error}"`, `error_description="${description ?? error}"`);
   reply.code(error ? STATUS[error] : 401).header('www-authenticate', `Bearer ${params.join(', ')}`)
     .header('cache-control', 'no-store');
-  return reply.send(error ? { error, error_description: description } : { error: 'invalid_token', error_description: 'no access token' });
+  // §3.1: a request without any token gets no error information, in the header or the body.
+  return error ? reply.send({ error, error_description: description }) : reply.send();
 }
 
 /** RFC 6750 §2.1 header or §2.2 form body; never both (§2: one method only). */

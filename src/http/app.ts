@@ -7,7 +7,8 @@ import { Eta } from 'eta';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Services } from '../services.js';
-import { installErrorHandlers } from './errors.js';
+import { installErrorHandlers, isApiPath, sendErrorPage, sendOAuthError } from './errors.js';
+import { OAuthError } from '../oauth/errors.js';
 import { installCors } from './cors.js';
 import { installSecurityHeaders } from './security_headers.js';
 import { createPageContext } from './context.js';
@@ -38,6 +39,13 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
       level: s.config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       ...(typeof opts.logger === 'object' ? opts.logger : {}),
+    },
+    // URLs the router refuses before any route runs (undecodable paths) get the same
+    // error shapes as everything else: OAuth JSON on API paths, a page elsewhere.
+    frameworkErrors: (_error, request, reply) => {
+      const err = new OAuthError('invalid_request', 'the request URL is malformed');
+      if (isApiPath(request.url)) return void sendOAuthError(reply, err);
+      return void sendErrorPage(reply, 400, 'Bad request', 'The address of this page is malformed.');
     },
   });
 

@@ -10,12 +10,15 @@ export function installSecurityHeaders(app: FastifyInstance, issuer: string) {
     reply.header('x-frame-options', 'DENY');
     if (https) reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
     const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html')) {
+    // A response that set its own policy (the form_post page) keeps it.
+    if (type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
       reply.header('content-security-policy', [
         "default-src 'none'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "form-action 'self' https: http://localhost:* http://127.0.0.1:* http://[::1]:*",
+        // Redirects after a form go only to registered redirect URIs (https, or http on
+        // loopback), so the scheme is all the policy needs to name.
+        "form-action 'self' https: http:",
         "frame-ancestors 'none'",
         "base-uri 'none'",
       ].join('; '));

@@ -29,7 +29,9 @@ export function readClientCredentials(authorization: string | undefined, body: R
     const m = /^Basic(?: +(.*))?$/i.exec(authorization.trim());
     if (!m) {
       if (/^Basic/i.test(authorization.trim())) throw badBasic('malformed Basic credentials');
-      throw new OAuthError('invalid_request', 'unsupported Authorization scheme');
+      // RFC 6749 §5.2: an unsupported authentication method is invalid_client, and an
+      // attempt through the Authorization header is answered 401 + WWW-Authenticate.
+      throw badBasic('unsupported authentication scheme');
     }
     const b64 = (m[1] ?? '').trim();
     if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw badBasic('malformed Basic credentials');

@@ -164,6 +164,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
   const store: Store = {
     clients: {
       async insert(c) {
+        // The client row and its origins change together (one transaction), so no
+        // reader sees one without the other.
+        if (!inTx) return store.transaction((tx) => tx.clients.insert(c));
         await insertOrConflict('client', async () => {
           await k.insertInto('clients').values(fromClient(c)).execute();
           const origins = originsOf(c);
@@ -182,6 +185,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         return rows.map(toClient);
       },
       async update(c) {
+        // Atomic: otherwise hasOrigin answers false between deleting and re-adding the
+        // origins of a redirect URI the client keeps (CORS fails during a rename).
+        if (!inTx) return store.transaction((tx) => tx.clients.update(c));
         const { id: _id, created_at: _c, ...rest } = fromClient(c);
         await k.updateTable('clients').set(rest).where('id', '=', c.id).execute();
         await k.deleteFrom('client_origins').where('client_id', '=', c.id).execute();
@@ -288,13 +294,25 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         return rows.map(toGrant);
       },
       async save(g) {
-        const r = await k.insertInto('grants').values({
-          id: g.id, user_id: g.userId, client_id: g.clientId, sub: g.sub, scopes: json(g.scopes),
-          channels: json(g.channels), created_at: g.createdAt, updated_at: g.updatedAt, last_used_at: g.lastUsedAt,
-        }).onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({
-          scopes: json(g.scopes), channels: json(g.channels), updated_at: g.updatedAt,
-        })).returningAll().executeTakeFirstOrThrow();
-        return toGrant(r);
+        // Not `ON CONFLICT (user_id, client_id) DO UPDATE`: PostgreSQL arbitrates only that
+        // constraint, so a concurrent save of the same grant (same sub) failed on
+        // grants_client_sub with a duplicate key error. DO NOTHING without a target
+        // arbitrates every unique constraint (waiting for a racing insert to commit), then
+        // the existing (user, client) grant is updated. Rerun if that grant was deleted in
+        // between; if there is still none, the conflict is with another grant's id or sub.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const inserted = await k.insertInto('grants').values({
+            id: g.id, user_id: g.userId, client_id: g.clientId, sub: g.sub, scopes: json(g.scopes),
+            channels: json(g.channels), created_at: g.createdAt, updated_at: g.updatedAt, last_used_at: g.lastUsedAt,
+          }).onConflict((oc) => oc.doNothing()).returningAll().executeTakeFirst();
+          if (inserted) return toGrant(inserted);
+          const updated = await k.updateTable('grants')
+            .set({ scopes: json(g.scopes), channels: json(g.channels), updated_at: g.updatedAt })
+            .where('user_id', '=', g.userId).where('client_id', '=', g.clientId)
+            .returningAll().executeTakeFirst();
+          if (updated) return toGrant(updated);
+        }
+        throw new UniqueViolation('grant');
       },
       async touch(id, now) {
         await k.updateTable('grants').set({ last_used_at: now }).where('id', '=', id).execute();

@@ -99,18 +99,24 @@ const VOLATILE = new Set(['throttles', 'kysely_migration', 'kysely_migration_loc
  * Every stored row except failure counters (which must count bad client secrets), as one
  * comparable value: a refused request must leave it unchanged.
  */
+const tableLists = new WeakMap<Alias, Promise<string[]>>();
+
 export async function snapshot(alias: Alias): Promise<Record<string, string[]>> {
   const k = alias.s.db.kysely;
-  // PostgreSQL lists every schema's tables: keep this test's own.
-  const tables = [...new Set((await k.introspection.getTables())
-    .filter((t) => alias.db.schema === undefined || t.schema === alias.db.schema)
-    .map((t) => t.name).filter((n) => !VOLATILE.has(n)))].sort();
+  // Introspection is slow on PostgreSQL, and lists every schema's tables: keep this
+  // test's own, once.
+  if (!tableLists.has(alias)) {
+    tableLists.set(alias, k.introspection.getTables().then((all) => [...new Set(all
+      .filter((t) => alias.db.schema === undefined || t.schema === alias.db.schema)
+      .map((t) => t.name).filter((n) => !VOLATILE.has(n)))].sort()));
+  }
+  const tables = await tableLists.get(alias)!;
   const out: Record<string, string[]> = {};
-  for (const t of tables) {
+  await Promise.all(tables.map(async (t) => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const rows = await (k as any).selectFrom(t).selectAll().execute() as unknown[];
     out[t] = rows.map((r) => JSON.stringify(r)).sort();
-  }
+  }));
   return out;
 }
 

@@ -1,0 +1,236 @@
+// The `aliasid` command line, run as a child process the way an operator runs it, on
+// SQLite and PostgreSQL. What it prints is checked against the database through the
+// same services the server uses (a created user can log in, a printed secret
+// authenticates, a rotated key is published).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/config/config.js';
+import { createServices, type Services } from '../../src/services.js';
+import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
+import { aliasid, json, ok, refused } from '../helpers/cli.js';
+
+const LEAF_OPTIONS: Record<string, string[]> = {
+  '': ['serve', 'migrate', 'user', 'client', 'keys'],
+  serve: ['--port', '--host', '--issuer', '--db', '--demo'],
+  migrate: ['--db'],
+  'user create': ['--email', '--password', '--nickname', '--json', '--db'],
+  'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',
+    '--post-logout-redirect-uri', '--json', '--db'],
+  'client list': ['--json', '--db'],
+  'client show': ['<id>', '--json', '--db'],
+  'client delete': ['<id>', '--db'],
+  'keys rotate': ['--db'],
+};
+
+// Every run costs about two seconds of CPU, so each behaviour is run once: what depends
+// on the database on both, usage errors on the embedded default only.
+describe('aliasid usage', { concurrency: true }, () => {
+  for (const [cmd, options] of Object.entries(LEAF_OPTIONS)) {
+    it(`aliasid ${cmd ? cmd + ' ' : ''}--help documents ${options.join(' ')}`, async () => {
+      const r = ok(await aliasid([...cmd.split(' ').filter(Boolean), '--help']));
+      assert.match(r.stdout, new RegExp(`^Usage: aliasid${cmd ? ' ' + cmd : ''} `, 'm'));
+      for (const o of options) assert.ok(r.stdout.includes(o), `${cmd} --help mentions ${o}:\n${r.stdout}`);
+      assert.equal(r.stderr, '');
+    });
+  }
+  it('an unknown command is refused', async () => {
+    refused(await aliasid(['frobnicate']), /unknown command/i);
+  });
+});
+
+for (const kind of databaseKinds()) {
+  describe(`aliasid admin commands (${kind.name})`, { skip: kind.skip, concurrency: true }, () => {
+    const embedded = kind.name === 'sqlite';
+    let db: TestDatabase;
+    let s: Services;
+    const run = (...args: string[]) => aliasid(args, db.env);
+    const openServices = () => createServices(
+      loadConfig({ db: db.location }, db.env.ALIAS_SECRET ? { ALIAS_SECRET: db.env.ALIAS_SECRET } : {}),
+      { schema: db.schema, migrate: false });
+
+    before(async () => {
+      db = await kind.create();
+      const r = ok(await run('migrate'));
+      assert.match(r.stdout, /applied/);
+      // The same database, opened in-process, to check what the commands did.
+      s = await openServices();
+    });
+    after(async () => {
+      await s?.close();
+      await db?.cleanup();
+    });
+
+    it('user create --json prints the user, who can sign in; a duplicate e-mail is refused', async () => {
+      const u = json(await run('user', 'create', '--email', 'Ann@Example.com', '--password', 'a long password 1',
+        '--nickname', 'Ann', '--json'));
+      assert.equal(typeof u.id, 'string');
+      assert.ok((u.id as string).length > 0);
+      assert.equal(u.email, 'ann@example.com');
+      assert.equal(u.nickname, 'Ann');
+      assert.equal(JSON.stringify(u).includes('a long password'), false, 'no password in the output');
+      assert.equal(JSON.stringify(u).includes('argon2'), false, 'no password hash in the output');
+      const login = await s.accounts.login('ann@example.com', 'a long password 1', '127.0.0.1');
+      assert.ok(login.ok, 'the new user can sign in');
+      assert.equal(login.ok && login.user.id, u.id);
+
+      refused(await run('user', 'create', '--email', 'ANN@example.com', '--password', 'another password', '--json'),
+        /exist|already|taken/i);
+      const again = await s.accounts.login('ann@example.com', 'a long password 1', '127.0.0.1');
+      assert.ok(again.ok, 'the first user keeps their password');
+    });
+
+    it('client create --json prints RFC 7591 client information; list, show, delete', async () => {
+      const c = json(await run('client', 'create', '--name', 'News app',
+        '--redirect-uri', 'https://app.example/cb', '--redirect-uri', 'http://127.0.0.1:8080/cb',
+        '--grant-type', 'authorization_code', '--grant-type', 'refresh_token',
+        '--channel', 'news:News', '--scope', 's1', '--json'));
+      const id = c.client_id as string;
+      assert.equal(typeof id, 'string');
+      assert.equal(typeof c.client_secret, 'string');
+      assert.ok((c.client_secret as string).length >= 32, 'a strong secret');
+      assert.deepEqual(c.redirect_uris, ['https://app.example/cb', 'http://127.0.0.1:8080/cb']);
+      assert.deepEqual([...(c.grant_types as string[])].sort(), ['authorization_code', 'refresh_token']);
+      assert.ok(['client_secret_basic', 'client_secret_post'].includes(c.token_endpoint_auth_method as string));
+      assert.equal(c.client_name, 'News app');
+      assert.equal(c.scope, 's1');
+      if (c.client_secret_expires_at !== undefined) assert.equal(c.client_secret_expires_at, 0);
+      assert.equal(typeof c.client_id_issued_at, 'number');
+      const stored = await s.clients.get(id);
+      assert.ok(stored);
+      assert.equal(stored.isPublic, false);
+      assert.deepEqual(stored.channels.map((ch) => [ch.name, ch.description]), [['news', 'News']]);
+      assert.deepEqual(stored.scopes, ['s1']);
+      const authed = await s.clients.authenticate({ method: 'client_secret_basic', clientId: id,
+        clientSecret: c.client_secret as string });
+      assert.equal(authed.id, id, 'the printed secret authenticates the client');
+
+      const [list, shown, listJson, text] = await Promise.all([
+        run('client', 'list'), run('client', 'show', id, '--json'),
+        ...(embedded ? [run('client', 'list', '--json'), run('client', 'show', id)] : []),
+      ]);
+      const line = ok(list!).stdout.split('\n').find((l) => l.includes(id));
+      assert.ok(line, `client list names ${id}:\n${list!.stdout}`);
+      assert.match(line, /News app/);
+      assert.ok(!list!.stdout.includes(c.client_secret as string), 'list never shows a secret');
+      const info = json(shown!);
+      assert.equal(info.client_id, id);
+      assert.equal(info.client_name, 'News app');
+      assert.deepEqual(info.redirect_uris, c.redirect_uris);
+      assert.deepEqual(info.grant_types, c.grant_types);
+      assert.equal(info.token_endpoint_auth_method, c.token_endpoint_auth_method);
+      assert.equal(info.client_secret, undefined, 'the secret is shown only once, at creation');
+      if (listJson) {
+        const all = JSON.parse(ok(listJson).stdout) as Record<string, unknown>[];
+        assert.ok(Array.isArray(all));
+        assert.ok(all.some((x) => x.client_id === id));
+        assert.ok(all.every((x) => x.client_secret === undefined), 'list --json never shows a secret');
+      }
+      if (text) {
+        assert.match(ok(text).stdout, new RegExp(id));
+        assert.match(text.stdout, /News app/);
+        assert.match(text.stdout, /news/);
+        assert.ok(!text.stdout.includes(c.client_secret as string));
+      }
+
+      const del = ok(await run('client', 'delete', id));
+      assert.match(del.stdout, new RegExp(id));
+      assert.equal(await s.clients.get(id), undefined);
+      refused(await run('client', 'show', id, '--json'), new RegExp(id));
+    });
+
+    it('client create --public gives no secret and token_endpoint_auth_method none', async () => {
+      const c = json(await run('client', 'create', '--name', 'SPA', '--public',
+        '--redirect-uri', 'http://localhost:5173/cb', '--json'));
+      assert.equal(c.client_secret, undefined);
+      assert.equal(c.client_secret_expires_at, undefined);
+      assert.equal(c.token_endpoint_auth_method, 'none');
+      assert.deepEqual(c.grant_types, ['authorization_code']);
+      const stored = await s.clients.get(c.client_id as string);
+      assert.equal(stored?.isPublic, true);
+      assert.equal(stored?.secretDigest, null);
+    });
+
+    it('keys rotate publishes a new key and keeps the previous ones', async () => {
+      const fresh0 = await openServices();
+      const before = (await fresh0.keys.jwks()).keys.map((k) => k.kid as string);
+      await fresh0.close();
+      const r = ok(await run('keys', 'rotate'));
+      const kid = /key (\S+?):?\s/.exec(r.stdout)?.[1];
+      assert.ok(kid, `rotate names the new key:\n${r.stdout}`);
+      assert.ok(!before.includes(kid), 'a new key');
+      // A fresh service instance (no cache) sees the new key and the older ones.
+      const fresh = await openServices();
+      try {
+        const kids = (await fresh.keys.jwks()).keys.map((k) => k.kid as string);
+        assert.ok(kids.includes(kid), 'the rotated key is published');
+        for (const k of before) assert.ok(kids.includes(k), 'previous keys stay in JWKS');
+        // The private key decrypts with the configured secret.
+        assert.ok((await fresh.keys.signingKey()).privateKey);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    if (!embedded) return;
+
+    it('migrate is idempotent', async () => {
+      assert.match(ok(await run('migrate')).stdout, /up to date/);
+    });
+
+    it('user create without --json prints a line; without --nickname there is none', async () => {
+      const r = ok(await run('user', 'create', '--email', 'plain@example.com', '--password', 'a long password 2'));
+      assert.match(r.stdout, /plain@example\.com/);
+      const u = await s.store.users.getByEmail('plain@example.com');
+      assert.ok(u);
+      assert.equal(u.nickname, null);
+    });
+
+    it('client create --public refuses refresh_token, client_credentials and password', async () => {
+      const kinds = ['refresh_token', 'client_credentials', 'password'];
+      const results = await Promise.all(kinds.map((g) =>
+        run('client', 'create', '--name', `Public ${g}`, '--public', '--redirect-uri', 'http://127.0.0.1:9/cb',
+          '--grant-type', 'authorization_code', '--grant-type', g, '--json')));
+      for (const [i, g] of kinds.entries()) refused(results[i]!, new RegExp(g));
+      const names = (await s.clients.list()).map((c) => c.name);
+      assert.ok(!names.some((n) => n.startsWith('Public ')), 'nothing was registered');
+    });
+
+    it('client create refuses a non-loopback http redirect URI, an unknown grant type, a missing --name', async () => {
+      const cases: [string[], RegExp][] = [
+        [['--name', 'Bad', '--redirect-uri', 'http://example.com/cb'], /http:\/\/example\.com\/cb/],
+        [['--name', 'Bad', '--redirect-uri', 'https://app.example/cb', '--grant-type', 'magic'], /magic/],
+        [['--redirect-uri', 'https://app.example/cb'], /--name/],
+      ];
+      const results = await Promise.all(cases.map(([args]) => run('client', 'create', ...args, '--json')));
+      for (const [i, [args, message]] of cases.entries()) {
+        try {
+          refused(results[i]!, message);
+        } catch (err) {
+          (err as Error).message = `client create ${args.join(' ')}: ${(err as Error).message}`;
+          throw err;
+        }
+      }
+      assert.ok(!(await s.clients.list()).some((c) => c.name === 'Bad'), 'nothing was registered');
+    });
+
+    it('user create refuses a missing --email and a short password', async () => {
+      const [missing, short] = await Promise.all([
+        run('user', 'create', '--password', 'a long password', '--json'),
+        run('user', 'create', '--email', 'short@example.com', '--password', 'short', '--json'),
+      ]);
+      refused(missing, /--email/);
+      refused(short, /password/i);
+      assert.equal(await s.store.users.getByEmail('short@example.com'), undefined);
+    });
+  });
+}
+
+describe('aliasid with a database it cannot reach', () => {
+  it('exits non-zero quickly with a message naming the database', async () => {
+    const started = Date.now();
+    const r = await aliasid(['user', 'create', '--email', 'x@example.com', '--password', 'a long password', '--json'],
+      { ALIAS_DB: 'postgres://postgres@127.0.0.1:1/none', ALIAS_SECRET: 'x'.repeat(40) });
+    refused(r, /database/i);
+    assert.ok(Date.now() - started < 15_000, 'fails fast');
+  });
+});

@@ -1,0 +1,92 @@
+// Runs the `aliasid` command line from the source tree as a child process, the way an
+// operator runs it, and checks the shape of its answers.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+// Each run costs about two seconds of CPU (tsx + the module graph): run no more at once
+// than there are cores, so a timeout measures the command and not the queue.
+const slots = { free: Math.max(2, availableParallelism()), waiting: [] as (() => void)[] };
+async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (slots.free > 0) slots.free--;
+  else await new Promise<void>((resolve) => slots.waiting.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    const next = slots.waiting.shift();
+    if (next) next();
+    else slots.free++;
+  }
+}
+
+/** Runs `aliasid ARGS…` from the source tree with the given extra environment. */
+export function aliasid(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
+  return withSlot(() => spawnAliasid(args, env, timeoutMs));
+}
+
+/** Starts `aliasid ARGS…` without waiting for it. Only the test's own settings reach it. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
+  const base = { ...process.env };
+  for (const k of ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_SMTP_URL', 'PORT']) delete base[k];
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+    cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function spawnAliasid(args: string[], env: Record<string, string>, timeoutMs: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, env);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export function ok(r: Run): Run {
+  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** A refused command: a message on stderr, a non-zero exit, no success output. */
+export function refused(r: Run, message?: RegExp): Run {
+  assert.notEqual(r.code, 0, `expected failure\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.equal(r.signal, null, 'exited by itself, not killed');
+  assert.ok(r.stderr.trim().length > 0, 'a message on stderr');
+  assert.equal(r.stdout.trim(), '', `nothing on stdout, got: ${r.stdout}`);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+  if (message) assert.match(r.stderr, message);
+  return r;
+}
+
+
+/** A successful run that printed exactly one JSON object on stdout. */
+export function json(r: Run): Record<string, unknown> {
+  ok(r);
+  let value: unknown;
+  try {
+    value = JSON.parse(r.stdout);
+  } catch {
+    assert.fail(`stdout is not one JSON value:\n${r.stdout}`);
+  }
+  assert.equal(typeof value, 'object');
+  assert.ok(value && !Array.isArray(value), 'one JSON object');
+  return value as Record<string, unknown>;
+}

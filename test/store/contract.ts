@@ -1,0 +1,1052 @@
+// The one store contract: every behaviour promised by the doc comments of
+// src/store/store.ts, declared as node:test suites. store.test.ts runs it on SQLite and
+// on PostgreSQL (DESIGN.md, "Data and scale": every store behaviour is one contract
+// test suite run against both databases).
+//
+// All tests of one database kind share one migrated database; each test creates its own
+// rows under fresh ids, so the tests do not depend on each other or on their order.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { openDatabase, migrate, type Db } from '../../src/store/db.js';
+import { createSqlStore } from '../../src/store/sql_store.js';
+import {
+  UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant, type Interaction,
+  type RefreshToken, type Session, type SigningKeyRecord, type Store, type User,
+} from '../../src/store/store.js';
+import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
+
+/** Epoch milliseconds, beyond 2^31: times must survive as exact numbers (PostgreSQL int8). */
+const NOW = 1_700_000_000_000;
+const MINUTE = 60_000;
+/** How many callers race for one code, one refresh token or one setting. */
+const RACERS = 20;
+
+let seq = 0;
+const uid = (prefix: string): string => `${prefix}-${++seq}-${randomBytes(4).toString('hex')}`;
+
+function newClient(over: Partial<Client> = {}): Client {
+  const id = over.id ?? uid('client');
+  return {
+    id,
+    name: `Client ${id}`,
+    secretDigest: 'secret-digest',
+    previousSecretDigest: null,
+    previousSecretExpiresAt: null,
+    isPublic: false,
+    redirectUris: [`https://${id}.example/cb`],
+    postLogoutRedirectUris: [],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: [],
+    channels: [],
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...over,
+  };
+}
+
+function newUser(over: Partial<User> = {}): User {
+  const id = over.id ?? uid('user');
+  return {
+    id,
+    email: `${id}@example.com`,
+    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+    nickname: null,
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...over,
+  };
+}
+
+function newGrant(userId: string, clientId: string, over: Partial<Grant> = {}): Grant {
+  return {
+    id: uid('grant'),
+    userId,
+    clientId,
+    sub: `sub-of-${userId}-at-${clientId}`,
+    scopes: ['openid'],
+    channels: [],
+    createdAt: NOW,
+    updatedAt: NOW,
+    lastUsedAt: null,
+    ...over,
+  };
+}
+
+function newCode(g: Grant, over: Partial<AuthorizationCode> = {}): AuthorizationCode {
+  return {
+    digest: uid('code'),
+    clientId: g.clientId,
+    userId: g.userId,
+    grantId: g.id,
+    familyId: uid('family'),
+    redirectUri: 'https://app.example/cb',
+    codeChallenge: null,
+    scopes: g.scopes,
+    channels: g.channels,
+    nonce: null,
+    authTime: NOW,
+    createdAt: NOW,
+    expiresAt: NOW + MINUTE,
+    consumedAt: null,
+    ...over,
+  };
+}
+
+function newAccess(g: Grant, familyId: string | null, over: Partial<AccessToken> = {}): AccessToken {
+  return {
+    digest: uid('at'),
+    clientId: g.clientId,
+    userId: g.userId,
+    grantId: g.id,
+    familyId,
+    scopes: g.scopes,
+    channels: g.channels,
+    createdAt: NOW,
+    expiresAt: NOW + 30 * MINUTE,
+    revokedAt: null,
+    ...over,
+  };
+}
+
+function newRefresh(g: Grant, familyId: string, over: Partial<RefreshToken> = {}): RefreshToken {
+  return {
+    digest: uid('rt'),
+    clientId: g.clientId,
+    userId: g.userId,
+    grantId: g.id,
+    familyId,
+    scopes: g.scopes,
+    channels: g.channels,
+    authTime: NOW,
+    createdAt: NOW,
+    expiresAt: NOW + 30 * 24 * 60 * MINUTE,
+    rotatedAt: null,
+    revokedAt: null,
+    ...over,
+  };
+}
+
+function newKey(over: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
+  const kid = over.kid ?? uid('kid');
+  return {
+    kid,
+    alg: 'RS256',
+    publicJwk: JSON.stringify({ kty: 'RSA', kid, n: 'AQAB', e: 'AQAB' }),
+    privateKeyEnc: `sealed:${kid}`,
+    status: 'active',
+    createdAt: NOW,
+    retiredAt: null,
+    ...over,
+  };
+}
+
+/** Runs `n` callers at once and returns their results in caller order. */
+function race<T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
+}
+
+const isUniqueViolation = (err: unknown): boolean => {
+  assert.ok(err instanceof UniqueViolation, `expected UniqueViolation, got ${String(err)}`);
+  assert.equal(err.name, 'UniqueViolation');
+  return true;
+};
+
+export function storeContract(kind: DatabaseKind): void {
+  describe(`store contract (${kind.name})`, { skip: kind.skip }, () => {
+    let t: TestDatabase | undefined;
+    let db: Db | undefined;
+    let store: Store;
+    /** A second handle on the same database: another Alias node. */
+    let db2: Db | undefined;
+    let node2: Store;
+
+    before(async () => {
+      t = await kind.create();
+      // A pool as large as the crowd, so the PostgreSQL races really run in parallel.
+      db = openDatabase(t.location, { schema: t.schema, poolSize: RACERS + 5 });
+      await migrate(db);
+      store = createSqlStore(db);
+      db2 = openDatabase(t.location, { schema: t.schema, poolSize: RACERS + 5 });
+      node2 = createSqlStore(db2);
+    });
+
+    after(async () => {
+      await db2?.close();
+      await db?.close();
+      await t?.cleanup();
+    });
+
+    /** A user, a client and the user's grant at that client, all stored. */
+    async function seedGrant(grantOver: Partial<Grant> = {}): Promise<{ user: User; client: Client; grant: Grant }> {
+      const user = newUser();
+      const client = newClient();
+      await store.users.insert(user);
+      await store.clients.insert(client);
+      const grant = await store.grants.save(newGrant(user.id, client.id, grantOver));
+      return { user, client, grant };
+    }
+
+    describe('database', () => {
+      it('migrate is idempotent: a second run applies nothing', async () => {
+        // DESIGN.md "SQL": one migration set; every node and admin command runs migrate at boot.
+        assert.deepEqual(await migrate(db!), []);
+      });
+
+      it('ping answers a round trip', async () => {
+        // store.ts Store.ping: cheap round trip, for health checks.
+        await store.ping();
+        await node2.ping();
+      });
+    });
+
+    describe('clients', () => {
+      it('insert then get returns the client exactly as stored', async () => {
+        // store.ts ClientRepo.insert/get: a client round-trips unchanged (lists, nulls, booleans, ms times).
+        const confidential = newClient({
+          previousSecretDigest: 'old-digest',
+          previousSecretExpiresAt: NOW + 7 * 24 * 60 * MINUTE,
+          redirectUris: ['https://a.example/cb', 'http://127.0.0.1:8080/cb'],
+          postLogoutRedirectUris: ['https://a.example/bye'],
+          grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+          scopes: ['contact'],
+          channels: [{ name: 'news', description: 'Product news — «weekly»' }, { name: 'billing', description: 'Invoices' }],
+          createdAt: NOW + 1,
+          updatedAt: NOW + 2,
+        });
+        const pub = newClient({ secretDigest: null, isPublic: true, grantTypes: ['authorization_code'] });
+        await store.clients.insert(confidential);
+        await store.clients.insert(pub);
+        assert.deepEqual(await store.clients.get(confidential.id), confidential);
+        assert.deepEqual(await store.clients.get(pub.id), pub);
+        assert.equal(await store.clients.get(uid('missing')), undefined);
+      });
+
+      it('insert with an existing id throws UniqueViolation and keeps the first client', async () => {
+        // store.ts UniqueViolation: a duplicate client id is reported as UniqueViolation, not a driver error.
+        const c = newClient();
+        await store.clients.insert(c);
+        await assert.rejects(store.clients.insert({ ...c, name: 'Impostor', redirectUris: ['https://evil.example/cb'] }),
+          isUniqueViolation);
+        assert.deepEqual(await store.clients.get(c.id), c);
+        assert.equal(await store.clients.hasOrigin('https://evil.example'), false);
+      });
+
+      it('list returns every client once', async () => {
+        // store.ts ClientRepo.list: every registered client (admin `clients list`).
+        const mine = [newClient({ createdAt: NOW + 10 }), newClient({ createdAt: NOW + 11 }), newClient({ createdAt: NOW + 12 })];
+        for (const c of mine) await store.clients.insert(c);
+        const all = await store.clients.list();
+        assert.equal(new Set(all.map((c) => c.id)).size, all.length, 'no client listed twice');
+        for (const c of mine) assert.deepEqual(all.find((x) => x.id === c.id), c);
+      });
+
+      it('update replaces the stored fields', async () => {
+        // store.ts ClientRepo.update: the stored client becomes the given one (secret rotation, renames).
+        const c = newClient();
+        await store.clients.insert(c);
+        const changed: Client = {
+          ...c,
+          name: 'Renamed',
+          secretDigest: 'new-digest',
+          previousSecretDigest: 'secret-digest',
+          previousSecretExpiresAt: NOW + MINUTE,
+          redirectUris: ['https://renamed.example/cb'],
+          postLogoutRedirectUris: ['https://renamed.example/'],
+          grantTypes: ['client_credentials'],
+          scopes: ['contact'],
+          channels: [{ name: 'alerts', description: 'Alerts' }],
+          updatedAt: NOW + 5,
+        };
+        await store.clients.update(changed);
+        assert.deepEqual(await store.clients.get(c.id), changed);
+      });
+
+      it('hasOrigin is true exactly for origins of registered redirect URIs', async () => {
+        // store.ts ClientRepo.hasOrigin (CORS): the origin (scheme, host, port) of some client's redirect URI.
+        const c = newClient({
+          redirectUris: ['https://spa.example/callback?x=1', 'http://127.0.0.1:5173/cb', 'https://other.example:8443/a/b',
+            'com.example.app:/oauth'],
+        });
+        await store.clients.insert(c);
+        assert.equal(await store.clients.hasOrigin('https://spa.example'), true);
+        assert.equal(await store.clients.hasOrigin('http://127.0.0.1:5173'), true);
+        assert.equal(await store.clients.hasOrigin('https://other.example:8443'), true);
+        // Not an origin of any redirect URI: other scheme, port, host, a prefix, a path.
+        assert.equal(await store.clients.hasOrigin('http://spa.example'), false);
+        assert.equal(await store.clients.hasOrigin('https://spa.example:444'), false);
+        assert.equal(await store.clients.hasOrigin('https://other.example'), false);
+        assert.equal(await store.clients.hasOrigin('https://spa.exampl'), false);
+        assert.equal(await store.clients.hasOrigin('https://spa.example/callback'), false);
+        assert.equal(await store.clients.hasOrigin('http://127.0.0.1:5174'), false);
+        // A private-scheme URI has an opaque origin: a browser's "Origin: null" matches nothing.
+        assert.equal(await store.clients.hasOrigin('null'), false);
+      });
+
+      it('update changes which origins hasOrigin accepts', async () => {
+        // store.ts ClientRepo.hasOrigin follows update: a removed redirect URI no longer opens CORS.
+        const c = newClient({ redirectUris: ['https://before.example/cb'] });
+        await store.clients.insert(c);
+        assert.equal(await store.clients.hasOrigin('https://before.example'), true);
+        await store.clients.update({ ...c, redirectUris: ['https://after.example/cb'], updatedAt: NOW + 1 });
+        assert.equal(await store.clients.hasOrigin('https://before.example'), false);
+        assert.equal(await store.clients.hasOrigin('https://after.example'), true);
+      });
+
+      it('update is atomic: hasOrigin never misses an origin the client keeps', async () => {
+        // store.ts ClientRepo.hasOrigin + DESIGN.md (admin commands take effect while `serve` runs):
+        // renaming a client must not make CORS fail, even for a moment, for a redirect URI it keeps.
+        const c = newClient({ redirectUris: [`https://${uid('steady')}.example/cb`] });
+        const origin = new URL(c.redirectUris[0]!).origin;
+        await store.clients.insert(c);
+        let updating = true;
+        const misses: number[] = [];
+        const poll = (async () => {
+          for (let n = 0; updating; n++) if (!(await node2.clients.hasOrigin(origin))) misses.push(n);
+        })();
+        try {
+          for (let i = 1; i <= 30; i++) await store.clients.update({ ...c, name: `Renamed ${i}`, updatedAt: NOW + i });
+        } finally {
+          updating = false;
+          await poll;
+        }
+        assert.deepEqual(misses, [], 'hasOrigin answered false during an update');
+        // The same on one node, where update and hasOrigin share the connection (SQLite) or pool.
+        const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => i % 2
+          ? store.clients.update({ ...c, name: `Again ${i}`, updatedAt: NOW + 100 + i }).then(() => true)
+          : store.clients.hasOrigin(origin)));
+        assert.ok(answers.every(Boolean), 'hasOrigin answered false during an update');
+      });
+
+      it('an origin shared by two clients stays until the last one goes', async () => {
+        // store.ts ClientRepo.hasOrigin: "some client's" redirect URI; deleting one client keeps the other's.
+        const shared = `https://${uid('shared')}.example`;
+        const a = newClient({ redirectUris: [`${shared}/a`] });
+        const b = newClient({ redirectUris: [`${shared}/b`] });
+        await store.clients.insert(a);
+        await store.clients.insert(b);
+        assert.equal(await store.clients.delete(a.id), true);
+        assert.equal(await store.clients.hasOrigin(shared), true);
+        assert.equal(await store.clients.delete(b.id), true);
+        assert.equal(await store.clients.hasOrigin(shared), false);
+      });
+
+      it('delete removes the client and, by cascade, everything issued to it', async () => {
+        // store.ts ClientRepo.delete: deletes the client and, by cascade, everything issued to it.
+        const { client, user, grant } = await seedGrant();
+        const family = uid('family');
+        const code = newCode(grant, { familyId: family });
+        const at = newAccess(grant, family);
+        const rt = newRefresh(grant, family);
+        const cc: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null }; // client_credentials
+        const interaction: Interaction = {
+          id: uid('ia'), browserDigest: 'b', clientId: client.id, params: { scope: 'openid' },
+          authenticatedSession: null, createdAt: NOW, expiresAt: NOW + 10 * MINUTE,
+        };
+        await store.codes.insert(code);
+        await store.accessTokens.insert(at);
+        await store.accessTokens.insert(cc);
+        await store.refreshTokens.insert(rt);
+        await store.interactions.insert(interaction);
+        // Another client of the same user keeps everything.
+        const other = newClient();
+        await store.clients.insert(other);
+        const otherGrant = await store.grants.save(newGrant(user.id, other.id));
+        const otherAt = newAccess(otherGrant, null);
+        await store.accessTokens.insert(otherAt);
+
+        assert.equal(await store.clients.delete(client.id), true);
+        assert.equal(await store.clients.get(client.id), undefined);
+        assert.equal((await store.clients.list()).some((c) => c.id === client.id), false);
+        assert.equal(await store.clients.hasOrigin(new URL(client.redirectUris[0]!).origin), false);
+        assert.equal(await store.grants.getById(grant.id), undefined);
+        assert.equal(await store.codes.get(code.digest), undefined);
+        assert.equal(await store.accessTokens.get(at.digest), undefined);
+        assert.equal(await store.accessTokens.get(cc.digest), undefined);
+        assert.equal(await store.refreshTokens.get(rt.digest), undefined);
+        assert.equal(await store.interactions.get(interaction.id, NOW), undefined);
+
+        assert.deepEqual(await store.users.get(user.id), user, 'the user is not issued to the client');
+        assert.deepEqual(await store.grants.getById(otherGrant.id), otherGrant);
+        assert.deepEqual(await store.accessTokens.get(otherAt.digest), otherAt);
+        assert.equal(await store.clients.delete(client.id), false, 'a second delete finds nothing');
+        assert.equal(await store.clients.delete(uid('missing')), false);
+      });
+    });
+
+    describe('users', () => {
+      it('insert then get returns the user, e-mail stored lower-cased', async () => {
+        // store.ts UserRepo.getByEmail: email is stored lower-cased.
+        const u = newUser({ email: `Alice.${uid('m')}@Example.COM`, nickname: 'Zoë' });
+        await store.users.insert(u);
+        assert.deepEqual(await store.users.get(u.id), { ...u, email: u.email.toLowerCase() });
+        assert.equal(await store.users.get(uid('missing')), undefined);
+      });
+
+      it('getByEmail matches case-insensitively', async () => {
+        // store.ts UserRepo.getByEmail: email is matched case-insensitively.
+        const local = uid('bob');
+        const u = newUser({ email: `${local}@example.com` });
+        await store.users.insert(u);
+        for (const variant of [`${local}@example.com`, `${local.toUpperCase()}@EXAMPLE.COM`, `${local}@Example.Com`]) {
+          assert.equal((await store.users.getByEmail(variant))?.id, u.id, variant);
+        }
+        assert.equal(await store.users.getByEmail(`x${local}@example.com`), undefined);
+      });
+
+      it('a second user with the same e-mail, in any case, throws UniqueViolation', async () => {
+        // store.ts UniqueViolation + UserRepo: one account per e-mail address, case-insensitively.
+        const u = newUser();
+        await store.users.insert(u);
+        await assert.rejects(store.users.insert(newUser({ email: u.email })), isUniqueViolation);
+        await assert.rejects(store.users.insert(newUser({ email: u.email.toUpperCase() })), isUniqueViolation);
+        assert.equal((await store.users.getByEmail(u.email))?.id, u.id);
+      });
+
+      it('a second user with the same id throws UniqueViolation', async () => {
+        // store.ts UniqueViolation: a duplicate user id is reported as UniqueViolation.
+        const u = newUser();
+        await store.users.insert(u);
+        await assert.rejects(store.users.insert(newUser({ id: u.id, email: `other-${u.email}` })), isUniqueViolation);
+        assert.deepEqual(await store.users.get(u.id), u);
+      });
+
+      it('update changes e-mail (lower-cased), password and nickname', async () => {
+        // store.ts UserRepo.update + getByEmail: the new address is found in any case, the old one no longer.
+        const u = newUser({ nickname: 'Old' });
+        await store.users.insert(u);
+        const email = `New.${uid('n')}@Example.com`;
+        await store.users.update({ ...u, email, passwordHash: 'new-hash', nickname: null, updatedAt: NOW + 3 });
+        const want = { ...u, email: email.toLowerCase(), passwordHash: 'new-hash', nickname: null, updatedAt: NOW + 3 };
+        assert.deepEqual(await store.users.get(u.id), want);
+        assert.deepEqual(await store.users.getByEmail(email.toUpperCase()), want);
+        assert.equal(await store.users.getByEmail(u.email), undefined);
+      });
+    });
+
+    describe('sessions', () => {
+      it('get returns a session only before it expires', async () => {
+        // store.ts SessionRepo.get: returns only unexpired sessions (expiresAt is the first invalid instant).
+        const u = newUser();
+        await store.users.insert(u);
+        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE };
+        await store.sessions.insert(s);
+        assert.deepEqual(await store.sessions.get(s.idDigest, NOW), s);
+        assert.deepEqual(await store.sessions.get(s.idDigest, s.expiresAt - 1), s);
+        assert.equal(await store.sessions.get(s.idDigest, s.expiresAt), undefined);
+        assert.equal(await store.sessions.get(s.idDigest, s.expiresAt + MINUTE), undefined);
+        assert.equal(await store.sessions.get(uid('missing'), NOW), undefined);
+      });
+
+      it('delete removes one session; deleteByUser removes all of one user\'s only', async () => {
+        // store.ts SessionRepo.delete / deleteByUser: sign-out of one browser, or everywhere for one user.
+        const alice = newUser();
+        const bob = newUser();
+        await store.users.insert(alice);
+        await store.users.insert(bob);
+        const mk = (userId: string): Session =>
+          ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE });
+        const [a1, a2, a3, b1] = [mk(alice.id), mk(alice.id), mk(alice.id), mk(bob.id)];
+        for (const s of [a1!, a2!, a3!, b1!]) await store.sessions.insert(s);
+
+        await store.sessions.delete(a1!.idDigest);
+        assert.equal(await store.sessions.get(a1!.idDigest, NOW), undefined);
+        assert.deepEqual(await store.sessions.get(a2!.idDigest, NOW), a2);
+
+        await store.sessions.deleteByUser(alice.id);
+        assert.equal(await store.sessions.get(a2!.idDigest, NOW), undefined);
+        assert.equal(await store.sessions.get(a3!.idDigest, NOW), undefined);
+        assert.deepEqual(await store.sessions.get(b1!.idDigest, NOW), b1);
+        await store.sessions.delete(uid('missing'));
+      });
+    });
+
+    describe('interactions', () => {
+      async function newInteraction(over: Partial<Interaction> = {}): Promise<Interaction> {
+        const c = newClient();
+        await store.clients.insert(c);
+        const i: Interaction = {
+          id: uid('ia'),
+          browserDigest: uid('browser'),
+          clientId: c.id,
+          params: { response_type: 'code', scope: 'openid contact', state: 'a&b=c "quoted" ünïcødé', redirect_uri: 'https://x.example/cb' },
+          authenticatedSession: null,
+          createdAt: NOW,
+          expiresAt: NOW + 10 * MINUTE,
+          ...over,
+        };
+        await store.interactions.insert(i);
+        return i;
+      }
+
+      it('get returns an interaction, params intact, only before it expires', async () => {
+        // store.ts InteractionRepo.get: returns only unexpired interactions.
+        const i = await newInteraction();
+        assert.deepEqual(await store.interactions.get(i.id, NOW), i);
+        assert.deepEqual(await store.interactions.get(i.id, i.expiresAt - 1), i);
+        assert.equal(await store.interactions.get(i.id, i.expiresAt), undefined);
+        assert.equal(await store.interactions.get(i.id, i.expiresAt + MINUTE), undefined);
+        assert.equal(await store.interactions.get(uid('missing'), NOW), undefined);
+      });
+
+      it('setAuthenticatedSession records the session; delete removes the interaction', async () => {
+        // store.ts InteractionRepo.setAuthenticatedSession / delete (prompt=login, max_age bookkeeping).
+        const i = await newInteraction();
+        const other = await newInteraction();
+        await store.interactions.setAuthenticatedSession(i.id, 'session-digest');
+        assert.deepEqual(await store.interactions.get(i.id, NOW), { ...i, authenticatedSession: 'session-digest' });
+        assert.deepEqual(await store.interactions.get(other.id, NOW), other, 'only that interaction changes');
+        await store.interactions.delete(i.id);
+        assert.equal(await store.interactions.get(i.id, NOW), undefined);
+        assert.deepEqual(await store.interactions.get(other.id, NOW), other);
+      });
+    });
+
+    describe('grants', () => {
+      it('save inserts a new grant; get, getById and getBySub find it', async () => {
+        // store.ts GrantRepo.save (insert) / get / getById / getBySub.
+        const { user, client, grant } = await seedGrant({ scopes: ['openid', 'contact'], channels: ['_meta', 'news'] });
+        assert.equal(grant.userId, user.id);
+        assert.deepEqual(grant.scopes, ['openid', 'contact']);
+        assert.deepEqual(grant.channels, ['_meta', 'news']);
+        assert.deepEqual(await store.grants.get(user.id, client.id), grant);
+        assert.deepEqual(await store.grants.getById(grant.id), grant);
+        assert.deepEqual(await store.grants.getBySub(client.id, grant.sub), grant);
+        assert.equal(await store.grants.getById(uid('missing')), undefined);
+        assert.equal(await store.grants.get(user.id, uid('missing')), undefined);
+      });
+
+      it('getBySub is scoped to the client: the same alias at another client matches nothing', async () => {
+        // OIDC Core §8.1 pairwise subjects: a sub names a user only at its own client.
+        const { client, grant } = await seedGrant();
+        const other = newClient();
+        await store.clients.insert(other);
+        assert.equal(await store.grants.getBySub(other.id, grant.sub), undefined);
+        assert.equal(await store.grants.getBySub(client.id, `${grant.sub}x`), undefined);
+      });
+
+      it('save of an existing (user, client) updates scopes/channels and keeps id, sub and createdAt', async () => {
+        // store.ts GrantRepo.save: inserts, or replaces scopes/channels of the existing (user, client) grant.
+        const { user, client, grant } = await seedGrant({ scopes: ['openid', 'nickname'], channels: [] });
+        await store.grants.touch(grant.id, NOW + 1);
+        const newId = uid('grant');
+        const again = await store.grants.save(newGrant(user.id, client.id, {
+          id: newId, sub: grant.sub, scopes: ['openid', 'contact'], channels: ['_meta', 'billing'],
+          createdAt: NOW + 100, updatedAt: NOW + 100, lastUsedAt: null,
+        }));
+        const want: Grant = { ...grant, scopes: ['openid', 'contact'], channels: ['_meta', 'billing'], updatedAt: NOW + 100,
+          lastUsedAt: NOW + 1 };
+        assert.deepEqual(again, want, 'save returns the stored grant');
+        assert.deepEqual(await store.grants.get(user.id, client.id), want);
+        assert.equal(await store.grants.getById(newId), undefined, 'the id offered by the second save is not used');
+        assert.deepEqual((await store.grants.listByUser(user.id)).map((g) => g.id), [grant.id], 'still one grant');
+      });
+
+      it('a new grant whose sub is taken at that client, or whose id is taken, throws UniqueViolation', async () => {
+        // OIDC Core §8.1 + store.ts GrantRepo.getBySub: a sub names exactly one user at a client; a clash
+        // is reported as UniqueViolation and changes nothing.
+        const { client, grant } = await seedGrant();
+        const intruder = newUser();
+        await store.users.insert(intruder);
+        await assert.rejects(store.grants.save(newGrant(intruder.id, client.id, { sub: grant.sub })), isUniqueViolation);
+        await assert.rejects(store.grants.save(newGrant(intruder.id, client.id, { id: grant.id })), isUniqueViolation);
+        assert.equal(await store.grants.get(intruder.id, client.id), undefined);
+        assert.deepEqual(await store.grants.getBySub(client.id, grant.sub), grant);
+        assert.deepEqual(await store.grants.getById(grant.id), grant);
+      });
+
+      it('re-saving a grant keeps the codes and tokens issued under it', async () => {
+        // store.ts GrantRepo.save updates in place: only delete cascades (no delete-and-reinsert).
+        const { user, client, grant } = await seedGrant();
+        const family = uid('family');
+        const code = newCode(grant, { familyId: family });
+        const at = newAccess(grant, family);
+        const rt = newRefresh(grant, family);
+        await store.codes.insert(code);
+        await store.accessTokens.insert(at);
+        await store.refreshTokens.insert(rt);
+        await store.grants.save(newGrant(user.id, client.id, { sub: grant.sub, scopes: ['openid', 'offline_access'] }));
+        assert.deepEqual(await store.codes.get(code.digest), code);
+        assert.deepEqual(await store.accessTokens.get(at.digest), at);
+        assert.deepEqual(await store.refreshTokens.get(rt.digest), rt);
+      });
+
+      it(`${RACERS} concurrent saves of one (user, client) converge on one grant, round after round`, async () => {
+        // store.ts GrantRepo.save is an upsert: consent given from two tabs (or two nodes) at once must
+        // neither fail nor duplicate. On PostgreSQL the race is narrow (it hit ~1 round in 12 before the
+        // fix in sql_store.ts), so it runs for many fresh (user, client) pairs; SQLite runs one statement at
+        // a time, so a few rounds show convergence there.
+        const rounds = kind.name === 'postgres' ? 40 : 5;
+        const user = newUser();
+        await store.users.insert(user);
+        const clients = Array.from({ length: rounds }, () => newClient());
+        for (const c of clients) await store.clients.insert(c);
+        for (const client of clients) {
+          const sub = `sub-${uid('s')}`;
+          const settled = await Promise.allSettled(Array.from({ length: RACERS }, (_, i) =>
+            (i % 2 ? node2 : store).grants.save(newGrant(user.id, client.id, {
+              sub, scopes: ['openid', `s${i}`], createdAt: NOW + i, updatedAt: NOW + i,
+            }))));
+          const failed = settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+          assert.deepEqual(failed, [], `concurrent saves failed for client ${client.id}`);
+          const ids = new Set(settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : [])));
+          assert.equal(ids.size, 1, 'every caller gets the same grant');
+          const stored = await store.grants.get(user.id, client.id);
+          assert.ok(stored);
+          assert.equal(stored.id, [...ids][0]);
+          assert.equal(stored.sub, sub);
+        }
+        assert.equal((await store.grants.listByUser(user.id)).length, rounds, 'one grant per client');
+      });
+
+      it('listByUser returns all of the user\'s grants and nobody else\'s', async () => {
+        // store.ts GrantRepo.listByUser (account page: every app the user allowed).
+        const user = newUser();
+        const stranger = newUser();
+        await store.users.insert(user);
+        await store.users.insert(stranger);
+        const mine: Grant[] = [];
+        for (let i = 0; i < 3; i++) {
+          const c = newClient();
+          await store.clients.insert(c);
+          mine.push(await store.grants.save(newGrant(user.id, c.id, { createdAt: NOW + i, updatedAt: NOW + i })));
+          await store.grants.save(newGrant(stranger.id, c.id));
+        }
+        const listed = await store.grants.listByUser(user.id);
+        assert.deepEqual([...listed].sort((a, b) => a.id.localeCompare(b.id)), [...mine].sort((a, b) => a.id.localeCompare(b.id)));
+        assert.deepEqual(await store.grants.listByUser(uid('nobody')), []);
+      });
+
+      it('touch sets lastUsedAt of that grant only', async () => {
+        // store.ts GrantRepo.touch: records when the grant was last used.
+        const { grant } = await seedGrant();
+        const { grant: other } = await seedGrant();
+        await store.grants.touch(grant.id, NOW + 42);
+        assert.deepEqual(await store.grants.getById(grant.id), { ...grant, lastUsedAt: NOW + 42 });
+        assert.deepEqual(await store.grants.getById(other.id), other);
+        await store.grants.touch(grant.id, NOW + 43);
+        assert.equal((await store.grants.getById(grant.id))?.lastUsedAt, NOW + 43);
+      });
+
+      it('delete removes the grant and, by cascade, its codes, access and refresh tokens', async () => {
+        // store.ts GrantRepo.delete: its codes and tokens go with it (revoking an app on the account page).
+        const { user, client, grant } = await seedGrant();
+        const families = [uid('family'), uid('family')];
+        const codes = families.map((f) => newCode(grant, { familyId: f }));
+        const ats = families.map((f) => newAccess(grant, f));
+        const rts = families.map((f) => newRefresh(grant, f));
+        for (const c of codes) await store.codes.insert(c);
+        for (const a of ats) await store.accessTokens.insert(a);
+        for (const r of rts) await store.refreshTokens.insert(r);
+        // The same user's grant at another client is untouched.
+        const other = newClient();
+        await store.clients.insert(other);
+        const keep = await store.grants.save(newGrant(user.id, other.id));
+        const keepFamily = uid('family');
+        const keepCode = newCode(keep, { familyId: keepFamily });
+        const keepAt = newAccess(keep, keepFamily);
+        const keepRt = newRefresh(keep, keepFamily);
+        await store.codes.insert(keepCode);
+        await store.accessTokens.insert(keepAt);
+        await store.refreshTokens.insert(keepRt);
+
+        assert.equal(await store.grants.delete(grant.id), true);
+        assert.equal(await store.grants.getById(grant.id), undefined);
+        assert.equal(await store.grants.get(user.id, client.id), undefined);
+        assert.equal(await store.grants.getBySub(client.id, grant.sub), undefined);
+        for (const c of codes) assert.equal(await store.codes.get(c.digest), undefined);
+        for (const a of ats) assert.equal(await store.accessTokens.get(a.digest), undefined);
+        for (const r of rts) assert.equal(await store.refreshTokens.get(r.digest), undefined);
+
+        assert.deepEqual(await store.grants.getById(keep.id), keep);
+        assert.deepEqual(await store.codes.get(keepCode.digest), keepCode);
+        assert.deepEqual(await store.accessTokens.get(keepAt.digest), keepAt);
+        assert.deepEqual(await store.refreshTokens.get(keepRt.digest), keepRt);
+        assert.deepEqual(await store.clients.get(client.id), client, 'the client stays');
+        assert.equal(await store.grants.delete(grant.id), false, 'a second delete finds nothing');
+      });
+    });
+
+    describe('authorization codes', () => {
+      it('insert then get returns the code exactly as stored', async () => {
+        // store.ts CodeRepo.insert/get: a code and what it is bound to (client, redirect_uri, PKCE) round-trip.
+        const { grant } = await seedGrant({ scopes: ['openid', 'contact'], channels: ['_meta', 'news'] });
+        const code = newCode(grant, { codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', nonce: 'n-0S6_WzA2Mj' });
+        await store.codes.insert(code);
+        assert.deepEqual(await store.codes.get(code.digest), code);
+        assert.equal(await store.codes.get(uid('missing')), undefined);
+      });
+
+      it('consume returns the code once, then never again', async () => {
+        // RFC 6749 §4.1.2: a code is single use.
+        const { grant } = await seedGrant();
+        const code = newCode(grant);
+        await store.codes.insert(code);
+        assert.deepEqual(await store.codes.consume(code.digest, NOW + 5), { ...code, consumedAt: NOW + 5 });
+        assert.equal(await store.codes.consume(code.digest, NOW + 6), undefined);
+        assert.deepEqual(await store.codes.get(code.digest), { ...code, consumedAt: NOW + 5 },
+          'a consumed code stays readable, so reuse can be detected (RFC 9700 §4.14)');
+        assert.equal(await store.codes.consume(uid('missing'), NOW), undefined);
+      });
+
+      it(`${RACERS} concurrent consumers of one code: exactly one wins`, async () => {
+        // RFC 6749 §4.1.2 + store.ts CodeRepo.consume: exactly one of any number of concurrent callers gets the code.
+        const { grant } = await seedGrant();
+        const code = newCode(grant);
+        await store.codes.insert(code);
+        const results = await race(RACERS, (i) => store.codes.consume(code.digest, NOW + 1 + i));
+        const winners = results.filter((r) => r !== undefined);
+        assert.equal(winners.length, 1, `winners: ${winners.length}`);
+        const winner = winners[0]!;
+        assert.deepEqual(winner, { ...code, consumedAt: winner.consumedAt });
+        assert.deepEqual(await store.codes.get(code.digest), winner, 'the stored consumedAt is the winner\'s');
+      });
+
+      it(`${RACERS} concurrent consumers inside transactions: exactly one wins`, async () => {
+        // RFC 6749 §4.1.2: the token endpoint consumes the code inside store.transaction; still one winner.
+        const { grant } = await seedGrant();
+        const code = newCode(grant);
+        await store.codes.insert(code);
+        const results = await race(RACERS, (i) => store.transaction(async (tx) => {
+          const won = await tx.codes.consume(code.digest, NOW + 1 + i);
+          if (won) await tx.accessTokens.insert(newAccess(grant, won.familyId, { digest: `at-of-${code.digest}-${i}` }));
+          return won;
+        }));
+        assert.equal(results.filter((r) => r !== undefined).length, 1);
+        let issued = 0;
+        for (let i = 0; i < RACERS; i++) if (await store.accessTokens.get(`at-of-${code.digest}-${i}`)) issued++;
+        assert.equal(issued, 1, 'exactly one token was minted from the code');
+      });
+
+      it(`${RACERS} concurrent consumers on two nodes: exactly one wins`, async () => {
+        // DESIGN.md "Data and scale": any node serves any step; the database decides the one winner.
+        const { grant } = await seedGrant();
+        const code = newCode(grant);
+        await store.codes.insert(code);
+        const results = await race(RACERS, (i) => (i % 2 ? node2 : store).codes.consume(code.digest, NOW + 1 + i));
+        assert.equal(results.filter((r) => r !== undefined).length, 1);
+      });
+    });
+
+    describe('access tokens', () => {
+      it('insert then get returns the token; client_credentials tokens have no user, grant or family', async () => {
+        // store.ts AccessTokenRepo.insert/get.
+        const { grant } = await seedGrant({ scopes: ['openid', 'contact'], channels: ['news'] });
+        const at = newAccess(grant, uid('family'));
+        const cc: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null, scopes: ['contact'], channels: [] };
+        await store.accessTokens.insert(at);
+        await store.accessTokens.insert(cc);
+        assert.deepEqual(await store.accessTokens.get(at.digest), at);
+        assert.deepEqual(await store.accessTokens.get(cc.digest), cc);
+        assert.equal(await store.accessTokens.get(uid('missing')), undefined);
+      });
+
+      it('revoke marks that token revoked, and only that one', async () => {
+        // RFC 7009 §2.1 / store.ts AccessTokenRepo.revoke.
+        const { grant } = await seedGrant();
+        const family = uid('family');
+        const a = newAccess(grant, family);
+        const b = newAccess(grant, family);
+        await store.accessTokens.insert(a);
+        await store.accessTokens.insert(b);
+        await store.accessTokens.revoke(a.digest, NOW + 7);
+        assert.deepEqual(await store.accessTokens.get(a.digest), { ...a, revokedAt: NOW + 7 });
+        assert.deepEqual(await store.accessTokens.get(b.digest), b);
+        await store.accessTokens.revoke(a.digest, NOW + 8);
+        assert.notEqual((await store.accessTokens.get(a.digest))?.revokedAt ?? null, null, 'stays revoked');
+        await store.accessTokens.revoke(uid('missing'), NOW); // RFC 7009 §2.2: unknown tokens are no error
+      });
+    });
+
+    describe('refresh tokens', () => {
+      it('insert then get returns the token exactly as stored', async () => {
+        // store.ts RefreshTokenRepo.insert/get.
+        const { grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
+        const rt = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(rt);
+        assert.deepEqual(await store.refreshTokens.get(rt.digest), rt);
+        assert.equal(await store.refreshTokens.get(uid('missing')), undefined);
+      });
+
+      it('rotate succeeds once; a rotated, revoked or unknown token does not rotate', async () => {
+        // RFC 9700 §4.14.2 refresh token rotation: each refresh token is used once.
+        const { grant } = await seedGrant();
+        const rt = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(rt);
+        assert.equal(await store.refreshTokens.rotate(rt.digest, NOW + 1), true);
+        assert.deepEqual(await store.refreshTokens.get(rt.digest), { ...rt, rotatedAt: NOW + 1 });
+        assert.equal(await store.refreshTokens.rotate(rt.digest, NOW + 2), false);
+        assert.equal((await store.refreshTokens.get(rt.digest))?.rotatedAt, NOW + 1);
+
+        const revoked = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(revoked);
+        await store.refreshTokens.revoke(revoked.digest, NOW + 3);
+        assert.deepEqual(await store.refreshTokens.get(revoked.digest), { ...revoked, revokedAt: NOW + 3 });
+        assert.equal(await store.refreshTokens.rotate(revoked.digest, NOW + 4), false, 'a revoked token is not current');
+        assert.equal((await store.refreshTokens.get(revoked.digest))?.rotatedAt, null);
+
+        assert.equal(await store.refreshTokens.rotate(uid('missing'), NOW), false);
+        await store.refreshTokens.revoke(uid('missing'), NOW);
+      });
+
+      it(`${RACERS} concurrent rotations of one token: exactly one true`, async () => {
+        // RFC 9700 §4.14.2 + store.ts RefreshTokenRepo.rotate: exactly one concurrent caller wins.
+        const { grant } = await seedGrant();
+        const rt = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(rt);
+        const results = await race(RACERS, (i) => store.refreshTokens.rotate(rt.digest, NOW + 1 + i));
+        assert.equal(results.filter((r) => r).length, 1, `winners: ${results.filter((r) => r).length}`);
+        const winnerAt = NOW + 1 + results.indexOf(true);
+        assert.equal((await store.refreshTokens.get(rt.digest))?.rotatedAt, winnerAt, 'the stored rotatedAt is the winner\'s');
+      });
+
+      it(`${RACERS} concurrent rotations inside transactions and on two nodes: exactly one true`, async () => {
+        // RFC 9700 §4.14.2: the refresh grant rotates inside store.transaction on any node; still one winner.
+        const { grant } = await seedGrant();
+        const a = newRefresh(grant, uid('family'));
+        const b = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(a);
+        await store.refreshTokens.insert(b);
+        const inTx = await race(RACERS, (i) => store.transaction((tx) => tx.refreshTokens.rotate(a.digest, NOW + i)));
+        assert.equal(inTx.filter((r) => r).length, 1);
+        const twoNodes = await race(RACERS, (i) => (i % 2 ? node2 : store).refreshTokens.rotate(b.digest, NOW + i));
+        assert.equal(twoNodes.filter((r) => r).length, 1);
+      });
+
+      it('tokens of different code exchanges rotate independently', async () => {
+        // DESIGN.md: refresh tokens from different code exchanges are independent of each other.
+        const { grant } = await seedGrant();
+        const tokens = Array.from({ length: 5 }, () => newRefresh(grant, uid('family')));
+        for (const rt of tokens) await store.refreshTokens.insert(rt);
+        const results = await race(tokens.length, (i) => store.refreshTokens.rotate(tokens[i]!.digest, NOW));
+        assert.deepEqual(results, tokens.map(() => true));
+      });
+    });
+
+    describe('families', () => {
+      it('revoke revokes the access and refresh tokens of that family only', async () => {
+        // RFC 9700 §4.14 / store.ts FamilyRepo.revoke: a reused code revokes every token issued from it.
+        const { grant } = await seedGrant();
+        const family = uid('family');
+        const otherFamily = uid('family');
+        const ats = [newAccess(grant, family), newAccess(grant, family)];
+        const rts = [newRefresh(grant, family), newRefresh(grant, family, { rotatedAt: NOW })];
+        const otherAt = newAccess(grant, otherFamily);
+        const otherRt = newRefresh(grant, otherFamily);
+        const noFamily = newAccess(grant, null);
+        for (const a of [...ats, otherAt, noFamily]) await store.accessTokens.insert(a);
+        for (const r of [...rts, otherRt]) await store.refreshTokens.insert(r);
+        // Another grant's tokens in another family are untouched too.
+        const { grant: g2 } = await seedGrant();
+        const strangerAt = newAccess(g2, uid('family'));
+        await store.accessTokens.insert(strangerAt);
+
+        await store.families.revoke(family, NOW + 9);
+        for (const a of ats) assert.deepEqual(await store.accessTokens.get(a.digest), { ...a, revokedAt: NOW + 9 });
+        for (const r of rts) assert.deepEqual(await store.refreshTokens.get(r.digest), { ...r, revokedAt: NOW + 9 });
+        assert.deepEqual(await store.accessTokens.get(otherAt.digest), otherAt);
+        assert.deepEqual(await store.refreshTokens.get(otherRt.digest), otherRt);
+        assert.deepEqual(await store.accessTokens.get(noFamily.digest), noFamily);
+        assert.deepEqual(await store.accessTokens.get(strangerAt.digest), strangerAt);
+        assert.equal(await store.refreshTokens.rotate(rts[0]!.digest, NOW + 10), false, 'a revoked family cannot refresh');
+        await store.families.revoke(uid('family'), NOW); // unknown family: nothing to do, no error
+      });
+    });
+
+    describe('signing keys', () => {
+      // Keys are global rows: these tests look only at the kids they inserted.
+      const pick = async (kids: string[]): Promise<Map<string, SigningKeyRecord>> =>
+        new Map((await store.keys.list()).filter((k) => kids.includes(k.kid)).map((k) => [k.kid, k]));
+
+      it('insert then list returns the key exactly as stored', async () => {
+        // store.ts SigningKeyRepo.insert/list.
+        const active = newKey({ createdAt: NOW + 1 });
+        const retired = newKey({ status: 'retired', createdAt: NOW, retiredAt: NOW + 2 });
+        await store.keys.insert(active);
+        await store.keys.insert(retired);
+        const got = await pick([active.kid, retired.kid]);
+        assert.deepEqual(got.get(active.kid), active);
+        assert.deepEqual(got.get(retired.kid), retired);
+        const all = await store.keys.list();
+        assert.equal(new Set(all.map((k) => k.kid)).size, all.length, 'no key listed twice');
+      });
+
+      it('retireAllBut retires every other active key and leaves retired keys as they were', async () => {
+        // store.ts SigningKeyRepo.retireAllBut: retires every active key except `kid` (`aliasid keys rotate`).
+        const before = (await store.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid);
+        const old1 = newKey({ createdAt: NOW });
+        const old2 = newKey({ createdAt: NOW + 1 });
+        const gone = newKey({ status: 'retired', createdAt: NOW - MINUTE, retiredAt: NOW - 1 });
+        const fresh = newKey({ createdAt: NOW + 2 });
+        for (const k of [old1, old2, gone, fresh]) await store.keys.insert(k);
+        await store.keys.retireAllBut(fresh.kid, NOW + 100);
+        const got = await pick([old1.kid, old2.kid, gone.kid, fresh.kid, ...before]);
+        assert.deepEqual(got.get(fresh.kid), fresh);
+        assert.deepEqual(got.get(old1.kid), { ...old1, status: 'retired', retiredAt: NOW + 100 });
+        assert.deepEqual(got.get(old2.kid), { ...old2, status: 'retired', retiredAt: NOW + 100 });
+        assert.deepEqual(got.get(gone.kid), gone, 'an already retired key keeps its retiredAt');
+        for (const kid of before) assert.equal(got.get(kid)?.status, 'retired', `earlier active key ${kid}`);
+        assert.deepEqual((await store.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid), [fresh.kid]);
+      });
+
+      it('deleteRetiredBefore deletes only keys retired before the time, and counts them', async () => {
+        // store.ts SigningKeyRepo.deleteRetiredBefore: deletes retired keys retired before `before`.
+        const cut = NOW + 10 * MINUTE;
+        await store.keys.deleteRetiredBefore(cut); // earlier tests' retired keys
+        const old1 = newKey({ status: 'retired', createdAt: NOW, retiredAt: cut - MINUTE });
+        const old2 = newKey({ status: 'retired', createdAt: NOW, retiredAt: cut - 1 });
+        const atCut = newKey({ status: 'retired', createdAt: NOW, retiredAt: cut });
+        const later = newKey({ status: 'retired', createdAt: NOW, retiredAt: cut + 1 });
+        const ancientActive = newKey({ status: 'active', createdAt: NOW - 365 * 24 * 60 * MINUTE });
+        for (const k of [old1, old2, atCut, later, ancientActive]) await store.keys.insert(k);
+        assert.equal(await store.keys.deleteRetiredBefore(cut), 2);
+        const got = await pick([old1.kid, old2.kid, atCut.kid, later.kid, ancientActive.kid]);
+        assert.deepEqual([...got.keys()].sort(), [atCut.kid, later.kid, ancientActive.kid].sort());
+        assert.deepEqual(got.get(ancientActive.kid), ancientActive, 'an active key is never deleted');
+        assert.equal(await store.keys.deleteRetiredBefore(cut), 0);
+      });
+    });
+
+    describe('settings', () => {
+      it('putIfAbsent stores the first value; later values do not replace it', async () => {
+        // store.ts SettingsRepo.putIfAbsent: stores value unless the key exists; returns what is stored.
+        const key = uid('setting');
+        assert.equal(await store.settings.get(key), undefined);
+        assert.equal(await store.settings.putIfAbsent(key, 'first'), 'first');
+        assert.equal(await store.settings.putIfAbsent(key, 'second'), 'first');
+        assert.equal(await store.settings.get(key), 'first');
+      });
+
+      it(`${RACERS} concurrent putIfAbsent on two nodes all get the one stored value`, async () => {
+        // store.ts SettingsRepo.putIfAbsent: every node booting at once derives the same pairwise salt.
+        const key = uid('setting');
+        const results = await race(RACERS, (i) => (i % 2 ? node2 : store).settings.putIfAbsent(key, `value-${i}`));
+        const stored = await store.settings.get(key);
+        assert.ok(stored !== undefined && results.includes(stored), 'the stored value is one that was offered');
+        assert.deepEqual(results, results.map(() => stored), 'every caller is told the stored value');
+      });
+    });
+
+    describe('throttles', () => {
+      it('put stores or replaces, get reads, delete removes', async () => {
+        // store.ts ThrottleRepo.put/get/delete (failure counters for lockouts).
+        const key = `login:${uid('acct')}`;
+        assert.equal(await store.throttles.get(key), undefined);
+        const first = { key, failures: 1, windowStart: NOW, blockedUntil: 0 };
+        await store.throttles.put(first);
+        assert.deepEqual(await store.throttles.get(key), first);
+        const second = { key, failures: 6, windowStart: NOW, blockedUntil: NOW + 30_000 };
+        await store.throttles.put(second);
+        assert.deepEqual(await store.throttles.get(key), second, 'put replaces the existing counter');
+        const other = { key: `${key}:other`, failures: 2, windowStart: NOW + 1, blockedUntil: 0 };
+        await store.throttles.put(other);
+        await store.throttles.delete(key);
+        assert.equal(await store.throttles.get(key), undefined);
+        assert.deepEqual(await store.throttles.get(other.key), other, 'delete removes only that key');
+        await store.throttles.delete(key);
+      });
+    });
+
+    describe('transactions', () => {
+      it('commits and returns the value of fn; the tx store sees its own writes', async () => {
+        // store.ts Store.transaction: runs fn in one transaction.
+        const u = newUser();
+        const c = newClient();
+        const out = await store.transaction(async (tx) => {
+          await tx.users.insert(u);
+          await tx.clients.insert(c);
+          assert.deepEqual(await tx.users.get(u.id), u);
+          const g = await tx.grants.save(newGrant(u.id, c.id));
+          return g.id;
+        });
+        assert.deepEqual(await store.users.get(u.id), u);
+        assert.equal((await store.grants.get(u.id, c.id))?.id, out);
+      });
+
+      it('a throw rolls everything back and reaches the caller', async () => {
+        // store.ts Store.transaction: all or nothing — a throw leaves nothing persisted.
+        const u = newUser();
+        const c = newClient();
+        const key = uid('setting');
+        const boom = new Error('boom');
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.users.insert(u);
+          await tx.clients.insert(c);
+          await tx.grants.save(newGrant(u.id, c.id));
+          await tx.settings.putIfAbsent(key, 'v');
+          await tx.throttles.put({ key, failures: 1, windowStart: NOW, blockedUntil: 0 });
+          throw boom;
+        }), (err) => err === boom);
+        assert.equal(await store.users.get(u.id), undefined);
+        assert.equal(await store.clients.get(c.id), undefined);
+        assert.equal(await store.clients.hasOrigin(new URL(c.redirectUris[0]!).origin), false);
+        assert.equal(await store.grants.get(u.id, c.id), undefined);
+        assert.equal(await store.settings.get(key), undefined);
+        assert.equal(await store.throttles.get(key), undefined);
+      });
+
+      it('a failed statement (UniqueViolation) rolls back the earlier writes', async () => {
+        // store.ts Store.transaction: an error from the store itself aborts the whole transaction.
+        const existing = newUser();
+        await store.users.insert(existing);
+        const fresh = newUser();
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.users.insert(fresh);
+          await tx.users.insert(newUser({ email: existing.email }));
+        }), isUniqueViolation);
+        assert.equal(await store.users.get(fresh.id), undefined);
+        assert.deepEqual(await store.users.get(existing.id), existing);
+      });
+
+      it('a nested transaction joins the outer one: committed with it, rolled back with it', async () => {
+        // store.ts Store.transaction: nested calls join the outer one (no separate commit).
+        const kept = [newUser(), newUser()];
+        const inner = await store.transaction(async (tx) => {
+          await tx.users.insert(kept[0]!);
+          return tx.transaction(async (tx2) => {
+            await tx2.users.insert(kept[1]!);
+            assert.deepEqual(await tx2.users.get(kept[0]!.id), kept[0], 'the nested call sees the outer writes');
+            return 'inner-value';
+          });
+        });
+        assert.equal(inner, 'inner-value');
+        for (const u of kept) assert.deepEqual(await store.users.get(u.id), u);
+
+        const lost = [newUser(), newUser()];
+        const boom = new Error('outer fails after the nested call returned');
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.users.insert(lost[0]!);
+          await tx.transaction(async (tx2) => {
+            await tx2.users.insert(lost[1]!);
+          });
+          throw boom;
+        }), (err) => err === boom);
+        for (const u of lost) assert.equal(await store.users.get(u.id), undefined, 'the nested write was not committed on its own');
+
+        const lost2 = [newUser(), newUser()];
+        const boom2 = new Error('nested throws');
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.users.insert(lost2[0]!);
+          await tx.transaction(async (tx2) => {
+            await tx2.users.insert(lost2[1]!);
+            throw boom2;
+          });
+        }), (err) => err === boom2);
+        for (const u of lost2) assert.equal(await store.users.get(u.id), undefined, 'a nested throw rolls back the outer');
+      });
+
+      it('concurrent transactions are isolated: one rolling back does not undo another', async () => {
+        // store.ts Store.transaction: each call is its own transaction.
+        const ok = Array.from({ length: 5 }, () => newUser());
+        const bad = Array.from({ length: 5 }, () => newUser());
+        const results = await Promise.allSettled([
+          ...ok.map((u) => store.transaction(async (tx) => { await tx.users.insert(u); await tx.ping(); })),
+          ...bad.map((u) => store.transaction(async (tx) => { await tx.users.insert(u); await tx.ping(); throw new Error('no'); })),
+        ]);
+        assert.deepEqual(results.map((r) => r.status), [...ok.map(() => 'fulfilled'), ...bad.map(() => 'rejected')]);
+        for (const u of ok) assert.deepEqual(await store.users.get(u.id), u);
+        for (const u of bad) assert.equal(await store.users.get(u.id), undefined);
+      });
+    });
+  });
+}
