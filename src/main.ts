@@ -25,6 +25,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await services.close();
     throw err;
   }
+  services.backchannel.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -54,6 +55,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
     await app.close();
+    await services.backchannel.stop();
     await services.close();
   })());
   return { app, services, url, stop };

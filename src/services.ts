@@ -12,6 +12,7 @@ import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createConsent, type Consent } from './consent/grants.js';
+import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 
 export type Clock = () => number;
 
@@ -28,6 +29,7 @@ export interface Services {
   clients: ClientRegistry;
   accounts: Accounts;
   consent: Consent;
+  backchannel: Backchannel;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now),
       consent: createConsent(store, pairwise, now),
+      backchannel: createBackchannel({ store, keys, issuer: config.issuer, now }),
       close: () => db.close(),
     };
   } catch (err) {

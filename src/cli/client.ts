@@ -13,6 +13,7 @@ function describe(c: Client): string[] {
     `scopes         ${c.scopes.join(' ') || '-'}`,
     `channels       ${c.channels.map((ch) => `${ch.name} (${ch.description})`).join(', ') || '-'}`,
     `post_logout    ${c.postLogoutRedirectUris.join(' ') || '-'}`,
+    `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
   ];
 }
 
@@ -29,14 +30,16 @@ export function clientCommand(program: Command) {
     .option('--channel <name[:description]>', 'message channel users can grant (repeatable)', collect, [])
     .option('--scope <scope>', 'client-level scope for client_credentials (repeatable)', collect, [])
     .option('--post-logout-redirect-uri <uri>', 'where logout may return (repeatable)', collect, [])
+    .option('--backchannel-logout-uri <uri>', 'where Alias POSTs a logout_token when a user signs out (OIDC Back-Channel Logout)')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
-      scope: string[]; postLogoutRedirectUri: string[]; json?: boolean; db?: string }) => {
+      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; json?: boolean; db?: string }) => {
       try {
         const { client: c, secret } = await withServices(opts, (s) => s.clients.create({
           name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
           channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
+          backchannelLogoutUri: opts.backchannelLogoutUri,
         }));
         if (opts.json) return printJson(clientInformation(c, secret));
         for (const line of describe(c)) print(line);

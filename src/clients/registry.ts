@@ -33,6 +33,7 @@ export interface NewClient {
   scopes?: string[];
   /** `name` or `name:description`, or objects. */
   channels?: (string | Channel)[];
+  backchannelLogoutUri?: string | null;
 }
 
 export class ClientInputError extends Error {
@@ -92,7 +93,15 @@ export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDig
     if (c.description.length > 500) throw new ClientInputError(`the description of channel '${c.name}' is longer than 500 characters`);
     channels.push(c);
   }
-  return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels };
+  const backchannelLogoutUri = input.backchannelLogoutUri ?? null;
+  if (backchannelLogoutUri !== null) {
+    const problem = registrationProblem(backchannelLogoutUri);
+    // Back-Channel Logout §2.2: an absolute http(s) URI; Alias POSTs to it server to server.
+    if (problem || !/^https?:/.test(backchannelLogoutUri)) {
+      throw new ClientInputError(`back-channel logout URI '${backchannelLogoutUri}' ${problem ?? 'must be https (or http on loopback)'}`);
+    }
+  }
+  return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels, backchannelLogoutUri };
 }
 
 /** RFC 7591 §3.2.1 client information response. */
@@ -104,6 +113,7 @@ export function clientInformation(client: Client, secret?: string): Record<strin
     client_name: client.name,
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
+    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: false } : {}),
     grant_types: client.grantTypes,
     response_types: [
       ...(client.grantTypes.includes('authorization_code') ? ['code'] : []),

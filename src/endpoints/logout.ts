@@ -51,7 +51,15 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
   }
 
   async function endSession(request: FastifyRequest, reply: FastifyReply, session: Session | undefined) {
-    if (session) await s.store.sessions.delete(session.idDigest);
+    if (session) {
+      // The session ends and the back-channel notices are queued in one transaction; the
+      // delivery happens in the background and never holds this response.
+      await s.store.transaction(async (tx) => {
+        await tx.sessions.delete(session.idDigest);
+        await s.backchannel.enqueueForUser(tx, session.userId);
+      });
+      s.backchannel.kick();
+    }
     reply.clearCookie(page.names.session, cookieOptions(s.config.issuer));
   }
 

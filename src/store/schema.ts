@@ -15,6 +15,7 @@ export interface ClientsTable {
   grant_types: string;
   scopes: string;
   channels: string;
+  backchannel_logout_uri: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -150,6 +151,18 @@ export interface DeviceCodesTable {
   consumed_at: number | null;
 }
 
+export interface LogoutDeliveriesTable {
+  id: string;
+  client_id: string;
+  sub: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+}
+
 export interface MigrationsLogTable {
   id: Generated<number>;
 }
@@ -168,4 +181,5 @@ export interface Database {
   settings: SettingsTable;
   throttles: ThrottlesTable;
   device_codes: DeviceCodesTable;
+  logout_deliveries: LogoutDeliveriesTable;
 }

@@ -1,11 +1,12 @@
 // The Store over Kysely: one code base for SQLite and PostgreSQL.
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, AccessTokensTable,
-  RefreshTokensTable, InteractionsTable, DeviceCodesTable } from './schema.js';
+  RefreshTokensTable, InteractionsTable, DeviceCodesTable,
+  LogoutDeliveriesTable } from './schema.js';
 import type { Db } from './db.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
-  type Interaction, type RefreshToken, type DeviceCode, type SigningKeyRecord, type Store,
+  type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type SigningKeyRecord, type Store,
 } from './store.js';
 
 const list = (text: string): string[] => JSON.parse(text) as string[];
@@ -37,6 +38,7 @@ const toClient = (r: Selectable<ClientsTable>): Client => ({
   grantTypes: list(r.grant_types),
   scopes: list(r.scopes),
   channels: JSON.parse(r.channels) as Client['channels'],
+  backchannelLogoutUri: r.backchannel_logout_uri,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -53,6 +55,7 @@ const fromClient = (c: Client): ClientsTable => ({
   grant_types: json(c.grantTypes),
   scopes: json(c.scopes),
   channels: json(c.channels),
+  backchannel_logout_uri: c.backchannelLogoutUri,
   created_at: c.createdAt,
   updated_at: c.updatedAt,
 });
@@ -154,6 +157,18 @@ const toDevice = (r: Selectable<DeviceCodesTable>): DeviceCode => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   consumedAt: r.consumed_at,
+});
+
+const toDelivery = (r: Selectable<LogoutDeliveriesTable>): LogoutDelivery => ({
+  id: r.id,
+  clientId: r.client_id,
+  sub: r.sub,
+  status: r.status === 'delivered' ? 'delivered' : r.status === 'failed' ? 'failed' : 'pending',
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  leaseUntil: r.lease_until,
+  lastError: r.last_error,
+  createdAt: r.created_at,
 });
 
 export function createSqlStore(handle: Db): Store {
@@ -483,6 +498,41 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         const r = await k.updateTable('device_codes').set({ consumed_at: now }).where('device_digest', '=', deviceDigest)
           .where('status', '=', 'approved').where('consumed_at', 'is', null).executeTakeFirst();
         return Number(r.numUpdatedRows) === 1;
+      },
+    },
+
+    logoutDeliveries: {
+      async enqueue(rows) {
+        if (!rows.length) return;
+        await k.insertInto('logout_deliveries').values(rows.map((d) => ({
+          id: d.id, client_id: d.clientId, sub: d.sub, status: d.status, attempts: d.attempts,
+          next_attempt_at: d.nextAttemptAt, lease_until: d.leaseUntil, last_error: d.lastError, created_at: d.createdAt,
+        }))).execute();
+      },
+      async claim(now, leaseUntil, limit) {
+        // One UPDATE picks and leases the rows, so two workers never take the same one.
+        const due = k.selectFrom('logout_deliveries').select('id').where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+          .orderBy('next_attempt_at').limit(limit);
+        const rows = await k.updateTable('logout_deliveries').set({ lease_until: leaseUntil })
+          .where('id', 'in', handle.dialect === 'postgres' ? due.forUpdate().skipLocked() : due)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+          .returningAll().execute();
+        return rows.map(toDelivery);
+      },
+      async settle(id, r) {
+        await k.updateTable('logout_deliveries').set({ status: r.status, attempts: r.attempts,
+          next_attempt_at: r.nextAttemptAt, last_error: r.lastError, lease_until: null }).where('id', '=', id).execute();
+      },
+      async get(id) {
+        const r = await k.selectFrom('logout_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && toDelivery(r);
+      },
+      async listByClient(clientId) {
+        const rows = await k.selectFrom('logout_deliveries').selectAll().where('client_id', '=', clientId)
+          .orderBy('created_at').execute();
+        return rows.map(toDelivery);
       },
     },
 

@@ -20,6 +20,8 @@ export interface Client {
   /** Client-level scopes (client_credentials). */
   scopes: string[];
   channels: Channel[];
+  /** OpenID Connect Back-Channel Logout 1.0 endpoint, if registered. */
+  backchannelLogoutUri: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -163,6 +165,32 @@ export interface DeviceCodeRepo {
   consume(deviceDigest: string, now: number): Promise<boolean>;
 }
 
+export interface LogoutDelivery {
+  id: string;
+  clientId: string;
+  /** The user's pairwise subject at that client. */
+  sub: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: number;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+}
+
+export interface LogoutDeliveryRepo {
+  enqueue(rows: LogoutDelivery[]): Promise<void>;
+  /**
+   * Leases up to `limit` due pending deliveries until `leaseUntil`. A row leased by one
+   * worker is not handed to another until its lease ends.
+   */
+  claim(now: number, leaseUntil: number, limit: number): Promise<LogoutDelivery[]>;
+  /** Records an attempt's result and ends the lease. */
+  settle(id: string, result: { status: LogoutDelivery['status']; attempts: number; nextAttemptAt: number; lastError: string | null }): Promise<void>;
+  get(id: string): Promise<LogoutDelivery | undefined>;
+  listByClient(clientId: string): Promise<LogoutDelivery[]>;
+}
+
 export interface ClientRepo {
   insert(client: Client): Promise<void>;
   get(id: string): Promise<Client | undefined>;
@@ -274,6 +302,7 @@ export interface Store {
   settings: SettingsRepo;
   throttles: ThrottleRepo;
   deviceCodes: DeviceCodeRepo;
+  logoutDeliveries: LogoutDeliveryRepo;
   /** Runs `fn` in one transaction; nested calls join the outer one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Cheap round trip, for health checks. */

@@ -3,92 +3,45 @@
 // listening on loopback, and a Content-Security-Policy that the pages never violate.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { sqlite } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
+import { chromiumMissing, launchChromium, openPage, startCallbacks, watchCsp as watch, type Callbacks } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.ALIAS_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-if (missing && process.env.CI) throw new Error(`${missing}; CI must run the browser tests`);
-if (missing) process.stderr.write(`\n!!! SKIPPING browser tests: ${missing}.\n\n`);
-
-describe('a real browser signs in through Alias', { skip: missing }, () => {
+describe('a real browser signs in through Alias', { skip: chromiumMissing }, () => {
   let alias: Alias;
   let browser: Browser;
-  let callbacks: Server;
+  let callbacks: Callbacks;
   let redirectUri: string;
   /** The same callback server on the IPv6 loopback, when this host has one. */
-  let callbacks6: Server | undefined;
+  let callbacks6: Callbacks | undefined;
   let redirectUri6: string | undefined;
-  /** Query strings the client's redirect URI received, in order, with waiters. */
-  const received: URLSearchParams[] = [];
-  const waiters: ((q: URLSearchParams) => void)[] = [];
-  const nextCallback = () => new Promise<URLSearchParams>((resolve) => {
-    const q = received.shift();
-    if (q) resolve(q);
-    else waiters.push(resolve);
-  });
+  /** The query string of the next request to a redirect URI. */
+  const nextCallback = async () => {
+    const arrival = await callbacks.next('/cb');
+    assert.ok(arrival, `the browser reached ${redirectUri}`);
+    return arrival.query;
+  };
 
   before(async () => {
-    const onCallback = (req: IncomingMessage, res: ServerResponse) => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      if (url.pathname === '/cb') {
-        const waiter = waiters.shift();
-        if (waiter) waiter(url.searchParams);
-        else received.push(url.searchParams);
-      }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>App</title><p>Signed in.</p>');
-    };
-    const listen = (server: Server, host: string) => new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        const address = server.address();
-        resolve(typeof address === 'object' && address ? address.port : 0);
-      });
-    });
-    callbacks = createServer(onCallback);
-    redirectUri = `http://127.0.0.1:${await listen(callbacks, '127.0.0.1')}/cb`;
+    callbacks = await startCallbacks('127.0.0.1');
+    redirectUri = callbacks.url('/cb');
     try {
-      const server = createServer(onCallback);
-      redirectUri6 = `http://[::1]:${await listen(server, '::1')}/cb`;
-      callbacks6 = server;
+      callbacks6 = await startCallbacks('::1');
+      redirectUri6 = callbacks6.url('/cb');
     } catch {
       // no IPv6 loopback here
     }
     alias = await startAlias(sqlite);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
     await alias?.close();
-    await new Promise((resolve) => callbacks?.close(resolve));
-    if (callbacks6) await new Promise((resolve) => callbacks6!.close(resolve));
+    await callbacks?.close();
+    await callbacks6?.close();
   });
-
-  /**
-   * Console messages about the Content-Security-Policy (a refused resource or form
-   * action, or a policy the browser cannot parse) and page errors. Other console
-   * errors (the 401 of a failed sign-in, a missing favicon) are expected.
-   */
-  function watch(page: Page) {
-    const problems: string[] = [];
-    page.on('console', (m: ConsoleMessage) => {
-      if (/Content.Security.Policy|Refused to/i.test(m.text())) {
-        problems.push(`${m.type()}: ${m.text()} (${m.location().url || page.url()})`);
-      }
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    return problems;
-  }
 
   it('logs in, unticks a scope on the consent page, and the token leaves it out', async () => {
     const { client, secret } = await alias.client({
@@ -104,9 +57,7 @@ describe('a real browser signs in through Alias', { skip: missing }, () => {
       code_challenge_method: 'S256',
     }).toString();
 
-    const context = await browser.newContext();
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
+    const { context, page } = await openPage(browser);
     const problems = watch(page);
     try {
       const response = await page.goto(authorize.href);
@@ -176,9 +127,7 @@ describe('a real browser signs in through Alias', { skip: missing }, () => {
   it('a remembered grant skips login and consent in the same browser session', async () => {
     const { client } = await alias.client({ name: 'Second app', redirectUris: [redirectUri] });
     const user = await alias.user();
-    const context = await browser.newContext();
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
+    const { context, page } = await openPage(browser);
     const problems = watch(page);
     try {
       const url = (state: string) => `${alias.issuer}/oauth2/authorize?` + new URLSearchParams({
@@ -212,9 +161,7 @@ describe('a real browser signs in through Alias', { skip: missing }, () => {
     if (!redirectUri6) return t.skip('no IPv6 loopback on this host');
     const { client } = await alias.client({ name: 'Native app', isPublic: true, redirectUris: [redirectUri6] });
     const user = await alias.user();
-    const context = await browser.newContext();
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
+    const { context, page } = await openPage(browser);
     const problems = watch(page);
     try {
       await page.goto(`${alias.issuer}/oauth2/authorize?` + new URLSearchParams({
@@ -224,12 +171,12 @@ describe('a real browser signs in through Alias', { skip: missing }, () => {
       await page.getByLabel('E-mail').fill(user.email);
       await page.getByLabel('Password').fill(user.password);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      const callback = nextCallback();
+      const callback = callbacks6!.next('/cb', 5_000);
       await page.getByRole('button', { name: 'Allow' }).click();
-      const arrived = await Promise.race([callback, delay(5_000, undefined, { ref: false })]);
+      const arrived = await callback;
       assert.ok(arrived, `the browser reached ${redirectUri6}; console: ${problems.join(' | ')}`);
-      assert.equal(arrived.get('state'), 'six');
-      assert.ok(arrived.get('code'));
+      assert.equal(arrived.query.get('state'), 'six');
+      assert.ok(arrived.query.get('code'));
       assert.deepEqual(problems, [], 'no Content-Security-Policy errors in the console');
     } finally {
       await context.close();

@@ -39,6 +39,7 @@ function newClient(over: Partial<Client> = {}): Client {
     grantTypes: ['authorization_code', 'refresh_token'],
     scopes: [],
     channels: [],
+    backchannelLogoutUri: null,
     createdAt: NOW,
     updatedAt: NOW,
     ...over,

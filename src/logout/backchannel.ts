@@ -1,0 +1,131 @@
+// OpenID Connect Back-Channel Logout 1.0: when a user's session ends, every client of
+// theirs with a registered backchannel_logout_uri gets a signed logout_token. Deliveries
+// go through a durable queue (logout_deliveries) with leases and retries, so a slow or
+// dead client never blocks the user's logout, and nothing queued is lost on a restart.
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { Store } from '../store/store.js';
+import type { KeyService } from '../tokens/keys.js';
+
+export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const LEASE_MS = 30_000;
+const TIMEOUT_MS = 5_000;
+const MAX_ATTEMPTS = 8;
+const BATCH = 20;
+
+export interface Backchannel {
+  /** Queues logout tokens for the user's clients; call in the transaction that ends the session. */
+  enqueueForUser(tx: Store, userId: string): Promise<number>;
+  /** Delivers what is due; returns how many deliveries were attempted. */
+  runOnce(): Promise<number>;
+  /** Runs deliveries every `intervalMs` (and at once after a logout) until stopped. */
+  start(intervalMs?: number): void;
+  /** Asks the running worker to look at the queue now. */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export function logoutToken(keys: KeyService, issuer: string, clientId: string, sub: string, now: number): Promise<string> {
+  return keys.signingKey().then((key) => {
+    const iat = Math.floor(now / 1000);
+    // §2.4: iss, aud, iat, exp, jti, events, and sub (or sid); never a nonce.
+    return new SignJWT({ events: { [LOGOUT_EVENT]: {} } })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
+      .setIssuer(issuer).setAudience(clientId).setSubject(sub).setIssuedAt(iat).setExpirationTime(iat + 120)
+      .setJti(randomBytes(16).toString('base64url'))
+      .sign(key.privateKey);
+  });
+}
+
+export function createBackchannel(deps: { store: Store; keys: KeyService; issuer: string; now: () => number;
+  log?: (msg: string, fields: Record<string, unknown>) => void }): Backchannel {
+  const { store, now } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let again = false;
+
+  async function deliver(row: { id: string; clientId: string; sub: string; attempts: number }): Promise<void> {
+    const client = await store.clients.get(row.clientId);
+    const attempts = row.attempts + 1;
+    if (!client?.backchannelLogoutUri) {
+      await store.logoutDeliveries.settle(row.id, { status: 'failed', attempts, nextAttemptAt: now(), lastError: 'client has no back-channel logout URI' });
+      return;
+    }
+    let error: string | null = null;
+    try {
+      const token = await logoutToken(deps.keys, deps.issuer, client.id, row.sub, now());
+      const res = await fetch(client.backchannelLogoutUri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      // §2.8: the RP answers 200 (204 is common too); anything else is a failure to retry.
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    } catch (err) {
+      error = (err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message;
+    }
+    if (error === null) {
+      await store.logoutDeliveries.settle(row.id, { status: 'delivered', attempts, nextAttemptAt: now(), lastError: null });
+      return;
+    }
+    deps.log?.('back-channel logout delivery failed', { client_id: client.id, attempts, error });
+    const status = attempts >= MAX_ATTEMPTS ? 'failed' : 'pending';
+    // Back-off: 5 s, 10 s, 20 s, … up to an hour.
+    const delay = Math.min(5_000 * 2 ** (attempts - 1), 3_600_000);
+    await store.logoutDeliveries.settle(row.id, { status, attempts, nextAttemptAt: now() + delay, lastError: error });
+  }
+
+  async function runOnce(): Promise<number> {
+    const t = now();
+    const rows = await store.logoutDeliveries.claim(t, t + LEASE_MS, BATCH);
+    await Promise.all(rows.map((r) => deliver(r)));
+    return rows.length;
+  }
+
+  function tick() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runOnce().catch((err) => {
+      deps.log?.('back-channel logout worker error', { error: (err as Error).message });
+      return 0;
+    }).finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        tick();
+      }
+    });
+  }
+
+  return {
+    async enqueueForUser(tx, userId) {
+      const grants = await tx.grants.listByUser(userId);
+      const rows = [];
+      for (const g of grants) {
+        const client = await tx.clients.get(g.clientId);
+        if (!client?.backchannelLogoutUri) continue;
+        rows.push({ id: randomBytes(16).toString('hex'), clientId: g.clientId, sub: g.sub, status: 'pending' as const,
+          attempts: 0, nextAttemptAt: now(), leaseUntil: null, lastError: null, createdAt: now() });
+      }
+      await tx.logoutDeliveries.enqueue(rows);
+      return rows.length;
+    },
+    runOnce,
+    start(intervalMs = 1_000) {
+      if (!timer) timer = setInterval(tick, intervalMs).unref();
+    },
+    kick() {
+      if (timer) tick();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
