@@ -25,6 +25,14 @@ export interface Accounts {
   get(id: string): Promise<User | undefined>;
   /** Checks a password; failures count per account and per source address. */
   login(email: string, password: string, source: string): Promise<LoginResult>;
+  setNickname(userId: string, nickname: string | null): Promise<void>;
+  /** Checks the current password (counted like a sign-in) before setting the new one. */
+  changePassword(userId: string, current: string, next: string, source: string): Promise<LoginResult>;
+}
+
+function checkNewPassword(password: string) {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new UserInputError(`the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.length > MAX_PASSWORD_LENGTH) throw new UserInputError(`the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
 }
 
 export function validateNickname(nickname: string | null | undefined): string | null {
@@ -41,8 +49,7 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
     async create({ email, password, nickname }) {
       const e = email.trim().toLowerCase();
       if (!EMAIL.test(e)) throw new UserInputError(`'${email}' is not an e-mail address`);
-      if (password.length < MIN_PASSWORD_LENGTH) throw new UserInputError(`the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
-      if (password.length > MAX_PASSWORD_LENGTH) throw new UserInputError(`the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+      checkNewPassword(password);
       const t = now();
       const user: User = {
         id: randomBytes(16).toString('hex'),
@@ -71,6 +78,20 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       }
       await throttle.clear(accountKey);
       return { ok: true, user };
+    },
+    async setNickname(userId, nickname) {
+      const user = await store.users.get(userId);
+      if (!user) return;
+      await store.users.update({ ...user, nickname: validateNickname(nickname), updatedAt: now() });
+    },
+    async changePassword(userId, current, next, source) {
+      checkNewPassword(next);
+      const user = await store.users.get(userId);
+      if (!user) return { ok: false, reason: 'invalid' };
+      const result = await this.login(user.email, current, source);
+      if (!result.ok) return result;
+      await store.users.update({ ...user, passwordHash: await hashPassword(next), updatedAt: now() });
+      return result;
     },
   };
 }

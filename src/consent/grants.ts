@@ -24,6 +24,15 @@ export interface Consent {
    * minus what was asked for now and left unticked (the latest choice wins).
    */
   record(decision: ConsentDecision, tx?: Store): Promise<Grant>;
+  /**
+   * The user takes back one scope or one channel. Effective at once: tokens are checked
+   * against the grant on every use. Taking back `openid` takes back the whole app.
+   * Returns false when the grant is not this user's.
+   */
+  revokeScope(userId: string, grantId: string, scope: string): Promise<boolean>;
+  revokeChannel(userId: string, grantId: string, channel: string): Promise<boolean>;
+  /** Deletes the grant; every code and token issued under it goes with it. */
+  revokeApp(userId: string, grantId: string): Promise<boolean>;
 }
 
 /** `_meta` comes with `contact` and goes with it. */
@@ -57,6 +66,33 @@ export function createConsent(store: Store, pairwise: PairwiseSubject, now: () =
         createdAt: existing?.createdAt ?? t,
         updatedAt: t,
         lastUsedAt: existing?.lastUsedAt ?? null,
+      });
+    },
+    async revokeScope(userId, grantId, scope) {
+      if (scope === 'openid') return this.revokeApp(userId, grantId);
+      return store.transaction(async (tx) => {
+        const g = await tx.grants.getById(grantId);
+        if (!g || g.userId !== userId) return false;
+        const scopes = g.scopes.filter((x) => x !== scope);
+        await tx.grants.save({ ...g, scopes, channels: withMeta(scopes, g.channels), updatedAt: now() });
+        return true;
+      });
+    },
+    async revokeChannel(userId, grantId, channel) {
+      // `_meta` cannot be revoked on its own: it goes with `contact`.
+      if (channel === META_CHANNEL) return false;
+      return store.transaction(async (tx) => {
+        const g = await tx.grants.getById(grantId);
+        if (!g || g.userId !== userId) return false;
+        await tx.grants.save({ ...g, channels: g.channels.filter((c) => c !== channel), updatedAt: now() });
+        return true;
+      });
+    },
+    async revokeApp(userId, grantId) {
+      return store.transaction(async (tx) => {
+        const g = await tx.grants.getById(grantId);
+        if (!g || g.userId !== userId) return false;
+        return tx.grants.delete(g.id);
       });
     },
   };

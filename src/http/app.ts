@@ -22,6 +22,7 @@ import { revocationEndpoint } from '../endpoints/revoke.js';
 import { deviceAuthorizationEndpoint } from '../endpoints/device_authorization.js';
 import { deviceEndpoints } from '../endpoints/device.js';
 import { logoutEndpoints } from '../endpoints/logout.js';
+import { accountEndpoints } from '../endpoints/account.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -85,5 +86,6 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   deviceAuthorizationEndpoint(app, s);
   deviceEndpoints(app, s, page);
   logoutEndpoints(app, s, page);
+  accountEndpoints(app, s, page);
   return app;
 }

@@ -163,6 +163,23 @@ export interface LogoutDeliveriesTable {
   created_at: number;
 }
 
+export interface MessagesTable {
+  id: string;
+  client_id: string;
+  user_id: string;
+  channel: string;
+  subject: string;
+  body: string;
+  idempotency_key: string | null;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 export interface MigrationsLogTable {
   id: Generated<number>;
 }
@@ -182,4 +199,5 @@ export interface Database {
   throttles: ThrottlesTable;
   device_codes: DeviceCodesTable;
   logout_deliveries: LogoutDeliveriesTable;
+  messages: MessagesTable;
 }

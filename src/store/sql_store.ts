@@ -2,11 +2,11 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, AccessTokensTable,
   RefreshTokensTable, InteractionsTable, DeviceCodesTable,
-  LogoutDeliveriesTable } from './schema.js';
+  LogoutDeliveriesTable, MessagesTable } from './schema.js';
 import type { Db } from './db.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
-  type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type SigningKeyRecord, type Store,
+  type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
 } from './store.js';
 
 const list = (text: string): string[] => JSON.parse(text) as string[];
@@ -169,6 +169,23 @@ const toDelivery = (r: Selectable<LogoutDeliveriesTable>): LogoutDelivery => ({
   leaseUntil: r.lease_until,
   lastError: r.last_error,
   createdAt: r.created_at,
+});
+
+const toMessage = (r: Selectable<MessagesTable>): Message => ({
+  id: r.id,
+  clientId: r.client_id,
+  userId: r.user_id,
+  channel: r.channel,
+  subject: r.subject,
+  body: r.body,
+  idempotencyKey: r.idempotency_key,
+  status: r.status === 'sent' ? 'sent' : r.status === 'failed' ? 'failed' : 'queued',
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  leaseUntil: r.lease_until,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  deliveredAt: r.delivered_at,
 });
 
 export function createSqlStore(handle: Db): Store {
@@ -533,6 +550,56 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         const rows = await k.selectFrom('logout_deliveries').selectAll().where('client_id', '=', clientId)
           .orderBy('created_at').execute();
         return rows.map(toDelivery);
+      },
+    },
+
+    messages: {
+      async insert(m) {
+        await insertOrConflict('message', () => k.insertInto('messages').values({
+          id: m.id, client_id: m.clientId, user_id: m.userId, channel: m.channel, subject: m.subject, body: m.body,
+          idempotency_key: m.idempotencyKey, status: m.status, attempts: m.attempts, next_attempt_at: m.nextAttemptAt,
+          lease_until: m.leaseUntil, last_error: m.lastError, created_at: m.createdAt, delivered_at: m.deliveredAt,
+        }).execute());
+      },
+      async get(id) {
+        const r = await k.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+        return r && toMessage(r);
+      },
+      async getByIdempotencyKey(clientId, key) {
+        const r = await k.selectFrom('messages').selectAll().where('client_id', '=', clientId)
+          .where('idempotency_key', '=', key).executeTakeFirst();
+        return r && toMessage(r);
+      },
+      async listByUser(userId, limit) {
+        const rows = await k.selectFrom('messages').selectAll().where('user_id', '=', userId)
+          .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+        return rows.map(toMessage);
+      },
+      async countsByUser(userId) {
+        const rows = await k.selectFrom('messages').select(['client_id', 'channel', (eb) => eb.fn.countAll<number>().as('n')])
+          .where('user_id', '=', userId).groupBy(['client_id', 'channel']).execute();
+        return rows.map((r) => ({ clientId: r.client_id, channel: r.channel, count: Number(r.n) }));
+      },
+      async countSince(clientId, since, userId) {
+        let q = k.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('client_id', '=', clientId).where('created_at', '>=', since);
+        if (userId) q = q.where('user_id', '=', userId);
+        return Number((await q.executeTakeFirstOrThrow()).n);
+      },
+      async claim(now, leaseUntil, limit) {
+        const due = k.selectFrom('messages').select('id').where('status', '=', 'queued')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+          .orderBy('next_attempt_at').limit(limit);
+        const rows = await k.updateTable('messages').set({ lease_until: leaseUntil })
+          .where('id', 'in', handle.dialect === 'postgres' ? due.forUpdate().skipLocked() : due)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+          .returningAll().execute();
+        return rows.map(toMessage);
+      },
+      async settle(id, r) {
+        await k.updateTable('messages').set({ status: r.status, attempts: r.attempts, next_attempt_at: r.nextAttemptAt,
+          last_error: r.lastError, delivered_at: r.deliveredAt, lease_until: null }).where('id', '=', id).execute();
       },
     },
 

@@ -191,6 +191,41 @@ export interface LogoutDeliveryRepo {
   listByClient(clientId: string): Promise<LogoutDelivery[]>;
 }
 
+export interface Message {
+  id: string;
+  clientId: string;
+  userId: string;
+  channel: string;
+  subject: string;
+  body: string;
+  idempotencyKey: string | null;
+  /** queued → sent, or failed after the last retry. */
+  status: 'queued' | 'sent' | 'failed';
+  attempts: number;
+  nextAttemptAt: number;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+export interface MessageRepo {
+  /** Accepts a message; a (clientId, idempotencyKey) already used → UniqueViolation. */
+  insert(message: Message): Promise<void>;
+  get(id: string): Promise<Message | undefined>;
+  getByIdempotencyKey(clientId: string, key: string): Promise<Message | undefined>;
+  /** The user's inbox, newest first. */
+  listByUser(userId: string, limit: number): Promise<Message[]>;
+  /** Messages per (client, channel) for one user, for the account page. */
+  countsByUser(userId: string): Promise<{ clientId: string; channel: string; count: number }[]>;
+  /** Messages a client sent since `since` (rate limits); optionally to one user. */
+  countSince(clientId: string, since: number, userId?: string): Promise<number>;
+  /** Leases up to `limit` due queued messages until `leaseUntil` (one worker per message). */
+  claim(now: number, leaseUntil: number, limit: number): Promise<Message[]>;
+  settle(id: string, result: { status: Message['status']; attempts: number; nextAttemptAt: number;
+    lastError: string | null; deliveredAt: number | null }): Promise<void>;
+}
+
 export interface ClientRepo {
   insert(client: Client): Promise<void>;
   get(id: string): Promise<Client | undefined>;
@@ -303,6 +338,7 @@ export interface Store {
   throttles: ThrottleRepo;
   deviceCodes: DeviceCodeRepo;
   logoutDeliveries: LogoutDeliveryRepo;
+  messages: MessageRepo;
   /** Runs `fn` in one transaction; nested calls join the outer one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Cheap round trip, for health checks. */

@@ -1,0 +1,180 @@
+// The account page (/account): connected apps with what each was granted, revocation
+// of a scope, a channel or a whole app, the inbox of relayed messages, nickname,
+// password, sign out and sign out everywhere. Every form is CSRF-protected; a failed
+// check changes nothing.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import type { PageContext } from '../http/context.js';
+import { sourceOf } from '../http/context.js';
+import { cookieOptions } from '../http/cookies.js';
+import { renderPage, sendErrorPage } from '../http/errors.js';
+import type { Session } from '../store/store.js';
+import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
+import { UserInputError } from '../accounts/users.js';
+import { checkLoginForm } from './login_form.js';
+
+type Body = Record<string, unknown>;
+const SCOPE_TEXT: Record<string, string> = {
+  openid: 'Sign you in with your alias ID for this app',
+  nickname: 'See your nickname',
+  contact: 'Send you messages through Alias',
+  offline_access: 'Keep access while you are not using the app',
+};
+const INBOX_SIZE = 50;
+const GRANT_ID = /^[0-9a-f]{32}$/;
+const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+const text = (v: unknown) => (typeof v === 'string' ? v : '');
+
+export function accountEndpoints(app: FastifyInstance, s: Services, page: PageContext) {
+  const bodyOf = (request: FastifyRequest): Body =>
+    (request.body && typeof request.body === 'object' ? request.body : {}) as Body;
+
+  async function loginPage(request: FastifyRequest, reply: FastifyReply, opts: { status?: number; error?: string; email?: string } = {}) {
+    reply.code(opts.status ?? 200).header('cache-control', 'no-store');
+    return renderPage(reply, 'login', { title: 'Sign in', action: '/account/login',
+      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '' });
+  }
+
+  async function accountPage(request: FastifyRequest, reply: FastifyReply, session: Session,
+    opts: { status?: number; notice?: string; error?: string } = {}) {
+    const user = await s.accounts.get(session.userId);
+    if (!user) return loginPage(request, reply);
+    const grants = await s.store.grants.listByUser(user.id);
+    const counts = await s.store.messages.countsByUser(user.id);
+    const clients = new Map<string, Awaited<ReturnType<typeof s.clients.get>>>();
+    const clientOf = async (id: string) => {
+      if (!clients.has(id)) clients.set(id, await s.clients.get(id));
+      return clients.get(id);
+    };
+    const apps = [];
+    for (const g of grants) {
+      const client = await clientOf(g.clientId);
+      if (!client) continue;
+      const channelLabel = (name: string) => name === META_CHANNEL ? 'Notices about your connection with this app'
+        : client.channels.find((c) => c.name === name)?.description ?? name;
+      apps.push({
+        grantId: g.id,
+        name: client.name,
+        createdAt: when(g.createdAt),
+        lastUsedAt: g.lastUsedAt ? when(g.lastUsedAt) : undefined,
+        scopes: sortScopes(g.scopes).map((name) => ({ name, description: SCOPE_TEXT[name] ?? name, revocable: name !== 'openid' })),
+        channels: g.channels.map((name) => ({ name, description: channelLabel(name), revocable: name !== META_CHANNEL,
+          count: counts.find((c) => c.clientId === g.clientId && c.channel === name)?.count ?? 0 })),
+      });
+    }
+    const messages = [];
+    for (const m of await s.store.messages.listByUser(user.id, INBOX_SIZE)) {
+      const client = await clientOf(m.clientId);
+      const grant = grants.find((g) => g.clientId === m.clientId);
+      messages.push({
+        app: client?.name ?? 'A removed app', channel: m.channel, subject: m.subject, body: m.body, createdAt: when(m.createdAt),
+        channelLabel: m.channel === META_CHANNEL ? 'notices' : client?.channels.find((c) => c.name === m.channel)?.description ?? m.channel,
+        grantId: grant?.id, mutable: !!grant && m.channel !== META_CHANNEL && grant.channels.includes(m.channel),
+      });
+    }
+    reply.code(opts.status ?? 200).header('cache-control', 'no-store');
+    return renderPage(reply, 'account', {
+      title: 'Your account', email: user.email, nickname: user.nickname ?? '', apps, messages,
+      csrf: page.csrfToken(page.browserId(request, reply)), notice: opts.notice, error: opts.error,
+    });
+  }
+
+  /** A signed-in session and a valid CSRF token, or an answer already sent. */
+  async function guarded(request: FastifyRequest, reply: FastifyReply): Promise<{ session: Session; body: Body } | undefined> {
+    const body = bodyOf(request);
+    if (!page.checkCsrf(request, body.csrf)) {
+      await sendErrorPage(reply, 403, 'This form has expired', 'The form was not sent from this browser’s Alias page, so nothing was changed.',
+        'Go back, reload the page and try again.');
+      return undefined;
+    }
+    const session = await page.session(request);
+    if (!session) {
+      await reply.redirect('/account', 303);
+      return undefined;
+    }
+    return { session, body };
+  }
+
+  app.get('/account', async (request, reply) => {
+    const session = await page.session(request);
+    if (!session) return loginPage(request, reply);
+    return accountPage(request, reply, session);
+  });
+
+  app.post('/account/login', async (request, reply) => {
+    const body = bodyOf(request);
+    if (!page.checkCsrf(request, body.csrf)) {
+      return sendErrorPage(reply, 403, 'This form has expired', 'The form was not sent from this browser’s Alias page, so nothing was changed.');
+    }
+    const result = await checkLoginForm(s, request, reply, body);
+    if ('failed' in result) return loginPage(request, reply, result.failed);
+    await page.startSession(request, reply, result.user.id);
+    return reply.redirect('/account', 303);
+  });
+
+  const revoke = (path: string, run: (userId: string, grantId: string, body: Body) => Promise<boolean>, notice: string) =>
+    app.post(`/account/apps/:grantId/${path}`, async (request, reply) => {
+      const g = await guarded(request, reply);
+      if (!g) return reply;
+      const { grantId } = request.params as { grantId: string };
+      const ok = GRANT_ID.test(grantId) && await run(g.session.userId, grantId, g.body);
+      if (!ok) return accountPage(request, reply, g.session, { status: 400, error: 'Nothing to revoke there.' });
+      return accountPage(request, reply, g.session, { notice });
+    });
+  revoke('revoke-scope', (u, id, b) => s.consent.revokeScope(u, id, text(b.scope)), 'Revoked. The app lost that permission at once.');
+  revoke('revoke-channel', (u, id, b) => s.consent.revokeChannel(u, id, text(b.channel)), 'Revoked. The app can no longer message you on that channel.');
+  app.post('/account/apps/:grantId/revoke', async (request, reply) => {
+    const g = await guarded(request, reply);
+    if (!g) return reply;
+    const { grantId } = request.params as { grantId: string };
+    const ok = GRANT_ID.test(grantId) && await s.consent.revokeApp(g.session.userId, grantId);
+    return accountPage(request, reply, g.session, ok ? { notice: 'Disconnected. Every token of that app stopped working.' }
+      : { status: 400, error: 'Nothing to revoke there.' });
+  });
+
+  app.post('/account/nickname', async (request, reply) => {
+    const g = await guarded(request, reply);
+    if (!g) return reply;
+    try {
+      await s.accounts.setNickname(g.session.userId, text(g.body.nickname));
+    } catch (err) {
+      if (err instanceof UserInputError) return accountPage(request, reply, g.session, { status: 400, error: `Nickname not saved: ${err.message}.` });
+      throw err;
+    }
+    return accountPage(request, reply, g.session, { notice: 'Nickname saved.' });
+  });
+
+  app.post('/account/password', async (request, reply) => {
+    const g = await guarded(request, reply);
+    if (!g) return reply;
+    let result;
+    try {
+      result = await s.accounts.changePassword(g.session.userId, text(g.body.current_password), text(g.body.new_password), sourceOf(request));
+    } catch (err) {
+      if (err instanceof UserInputError) return accountPage(request, reply, g.session, { status: 400, error: `Password not changed: ${err.message}.` });
+      throw err;
+    }
+    if (!result.ok) {
+      if (result.reason === 'throttled') reply.header('retry-after', String(result.retryAfter));
+      return accountPage(request, reply, g.session, { status: result.reason === 'throttled' ? 429 : 400,
+        error: result.reason === 'throttled' ? `Too many failed attempts. Try again in ${result.retryAfter} seconds.` : 'The current password is wrong.' });
+    }
+    return accountPage(request, reply, g.session, { notice: 'Password changed.' });
+  });
+
+  async function signOut(request: FastifyRequest, reply: FastifyReply, everywhere: boolean) {
+    const g = await guarded(request, reply);
+    if (!g) return reply;
+    await s.store.transaction(async (tx) => {
+      if (everywhere) await tx.sessions.deleteByUser(g.session.userId);
+      else await tx.sessions.delete(g.session.idDigest);
+      await s.backchannel.enqueueForUser(tx, g.session.userId);
+    });
+    s.backchannel.kick();
+    reply.clearCookie(page.names.session, cookieOptions(s.config.issuer));
+    reply.header('cache-control', 'no-store');
+    return renderPage(reply, 'logged_out', { title: 'Signed out', signedOut: true });
+  }
+  app.post('/account/logout', (request, reply) => signOut(request, reply, false));
+  app.post('/account/logout-all', (request, reply) => signOut(request, reply, true));
+}
