@@ -1,5 +1,5 @@
 // The fastify application: one plugin per area, services passed in.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import formbody from '@fastify/formbody';
 import cookie from '@fastify/cookie';
 import view from '@fastify/view';
@@ -7,7 +7,7 @@ import { Eta } from 'eta';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Services } from '../services.js';
-import { installErrorHandlers, isApiPath, sendErrorPage, sendOAuthError } from './errors.js';
+import { installErrorHandlers, isApiPath, sendOAuthError } from './errors.js';
 import { OAuthError } from '../oauth/errors.js';
 import { installCors } from './cors.js';
 import { installSecurityHeaders } from './security_headers.js';
@@ -22,9 +22,14 @@ import { revocationEndpoint } from '../endpoints/revoke.js';
 import { deviceAuthorizationEndpoint } from '../endpoints/device_authorization.js';
 import { deviceEndpoints } from '../endpoints/device.js';
 import { logoutEndpoints } from '../endpoints/logout.js';
+import { messagesEndpoint } from '../endpoints/messages.js';
+import { unsubscribeEndpoints } from '../endpoints/unsubscribe.js';
 import { accountEndpoints } from '../endpoints/account.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+const MALFORMED_URL_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bad request · Alias</title>' +
+  '<link rel="stylesheet" href="/static/alias.css"></head><body><main><p class="brand">Alias</p><h1>Bad request</h1>' +
+  '<p role="alert">The address of this page is malformed.</p></main></body></html>';
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
 const UI_DIR = fileURLToPath(new URL('../../src/ui/', import.meta.url));
 
@@ -35,6 +40,8 @@ export interface AppOptions {
 export async function buildApp(s: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
+    // Signed one-click unsubscribe tokens are longer than the default 100 characters.
+    routerOptions: { maxParamLength: 512 },
     trustProxy: process.env.ALIAS_TRUST_PROXY === '1' || process.env.ALIAS_TRUST_PROXY === 'true',
     logger: opts.logger === undefined || opts.logger === false ? false : {
       level: s.config.logLevel,
@@ -45,8 +52,12 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
     // error shapes as everything else: OAuth JSON on API paths, a page elsewhere.
     frameworkErrors: (_error, request, reply) => {
       const err = new OAuthError('invalid_request', 'the request URL is malformed');
-      if (isApiPath(request.url)) return void sendOAuthError(reply, err);
-      return void sendErrorPage(reply, 400, 'Bad request', 'The address of this page is malformed.');
+      if (isApiPath(request.url)) {
+        void sendOAuthError(reply, err);
+        return;
+      }
+      // Answered before any plugin runs for this request, so no template: a fixed page.
+      void (reply as FastifyReply).code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(MALFORMED_URL_PAGE);
     },
   });
 
@@ -86,6 +97,8 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   deviceAuthorizationEndpoint(app, s);
   deviceEndpoints(app, s, page);
   logoutEndpoints(app, s, page);
+  messagesEndpoint(app, s);
+  unsubscribeEndpoints(app, s, page);
   accountEndpoints(app, s, page);
   return app;
 }

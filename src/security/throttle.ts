@@ -37,8 +37,8 @@ export function createThrottler(store: Store, now: () => number): Throttler {
     async fail(key, policy) {
       await store.transaction(async (tx) => {
         const t = now();
-        const cur = await tx.throttles.get(key);
-        const fresh = !cur || t - cur.windowStart > policy.windowMs;
+        const cur = await tx.throttles.lock(key, t);
+        const fresh = cur.failures === 0 || t - cur.windowStart > policy.windowMs;
         const failures = fresh ? 1 : cur.failures + 1;
         const over = failures - policy.allowed;
         const blockedUntil = over > 0

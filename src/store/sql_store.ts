@@ -470,6 +470,15 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         const r = await k.selectFrom('throttles').selectAll().where('key', '=', key).executeTakeFirst();
         return r && { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
       },
+      async lock(key, now) {
+        await k.insertInto('throttles').values({ key, failures: 0, window_start: now, blocked_until: 0 })
+          .onConflict((oc) => oc.column('key').doNothing()).execute();
+        let q = k.selectFrom('throttles').selectAll().where('key', '=', key);
+        // SQLite transactions already run one at a time; PostgreSQL needs the row lock.
+        if (handle.dialect === 'postgres') q = q.forUpdate();
+        const r = await q.executeTakeFirstOrThrow();
+        return { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
+      },
       async put(t) {
         const row = { key: t.key, failures: t.failures, window_start: t.windowStart, blocked_until: t.blockedUntil };
         await k.insertInto('throttles').values(row).onConflict((oc) => oc.column('key').doUpdateSet({

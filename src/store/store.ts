@@ -319,6 +319,11 @@ export interface SettingsRepo {
 
 export interface ThrottleRepo {
   get(key: string): Promise<Throttle | undefined>;
+  /**
+   * Inside a transaction: makes sure the row exists and locks it until the transaction
+   * ends, so concurrent failures on several nodes are all counted.
+   */
+  lock(key: string, now: number): Promise<Throttle>;
   put(throttle: Throttle): Promise<void>;
   delete(key: string): Promise<void>;
 }

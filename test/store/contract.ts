@@ -5,6 +5,7 @@
 //
 // All tests of one database kind share one migrated database; each test creates its own
 // rows under fresh ids, so the tests do not depend on each other or on their order.
+import { createThrottler } from '../../src/security/throttle.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -945,6 +946,19 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(await store.throttles.get(key), undefined);
         assert.deepEqual(await store.throttles.get(other.key), other, 'delete removes only that key');
         await store.throttles.delete(key);
+      });
+
+      it('failures counted at the same moment on two nodes are all counted (lock)', async () => {
+        // DESIGN: failures are counted per account/client; with several nodes the counters
+        // are shared, so concurrent failures must not overwrite each other.
+        const key = `client:${uid('race')}`;
+        const policy = { allowed: 1000, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 60_000 };
+        const a = createThrottler(store, () => NOW);
+        // Two SQLite connections in one process would block each other's event loop (the
+        // driver waits synchronously); SQLite nodes are separate processes in real life.
+        const b = createThrottler(kind.name === 'postgres' ? node2 : store, () => NOW);
+        await Promise.all(Array.from({ length: RACERS }, (_, i) => (i % 2 ? a : b).fail(key, policy)));
+        assert.equal((await store.throttles.get(key))!.failures, RACERS);
       });
     });
 
