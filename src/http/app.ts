@@ -7,7 +7,7 @@ import { Eta } from 'eta';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Services } from '../services.js';
-import { installErrorHandlers, isApiPath, sendOAuthError } from './errors.js';
+import { installErrorHandlers, isApiPath, sendErrorPage, sendOAuthError } from './errors.js';
 import { OAuthError } from '../oauth/errors.js';
 import { installCors } from './cors.js';
 import { installSecurityHeaders } from './security_headers.js';
@@ -27,11 +27,7 @@ import { unsubscribeEndpoints } from '../endpoints/unsubscribe.js';
 import { accountEndpoints } from '../endpoints/account.js';
 
 export const BODY_LIMIT = 1024 * 1024;
-const MALFORMED_URL_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bad request · Alias</title>' +
-  '<link rel="stylesheet" href="/static/alias.css"></head><body><main><p class="brand">Alias</p><h1>Bad request</h1>' +
-  '<p role="alert">The address of this page is malformed.</p></main></body></html>';
-// Templates and static files live in src/ui, found the same way from src/ and dist/.
-const UI_DIR = fileURLToPath(new URL('../../src/ui/', import.meta.url));
+
 
 export interface AppOptions {
   logger?: boolean | Record<string, unknown>;
@@ -56,8 +52,8 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
         void sendOAuthError(reply, err);
         return;
       }
-      // Answered before any plugin runs for this request, so no template: a fixed page.
-      void (reply as FastifyReply).code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(MALFORMED_URL_PAGE);
+      // Answered before any plugin decorates the reply: sendErrorPage writes the page itself.
+      sendErrorPage(reply as FastifyReply, 400, 'Bad request', 'The address of this page is malformed.').catch(() => undefined);
     },
   });
 

@@ -17,7 +17,21 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyRep
 
 export async function sendErrorPage(reply: FastifyReply, status: number, title: string, message: string, hint?: string): Promise<FastifyReply> {
   reply.code(status).header('cache-control', 'no-store');
+  // Replies the router makes itself (fastify's frameworkErrors, for undecodable URLs) carry
+  // no plugin decorators, so no templates: the same page, written out here.
+  if (typeof reply.viewAsync !== 'function') return reply.type('text/html; charset=utf-8').send(plainErrorPage(title, message, hint));
   return renderPage(reply, 'error', { title, message, hint });
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+function plainErrorPage(title: string, message: string, hint?: string): string {
+  return '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n<meta name="referrer" content="no-referrer">\n' +
+    `<title>${escapeHtml(title)} · Alias</title>\n<link rel="stylesheet" href="/static/alias.css">\n</head>\n<body>\n<main>\n` +
+    `<p class="brand">Alias</p>\n<h1>${escapeHtml(title)}</h1>\n<p role="alert">${escapeHtml(message)}</p>\n` +
+    (hint ? `<p class="hint">${escapeHtml(hint)}</p>\n` : '') + '</main>\n</body>\n</html>\n';
 }
 
 /** Renders a template inside the layout. */
