@@ -27,7 +27,8 @@ import { unsubscribeEndpoints } from '../endpoints/unsubscribe.js';
 import { accountEndpoints } from '../endpoints/account.js';
 
 export const BODY_LIMIT = 1024 * 1024;
-
+// Templates and static files live in src/ui, found the same way from src/ and dist/.
+const UI_DIR = fileURLToPath(new URL('../../src/ui/', import.meta.url));
 
 export interface AppOptions {
   logger?: boolean | Record<string, unknown>;
