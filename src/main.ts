@@ -26,6 +26,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     throw err;
   }
   services.backchannel.start();
+  services.relayWorker.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -36,6 +37,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`  discovery  ${config.issuer}/.well-known/openid-configuration`);
   out(`  database   ${services.db.location}${sqlite ? ' (SQLite, embedded)' : ''}`);
   if (sqlite && !config.secret) out(`  secret     ${secretFilePath(services.db.location)} (generated; set ALIAS_SECRET to use your own)`);
+  out(`  relay      ${config.smtpUrl ? `mail over SMTP (${redactSmtp(config.smtpUrl)})` : 'inbox only (set ALIAS_SMTP_URL to send mail)'}`);
   if (createdKey) out(`  created the first signing key`);
   if (demo) {
     out('');
@@ -56,9 +58,20 @@ export async function startServer(config: Config, out: (line: string) => void = 
   const stop = () => (stopping ??= (async () => {
     await app.close();
     await services.backchannel.stop();
+    await services.relayWorker.stop();
     await services.close();
   })());
   return { app, services, url, stop };
+}
+
+/** smtp://user:pass@host:port → smtp://host:port, for printing. */
+export function redactSmtp(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'smtp';
+  }
 }
 
 /** Graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0. */

@@ -13,6 +13,9 @@ import { createClientRegistry, type ClientRegistry } from './clients/registry.js
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createConsent, type Consent } from './consent/grants.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
+import { createRelay, type Relay } from './relay/relay.js';
+import { createRelayWorker, type RelayWorker } from './relay/worker.js';
+import { pino } from 'pino';
 
 export type Clock = () => number;
 
@@ -30,6 +33,10 @@ export interface Services {
   accounts: Accounts;
   consent: Consent;
   backchannel: Backchannel;
+  /** The contact relay: accepts messages into the outbox. */
+  relay: Relay;
+  /** Delivers the outbox (started by serve and `aliasid worker`). */
+  relayWorker: RelayWorker;
   close(): Promise<void>;
 }
 
@@ -63,12 +70,17 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       now,
       nickname: async (userId, tx) => (await tx.users.get(userId))?.nickname ?? null,
     });
+    const logger = pino({ level: config.logLevel, base: undefined });
+    const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, smtpUrl: config.smtpUrl,
+      from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens,
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now),
       consent: createConsent(store, pairwise, now),
       backchannel: createBackchannel({ store, keys, issuer: config.issuer, now }),
+      relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
+      relayWorker,
       close: () => db.close(),
     };
   } catch (err) {

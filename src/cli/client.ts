@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { clientInformation, GRANT_TYPES } from '../clients/registry.js';
-import type { Client } from '../store/store.js';
+import { clientInformation, GRANT_TYPES, validateClient } from '../clients/registry.js';
+import type { Channel, Client } from '../store/store.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
 
 function describe(c: Client): string[] {
@@ -75,6 +75,54 @@ export function clientCommand(program: Command) {
         if (!c) throw new UsageError(`no client with id '${id}'`);
         if (opts.json) return printJson(clientInformation(c));
         for (const line of describe(c)) print(line);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  client.command('update')
+    .description('change a client: its name, add or redescribe channels, remove channels')
+    .argument('<id>', 'client_id')
+    .option('--name <name>', 'new name shown to users')
+    .option('--channel <name[:description]>', 'add a channel, or change the description of an existing one (repeatable)', collect, [])
+    .option('--remove-channel <name>', 'remove a channel: apps can no longer send on it (repeatable)', collect, [])
+    .option('--json', 'print the RFC 7591 client information response as JSON')
+    .option(...dbOpt)
+    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; json?: boolean; db?: string }) => {
+      try {
+        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length) {
+          throw new UsageError('nothing to change: give --name, --channel or --remove-channel');
+        }
+        const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
+          const c = await tx.clients.get(id);
+          if (!c) throw new UsageError(`no client with id '${id}'`);
+          for (const name of opts.removeChannel) {
+            if (!c.channels.some((ch) => ch.name === name)) throw new UsageError(`client '${id}' has no channel '${name}'`);
+          }
+          // A channel given again keeps its place and gets the new description, if one is given.
+          const added = opts.channel.map((raw) => {
+            const i = raw.indexOf(':');
+            return { raw, name: i === -1 ? raw : raw.slice(0, i) };
+          });
+          const kept: (string | Channel)[] = c.channels
+            .filter((ch) => !opts.removeChannel.includes(ch.name))
+            .map((ch) => {
+              const a = added.find((x) => x.name === ch.name);
+              return a && a.raw.includes(':') ? a.raw : ch;
+            });
+          const channels = [...kept, ...added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.raw)];
+          // The same rules as at registration.
+          const fields = validateClient({
+            name: opts.name ?? c.name, redirectUris: c.redirectUris, postLogoutRedirectUris: c.postLogoutRedirectUris,
+            isPublic: c.isPublic, grantTypes: c.grantTypes, scopes: c.scopes, channels,
+            backchannelLogoutUri: c.backchannelLogoutUri,
+          });
+          const next: Client = { ...c, name: fields.name, channels: fields.channels, updatedAt: s.now() };
+          await tx.clients.update(next);
+          return next;
+        }));
+        if (opts.json) return printJson(clientInformation(updated));
+        for (const line of describe(updated)) print(line);
       } catch (err) {
         fail(err);
       }

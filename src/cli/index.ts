@@ -5,6 +5,7 @@ import { migrateCommand } from './migrate.js';
 import { userCommand } from './user.js';
 import { clientCommand } from './client.js';
 import { keysCommand } from './keys.js';
+import { workerCommand } from './worker.js';
 
 const program = new Command('aliasid')
   .description('Alias: a privacy-first OAuth 2.0 and OpenID Connect provider')
@@ -16,5 +17,6 @@ migrateCommand(program);
 userCommand(program);
 clientCommand(program);
 keysCommand(program);
+workerCommand(program);
 
 await program.parseAsync(process.argv);

@@ -12,6 +12,8 @@ export interface Config {
   /** ALIAS_SECRET; undefined means the generated file next to the SQLite database. */
   secret?: string;
   smtpUrl?: string;
+  /** ALIAS_SMTP_FROM: the relay's From address (default alias@ the issuer's host). */
+  smtpFrom?: string;
   demo: boolean;
   logLevel: string;
 }
@@ -49,8 +51,10 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   }
   const smtpUrl = env.ALIAS_SMTP_URL || undefined;
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('ALIAS_SMTP_URL must be smtp://host:port or smtps://host:port');
+  const smtpFrom = env.ALIAS_SMTP_FROM || undefined;
+  if (smtpFrom && !/^[^\s@<>"]+@[^\s@<>"]+$/.test(smtpFrom)) throw new ConfigError('ALIAS_SMTP_FROM must be a bare e-mail address (alias@example.com)');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
-  return { port, host, issuer, db, secret, smtpUrl, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
 }
 
 /** OIDC Discovery §3: https (or http for local development), no query or fragment. */

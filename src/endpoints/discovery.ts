@@ -12,6 +12,7 @@ export const PATHS = {
   revocation: '/api/oauth2/revoke',
   deviceAuthorization: '/api/oauth2/device_authorization',
   endSession: '/oauth2/logout',
+  messages: '/api/v1/messages',
 } as const;
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
@@ -44,6 +45,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     authorization_response_iss_parameter_supported: true,
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: false,
+    // The contact relay (POST, JSON {to, channel, subject, body}).
+    alias_messages_endpoint: issuer + PATHS.messages,
   };
 }
 

@@ -1,0 +1,37 @@
+// `aliasid worker`: runs the contact relay's delivery worker alone (no HTTP), until
+// SIGTERM or SIGINT. Any number of workers, and `serve`, can share one database: each
+// message is leased to one of them at a time.
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { createServices } from '../services.js';
+import { redactSmtp } from '../main.js';
+import { fail, print } from './context.js';
+
+export function workerCommand(program: Command) {
+  program.command('worker')
+    .description('deliver relayed messages (the outbox) without serving HTTP; runs until SIGTERM')
+    .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)')
+    .option('--issuer <url>', 'public issuer URL, used in unsubscribe links (env ALIAS_ISSUER; the same as serve)')
+    .action(async (opts: { db?: string; issuer?: string }) => {
+      try {
+        const config = loadConfig({ db: opts.db, issuer: opts.issuer });
+        const s = await createServices(config, { migrate: true });
+        s.relayWorker.start();
+        // The worker's own timer does not hold the process open (it is unref'd for serve).
+        const keepAlive = setInterval(() => {}, 3_600_000);
+        print(`Alias relay worker is running (database ${s.db.location}; ${config.smtpUrl
+          ? `mail over SMTP to ${redactSmtp(config.smtpUrl)}` : 'no ALIAS_SMTP_URL: messages go to the inbox only'}).`);
+        let stopping = false;
+        const stop = () => {
+          if (stopping) return;
+          stopping = true;
+          clearInterval(keepAlive);
+          s.relayWorker.stop().then(() => s.close()).then(() => process.exit(0), () => process.exit(1));
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

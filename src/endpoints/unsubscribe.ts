@@ -1,0 +1,76 @@
+// One-click unsubscribe (RFC 8058) from relayed mail: POST /unsubscribe/:token takes back
+// one channel of one app for one user. The mail provider posts
+// `List-Unsubscribe=One-Click`; a person who opens the link gets GET, a confirmation page
+// whose form is CSRF-protected. GET never changes anything.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import type { PageContext } from '../http/context.js';
+import { renderPage, sendErrorPage } from '../http/errors.js';
+import { META_CHANNEL } from '../oauth/scopes.js';
+import { readUnsubscribeToken, type UnsubscribeRef } from '../relay/unsubscribe_token.js';
+import { channelLabel } from '../relay/mail.js';
+import type { Client } from '../store/store.js';
+
+/** RFC 8058 §3.1: the body carries List-Unsubscribe=One-Click, url-encoded or as multipart/form-data. */
+function isOneClick(request: FastifyRequest): boolean {
+  const body = request.body;
+  if (body && typeof body === 'object') return (body as Record<string, unknown>)['List-Unsubscribe'] === 'One-Click';
+  if (typeof body === 'string' && /^multipart\/form-data/i.test(request.headers['content-type'] ?? '')) {
+    return /content-disposition:\s*form-data;\s*name="?List-Unsubscribe"?\s*\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n/i.test(body);
+  }
+  return false;
+}
+
+export function unsubscribeEndpoints(app: FastifyInstance, s: Services, page: PageContext) {
+  /** The link's reference and app, or an error page already sent. */
+  async function load(request: FastifyRequest, reply: FastifyReply): Promise<{ ref: UnsubscribeRef; client?: Client } | undefined> {
+    reply.header('cache-control', 'no-store');
+    const { token } = request.params as { token: string };
+    const ref = readUnsubscribeToken(s.secrets, token);
+    if (!ref) {
+      await sendErrorPage(reply, 400, 'This unsubscribe link is not valid',
+        'The link is incomplete or was changed. Use the link from the message, or manage your apps on your Alias account page.');
+      return undefined;
+    }
+    const client = await s.clients.get(ref.clientId);
+    if (ref.channel === META_CHANNEL) {
+      await sendErrorPage(reply, 400, 'These notices cannot be unsubscribed on their own',
+        `Notices about your connection with ${client?.name ?? 'an app'} come with the permission to contact you.`,
+        'To stop them, take back the contact permission (or disconnect the app) on your Alias account page.');
+      return undefined;
+    }
+    return { ref, client };
+  }
+
+  const label = (ref: UnsubscribeRef, client?: Client) => ({
+    app: client?.name ?? 'The app',
+    channel: client ? channelLabel(client, ref.channel) : ref.channel,
+  });
+
+  app.get('/unsubscribe/:token', async (request, reply) => {
+    const loaded = await load(request, reply);
+    if (!loaded) return reply;
+    const { token } = request.params as { token: string };
+    return renderPage(reply, 'unsubscribe', {
+      title: 'Unsubscribe', ...label(loaded.ref, loaded.client),
+      action: `/unsubscribe/${token}`, csrf: page.csrfToken(page.browserId(request, reply)),
+    });
+  });
+
+  app.post('/unsubscribe/:token', async (request, reply) => {
+    const loaded = await load(request, reply);
+    if (!loaded) return reply;
+    const body = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
+    // The mail provider's one-click POST has no cookie; the signed link is its authority.
+    // The confirmation form must come from this browser's page.
+    if (!isOneClick(request) && !page.checkCsrf(request, body.csrf)) {
+      return sendErrorPage(reply, 403, 'This form has expired',
+        'The form was not sent from this browser’s Alias page, so nothing was changed.', 'Open the unsubscribe link again.');
+    }
+    const { ref, client } = loaded;
+    const grant = await s.consent.find(ref.userId, ref.clientId);
+    // Already gone (revoked, or the app disconnected): the answer is the same.
+    if (grant) await s.consent.revokeChannel(ref.userId, grant.id, ref.channel);
+    return renderPage(reply, 'unsubscribed', { title: 'Unsubscribed', ...label(ref, client) });
+  });
+}

@@ -1,0 +1,170 @@
+// The relay's delivery worker: claims due outbox rows with a lease (several workers on
+// several nodes never hold the same message), sends each over SMTP, and retries with
+// back-off. Without ALIAS_SMTP_URL a message is marked sent as soon as it is claimed:
+// it lives in the user's inbox on the account page only.
+import nodemailer from 'nodemailer';
+import type { Message, Store } from '../store/store.js';
+import type { Secrets } from '../security/secrets.js';
+import { composeMail, defaultFrom } from './mail.js';
+import { grantAllows } from './relay.js';
+import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
+import { META_CHANNEL } from '../oauth/scopes.js';
+
+/** Longer than the worst case of one attempt (connect + greeting + send timeouts). */
+export const LEASE_MS = 120_000;
+const CONNECT_TIMEOUT_MS = 15_000;
+const SOCKET_TIMEOUT_MS = 30_000;
+export const MAX_ATTEMPTS = 12;
+const BATCH = 10;
+
+/** 5 s, 10 s, 20 s, … doubling up to an hour. */
+export const retryDelay = (attempts: number): number => Math.min(5_000 * 2 ** (attempts - 1), 3_600_000);
+
+export interface RelayWorker {
+  /** Delivers what is due once; returns how many messages were attempted. */
+  runOnce(): Promise<number>;
+  /** Polls every `intervalMs` (at most 1 s by default) until stopped. */
+  start(intervalMs?: number): void;
+  /** Looks at the outbox now (called after each acceptance). */
+  kick(): void;
+  stop(): Promise<void>;
+  /** True when messages go out over SMTP; false when they stay in the inbox only. */
+  readonly smtp: boolean;
+}
+
+export interface RelayWorkerDeps {
+  store: Store;
+  secrets: Secrets;
+  issuer: string;
+  now: () => number;
+  smtpUrl?: string;
+  /** From address; alias@ the issuer's host by default. */
+  from?: string;
+  log?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+/** SMTP 5xx replies and malformed envelopes will not get better by retrying. */
+function permanent(err: unknown): boolean {
+  const e = err as { responseCode?: number; code?: string };
+  if (typeof e.responseCode === 'number') return e.responseCode >= 500 && e.responseCode < 600;
+  return e.code === 'EENVELOPE' || e.code === 'EMESSAGE';
+}
+
+function describe(err: unknown): string {
+  const e = err as { responseCode?: number; code?: string; message?: string };
+  const text = (e.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 500);
+  return e.responseCode ? `SMTP ${e.responseCode}: ${text}` : e.code ? `${e.code}: ${text}` : text;
+}
+
+const makeTransport = (url: string) => nodemailer.createTransport({
+  url,
+  connectionTimeout: CONNECT_TIMEOUT_MS,
+  greetingTimeout: CONNECT_TIMEOUT_MS,
+  socketTimeout: SOCKET_TIMEOUT_MS,
+});
+
+export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
+  const { store, now } = deps;
+  const from = deps.from ?? defaultFrom(deps.issuer);
+  const host = from.slice(from.lastIndexOf('@') + 1);
+  let transport: ReturnType<typeof makeTransport> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let again = false;
+
+  function smtp() {
+    transport ??= makeTransport(deps.smtpUrl!);
+    return transport;
+  }
+
+  async function settle(m: Message, attempts: number, outcome: { sent: true } | { error: string; permanent: boolean }) {
+    if ('sent' in outcome) {
+      await store.messages.settle(m.id, { status: 'sent', attempts, nextAttemptAt: now(), lastError: null, deliveredAt: now() });
+      return;
+    }
+    const give = outcome.permanent || attempts >= MAX_ATTEMPTS;
+    if (!give) deps.log?.('relay delivery failed; will retry', { message_id: m.id, attempts, error: outcome.error });
+    else deps.log?.('relay delivery failed for good', { message_id: m.id, attempts, error: outcome.error });
+    await store.messages.settle(m.id, {
+      status: give ? 'failed' : 'queued', attempts, nextAttemptAt: now() + (give ? 0 : retryDelay(attempts)),
+      lastError: outcome.error, deliveredAt: null,
+    });
+  }
+
+  async function deliver(m: Message): Promise<void> {
+    const attempts = m.attempts + 1;
+    const [user, client, grant] = await Promise.all([
+      store.users.get(m.userId), store.clients.get(m.clientId), store.grants.get(m.userId, m.clientId),
+    ]);
+    if (!user || !client) return settle(m, attempts, { error: 'the user or the application no longer exists', permanent: true });
+    // Revocations made after acceptance still count: nothing is mailed on a channel the
+    // user has since taken back (the message stays in the inbox).
+    if (!grantAllows(grant, m.channel)) {
+      return settle(m, attempts, { error: 'not mailed: the user revoked this channel before delivery', permanent: true });
+    }
+    if (!deps.smtpUrl) return settle(m, attempts, { sent: true });
+    const mail = composeMail({
+      message: m, user, client, from, host, accountUrl: `${deps.issuer}/account`,
+      unsubscribeUrl: m.channel === META_CHANNEL ? undefined
+        : unsubscribeUrl(deps.issuer, unsubscribeToken(deps.secrets, { userId: m.userId, clientId: m.clientId, channel: m.channel })),
+    });
+    try {
+      await smtp().sendMail(mail);
+    } catch (err) {
+      return settle(m, attempts, { error: describe(err), permanent: permanent(err) });
+    }
+    return settle(m, attempts, { sent: true });
+  }
+
+  async function runOnce(): Promise<number> {
+    const t = now();
+    const rows = await store.messages.claim(t, t + LEASE_MS, BATCH);
+    await Promise.all(rows.map((m) => deliver(m).catch((err) => {
+      // A database error while settling: the lease runs out and another attempt follows.
+      deps.log?.('relay delivery error', { message_id: m.id, error: (err as Error).message });
+    })));
+    return rows.length;
+  }
+
+  function tick() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runOnce().catch((err) => {
+      deps.log?.('relay worker error', { error: (err as Error).message });
+      return 0;
+    }).then((n) => {
+      // A full batch means more may be due: go on at once.
+      if (n >= BATCH) again = true;
+      return n;
+    }).finally(() => {
+      running = undefined;
+      if (again && timer) {
+        again = false;
+        tick();
+      }
+    });
+  }
+
+  return {
+    runOnce,
+    start(intervalMs = 1_000) {
+      if (timer) return;
+      timer = setInterval(tick, Math.min(intervalMs, 1_000)).unref();
+      tick();
+    },
+    kick() {
+      if (timer) tick();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      again = false;
+      await running;
+      transport?.close();
+      transport = undefined;
+    },
+    smtp: !!deps.smtpUrl,
+  };
+}
