@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Store } from '../store/store.js';
 import type { KeyService } from '../tokens/keys.js';
+import { createPoller } from '../queue/poller.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const LEASE_MS = 30_000;
@@ -40,9 +41,6 @@ export function logoutToken(keys: KeyService, issuer: string, clientId: string, 
 export function createBackchannel(deps: { store: Store; keys: KeyService; issuer: string; now: () => number;
   log?: (msg: string, fields: Record<string, unknown>) => void }): Backchannel {
   const { store, now } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let again = false;
 
   async function deliver(row: { id: string; clientId: string; sub: string; attempts: number }): Promise<void> {
     const client = await store.clients.get(row.clientId);
@@ -85,22 +83,10 @@ export function createBackchannel(deps: { store: Store; keys: KeyService; issuer
     return rows.length;
   }
 
-  function tick() {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = runOnce().catch((err) => {
-      deps.log?.('back-channel logout worker error', { error: (err as Error).message });
-      return 0;
-    }).finally(() => {
-      running = undefined;
-      if (again) {
-        again = false;
-        tick();
-      }
-    });
-  }
+  const poller = createPoller(runOnce, {
+    batch: BATCH,
+    onError: (err) => deps.log?.('back-channel logout worker error', { error: (err as Error).message }),
+  });
 
   return {
     async enqueueForUser(tx, userId) {
@@ -116,16 +102,8 @@ export function createBackchannel(deps: { store: Store; keys: KeyService; issuer
       return rows.length;
     },
     runOnce,
-    start(intervalMs = 1_000) {
-      if (!timer) timer = setInterval(tick, intervalMs).unref();
-    },
-    kick() {
-      if (timer) tick();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
+    start: poller.start,
+    kick: poller.kick,
+    stop: poller.stop,
   };
 }

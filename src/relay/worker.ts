@@ -9,6 +9,7 @@ import { composeMail, defaultFrom } from './mail.js';
 import { grantAllows } from './relay.js';
 import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
 import { META_CHANNEL } from '../oauth/scopes.js';
+import { createPoller } from '../queue/poller.js';
 
 /** Longer than the worst case of one attempt (connect + greeting + send timeouts). */
 export const LEASE_MS = 120_000;
@@ -68,9 +69,6 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
   const from = deps.from ?? defaultFrom(deps.issuer);
   const host = from.slice(from.lastIndexOf('@') + 1);
   let transport: ReturnType<typeof makeTransport> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let again = false;
 
   function smtp() {
     transport ??= makeTransport(deps.smtpUrl!);
@@ -126,42 +124,17 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     return rows.length;
   }
 
-  function tick() {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = runOnce().catch((err) => {
-      deps.log?.('relay worker error', { error: (err as Error).message });
-      return 0;
-    }).then((n) => {
-      // A full batch means more may be due: go on at once.
-      if (n >= BATCH) again = true;
-      return n;
-    }).finally(() => {
-      running = undefined;
-      if (again && timer) {
-        again = false;
-        tick();
-      }
-    });
-  }
+  const poller = createPoller(runOnce, {
+    batch: BATCH,
+    onError: (err: unknown) => deps.log?.('relay worker error', { error: (err as Error).message }),
+  });
 
   return {
     runOnce,
-    start(intervalMs = 1_000) {
-      if (timer) return;
-      timer = setInterval(tick, Math.min(intervalMs, 1_000)).unref();
-      tick();
-    },
-    kick() {
-      if (timer) tick();
-    },
+    start: poller.start,
+    kick: poller.kick,
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      again = false;
-      await running;
+      await poller.stop();
       transport?.close();
       transport = undefined;
     },

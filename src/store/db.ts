@@ -54,8 +54,32 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   sqlite.pragma('foreign_keys = ON');
   // Admin commands run while `serve` holds the file: wait for a writer, never fail at once.
   sqlite.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { kysely, dialect: 'sqlite', location: file, close: () => kysely.destroy() };
+}
+
+/**
+ * Kysely prepares every query anew; preparing is a large share of a request's CPU on
+ * SQLite. Queries are built from fixed shapes with bound parameters, so the set of
+ * distinct SQL texts is small: keep their prepared statements (bounded, just in case).
+ */
+function withStatementCache(sqlite: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        if (cache.size >= 1000) cache.clear();
+        statement = sqlite.prepare(sql);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 function redactUrl(url: string): string {

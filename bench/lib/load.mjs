@@ -1,0 +1,179 @@
+// One measured run: autocannon against one target, with our own counting. Every
+// response is checked (status and body), so a fast error never passes for throughput;
+// latencies are kept exactly (autocannon's histogram has 1 ms resolution); the rate is
+// successful units over the time from the first request to the last response.
+import autocannon from 'autocannon';
+import { performance } from 'node:perf_hooks';
+import { basic, codeExchangeBody, CLIENT_SCOPE, authorizeQuery, ROUND_TRIP_SCOPE } from './targets.mjs';
+
+const FORM = 'application/x-www-form-urlencoded';
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+/**
+ * Runs `steps` (a request sequence each connection repeats) for `duration` seconds, or
+ * `amount` requests in all. A step: { method, path, headers, body?, setup?(ctx) → body,
+ * check(status, body, headers, ctx) → boolean, final?: true }. The final step's
+ * successes are the units counted; a sequence's latency runs from its first request
+ * to its final response.
+ */
+export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 60 }) {
+  const lat = [];
+  let units = 0;
+  let failures = 0;
+  let lastAt = 0;
+  const samples = [];
+  const sequence = steps.length > 1;
+  const requests = steps.map((step, i) => {
+    const last = i === steps.length - 1;
+    const r = { method: step.method, path: step.path, headers: step.headers ?? {} };
+    if (step.body !== undefined) r.body = step.body;
+    if (step.setup || (sequence && i === 0)) {
+      r.setupRequest = (req, ctx) => {
+        if (i === 0) ctx.t0 = performance.now();
+        if (step.setup) req.body = step.setup(ctx);
+        return req;
+      };
+    }
+    r.onResponse = (status, body, ctx, headers) => {
+      const ok = step.check(status, body, headers, ctx);
+      lastAt = performance.now();
+      if (!ok) {
+        failures++;
+        if (samples.length < 3) samples.push(`${status} ${String(body).slice(0, 160)}`);
+        return;
+      }
+      if (last) {
+        units++;
+        if (sequence) lat.push(lastAt - ctx.t0);
+      }
+    };
+    return r;
+  });
+
+  return new Promise((resolve, reject) => {
+    const startAt = performance.now();
+    let guard;
+    const instance = autocannon({
+      url: t.url,
+      connections,
+      ...(amount ? { amount } : { duration }),
+      sampleInt: 100,
+      timeout: 10,
+      requests,
+    }, (err, result) => {
+      clearTimeout(guard);
+      if (err) return reject(err);
+      const elapsedS = ((lastAt || performance.now()) - startAt) / 1000;
+      lat.sort((a, b) => a - b);
+      resolve({
+        units,
+        rps: elapsedS > 0 ? units / elapsedS : 0,
+        p50: percentile(lat, 50),
+        p99: percentile(lat, 99),
+        // Failed checks, connection errors and timeouts.
+        errors: failures + result.errors,
+        errorSamples: samples,
+        elapsedS,
+      });
+    });
+    if (!sequence) instance.on('response', (_client, _status, _bytes, ms) => lat.push(ms));
+    // Bounded whatever happens: autocannon stops at the next tick.
+    guard = setTimeout(() => instance.stop(), maxSeconds * 1000);
+  });
+}
+
+const ok200 = (needle) => (status, body) => status === 200 && body.includes(needle);
+
+export function clientCredentialsSteps(t) {
+  return [{
+    method: 'POST', path: t.endpoints.token,
+    headers: { authorization: basic(t), 'content-type': FORM },
+    body: `grant_type=client_credentials&scope=${encodeURIComponent(CLIENT_SCOPE)}`,
+    check: ok200('"access_token"'),
+  }];
+}
+
+export function introspectionSteps(t, accessToken) {
+  return [{
+    method: 'POST', path: t.endpoints.introspect,
+    headers: { authorization: basic(t), 'content-type': FORM },
+    body: `token=${encodeURIComponent(accessToken)}`,
+    check: ok200('"active":true'),
+  }];
+}
+
+export function userinfoSteps(t, accessToken) {
+  return [{
+    method: 'GET', path: t.endpoints.userinfo,
+    headers: { authorization: `Bearer ${accessToken}` },
+    check: ok200('"sub"'),
+  }];
+}
+
+/** Each request takes the next unused value of `values`; refresh tokens are collected. */
+function takeEach(values) {
+  let i = 0;
+  return () => values[Math.min(i++, values.length - 1)];
+}
+
+export function codeExchangeSteps(t, codes, refreshOut) {
+  const next = takeEach(codes);
+  return [{
+    method: 'POST', path: t.endpoints.token,
+    headers: { authorization: basic(t), 'content-type': FORM },
+    setup: () => codeExchangeBody(next()),
+    check(status, body) {
+      if (status !== 200) return false;
+      const m = /"refresh_token":"([^"]+)"/.exec(body);
+      if (m) refreshOut.push(m[1]);
+      return m !== null && body.includes('"id_token"');
+    },
+  }];
+}
+
+export function refreshSteps(t, refreshTokens) {
+  const next = takeEach(refreshTokens);
+  return [{
+    method: 'POST', path: t.endpoints.token,
+    headers: { authorization: basic(t), 'content-type': FORM },
+    setup: () => `grant_type=refresh_token&refresh_token=${encodeURIComponent(next())}`,
+    check: ok200('"refresh_token"'),
+  }];
+}
+
+/** Authorize with the session and remembered grant → code → token. */
+export function roundTripSteps(t) {
+  return [{
+    method: 'GET', path: authorizeQuery(t, ROUND_TRIP_SCOPE),
+    headers: { cookie: t.sessionCookie },
+    check(status, _body, headers, ctx) {
+      const location = headers.location ?? headers.Location;
+      const m = typeof location === 'string' ? /[?&]code=([^&]+)/.exec(location) : null;
+      ctx.code = m ? decodeURIComponent(m[1]) : 'missing';
+      return (status === 302 || status === 303) && m !== null;
+    },
+  }, {
+    method: 'POST', path: t.endpoints.token,
+    headers: { authorization: basic(t), 'content-type': FORM },
+    setup: (ctx) => codeExchangeBody(ctx.code),
+    check: ok200('"id_token"'),
+  }];
+}
+
+/** Alias's sign-in form, posted with the right password: 303 back to the interaction. */
+export function loginSteps(form) {
+  return [{
+    method: 'POST', path: form.path,
+    headers: { cookie: form.cookie, 'content-type': FORM },
+    body: form.body,
+    check(status, _body, headers) {
+      const location = headers.location ?? headers.Location;
+      return status === 303 && typeof location === 'string' && location.startsWith('/interaction/');
+    },
+  }];
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C]`
+// Runs Alias (dist/, pinned to one core, ALIAS_LOG_LEVEL=warn) under `node --cpu-prof`,
+// drives one scenario with autocannon, stops it and summarises where the time went: self
+// time by function and by module, and inclusive time of Alias's own functions, per
+// request. Scenarios: client_credentials introspection code_exchange refresh userinfo
+// round_trip login (default: client_credentials userinfo code_exchange).
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { cpuSeconds, freshTokens, loginForm, mintCodes, randomSchema, ROOT, signIn, startAlias } from './lib/targets.mjs';
+import {
+  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
+} from './lib/load.mjs';
+
+const argv = process.argv.slice(2);
+const values = (name) => argv.flatMap((a, i) => (a === name && argv[i + 1] ? [argv[i + 1]] : []));
+const scenarios = values('--scenario').length ? values('--scenario') : ['client_credentials', 'userinfo', 'code_exchange'];
+const dbKind = values('--db')[0] ?? 'sqlite';
+const seconds = Math.min(30, Number(values('--seconds')[0] ?? 5));
+const conns = Math.min(200, Number(values('--conns')[0] ?? 20));
+const top = Number(values('--top')[0] ?? 25);
+const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
+const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SERVER_CORE = os.cpus().length > 1 ? 1 : 0;
+spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+
+const ALIAS_DIST = new URL('../dist/', import.meta.url).href;
+
+function moduleOf(url) {
+  if (!url) return '(native/V8)';
+  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:').split('/').slice(0, 2).join('/');
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1];
+  if (url.startsWith(ALIAS_DIST)) return `alias:${url.slice(ALIAS_DIST.length)}`;
+  return url.replace(/^file:\/\//, '');
+}
+
+/** Microseconds on CLOCK_MONOTONIC, the clock of V8's profile timestamps. */
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
+
+function analyse(profile, units, window) {
+  const { nodes, samples, timeDeltas } = profile;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const selfMs = new Map();
+  // Only the samples of the measured window (not sign-in or minting codes).
+  let ts = profile.startTime;
+  let kept = 0;
+  for (let i = 0; i < samples.length; i++) {
+    ts += timeDeltas[i] ?? 0;
+    if (window && (ts < window.start || ts > window.end)) continue;
+    kept++;
+    selfMs.set(samples[i], (selfMs.get(samples[i]) ?? 0) + (timeDeltas[i] ?? 0) / 1000);
+  }
+  if (window && kept === 0) return analyse(profile, units, undefined);
+  const parent = new Map();
+  for (const n of nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const key = (n) => `${n.callFrame.functionName || '(anonymous)'} ${moduleOf(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  const total = [...selfMs.values()].reduce((a, b) => a + b, 0);
+  const idle = [...selfMs].filter(([id]) => ['(idle)', '(program)', '(garbage collector)'].includes(byId.get(id).callFrame.functionName));
+  const bySelf = new Map();
+  const byModule = new Map();
+  const inclusive = new Map();
+  for (const [id, ms] of selfMs) {
+    const n = byId.get(id);
+    bySelf.set(key(n), (bySelf.get(key(n)) ?? 0) + ms);
+    const mod = ['(idle)', '(program)', '(garbage collector)'].includes(n.callFrame.functionName) ? n.callFrame.functionName : moduleOf(n.callFrame.url);
+    byModule.set(mod, (byModule.get(mod) ?? 0) + ms);
+    // Inclusive time of Alias's own functions (each function once per stack).
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const m = byId.get(cur);
+      if (!m.callFrame.url.startsWith(ALIAS_DIST)) continue;
+      const k = key(m);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + ms);
+    }
+  }
+  const idleMs = idle.reduce((a, [, ms]) => a + ms, 0);
+  const sort = (m) => [...m].sort((a, b) => b[1] - a[1]);
+  const per = (ms) => (units ? `${((ms * 1000) / units).toFixed(1).padStart(7)} µs/unit` : '');
+  const pct = (ms) => `${((100 * ms) / total).toFixed(1).padStart(5)}%`;
+  const lines = [];
+  lines.push(`profile${window ? ' (measured window only)' : ' (whole process: set-up included)'}: ${(total / 1000).toFixed(1)} s sampled, ${((total - idleMs) / 1000).toFixed(1)} s busy, ${units} units → ${per(total - idleMs).trim()} busy`);
+  lines.push('\nby module (self time):');
+  for (const [k, ms] of sort(byModule).slice(0, top)) lines.push(`  ${pct(ms)} ${per(ms)}  ${k}`);
+  lines.push('\nby function (self time):');
+  for (const [k, ms] of sort(bySelf).slice(0, top)) lines.push(`  ${pct(ms)} ${per(ms)}  ${k}`);
+  lines.push('\nAlias functions (inclusive time):');
+  for (const [k, ms] of sort(inclusive).slice(0, top)) lines.push(`  ${pct(ms)} ${per(ms)}  ${k}`);
+  return lines.join('\n');
+}
+
+async function profileOne(scenario) {
+  const workDir = mkdtempSync(join(os.tmpdir(), 'alias-profile-'));
+  const profDir = join(workDir, 'prof');
+  mkdirSync(profDir);
+  let schema;
+  let db = join(workDir, 'alias.db');
+  const env = {};
+  if (dbKind === 'pg') {
+    schema = randomSchema();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`create schema ${schema}`);
+    await c.end();
+    const url = new URL(PG_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    db = url.toString();
+    env.ALIAS_SECRET = randomBytes(32).toString('base64url');
+  }
+  const t = await startAlias({ name: `alias-${dbKind}`, db, env, core: SERVER_CORE, workDir, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+  let units = 0;
+  let result;
+  let window;
+  try {
+    await signIn(t);
+    const tokens = await freshTokens(t);
+    let steps;
+    let amount;
+    if (scenario === 'client_credentials') steps = clientCredentialsSteps(t);
+    else if (scenario === 'introspection') steps = introspectionSteps(t, tokens.access_token);
+    else if (scenario === 'userinfo') steps = userinfoSteps(t, tokens.access_token);
+    else if (scenario === 'round_trip') steps = roundTripSteps(t);
+    else if (scenario === 'login') steps = loginSteps(await loginForm(t));
+    else if (scenario === 'code_exchange' || scenario === 'refresh') {
+      const n = Math.min(6000, Math.round(seconds * 400));
+      const codes = await mintCodes(t, n + 8);
+      const pool = [];
+      if (scenario === 'refresh') await runLoad(t, { connections: conns, steps: codeExchangeSteps(t, codes, pool), amount: n });
+      steps = scenario === 'refresh' ? refreshSteps(t, pool) : codeExchangeSteps(t, codes, pool);
+      amount = scenario === 'refresh' ? pool.length - 8 : n;
+    } else throw new Error(`unknown scenario ${scenario}`);
+    const cpu0 = cpuSeconds(t.proc.pid);
+    window = { start: monoUs() };
+    result = await runLoad(t, { connections: conns, steps, amount, duration: seconds, maxSeconds: seconds * 4 + 10 });
+    window.end = monoUs();
+    const cpu1 = cpuSeconds(t.proc.pid);
+    units = result.units;
+    process.stdout.write(`\n== ${scenario} on ${dbKind}, ${conns} connections: ${result.rps.toFixed(0)}/s, p50 ${result.p50?.toFixed(1)} ms, ` +
+      `p99 ${result.p99?.toFixed(1)} ms, errors ${result.errors}, server CPU ${(((cpu1 - cpu0) * 1000) / units).toFixed(3)} ms/unit\n`);
+  } finally {
+    await t.proc.stop();
+    if (schema) {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect().then(() => c.query(`drop schema if exists ${schema} cascade`)).finally(() => c.end());
+    }
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no .cpuprofile written');
+  // The profile covers set-up too (sign-in, minting); the summary is per measured unit.
+  const text = analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')), units, window);
+  process.stdout.write(text + '\n');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `${scenario}-${dbKind}.txt`), `${scenario} on ${dbKind}, ${conns} connections, ${new Date().toISOString()}\n` +
+    `${result.rps.toFixed(0)}/s p50 ${result.p50?.toFixed(1)} ms p99 ${result.p99?.toFixed(1)} ms errors ${result.errors}\n${text}\n`);
+  if (argv.includes('--keep')) process.stdout.write(`profile kept in ${profDir}\n`);
+  else rmSync(workDir, { recursive: true, force: true });
+}
+
+for (const s of scenarios) await profileOne(s);

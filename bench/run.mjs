@@ -1,0 +1,374 @@
+#!/usr/bin/env node
+// `npm run bench`: Alias (SQLite and PostgreSQL) side by side with oidc-provider, on
+// loopback. See bench/README.md. Options:
+//   --quick            one short round (under a minute)
+//   --rounds N         rounds of the full run (default 3)
+//   --duration S       seconds per timed run (default 1.25; logins 2)
+//   --no-build         use dist/ as it is (default: rebuild when src/ is newer; --quick
+//                      only builds when dist/ is missing, or with --build)
+//   --no-pg            leave out Alias on PostgreSQL
+//   --out DIR          where the JSON and SVG go (default bench/results)
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { cpuSeconds, freshTokens, loginForm, mintCodes, peakRssMb, randomSchema, resetPeakRss, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
+import {
+  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
+} from './lib/load.mjs';
+import { markdown, SCENARIOS, summarise, svg, table } from './lib/report.mjs';
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const value = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const QUICK = flag('--quick');
+const CFG = QUICK
+  ? { rounds: 1, duration: 0.5, loginDuration: 1, warmup: 0.25, warmupCodes: 0, budgetS: 52, hardS: 110 }
+  : { rounds: 3, duration: 1.25, loginDuration: 2, warmup: 0.5, warmupCodes: 120, budgetS: 280, hardS: 360 };
+CFG.rounds = Math.max(1, Math.min(10, Number(value('--rounds', CFG.rounds))));
+CFG.duration = Math.max(0.3, Math.min(30, Number(value('--duration', CFG.duration))));
+if (argv.includes('--duration')) CFG.loginDuration = Math.max(CFG.duration, 1);
+const CONNS = [20, 50];
+const OUT_DIR = value('--out', join(ROOT, 'bench/results'));
+const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const t0 = performance.now();
+const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+const elapsed = () => (performance.now() - t0) / 1000;
+const log = (line) => process.stdout.write(line + '\n');
+const notes = [];
+
+// ---- cores: the load generator on one, the servers on another ----------------------
+const cores = os.cpus().length;
+const LOAD_CORE = 0;
+const SERVER_CORE = cores > 1 ? 1 : 0;
+if (spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' }).status !== 0) {
+  throw new Error('taskset is required (util-linux) to pin the servers to one core');
+}
+if (cores < 2) notes.push('Only one core: the load generator shares the servers\' core.');
+
+// ---- build -------------------------------------------------------------------------
+function newest(dir, ext) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p, ext));
+    else if (e.name.endsWith(ext)) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+function oldest(dir, ext) {
+  let t = Infinity;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.min(t, oldest(p, ext));
+    else if (e.name.endsWith(ext)) t = Math.min(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+let stale = true;
+try {
+  stale = newest(join(ROOT, 'src'), '.ts') > oldest(join(ROOT, 'dist'), '.js');
+} catch { /* no dist yet */ }
+const haveDist = (() => {
+  try {
+    return statSync(join(ROOT, 'dist/cli/index.js')).isFile();
+  } catch {
+    return false;
+  }
+})();
+// The full run rebuilds a stale dist/; --quick only builds a missing one (tsc alone takes
+// a third of its minute), unless --build is given.
+const build = haveDist ? stale && !flag('--no-build') && (!QUICK || flag('--build')) : true;
+if (build) {
+  log('Building Alias (npm run build: tsc → dist/)…');
+  const b = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
+  if (b.status !== 0) {
+    if (!haveDist) throw new Error('npm run build failed');
+    notes.push('npm run build failed (src/ is being edited?): the numbers are for the previous build in dist/.');
+  } else log(`  built in ${elapsed().toFixed(0)} s`);
+} else if (stale) {
+  notes.push('dist/ is older than src/ (not rebuilt: --quick or --no-build): the numbers are for the last build.');
+}
+
+// ---- bookkeeping for teardown and the hard time bound -------------------------------
+const workDir = mkdtempSync(join(os.tmpdir(), 'alias-bench-'));
+const targets = [];
+let pgSchema;
+let finished = false;
+
+async function teardown() {
+  await Promise.all(targets.map((t) => t.proc.stop().catch(() => {})));
+  if (pgSchema) {
+    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+    await c.connect().then(() => c.query(`drop schema if exists ${pgSchema} cascade`)).catch(() => {}).finally(() => c.end().catch(() => {}));
+  }
+  if (!flag('--keep')) rmSync(workDir, { recursive: true, force: true });
+}
+const hardStop = setTimeout(async () => {
+  log(`\nAborting: the run passed its time bound of ${CFG.hardS} s.`);
+  await teardown();
+  process.exit(2);
+}, CFG.hardS * 1000);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, async () => {
+    if (finished) return;
+    log(`\n${sig}: stopping the servers…`);
+    await teardown();
+    process.exit(130);
+  });
+}
+
+// ---- PostgreSQL ------------------------------------------------------------------------
+async function pgReachable() {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('select 1');
+    return true;
+  } catch (err) {
+    notes.push(`PostgreSQL at ${PG_URL} is unreachable (${err.message}); Alias on PostgreSQL was left out.`);
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+function aliasVersion() {
+  const git = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const changed = git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length;
+  return { commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown', uncommittedSrcFiles: changed };
+}
+
+function peerVersion() {
+  return JSON.parse(readFileSync(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
+}
+
+function rawArgon2(seconds, concurrency) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, join(ROOT, 'bench/argon2_rate.mjs'), String(seconds), String(concurrency)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 20) * 1000);
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`argon2_rate exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+// ---- main ------------------------------------------------------------------------------
+async function main() {
+  const withPg = !flag('--no-pg') && (await pgReachable());
+  log(`Alias benchmark (${QUICK ? 'quick' : 'full'}): ${CFG.rounds} round(s), ${CFG.duration} s per timed run, connections ${CONNS.join(' and ')}`);
+  log(`  servers pinned to core ${SERVER_CORE} (taskset -c ${SERVER_CORE}), one at a time under load; autocannon pinned to core ${LOAD_CORE}`);
+  log('  Alias runs compiled (dist/) with ALIAS_LOG_LEVEL=warn: per-request info logs are off, as they would distort the numbers');
+
+  // Start side by side: the peer as soon as Alias on SQLite has its client and user.
+  const track = (p) => p.then((t) => { targets.push(t); return t; });
+  const sqliteStart = track(startAlias({ name: 'alias-sqlite', db: join(workDir, 'sqlite', 'alias.db'), env: {}, core: SERVER_CORE, workDir }));
+  const starting = [sqliteStart, sqliteStart.then((s) => track(startPeer({
+    clientId: s.clientId, clientSecret: s.clientSecret, accountId: s.userId, core: SERVER_CORE, workDir,
+  })))];
+  if (withPg) {
+    pgSchema = randomSchema();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`create schema ${pgSchema}`);
+    await c.end();
+    const url = new URL(PG_URL);
+    url.searchParams.set('options', `-c search_path=${pgSchema}`);
+    starting.push(track(startAlias({
+      name: 'alias-pg', db: url.toString(), core: SERVER_CORE, workDir,
+      env: { ALIAS_SECRET: randomBytes(32).toString('base64url') },
+    })));
+  }
+  const started = await Promise.allSettled(starting);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  // A fixed order: SQLite, PostgreSQL, the peer.
+  const rank = { 'alias-sqlite': 0, 'alias-pg': 1, 'oidc-provider': 2 };
+  targets.sort((a, b) => rank[a.name] - rank[b.name]);
+  const version = peerVersion();
+  log(`  peer: oidc-provider ${version} on Node ${process.versions.node} (it warns that it wants Node 22; it runs), configured as closely as it allows:`);
+  const peerConfig = [
+    'its default in-memory adapter (MemoryAdapter), with the LRU raised from 1000 to 200000 entries so pre-minted codes, the session and the grant are not evicted',
+    'opaque access tokens (no resource indicators), RS256 ID tokens, pairwise subjects',
+    'grants: authorization_code (+PKCE S256), refresh_token rotated at every use, client_credentials; introspection; userinfo',
+    'Alias\'s lifetimes (access 30 min, code 60 s, ID token 1 h, refresh 30 d); DPoP and PAR off (Alias has neither)',
+    'a programmatic interaction (signs the bench user in, grants what is asked) instead of pages; offline_access needs prompt=consent there, so each pre-minted code passes through it',
+  ];
+  for (const line of peerConfig) log(`    - ${line}`);
+  const setupDone = elapsed();
+  log(`  set-up took ${setupDone.toFixed(1)} s; logs in ${workDir}`);
+
+  // The real flow once per target: sign in, consent, keep the session.
+  for (const t of targets) await signIn(t);
+
+  const runs = [];
+  const argonRates = [];
+  const estimate = new Map(); // code exchange / refresh rate by target|conns, to size the minted batches
+  const refreshPools = new Map();
+
+  async function measure(round, scenario, conns, t) {
+    let steps;
+    let amount;
+    if (scenario === 'client_credentials') steps = clientCredentialsSteps(t);
+    else if (scenario === 'introspection') steps = introspectionSteps(t, t.tokens.access_token);
+    else if (scenario === 'userinfo') steps = userinfoSteps(t, t.tokens.access_token);
+    else if (scenario === 'code_exchange') {
+      const rate = estimate.get(`${t.name}|${conns}`) ?? 250;
+      amount = Math.max(conns * 4, Math.min(8000, Math.round(rate * CFG.duration)));
+      const codes = await mintCodes(t, amount + 8);
+      const pool = [];
+      refreshPools.set(`${t.name}|${conns}`, pool);
+      steps = codeExchangeSteps(t, codes, pool);
+    } else if (scenario === 'refresh') {
+      const pool = refreshPools.get(`${t.name}|${conns}`) ?? [];
+      amount = pool.length - 8;
+      if (amount < conns) throw new Error(`${t.name}: only ${pool.length} refresh tokens for the refresh run`);
+      steps = refreshSteps(t, pool);
+    } else if (scenario === 'round_trip') {
+      // The peer: a fresh grant for the session (one consent), so the run's codes and tokens
+      // do not pile up on one grant of the in-memory adapter from run to run.
+      if (t.kind === 'peer') await mintCodes(t, 1, 1);
+      steps = roundTripSteps(t);
+    } else if (scenario === 'login') {
+      steps = loginSteps(await loginForm(t));
+    }
+    resetPeakRss(t.proc.pid);
+    const cpu0 = cpuSeconds(t.proc.pid);
+    const res = await runLoad(t, { connections: conns, steps, amount, duration: scenario === 'login' ? CFG.loginDuration : CFG.duration });
+    const rssMb = peakRssMb(t.proc.pid);
+    const cpu1 = cpuSeconds(t.proc.pid);
+    // Server CPU time per unit: robust to other load on the machine (PostgreSQL's own
+    // processes are not counted).
+    const cpuMs = cpu0 !== null && cpu1 !== null && res.units ? ((cpu1 - cpu0) * 1000) / res.units : null;
+    if (scenario === 'code_exchange') {
+      // Sizes the next batches (and the 50-connection one after the first 20-connection run).
+      estimate.set(`${t.name}|${conns}`, res.rps);
+      if (!estimate.has(`${t.name}|50`) || round === 1) estimate.set(`${t.name}|50`, res.rps);
+    }
+    const run = { round, scenario, conns, target: t.name, rps: res.rps, p50: res.p50, p99: res.p99, errors: res.errors, rssMb, cpuMs, units: res.units, seconds: res.elapsedS };
+    runs.push(run);
+    const sc = SCENARIOS.find((s) => s.id === scenario);
+    log(`  [r${round}] ${sc.n} ${scenario.padEnd(18)} c=${String(conns).padEnd(2)} ${t.name.padEnd(13)} ${res.rps.toFixed(0).padStart(6)} ${sc.unit.padEnd(8)} ` +
+      `p50 ${res.p50?.toFixed(1) ?? '—'} p99 ${res.p99?.toFixed(1) ?? '—'} ms  errors ${res.errors}  rss ${rssMb?.toFixed(0) ?? '—'} MB  cpu ${cpuMs?.toFixed(2) ?? '—'} ms/unit  (${res.units} in ${res.elapsedS.toFixed(2)} s)` +
+      (res.errors ? `\n      e.g. ${res.errorSamples.join(' | ')}` : ''));
+    if (t.proc.exited) throw new Error(`${t.name} exited during the run; see ${t.proc.logFile}`);
+    return res;
+  }
+
+  // Warm-up (not recorded): JIT and connection pools; also sizes the first code batches.
+  log(`\nWarm-up (${CFG.warmup} s per scenario and target, not recorded)…`);
+  for (const t of targets) {
+    t.tokens = await freshTokens(t);
+    const all = [clientCredentialsSteps(t), introspectionSteps(t, t.tokens.access_token), userinfoSteps(t, t.tokens.access_token), roundTripSteps(t)];
+    for (const steps of QUICK ? [all[0], all[3]] : all) await runLoad(t, { connections: 20, steps, duration: CFG.warmup });
+    if (QUICK) continue;
+    const codes = await mintCodes(t, CFG.warmupCodes + 8);
+    const pool = [];
+    const ex = await runLoad(t, { connections: 20, steps: codeExchangeSteps(t, codes, pool), amount: CFG.warmupCodes });
+    const rf = await runLoad(t, { connections: 20, steps: refreshSteps(t, pool), amount: Math.max(20, pool.length - 8) });
+    for (const c of CONNS) estimate.set(`${t.name}|${c}`, Math.min(ex.rps, rf.rps));
+  }
+
+  const phases = { setupS: setupDone, warmupS: elapsed() - setupDone };
+  log(`  warm-up took ${phases.warmupS.toFixed(1)} s`);
+  const roundTimes = [];
+  for (let round = 1; round <= CFG.rounds; round++) {
+    const roundStart = elapsed();
+    const est = roundTimes.length ? Math.max(...roundTimes) : 0;
+    if (round > 1 && roundStart + est > CFG.budgetS) {
+      notes.push(`Stopped after ${round - 1} round(s) to stay within ${CFG.budgetS} s.`);
+      log(`\n(stopping after ${round - 1} round(s) to stay within the time bound)`);
+      break;
+    }
+    log(`\nRound ${round}/${CFG.rounds} (${elapsed().toFixed(0)} s)`);
+    // Alternate: each measurement runs every target in turn; the order rotates by round.
+    const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]);
+    for (const t of targets) t.tokens = await freshTokens(t);
+    for (const sc of SCENARIOS) {
+      for (const conns of CONNS) {
+        if (sc.id === 'login') {
+          // The reference, measured next to the logins it is compared with.
+          const raw = await rawArgon2(CFG.loginDuration, conns);
+          argonRates.push(raw.rate);
+          log(`  [r${round}] 7 raw argon2id verify (${raw.params}, core ${SERVER_CORE}, ${raw.threadpool} threads, ${conns} in flight): ${raw.rate.toFixed(1)}/s`);
+        }
+        for (const t of order) {
+          if (sc.id === 'login' && t.kind !== 'alias') continue;
+          await measure(round, sc.id, conns, t);
+        }
+      }
+    }
+    roundTimes.push(elapsed() - roundStart);
+    log(`  round ${round} took ${roundTimes.at(-1).toFixed(1)} s`);
+  }
+  phases.roundsS = roundTimes.map((x) => Math.round(x * 10) / 10);
+
+  const { rows, rawArgon } = summarise(runs, argonRates);
+  const printed = table(rows, rawArgon);
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`,
+    node: process.versions.node,
+    loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+  };
+  log(`\nResults (median of ${roundTimes.length} round(s); ratio = Alias ÷ oidc-provider, logins ÷ raw argon2id)`);
+  log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; ` +
+    `load average ${machine.loadAverage.start.join('/')} at the start, ${machine.loadAverage.end.join('/')} at the end`);
+  log(printed);
+  const misses = rows.filter((r) => r.met === false);
+  log(misses.length ? `\n${misses.length} target(s) missed: ${misses.map((r) => `${r.scenario}@${r.conns}/${r.target} (${r.misses.join(', ')})`).join('; ')}`
+    : '\nEvery target met.');
+  for (const n of notes) log(`note: ${n}`);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+  const base = `${stamp}${QUICK ? '-quick' : ''}`;
+  mkdirSync(OUT_DIR, { recursive: true });
+  const alias = aliasVersion();
+  const result = {
+    version: 1,
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    machine,
+    pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: 'not pinned' },
+    settings: { rounds: roundTimes.length, duration: CFG.duration, loginDuration: CFG.loginDuration, connections: CONNS, aliasLogLevel: 'warn' },
+    alias,
+    peer: { package: 'oidc-provider', version, config: peerConfig },
+    rawArgon2: { perRound: argonRates.map((r) => Math.round(r * 10) / 10), median: rawArgon },
+    summary: rows.map((r) => ({
+      ...r, rps: Math.round(r.rps), p50: r.p50 && Math.round(r.p50 * 100) / 100, p99: r.p99 && Math.round(r.p99 * 100) / 100,
+      rssMb: r.rssMb && Math.round(r.rssMb), ratio: r.ratio && Math.round(r.ratio * 100) / 100,
+    })),
+    markdown: markdown(rows, rawArgon),
+    notes,
+    phases,
+    elapsedS: Math.round(elapsed()),
+  };
+  writeFileSync(join(OUT_DIR, `${base}.json`), JSON.stringify(result, null, 1) + '\n');
+  writeFileSync(join(OUT_DIR, `${base}.svg`), svg(rows, {
+    title: `Alias vs oidc-provider ${version}: ratio of throughput (${QUICK ? 'quick' : `median of ${roundTimes.length} rounds`})`,
+    subtitle: `${machine.cpu}, each server pinned to one core; Alias ${alias.commit}${alias.uncommittedSrcFiles ? '+' : ''}, Node ${machine.node}, ${result.date.slice(0, 10)}`,
+  }));
+  log(`\nWrote ${relative(process.cwd(), join(OUT_DIR, base + '.json'))} and .svg in ${elapsed().toFixed(0)} s`);
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`\nbench failed: ${err?.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  finished = true;
+  clearTimeout(hardStop);
+  await teardown();
+}
