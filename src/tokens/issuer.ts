@@ -105,7 +105,8 @@ export function createTokenIssuer(deps: {
           now: t,
         };
       }
-      await tx.grants.touch(req.grant.id, t);
+      // "Last used" is shown by the minute; skip the write when it is already that fresh.
+      if (req.grant.lastUsedAt === null || t - req.grant.lastUsedAt >= 60_000) await tx.grants.touch(req.grant.id, t);
       return { body, idToken };
     },
     async complete({ body, idToken }) {
