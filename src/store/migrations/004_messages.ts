@@ -23,4 +23,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('messages_due').on('messages').columns(['status', 'next_attempt_at']).execute();
   await db.schema.createIndex('messages_user').on('messages').columns(['user_id', 'created_at']).execute();
+  // Rate limits count a client's recent messages on every send.
+  await db.schema.createIndex('messages_client').on('messages').columns(['client_id', 'created_at']).execute();
 }
