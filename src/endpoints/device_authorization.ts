@@ -1,14 +1,13 @@
 // POST /api/oauth2/device_authorization (RFC 8628 §3.1–3.2).
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { readClientCredentials } from '../oauth/client_auth.js';
 import { OAuthError } from '../oauth/errors.js';
-import { repeated, single } from '../oauth/params.js';
+import { single } from '../oauth/params.js';
 import { formatUserCode, newUserCode } from '../oauth/user_code.js';
 import { parseUserScopes } from '../authorize/requested_scopes.js';
 import { digest, mintOpaque } from '../tokens/opaque.js';
 import { UniqueViolation } from '../store/store.js';
-import { formBody, noStore } from '../http/api.js';
+import { clientForm } from '../http/api.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const DEVICE_CODE_TTL_S = 600;
@@ -17,12 +16,8 @@ export const DEVICE_INTERVAL_S = 5;
 
 export function deviceAuthorizationEndpoint(app: FastifyInstance, s: Services) {
   app.post('/api/oauth2/device_authorization', async (request, reply) => {
-    noStore(reply);
-    const body = formBody(request);
     // RFC 8628 §3.1: confidential clients authenticate; public ones send client_id.
-    const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body));
-    const dupes = repeated(body);
-    if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+    const { client, body } = await clientForm(s, request, reply);
     if (!client.grantTypes.includes(DEVICE_GRANT)) {
       throw new OAuthError('unauthorized_client', 'this client may not use the device authorization grant');
     }

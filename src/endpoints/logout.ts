@@ -50,6 +50,17 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
     return { client, redirect: uri, state, hintSub };
   }
 
+  /** The parsed request, or undefined after answering with an error page (never a redirect). */
+  async function parseOrRefuse(reply: FastifyReply, params: RawParams): Promise<LogoutRequest | undefined> {
+    try {
+      return await parse(params);
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      await sendErrorPage(reply, 400, 'This sign-out link is not valid', err.description);
+      return undefined;
+    }
+  }
+
   async function endSession(request: FastifyRequest, reply: FastifyReply, session: Session | undefined) {
     if (session) {
       // The session ends and the back-channel notices are queued in one transaction; the
@@ -70,13 +81,8 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
   }
 
   async function handle(request: FastifyRequest, reply: FastifyReply, params: RawParams) {
-    let req: LogoutRequest;
-    try {
-      req = await parse(params);
-    } catch (err) {
-      if (err instanceof OAuthError) return sendErrorPage(reply, 400, 'This sign-out link is not valid', err.description);
-      throw err;
-    }
+    const req = await parseOrRefuse(reply, params);
+    if (!req) return reply;
     const session = await page.session(request);
     if (!session) {
       await endSession(request, reply, undefined);
@@ -108,13 +114,8 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
       return sendErrorPage(reply, 403, 'This form has expired', 'The form was not sent from this browser’s Alias page, so nothing was changed.');
     }
     const { csrf: _csrf, logout, ...params } = body;
-    let req: LogoutRequest;
-    try {
-      req = await parse(params);
-    } catch (err) {
-      if (err instanceof OAuthError) return sendErrorPage(reply, 400, 'This sign-out link is not valid', err.description);
-      throw err;
-    }
+    const req = await parseOrRefuse(reply, params);
+    if (!req) return reply;
     if (logout !== 'yes') return finish(reply, req, false);
     await endSession(request, reply, await page.session(request));
     return finish(reply, req, true);

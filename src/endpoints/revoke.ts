@@ -3,19 +3,13 @@
 // so revocation cannot probe other clients' tokens.
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { readClientCredentials } from '../oauth/client_auth.js';
-import { OAuthError } from '../oauth/errors.js';
-import { repeated, required, single } from '../oauth/params.js';
+import { required, single } from '../oauth/params.js';
 import { findToken } from '../tokens/lookup.js';
-import { formBody, noStore } from '../http/api.js';
+import { clientForm } from '../http/api.js';
 
 export function revocationEndpoint(app: FastifyInstance, s: Services) {
   app.post('/api/oauth2/revoke', async (request, reply) => {
-    noStore(reply);
-    const body = formBody(request);
-    const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body));
-    const dupes = repeated(body);
-    if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+    const { client, body } = await clientForm(s, request, reply);
     const token = required(body, 'token');
     const found = await findToken(s, token, single(body, 'token_type_hint'));
     if (found && found.rec.clientId === client.id) {

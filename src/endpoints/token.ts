@@ -2,20 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { OAuthError } from '../oauth/errors.js';
-import { readClientCredentials } from '../oauth/client_auth.js';
-import { repeated, required } from '../oauth/params.js';
+import { required } from '../oauth/params.js';
 import { grants } from '../grants/index.js';
-import { formBody, noStore } from '../http/api.js';
+import { clientForm } from '../http/api.js';
 
 export function tokenEndpoint(app: FastifyInstance, s: Services) {
   app.post('/api/oauth2/token', async (request, reply) => {
-    noStore(reply);
-    const body = formBody(request);
-    const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body));
-    // RFC 6749 §3.2: parameters sent without a value are treated as omitted;
-    // parameters MUST NOT be included more than once.
-    const dupes = repeated(body);
-    if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+    const { client, body } = await clientForm(s, request, reply);
     const grantType = required(body, 'grant_type');
     const handler = grants.get(grantType);
     if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);

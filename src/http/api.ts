@@ -1,4 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import type { Client } from '../store/store.js';
+import { readClientCredentials } from '../oauth/client_auth.js';
+import { repeated } from '../oauth/params.js';
 import { OAuthError } from '../oauth/errors.js';
 
 /** RFC 6749 §5.1: token responses MUST NOT be cached. */
@@ -14,4 +18,20 @@ export function formBody(request: FastifyRequest): Record<string, unknown> {
   }
   const body = request.body;
   return body && typeof body === 'object' ? { ...(body as Record<string, unknown>) } : {};
+}
+
+/**
+ * The common start of every client-authenticated form endpoint (token, introspection,
+ * revocation, device authorization): no-store, a form body, client authentication
+ * (RFC 6749 §2.3), then no repeated parameters (RFC 6749 §3.2).
+ */
+export async function clientForm(s: Services, request: FastifyRequest, reply: FastifyReply,
+  opts: { confidentialOnly?: string } = {}): Promise<{ client: Client; body: Record<string, unknown> }> {
+  noStore(reply);
+  const body = formBody(request);
+  const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body));
+  if (opts.confidentialOnly && client.isPublic) throw new OAuthError('invalid_client', opts.confidentialOnly, { status: 401 });
+  const dupes = repeated(body);
+  if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+  return { client, body };
 }

@@ -193,6 +193,26 @@ export function createSqlStore(handle: Db): Store {
 }
 
 function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: boolean): Store {
+  /**
+   * The leased queues (logout deliveries, messages) share status, next_attempt_at and
+   * lease_until. One UPDATE picks and leases due rows, so two workers never take the
+   * same one (PostgreSQL also skips rows another worker is leasing right now).
+   */
+  async function claimLeased<T extends 'logout_deliveries' | 'messages'>(table: T, status: string, now: number,
+    leaseUntil: number, limit: number): Promise<Selectable<Database[T]>[]> {
+    type Leased = { id: string; status: string; next_attempt_at: number; lease_until: number | null };
+    const q = k as unknown as Kysely<{ leased: Leased }>;
+    const name = table as unknown as 'leased';
+    const due = q.selectFrom(name).select('id').where('status', '=', status).where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .orderBy('next_attempt_at').limit(limit);
+    const rows = await q.updateTable(name).set({ lease_until: leaseUntil })
+      .where('id', 'in', handle.dialect === 'postgres' ? due.forUpdate().skipLocked() : due)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .returningAll().execute();
+    return rows as unknown as Selectable<Database[T]>[];
+  }
+
   const store: Store = {
     clients: {
       async insert(c) {
@@ -536,15 +556,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         }))).execute();
       },
       async claim(now, leaseUntil, limit) {
-        // One UPDATE picks and leases the rows, so two workers never take the same one.
-        const due = k.selectFrom('logout_deliveries').select('id').where('status', '=', 'pending')
-          .where('next_attempt_at', '<=', now)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-          .orderBy('next_attempt_at').limit(limit);
-        const rows = await k.updateTable('logout_deliveries').set({ lease_until: leaseUntil })
-          .where('id', 'in', handle.dialect === 'postgres' ? due.forUpdate().skipLocked() : due)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-          .returningAll().execute();
+        const rows = await claimLeased('logout_deliveries', 'pending', now, leaseUntil, limit);
         return rows.map(toDelivery);
       },
       async settle(id, r) {
@@ -596,14 +608,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         return Number((await q.executeTakeFirstOrThrow()).n);
       },
       async claim(now, leaseUntil, limit) {
-        const due = k.selectFrom('messages').select('id').where('status', '=', 'queued')
-          .where('next_attempt_at', '<=', now)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-          .orderBy('next_attempt_at').limit(limit);
-        const rows = await k.updateTable('messages').set({ lease_until: leaseUntil })
-          .where('id', 'in', handle.dialect === 'postgres' ? due.forUpdate().skipLocked() : due)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-          .returningAll().execute();
+        const rows = await claimLeased('messages', 'queued', now, leaseUntil, limit);
         return rows.map(toMessage);
       },
       async settle(id, r) {
