@@ -5,6 +5,7 @@ import { verifyS256 } from '../oauth/pkce.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
+import type { AuthorizationCode } from '../store/store.js';
 
 const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
 
@@ -17,41 +18,46 @@ export const authorizationCode: GrantHandler = {
     const redirectUri = required(params, 'redirect_uri');
     const verifier = single(params, 'code_verifier');
     const codeDigest = digest(code);
-    const rec = await s.store.codes.get(codeDigest);
-    // Checks that fail change nothing: the code stays redeemable by its rightful client.
-    if (!rec || rec.clientId !== client.id) throw invalidGrant('the authorization code is invalid');
-    if (rec.consumedAt !== null) {
+    const now = s.now();
+
+    // One conditional UPDATE decides the single winner and returns the code; a check
+    // that fails afterwards throws inside the transaction, which rolls the redemption
+    // back, so the code stays redeemable by its rightful client.
+    const result = await s.store.transaction(async (tx) => {
+      const rec = await tx.codes.consume(codeDigest, now);
+      if (!rec) return undefined;
+      checkRedemption(rec, client.id, redirectUri, verifier, now);
+      const grant = await tx.grants.getById(rec.grantId);
+      if (!grant) throw invalidGrant('the user revoked this application');
+      // Rights the user revoked since the code was issued are gone.
+      return s.tokens.forUser(tx, {
+        client, grant, familyId: rec.familyId, scopes: intersect(rec.scopes, grant.scopes),
+        channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, nonce: rec.nonce,
+      });
+    });
+    if (result === undefined) {
+      // Unknown, or already redeemed (by this request's rival or earlier).
+      const rec = await s.store.codes.get(codeDigest);
+      if (!rec || rec.clientId !== client.id) throw invalidGrant('the authorization code is invalid');
       // RFC 6749 §4.1.2: a reused code SHOULD revoke every token issued from it.
       await s.store.families.revoke(rec.familyId, s.now());
       throw invalidGrant('the authorization code was already used');
     }
-    if (rec.expiresAt <= s.now()) throw invalidGrant('the authorization code has expired');
-    if (rec.redirectUri !== redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
-    if (rec.codeChallenge !== null) {
-      if (!verifier) throw invalidGrant('code_verifier is required (PKCE)');
-      if (!verifyS256(verifier, rec.codeChallenge)) throw invalidGrant('code_verifier does not match the code_challenge');
-    } else if (verifier !== undefined) {
-      // RFC 9700 §4.8.2: reject a verifier when no challenge was sent (PKCE downgrade).
-      throw invalidGrant('code_verifier sent but the authorization request had no code_challenge');
-    }
-
-    const result = await s.store.transaction(async (tx) => {
-      const won = await tx.codes.consume(codeDigest, s.now());
-      if (!won) return 'reused' as const;
-      const grant = await tx.grants.getById(rec.grantId);
-      if (!grant) return 'revoked' as const;
-      // Rights the user revoked since the code was issued are gone.
-      const scopes = intersect(rec.scopes, grant.scopes);
-      return s.tokens.forUser(tx, {
-        client, grant, familyId: rec.familyId, scopes, channels: intersect(rec.channels, grant.channels),
-        authTime: rec.authTime, nonce: rec.nonce,
-      });
-    });
-    if (result === 'reused') {
-      await s.store.families.revoke(rec.familyId, s.now());
-      throw invalidGrant('the authorization code was already used');
-    }
-    if (result === 'revoked') throw invalidGrant('the user revoked this application');
     return { ...(await s.tokens.complete(result)) };
   },
 };
+
+/** RFC 6749 §4.1.3 and RFC 7636 §4.6: what must hold for `client` to redeem `rec`. */
+function checkRedemption(rec: AuthorizationCode, clientId: string, redirectUri: string, verifier: string | undefined,
+  now: number): void {
+  if (rec.clientId !== clientId) throw invalidGrant('the authorization code is invalid');
+  if (rec.expiresAt <= now) throw invalidGrant('the authorization code has expired');
+  if (rec.redirectUri !== redirectUri) throw invalidGrant('redirect_uri does not match the authorization request');
+  if (rec.codeChallenge !== null) {
+    if (!verifier) throw invalidGrant('code_verifier is required (PKCE)');
+    if (!verifyS256(verifier, rec.codeChallenge)) throw invalidGrant('code_verifier does not match the code_challenge');
+  } else if (verifier !== undefined) {
+    // RFC 9700 §4.8.2: reject a verifier when no challenge was sent (PKCE downgrade).
+    throw invalidGrant('code_verifier sent but the authorization request had no code_challenge');
+  }
+}

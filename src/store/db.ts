@@ -54,6 +54,9 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   sqlite.pragma('foreign_keys = ON');
   // Admin commands run while `serve` holds the file: wait for a writer, never fail at once.
   sqlite.pragma('busy_timeout = 5000');
+  // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with
+  // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
+  sqlite.pragma('cache_size = -32768');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { kysely, dialect: 'sqlite', location: file, close: () => kysely.destroy() };
 }

@@ -1,15 +1,23 @@
 // The Store over Kysely: one code base for SQLite and PostgreSQL.
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Compilable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, AccessTokensTable,
   RefreshTokensTable, InteractionsTable, DeviceCodesTable,
-  LogoutDeliveriesTable, MessagesTable } from './schema.js';
+  LogoutDeliveriesTable, MessagesTable, UsersTable, SessionsTable, SigningKeysTable, ThrottlesTable } from './schema.js';
 import type { Db } from './db.js';
+import { param, runShape, type Args } from './compiled.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
   type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
 } from './store.js';
 
 const list = (text: string): string[] => JSON.parse(text) as string[];
+
+/** The same keys as `row`, each value a placeholder of that name (compiled.ts). */
+function placeholders<T extends object>(row: T): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(row)) out[key] = param(key);
+  return out as T;
+}
 const json = (v: unknown): string => JSON.stringify(v);
 
 function isUniqueViolation(err: unknown): boolean {
@@ -193,6 +201,14 @@ export function createSqlStore(handle: Db): Store {
 }
 
 function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: boolean): Store {
+  /** A hot, fixed-shape query: compiled once per dialect (compiled.ts). */
+  const run = <R>(name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
+    runShape<R>(k, handle.dialect, name, shape, args);
+  const first = async <R>(name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
+    (await run<R>(name, shape, args)).rows[0];
+  const changed = async (name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
+    Number((await run(name, shape, args)).numAffectedRows ?? 0);
+
   /**
    * The leased queues (logout deliveries, messages) share status, next_attempt_at and
    * lease_until. One UPDATE picks and leases due rows, so two workers never take the
@@ -229,7 +245,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         });
       },
       async get(id) {
-        const r = await k.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+        const r = await first<Selectable<ClientsTable>>('clients.get',
+          (b) => b.selectFrom('clients').selectAll().where('id', '=', param('id')), { id });
         return r && toClient(r);
       },
       async list() {
@@ -268,7 +285,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         }).execute());
       },
       async get(id) {
-        const r = await k.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+        const r = await first<Selectable<UsersTable>>('users.get',
+          (b) => b.selectFrom('users').selectAll().where('id', '=', param('id')), { id });
         return r && { id: r.id, email: r.email, passwordHash: r.password_hash, nickname: r.nickname,
           createdAt: r.created_at, updatedAt: r.updated_at };
       },
@@ -292,8 +310,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         }).execute();
       },
       async get(idDigest, now) {
-        const r = await k.selectFrom('sessions').selectAll().where('id_digest', '=', idDigest)
-          .where('expires_at', '>', now).executeTakeFirst();
+        const r = await first<Selectable<SessionsTable>>('sessions.get', (b) => b.selectFrom('sessions').selectAll()
+          .where('id_digest', '=', param('digest')).where('expires_at', '>', param<number>('now')), { digest: idDigest, now });
         return r && { idDigest: r.id_digest, userId: r.user_id, authTime: r.auth_time, createdAt: r.created_at,
           expiresAt: r.expires_at };
       },
@@ -327,12 +345,13 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     grants: {
       async get(userId, clientId) {
-        const r = await k.selectFrom('grants').selectAll().where('user_id', '=', userId)
-          .where('client_id', '=', clientId).executeTakeFirst();
+        const r = await first<Selectable<GrantsTable>>('grants.get', (b) => b.selectFrom('grants').selectAll()
+          .where('user_id', '=', param('user')).where('client_id', '=', param('client')), { user: userId, client: clientId });
         return r && toGrant(r);
       },
       async getById(id) {
-        const r = await k.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+        const r = await first<Selectable<GrantsTable>>('grants.getById',
+          (b) => b.selectFrom('grants').selectAll().where('id', '=', param('id')), { id });
         return r && toGrant(r);
       },
       async getBySub(clientId, sub) {
@@ -367,7 +386,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         throw new UniqueViolation('grant');
       },
       async touch(id, now) {
-        await k.updateTable('grants').set({ last_used_at: now }).where('id', '=', id).execute();
+        await run('grants.touch', (b) => b.updateTable('grants').set({ last_used_at: param<number>('now') })
+          .where('id', '=', param('id')), { id, now });
       },
       async delete(id) {
         const r = await k.deleteFrom('grants').where('id', '=', id).executeTakeFirst();
@@ -377,36 +397,40 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     codes: {
       async insert(c) {
-        await k.insertInto('authorization_codes').values({
+        const row: Selectable<AuthorizationCodesTable> = {
           digest: c.digest, client_id: c.clientId, user_id: c.userId, grant_id: c.grantId, family_id: c.familyId,
           redirect_uri: c.redirectUri, code_challenge: c.codeChallenge, scopes: json(c.scopes),
           channels: json(c.channels), nonce: c.nonce, auth_time: c.authTime, created_at: c.createdAt,
           expires_at: c.expiresAt, consumed_at: c.consumedAt,
-        }).execute();
+        };
+        await run('codes.insert', (b) => b.insertInto('authorization_codes').values(placeholders(row)), row);
       },
       async get(digest) {
-        const r = await k.selectFrom('authorization_codes').selectAll().where('digest', '=', digest).executeTakeFirst();
+        const r = await first<Selectable<AuthorizationCodesTable>>('codes.get', (b) => b.selectFrom('authorization_codes')
+          .selectAll().where('digest', '=', param('digest')), { digest });
         return r && toCode(r);
       },
       async consume(digest, now) {
         // One conditional UPDATE: the database decides the single winner.
-        const r = await k.updateTable('authorization_codes').set({ consumed_at: now })
-          .where('digest', '=', digest).where('consumed_at', 'is', null)
-          .returningAll().executeTakeFirst();
+        const r = await first<Selectable<AuthorizationCodesTable>>('codes.consume', (b) => b.updateTable('authorization_codes')
+          .set({ consumed_at: param<number>('now') }).where('digest', '=', param('digest')).where('consumed_at', 'is', null)
+          .returningAll(), { digest, now });
         return r && toCode(r);
       },
     },
 
     accessTokens: {
       async insert(t) {
-        await k.insertInto('access_tokens').values({
+        const row: Selectable<AccessTokensTable> = {
           digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
           scopes: json(t.scopes), channels: json(t.channels), created_at: t.createdAt, expires_at: t.expiresAt,
           revoked_at: t.revokedAt,
-        }).execute();
+        };
+        await run('accessTokens.insert', (b) => b.insertInto('access_tokens').values(placeholders(row)), row);
       },
       async get(digest) {
-        const r = await k.selectFrom('access_tokens').selectAll().where('digest', '=', digest).executeTakeFirst();
+        const r = await first<Selectable<AccessTokensTable>>('accessTokens.get', (b) => b.selectFrom('access_tokens')
+          .selectAll().where('digest', '=', param('digest')), { digest });
         return r && toAccess(r);
       },
       async revoke(digest, now) {
@@ -417,21 +441,22 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     refreshTokens: {
       async insert(t) {
-        await k.insertInto('refresh_tokens').values({
+        const row: Selectable<RefreshTokensTable> = {
           digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
           scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
           expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt,
-        }).execute();
+        };
+        await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(row)), row);
       },
       async get(digest) {
-        const r = await k.selectFrom('refresh_tokens').selectAll().where('digest', '=', digest).executeTakeFirst();
+        const r = await first<Selectable<RefreshTokensTable>>('refreshTokens.get', (b) => b.selectFrom('refresh_tokens')
+          .selectAll().where('digest', '=', param('digest')), { digest });
         return r && toRefresh(r);
       },
       async rotate(digest, now) {
-        const r = await k.updateTable('refresh_tokens').set({ rotated_at: now })
-          .where('digest', '=', digest).where('rotated_at', 'is', null).where('revoked_at', 'is', null)
-          .executeTakeFirst();
-        return Number(r.numUpdatedRows) === 1;
+        return await changed('refreshTokens.rotate', (b) => b.updateTable('refresh_tokens')
+          .set({ rotated_at: param<number>('now') }).where('digest', '=', param('digest'))
+          .where('rotated_at', 'is', null).where('revoked_at', 'is', null), { digest, now }) === 1;
       },
       async revoke(digest, now) {
         await k.updateTable('refresh_tokens').set({ revoked_at: now }).where('digest', '=', digest)
@@ -450,7 +475,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     keys: {
       async list() {
-        const rows = await k.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+        const { rows } = await run<Selectable<SigningKeysTable>>('keys.list',
+          (b) => b.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc'), {});
         return rows.map((r): SigningKeyRecord => ({
           kid: r.kid, alg: r.alg, publicJwk: r.public_jwk, privateKeyEnc: r.private_key_enc,
           status: r.status === 'active' ? 'active' : 'retired', createdAt: r.created_at, retiredAt: r.retired_at,
@@ -487,7 +513,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     throttles: {
       async get(key) {
-        const r = await k.selectFrom('throttles').selectAll().where('key', '=', key).executeTakeFirst();
+        const r = await first<Selectable<ThrottlesTable>>('throttles.get',
+          (b) => b.selectFrom('throttles').selectAll().where('key', '=', param('key')), { key });
         return r && { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
       },
       async lock(key, now) {

@@ -1,5 +1,6 @@
 // OIDC Core §2 and §3.1.3.6: the ID token.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomToken } from '../security/random.js';
 import { SignJWT } from 'jose';
 import type { KeyService } from './keys.js';
 import { ID_TOKEN_TTL_S } from './keys.js';
@@ -32,7 +33,7 @@ export async function signIdToken(keys: KeyService, input: IdTokenInput): Promis
     .setIssuer(input.issuer)
     .setAudience(input.clientId)
     .setSubject(input.sub)
-    .setJti(randomBytes(16).toString('base64url'))
+    .setJti(randomToken(16))
     .setIssuedAt(iat)
     .setExpirationTime(iat + ID_TOKEN_TTL_S)
     .sign(key.privateKey);

@@ -1,6 +1,6 @@
 // Mints the tokens of one token response and builds the response body
 // (RFC 6749 §5.1, OIDC Core §3.1.3.3).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../security/random.js';
 import type { Client, Grant, Store } from '../store/store.js';
 import { META_CHANNEL, formatList } from '../oauth/scopes.js';
 import { digest, mintOpaque } from './opaque.js';
@@ -51,7 +51,7 @@ export interface TokenIssuer {
   refreshAllowed(client: Client, scopes: string[]): boolean;
 }
 
-export const newFamilyId = (): string => randomBytes(16).toString('hex');
+export const newFamilyId = (): string => randomHex(16);
 
 export function createTokenIssuer(deps: {
   issuer: string;

@@ -1,15 +1,16 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+import { randomToken } from '../security/random.js';
 
 /** A fresh opaque token: 256 bits of randomness, base64url. */
-export const mintOpaque = (bytes = 32): string => randomBytes(bytes).toString('base64url');
+export const mintOpaque = (bytes = 32): string => randomToken(bytes);
 
 /** What the store keeps instead of a token, code or secret. */
-export const digest = (value: string): string => createHash('sha256').update(value, 'utf8').digest('base64url');
+export const digest = (value: string): string => hash('sha256', value, 'base64url');
 
 /** Constant-time equality of two strings of any length. */
 export function safeEqual(a: string, b: string): boolean {
-  const ab = createHash('sha256').update(a).digest();
-  const bb = createHash('sha256').update(b).digest();
+  const ab = hash('sha256', a, 'buffer');
+  const bb = hash('sha256', b, 'buffer');
   return timingSafeEqual(ab, bb) && a.length === b.length;
 }
 

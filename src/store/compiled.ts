@@ -1,0 +1,55 @@
+// Kysely builds and compiles a query on every call. For the fixed-shape queries on the
+// token paths that costs more CPU than SQLite takes to run them (bench/README.md), so
+// those are built once per dialect with named placeholders, and only the values are
+// bound per call. The placeholders are checked when the shape is compiled: a value
+// that is not a placeholder, or a placeholder never bound, fails loudly, not silently.
+import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
+import type { Database } from './schema.js';
+import type { DialectName } from './db.js';
+
+const MARK = '\u0000alias-param:';
+
+/** A named placeholder for a value bound at run time. */
+export function param<T = string>(name: string): T {
+  return `${MARK}${name}` as unknown as T;
+}
+
+interface Shape {
+  sql: string;
+  /** Placeholder name of each positional parameter, in order. */
+  names: string[];
+}
+
+const shapes = new Map<string, Shape>();
+
+function compileShape(k: Kysely<Database> | Transaction<Database>, build: (k: Kysely<Database>) => Compilable): Shape {
+  const compiled = build(k as Kysely<Database>).compile();
+  const names = compiled.parameters.map((p) => {
+    if (typeof p !== 'string' || !p.startsWith(MARK)) {
+      throw new Error(`compiled query has a literal parameter; use param() for every value: ${compiled.sql}`);
+    }
+    return p.slice(MARK.length);
+  });
+  return { sql: compiled.sql, names };
+}
+
+export type Args = Record<string, unknown>;
+
+/**
+ * Runs the query `name` (built by `build` the first time it is seen on this dialect)
+ * with `args` bound to its placeholders.
+ */
+export function runShape<R>(k: Kysely<Database> | Transaction<Database>, dialect: DialectName, name: string,
+  build: (k: Kysely<Database>) => Compilable, args: Args): Promise<QueryResult<R>> {
+  const key = `${dialect}:${name}`;
+  let shape = shapes.get(key);
+  if (!shape) {
+    shape = compileShape(k, build);
+    shapes.set(key, shape);
+  }
+  const values = shape.names.map((n) => {
+    if (!(n in args)) throw new Error(`query ${name}: no value for ${n}`);
+    return args[n];
+  });
+  return k.executeQuery<R>(CompiledQuery.raw(shape.sql, values));
+}
