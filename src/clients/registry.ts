@@ -158,12 +158,12 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
     async authenticate(creds) {
       if (!creds) throw new OAuthError('invalid_client', 'client authentication is required', { status: 401 });
       const key = `client:${digest(creds.clientId)}`;
-      const wait = await throttle.retryAfter(key);
+      // Both reads at once: on PostgreSQL they are two round trips on two connections.
+      const [wait, client] = await Promise.all([throttle.retryAfter(key), store.clients.get(creds.clientId)]);
       if (wait > 0) {
         throw new OAuthError('too_many_requests', 'too many failed client authentications; try again later',
           { status: 429, retryAfter: wait });
       }
-      const client = await store.clients.get(creds.clientId);
       const fail = async (why: string): Promise<never> => {
         await throttle.fail(key, POLICIES.client);
         throw new OAuthError('invalid_client', 'client authentication failed', { status: 401, detail: why });

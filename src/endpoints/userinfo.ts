@@ -46,10 +46,10 @@ export interface ActiveUserToken {
 
 /** Looks a user access token up and applies revocations made since it was issued. */
 export async function activeUserToken(s: Services, token: string): Promise<ActiveUserToken | undefined> {
-  const rec = await s.store.accessTokens.get(digest(token));
-  if (!rec || rec.revokedAt !== null || rec.expiresAt <= s.now() || !rec.grantId) return undefined;
-  const grant = await s.store.grants.getById(rec.grantId);
-  if (!grant) return undefined;
+  const found = await s.store.accessTokens.getWithGrant(digest(token));
+  if (!found) return undefined;
+  const { token: rec, grant } = found;
+  if (rec.revokedAt !== null || rec.expiresAt <= s.now() || !rec.grantId || !grant) return undefined;
   return { token: rec, grant, scopes: intersect(rec.scopes, grant.scopes), channels: intersect(rec.channels, grant.channels) };
 }
 

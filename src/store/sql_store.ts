@@ -93,6 +93,19 @@ const toGrant = (r: Selectable<GrantsTable>): Grant => ({
   lastUsedAt: r.last_used_at,
 });
 
+/** A grant's columns read through a left join (all null when there is no grant). */
+interface GrantColumns {
+  g_id: string | null;
+  g_user_id: string | null;
+  g_client_id: string | null;
+  g_sub: string | null;
+  g_scopes: string | null;
+  g_channels: string | null;
+  g_created_at: number | null;
+  g_updated_at: number | null;
+  g_last_used_at: number | null;
+}
+
 const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   digest: r.digest,
   clientId: r.client_id,
@@ -432,6 +445,20 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         const r = await first<Selectable<AccessTokensTable>>('accessTokens.get', (b) => b.selectFrom('access_tokens')
           .selectAll().where('digest', '=', param('digest')), { digest });
         return r && toAccess(r);
+      },
+      async getWithGrant(digest) {
+        const r = await first<Selectable<AccessTokensTable> & GrantColumns>('accessTokens.getWithGrant', (b) => b
+          .selectFrom('access_tokens as t').leftJoin('grants as g', 'g.id', 't.grant_id').selectAll('t')
+          .select(['g.id as g_id', 'g.user_id as g_user_id', 'g.client_id as g_client_id', 'g.sub as g_sub',
+            'g.scopes as g_scopes', 'g.channels as g_channels', 'g.created_at as g_created_at',
+            'g.updated_at as g_updated_at', 'g.last_used_at as g_last_used_at'])
+          .where('t.digest', '=', param('digest')), { digest });
+        if (!r) return undefined;
+        const grant = r.g_id === null ? undefined : toGrant({
+          id: r.g_id, user_id: r.g_user_id!, client_id: r.g_client_id!, sub: r.g_sub!, scopes: r.g_scopes!,
+          channels: r.g_channels!, created_at: r.g_created_at!, updated_at: r.g_updated_at!, last_used_at: r.g_last_used_at,
+        });
+        return { token: toAccess(r), grant };
       },
       async revoke(digest, now) {
         await k.updateTable('access_tokens').set({ revoked_at: now }).where('digest', '=', digest)

@@ -286,6 +286,11 @@ export interface CodeRepo {
 export interface AccessTokenRepo {
   insert(token: AccessToken): Promise<void>;
   get(digest: string): Promise<AccessToken | undefined>;
+  /**
+   * The token and the grant it was issued under, in one read (userinfo, introspection);
+   * `grant` is undefined for client tokens and when the grant is gone.
+   */
+  getWithGrant(digest: string): Promise<{ token: AccessToken; grant?: Grant } | undefined>;
   revoke(digest: string, now: number): Promise<void>;
 }
 

@@ -16,9 +16,9 @@ export async function findToken(s: Services, token: string, hint?: string): Prom
   const order: FoundToken['kind'][] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
   for (const kind of order) {
     if (kind === 'access_token') {
-      const rec = await s.store.accessTokens.get(d);
-      if (!rec) continue;
-      const grant = rec.grantId ? await s.store.grants.getById(rec.grantId) : undefined;
+      const found = await s.store.accessTokens.getWithGrant(d);
+      if (!found) continue;
+      const { token: rec, grant } = found;
       const live = rec.revokedAt === null && rec.expiresAt > now && (rec.grantId === null || grant !== undefined);
       return { kind, rec, active: live, grant,
         scopes: grant ? intersect(rec.scopes, grant.scopes) : rec.scopes,

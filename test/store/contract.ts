@@ -573,6 +573,21 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.refreshTokens.get(rt.digest), rt);
       });
 
+      it('getWithGrant reads a token with its grant in one call; client tokens have none', async () => {
+        // store.ts AccessTokenRepo.getWithGrant: what userinfo and introspection (RFC 7662 §2.2) need.
+        const { grant } = await seedGrant();
+        const at = newAccess(grant, uid('family'));
+        const cc: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null };
+        await store.accessTokens.insert(at);
+        await store.accessTokens.insert(cc);
+        assert.deepEqual(await store.accessTokens.getWithGrant(at.digest), { token: at, grant });
+        assert.deepEqual(await store.accessTokens.getWithGrant(cc.digest), { token: cc, grant: undefined });
+        assert.equal(await store.accessTokens.getWithGrant(uid('nope')), undefined);
+        await store.grants.touch(grant.id, NOW + 5);
+        assert.deepEqual((await store.accessTokens.getWithGrant(at.digest))?.grant, { ...grant, lastUsedAt: NOW + 5 },
+          'the grant is read as it is now');
+      });
+
       it(`${RACERS} concurrent saves of one (user, client) converge on one grant, round after round`, async () => {
         // store.ts GrantRepo.save is an upsert: consent given from two tabs (or two nodes) at once must
         // neither fail nor duplicate. On PostgreSQL the race is narrow (it hit ~1 round in 12 before the
