@@ -24,7 +24,7 @@ const seconds = Math.min(30, Number(values('--seconds')[0] ?? 5));
 const conns = Math.min(200, Number(values('--conns')[0] ?? 20));
 const top = Number(values('--top')[0] ?? 25);
 const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
-const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 const SERVER_CORE = os.cpus().length > 1 ? 1 : 0;
 spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 

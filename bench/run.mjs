@@ -36,7 +36,7 @@ CFG.duration = Math.max(0.3, Math.min(30, Number(value('--duration', CFG.duratio
 if (argv.includes('--duration')) CFG.loginDuration = Math.max(CFG.duration, 1);
 const CONNS = [20, 50];
 const OUT_DIR = value('--out', join(ROOT, 'bench/results'));
-const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 
 const t0 = performance.now();
 const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
