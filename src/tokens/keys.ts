@@ -53,6 +53,11 @@ export function createKeyService(store: Store, secrets: Secrets, now: () => numb
   return {
     async ensureKey() {
       return store.transaction(async (tx) => {
+        // Nodes started together on an empty PostgreSQL database would each see no key
+        // and each create one, usable at once, and sign with it before the others
+        // publish it. Claiming this row first makes a second node wait for the first
+        // one's commit, and then see its key (each statement reads the latest commits).
+        await tx.settings.putIfAbsent('first_signing_key', 'claimed');
         const existing = await tx.keys.list();
         if (existing.some((k) => k.status === 'active')) return false;
         // The first key is usable at once: nothing else could be signing yet.
