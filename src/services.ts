@@ -68,7 +68,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     if (config.redisUrl) {
       const log = (level: 'warn' | 'info', msg: string, fields: Record<string, unknown> = {}) => logger[level](fields, msg);
       redis = await connectRedis(config.redisUrl, log, config.redisPrefix);
-      throttle = withFallback(createRedisThrottler(redis.redis, { prefix: config.redisPrefix, now }), throttle, log);
+      throttle = withFallback(createRedisThrottler(redis.redis, { prefix: config.redisPrefix, now }), throttle, log,
+        { down: !redis.connected });
     }
     const keys = createKeyService(store, secrets, now);
     const pairwise = await createPairwise(store);

@@ -72,8 +72,8 @@ export type ThrottleLog = (level: 'warn' | 'info', msg: string, fields?: Record<
  * counts from zero, and Redis's counts (those that have not expired) apply again once it
  * answers. Each change of state is logged once, not every request.
  */
-export function withFallback(primary: Throttler, fallback: Throttler, log: ThrottleLog): Throttler {
-  let down = false;
+export function withFallback(primary: Throttler, fallback: Throttler, log: ThrottleLog, opts: { down?: boolean } = {}): Throttler {
+  let down = opts.down ?? false;
   async function attempt<T>(op: (t: Throttler) => Promise<T>): Promise<T> {
     let result: T;
     try {
@@ -96,6 +96,8 @@ export function withFallback(primary: Throttler, fallback: Throttler, log: Throt
 
 export interface RedisConnection {
   redis: Redis;
+  /** Whether the first connection was made (false: an outage was already logged). */
+  connected: boolean;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export async function connectRedis(url: string, log: ThrottleLog, prefix: string
   }
   return {
     redis,
+    connected: ready,
     /** Ends the connection (QUIT when it is up, so replies in flight arrive first). */
     async close() {
       if (redis.status === 'end') return;
