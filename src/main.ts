@@ -6,6 +6,7 @@ import { buildApp } from './http/app.js';
 import { seedDemo } from './cli/demo.js';
 import { secretFilePath } from './security/secrets.js';
 import { isPostgresUrl } from './store/db.js';
+import { redactRedisUrl } from './security/redis_throttle.js';
 
 export interface Running {
   app: FastifyInstance;
@@ -38,6 +39,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`  database   ${services.db.location}${sqlite ? ' (SQLite, embedded)' : ''}`);
   if (sqlite && !config.secret) out(`  secret     ${secretFilePath(services.db.location)} (generated; set ALIAS_SECRET to use your own)`);
   out(`  relay      ${config.smtpUrl ? `mail over SMTP (${redactSmtp(config.smtpUrl)})` : 'inbox only (set ALIAS_SMTP_URL to send mail)'}`);
+  out(`  counters   ${config.redisUrl ? `Redis (${redactRedisUrl(config.redisUrl)}, keys ${config.redisPrefix}…; the database while it is unreachable)` : 'in the database (set ALIAS_REDIS_URL to keep them in Redis)'}`);
   if (createdKey) out(`  created the first signing key`);
   if (demo) {
     out('');

@@ -6,6 +6,7 @@ import { createSqlStore } from './store/sql_store.js';
 import type { Store } from './store/store.js';
 import { createSecrets, loadOrCreateSecretFile, type Secrets } from './security/secrets.js';
 import { createThrottler, type Throttler } from './security/throttle.js';
+import { connectRedis, createRedisThrottler, withFallback, type RedisConnection } from './security/redis_throttle.js';
 import { createKeyService, type KeyService } from './tokens/keys.js';
 import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
@@ -57,11 +58,19 @@ export function secretFor(config: Config): string {
 export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
   const now = opts.now ?? Date.now;
   const db = openDatabase(config.db, { schema: opts.schema });
+  let redis: RedisConnection | undefined;
   try {
     if (opts.migrate ?? true) await migrate(db);
     const store = createSqlStore(db);
     const secrets = createSecrets(secretFor(config));
-    const throttle = createThrottler(store, now);
+    const logger = pino({ level: config.logLevel, base: undefined });
+    let throttle: Throttler = createThrottler(store, now);
+    if (config.redisUrl) {
+      const log = (level: 'warn' | 'info', msg: string, fields: Record<string, unknown> = {}) => logger[level](fields, msg);
+      redis = await connectRedis(config.redisUrl, log, config.redisPrefix);
+      throttle = withFallback(createRedisThrottler(redis.redis, { prefix: config.redisPrefix, now }), throttle, log,
+        { down: !redis.connected });
+    }
     const keys = createKeyService(store, secrets, now);
     const pairwise = await createPairwise(store);
     const tokens = createTokenIssuer({
@@ -70,7 +79,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       now,
       nickname: async (userId, tx) => (await tx.users.get(userId))?.nickname ?? null,
     });
-    const logger = pino({ level: config.logLevel, base: undefined });
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, smtpUrl: config.smtpUrl,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     return {
@@ -81,9 +89,13 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       backchannel: createBackchannel({ store, keys, issuer: config.issuer, now }),
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
       relayWorker,
-      close: () => db.close(),
+      async close() {
+        await redis?.close();
+        await db.close();
+      },
     };
   } catch (err) {
+    await redis?.close().catch(() => {});
     await db.close().catch(() => {});
     throw err;
   }

@@ -17,6 +17,19 @@ function describe(c: Client): string[] {
   ];
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A long overlap defeats the point of rotating (a leaked secret keeps working). */
+export const MAX_OVERLAP_MS = 90 * DURATION_UNITS.d!;
+
+/** `90`, `90s`, `10m`, `1h`, `7d` → milliseconds; plain numbers are seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d{1,10})([smhd]?)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--overlap must be a duration like 90, 90s, 10m, 1h or 7d, not '${text}'`);
+  const ms = Number(m[1]) * DURATION_UNITS[m[2] || 's']!;
+  if (ms > MAX_OVERLAP_MS) throw new UsageError(`--overlap may be at most 90d, not '${text}'`);
+  return ms;
+}
+
 export function clientCommand(program: Command) {
   const client = program.command('client').description('manage clients (applications)');
   const dbOpt = ['--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)'] as const;
@@ -123,6 +136,35 @@ export function clientCommand(program: Command) {
         }));
         if (opts.json) return printJson(clientInformation(updated));
         for (const line of describe(updated)) print(line);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  client.command('rotate-secret')
+    .description('give a confidential client a new secret (shown only once); the old one stops working, or after --overlap')
+    .argument('<id>', 'client_id')
+    .option('--overlap <duration>', 'keep the previous secret working this long: seconds, or 10m, 1h, 7d (default 0: it stops at once; at most 90d)')
+    .option('--json', 'print the RFC 7591 client information response (with the new client_secret) as JSON')
+    .option(...dbOpt)
+    .action(async (id: string, opts: { overlap?: string; json?: boolean; db?: string }) => {
+      try {
+        const overlapMs = opts.overlap === undefined ? 0 : parseDuration(opts.overlap);
+        const { client: c, secret } = await withServices(opts, (s) => s.clients.rotateSecret(id, overlapMs));
+        const previousUntil = c.previousSecretExpiresAt;
+        if (opts.json) {
+          return printJson({
+            ...clientInformation(c, secret),
+            // Not an RFC 7591 member: when the replaced secret stops working (seconds since the epoch).
+            ...(previousUntil !== null ? { previous_client_secret_expires_at: Math.floor(previousUntil / 1000) } : {}),
+          });
+        }
+        print(`client_id      ${c.id}`);
+        print(`client_secret  ${secret}`);
+        print(previousUntil !== null
+          ? `previous       the replaced secret works until ${new Date(previousUntil).toISOString()}`
+          : 'previous       the replaced secret no longer works');
+        print('(store the secret now: Alias keeps only its digest)');
       } catch (err) {
         fail(err);
       }

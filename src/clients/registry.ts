@@ -132,7 +132,16 @@ export interface ClientRegistry {
   delete(id: string): Promise<boolean>;
   /** Authenticates a client at the token endpoint (RFC 6749 §2.3). Throws invalid_client. */
   authenticate(creds: ClientCredentials | undefined): Promise<Client>;
+  /**
+   * Gives a confidential client a new secret (returned once; only its digest is stored).
+   * The secret it replaces keeps working for `overlapMs` (0: stops at once). There is one
+   * previous secret at most: rotating during an overlap ends the older one at once.
+   */
+  rotateSecret(id: string, overlapMs: number): Promise<{ client: Client; secret: string }>;
 }
+
+/** The throttle key under which authenticate() counts a client_id's failed secrets. */
+const secretFailuresKey = (clientId: string) => `client:${digest(clientId)}`;
 
 export function createClientRegistry(store: Store, throttle: Throttler, now: () => number): ClientRegistry {
   return {
@@ -180,6 +189,34 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
           matchesDigest(creds.clientSecret, client.previousSecretDigest));
       if (!ok) return fail('wrong secret');
       return client;
+    },
+    async rotateSecret(id, overlapMs) {
+      if (!Number.isSafeInteger(overlapMs) || overlapMs < 0) {
+        throw new ClientInputError('the overlap must be a whole, non-negative number of milliseconds');
+      }
+      // 256 bits from the CSPRNG, as at registration.
+      const secret = mintOpaque(32);
+      const client = await store.transaction(async (tx) => {
+        const c = await tx.clients.get(id);
+        if (!c) throw new ClientInputError(`no client with id '${id}'`);
+        if (c.isPublic || c.secretDigest === null) {
+          throw new ClientInputError(`client '${id}' is public: it has no secret to rotate`);
+        }
+        const t = now();
+        const next: Client = {
+          ...c,
+          secretDigest: digest(secret),
+          previousSecretDigest: overlapMs > 0 ? c.secretDigest : null,
+          previousSecretExpiresAt: overlapMs > 0 ? t + overlapMs : null,
+          updatedAt: t,
+        };
+        await tx.clients.update(next);
+        return next;
+      });
+      // A rotation is the operator's fresh start: a lockout earned by a leaked or stale
+      // secret must not hold back the new one.
+      await throttle.clear(secretFailuresKey(id));
+      return { client, secret };
     },
   };
 }

@@ -14,6 +14,10 @@ export interface Config {
   smtpUrl?: string;
   /** ALIAS_SMTP_FROM: the relay's From address (default alias@ the issuer's host). */
   smtpFrom?: string;
+  /** ALIAS_REDIS_URL: failure counters shared in Redis; undefined means the database's. */
+  redisUrl?: string;
+  /** ALIAS_REDIS_PREFIX: put before every key Alias writes to Redis. */
+  redisPrefix: string;
   demo: boolean;
   logLevel: string;
 }
@@ -26,6 +30,8 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_DB = './data/alias.db';
+/** Put before every Redis key Alias writes, so deployments can share one Redis. */
+export const DEFAULT_REDIS_PREFIX = 'alias:';
 
 export interface ConfigInput {
   port?: string | number;
@@ -53,8 +59,13 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('ALIAS_SMTP_URL must be smtp://host:port or smtps://host:port');
   const smtpFrom = env.ALIAS_SMTP_FROM || undefined;
   if (smtpFrom && !/^[^\s@<>"]+@[^\s@<>"]+$/.test(smtpFrom)) throw new ConfigError('ALIAS_SMTP_FROM must be a bare e-mail address (alias@example.com)');
+  // Environment only, like ALIAS_SMTP_URL: the URL may carry a password.
+  const redisUrl = env.ALIAS_REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\/[^/]/.test(redisUrl)) throw new ConfigError('ALIAS_REDIS_URL must be redis://host:port or rediss://host:port');
+  const redisPrefix = env.ALIAS_REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX;
+  if (!/^[\x21-\x7e]{1,64}$/.test(redisPrefix)) throw new ConfigError('ALIAS_REDIS_PREFIX must be 1 to 64 printable characters without spaces');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
 }
 
 /** OIDC Discovery §3: https (or http for local development), no query or fragment. */

@@ -18,6 +18,15 @@ export const POLICIES = {
   source: { allowed: 100, windowMs: 10 * 60_000, baseBlockMs: 60_000, maxBlockMs: 10 * 60_000 },
   /** Client secrets, per client_id. */
   client: { allowed: 10, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 5 * 60_000 },
+  /**
+   * Token scanning (RFC 7662 §4, RFC 7009 §2.2, RFC 9700 §4.15): introspections answered
+   * `active: false` and revocations of unknown or foreign tokens, per authenticated client.
+   * Generous: a resource server introspecting thousands of expired tokens an hour is never
+   * slowed, while guessing 256-bit tokens stays hopeless either way.
+   */
+  scanClient: { allowed: 5_000, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 5 * 60_000 },
+  /** The same misses without an authenticated client (public clients), per source address. */
+  scanSource: { allowed: 1_000, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 10 * 60_000 },
 } satisfies Record<string, ThrottlePolicy>;
 
 export interface Throttler {

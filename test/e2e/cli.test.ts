@@ -19,6 +19,7 @@ const LEAF_OPTIONS: Record<string, string[]> = {
   'client list': ['--json', '--db'],
   'client show': ['<id>', '--json', '--db'],
   'client delete': ['<id>', '--db'],
+  'client rotate-secret': ['<id>', '--overlap', '--json', '--db'],
   'keys rotate': ['--db'],
 };
 

@@ -38,7 +38,8 @@ export function aliasid(args: string[], env: Record<string, string> = {}, timeou
 /** Starts `aliasid ARGS…` without waiting for it. Only the test's own settings reach it. */
 export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
   const base = { ...process.env };
-  for (const k of ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_SMTP_URL', 'PORT']) delete base[k];
+  for (const k of ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_SMTP_URL', 'ALIAS_REDIS_URL',
+    'ALIAS_REDIS_PREFIX', 'PORT']) delete base[k];
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
     cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
