@@ -31,7 +31,9 @@
 //
 // Reproducible: a fixed seed by default; ALIAS_FUZZ_SEED=N to change it (fast-check prints
 // the seed and path of a failure; ALIAS_FUZZ_PATH replays one), ALIAS_FUZZ_RUNS=N cases
-// per group for depth (defaults: 50 on SQLite, 8 on PostgreSQL).
+// per group for depth (defaults: 50 on SQLite, 8 on PostgreSQL), ALIAS_FUZZ_NO_SHRINK=1 to
+// stop at the first failure unshrunk (quicker when each failing case is slow), and
+// ALIAS_FUZZ_LOG=1 to print every answer's status.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
