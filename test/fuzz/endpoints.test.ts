@@ -1,0 +1,429 @@
+// Property-based fuzz test (issue 5, "Hardening"): random and malformed parameters,
+// headers, bodies and encodings at every endpoint and every form, through app.inject().
+// Each case starts from a VALID request of some endpoint (a real user, a confidential and
+// a public client, a live session and CSRF token, fresh codes and tokens minted for the
+// run) and applies 0–4 mutations: dropped, repeated, replaced or added parameters (NUL,
+// control characters, lone surrogates, huge values, other fields' valid values), broken
+// percent-encoding, invalid UTF-8 bytes, wrong content types, malformed JSON, broken
+// Authorization headers, odd cookies, odd methods and paths, bodies around the 1 MiB limit.
+//
+// Properties, for every response:
+//   1. never a 5xx (DESIGN: "never a 500 for bad input"; the documented 503 needs an
+//      unreachable database, which does not happen here), and the process never crashes
+//      (the file finishes and /healthz still answers) nor hangs (every answer within
+//      SLOW_MS: a request that holds the event loop stalls every other one);
+//   2. API errors (/api/, /.well-known/, /oauth2/jwks) are application/json with exactly
+//      {error, error_description}, the description within RFC 6749 §5.2's characters.
+//      The one exception is RFC 6750 §3.1: a resource request with no credentials at all
+//      gets 401 + `WWW-Authenticate: Bearer realm=…` and no error information (userinfo);
+//      page errors are text/html; no stack traces anywhere;
+//   3. a REJECTED request changes no stored state: every row of every table is the same
+//      before and after, except the tables in NOT_STATE (failure counters, which DESIGN
+//      says count failures, and an audit log) and the changes RFCs require on a refusal
+//      (see legitimateOnRejection).
+//
+// What "rejected" means (see rejection()): any 4xx answer; at the authorization endpoint
+// also an error sent back to the client (a redirect carrying `error`, or a form_post page
+// carrying an `error` field); on the account page's forms the redirect to /account a
+// signed-out browser gets. Not rejections: the user's own "deny" on a consent page and an
+// interaction that ends in an error for the client (both complete the request: the
+// pending interaction is consumed, as it is on success).
+//
+// Reproducible: a fixed seed by default; ALIAS_FUZZ_SEED=N to change it (fast-check prints
+// the seed and path of a failure; ALIAS_FUZZ_PATH replays one), ALIAS_FUZZ_RUNS=N cases
+// per group for depth (defaults: 50 on SQLite, 8 on PostgreSQL), ALIAS_FUZZ_NO_SHRINK=1 to
+// stop at the first failure unshrunk (quicker when each failing case is slow), and
+// ALIAS_FUZZ_LOG=1 to print every answer's status.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { databaseKinds } from '../helpers/databases.js';
+import { startAlias, type Alias } from '../helpers/harness.js';
+import { formEncode } from '../helpers/bad_input.js';
+import {
+  cases, describeWire, diffRows, mutate, serialize, snapshotRows, type Pairs, type RowChange, type Spec, type Wire,
+} from '../helpers/fuzz.js';
+import { isApiPath } from '../../src/http/errors.js';
+import { digest, mintOpaque } from '../../src/tokens/opaque.js';
+import { newFamilyId } from '../../src/tokens/issuer.js';
+import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
+import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
+import { DEVICE_GRANT } from '../../src/endpoints/device_authorization.js';
+import type { Client, Grant, User } from '../../src/store/store.js';
+
+/**
+ * Tables whose rows may change on a rejected request: failure counters (DESIGN: "rate
+ * limits and lockouts count failures"), migration bookkeeping, and an audit log of
+ * refusals if one exists (names another engineer may give it).
+ */
+export const NOT_STATE = ['throttles', 'kysely_migration', 'kysely_migration_lock', 'audit_events', 'audit_log', 'audit_logs'] as const;
+
+const SEED = process.env.ALIAS_FUZZ_SEED ? Number(process.env.ALIAS_FUZZ_SEED) : 20_240_505;
+const PATH = process.env.ALIAS_FUZZ_PATH;
+const RUNS = process.env.ALIAS_FUZZ_RUNS ? Number(process.env.ALIAS_FUZZ_RUNS) : undefined;
+const DEFAULT_RUNS = { sqlite: 50, postgres: 8 };
+
+const APP_CB = 'https://app.example/cb';
+const LOOPBACK_CB = 'http://127.0.0.1/cb';
+const LOGOUT_CB = 'https://app.example/signed-out';
+const USER_SCOPES = ['openid', 'offline_access', 'contact', 'nickname'];
+/** The longest any one answer may take (generous: argon2 on a busy shared machine). */
+const SLOW_MS = 4000;
+const DESCRIPTION = /^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/;
+
+type DeviceState = 'pending' | 'approved';
+interface Template {
+  spec: Spec;
+  device?: DeviceState;
+  interaction?: { prompt: string; authenticated: boolean; scope?: string };
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+const form = (path: string, pairs: Pairs, headers: Record<string, string> = {}): Spec =>
+  ({ method: 'POST', path, query: [], body: { kind: 'form', pairs }, headers: { 'content-type': FORM, ...headers } });
+const get = (path: string, query: Pairs = [], headers: Record<string, string> = {}): Spec =>
+  ({ method: 'GET', path, query, headers });
+const COOKIES = { cookie: '$COOKIES' };
+const BROWSER_ONLY = { cookie: 'alias_browser=$BROWSER' };
+const BASIC = { authorization: '$CONFBASIC' };
+
+const authorizeQuery = (extra: Pairs = []): Pairs => [
+  ['response_type', 'code'], ['client_id', '$CONF'], ['redirect_uri', '$APP_CB'], ['scope', 'openid nickname'], ['state', 'st'],
+  ['nonce', 'n-1'], ['code_challenge', '$CHALLENGE'], ['code_challenge_method', 'S256'], ...extra,
+];
+const message = (channel: string) => ({ to: '$SUB', channel, subject: 'Your order shipped', body: 'It arrives on Monday.' });
+
+/** A valid request of every endpoint and form, grouped (one property per group). */
+const GROUPS: Record<string, Record<string, Template>> = {
+  'token endpoint, every grant_type': {
+    code_basic: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['code', '$CODE'],
+      ['redirect_uri', '$APP_CB'], ['code_verifier', '$VERIFIER']], BASIC) },
+    code_post: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['client_id', '$CONF'],
+      ['client_secret', '$SECRET'], ['code', '$CODE'], ['redirect_uri', '$APP_CB'], ['code_verifier', '$VERIFIER']]) },
+    code_public: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['client_id', '$PUB'],
+      ['code', '$PUBCODE'], ['redirect_uri', '$LOOPBACK_CB'], ['code_verifier', '$VERIFIER']]) },
+    refresh: { spec: form('/api/oauth2/token', [['grant_type', 'refresh_token'], ['refresh_token', '$REFRESH'],
+      ['scope', 'openid nickname']], BASIC) },
+    client_credentials: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'], ['scope', 'reports:read']], BASIC) },
+    password: { spec: form('/api/oauth2/token', [['grant_type', 'password'], ['username', '$EMAIL'], ['password', '$PASSWORD'],
+      ['scope', 'openid offline_access']], BASIC) },
+    device_pending: { device: 'pending', spec: form('/api/oauth2/token', [['grant_type', DEVICE_GRANT], ['client_id', '$PUB'],
+      ['device_code', '$DEVICECODE']]) },
+    device_approved: { device: 'approved', spec: form('/api/oauth2/token', [['grant_type', DEVICE_GRANT], ['client_id', '$PUB'],
+      ['device_code', '$DEVICECODE']]) },
+  },
+  'introspection, revocation, userinfo': {
+    introspect: { spec: form('/api/oauth2/introspect', [['token', '$ACCESS'], ['token_type_hint', 'access_token']], BASIC) },
+    introspect_refresh: { spec: form('/api/oauth2/introspect', [['token', '$REFRESH'], ['token_type_hint', 'refresh_token']], BASIC) },
+    revoke: { spec: form('/api/oauth2/revoke', [['token', '$REFRESH'], ['token_type_hint', 'refresh_token']], BASIC) },
+    revoke_access: { spec: form('/api/oauth2/revoke', [['client_id', '$CONF'], ['client_secret', '$SECRET'], ['token', '$ACCESS']]) },
+    revoke_public: { spec: form('/api/oauth2/revoke', [['client_id', '$PUB'], ['token', '$ACCESS']]) },
+    userinfo_get: { spec: get('/api/oauth2/userinfo', [], { authorization: 'Bearer $ACCESS' }) },
+    userinfo_post: { spec: form('/api/oauth2/userinfo', [], { authorization: 'Bearer $ACCESS' }) },
+    userinfo_body: { spec: form('/api/oauth2/userinfo', [['access_token', '$ACCESS']]) },
+  },
+  'device authorization and device pages': {
+    device_authorization_public: { spec: form('/api/oauth2/device_authorization', [['client_id', '$PUB'], ['scope', 'openid']]) },
+    device_authorization_conf: { spec: form('/api/oauth2/device_authorization', [['scope', 'openid contact'], ['channels', 'news']], BASIC) },
+    device_page: { device: 'pending', spec: get('/device', [['user_code', '$USERCODE']], COOKIES) },
+    device_enter: { device: 'pending', spec: form('/device', [['csrf', '$CSRF'], ['user_code', '$USERCODE']], COOKIES) },
+    device_approve_page: { device: 'pending', spec: get('/device/approve', [['user_code', '$USERCODE']], COOKIES) },
+    device_login: { device: 'pending', spec: form('/device/login', [['csrf', '$CSRF'], ['user_code', '$USERCODE'], ['email', '$EMAIL'],
+      ['password', '$PASSWORD']], BROWSER_ONLY) },
+    device_approve: { device: 'pending', spec: form('/device/approve', [['csrf', '$CSRF'], ['user_code', '$USERCODE'],
+      ['decision', 'allow'], ['scope', 'nickname']], COOKIES) },
+  },
+  'authorization endpoint and interaction pages': {
+    authorize_get: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none']]), COOKIES) },
+    authorize_new: { spec: get('/oauth2/authorize', authorizeQuery(), BROWSER_ONLY) },
+    authorize_post: { spec: form('/oauth2/authorize', authorizeQuery([['prompt', 'none']]), COOKIES) },
+    authorize_contact: { spec: get('/oauth2/authorize', authorizeQuery([['scope', 'openid contact'], ['channels', 'news'],
+      ['include_granted_scopes', 'true'], ['include_granted_channels', 'true'], ['max_age', '3600'], ['response_mode', 'form_post']]), COOKIES) },
+    authorize_implicit: { spec: get('/oauth2/authorize', [['response_type', 'id_token'], ['response_mode', 'form_post'],
+      ['client_id', '$CONF'], ['redirect_uri', '$APP_CB'], ['scope', 'openid'], ['nonce', 'n'], ['state', 's']], COOKIES) },
+    interaction_page: { interaction: { prompt: 'consent', authenticated: true }, spec: get('/interaction/$INTERACTION', [], COOKIES) },
+    interaction_login: { interaction: { prompt: 'login', authenticated: false }, spec: form('/interaction/$INTERACTION/login',
+      [['csrf', '$CSRF'], ['email', '$EMAIL'], ['password', '$PASSWORD']], BROWSER_ONLY) },
+    interaction_select: { interaction: { prompt: 'select_account', authenticated: false }, spec: form('/interaction/$INTERACTION/select',
+      [['csrf', '$CSRF'], ['account', 'current']], COOKIES) },
+    interaction_consent: { interaction: { prompt: 'consent', authenticated: true, scope: 'openid nickname contact' },
+      spec: form('/interaction/$INTERACTION/consent', [['csrf', '$CSRF'], ['decision', 'allow'], ['scope', 'nickname'],
+        ['scope', 'contact'], ['channel', 'news']], COOKIES) },
+  },
+  'logout': {
+    logout_get: { spec: get('/oauth2/logout', [['id_token_hint', '$IDTOKEN'], ['post_logout_redirect_uri', '$LOGOUT_CB'], ['state', 's']], COOKIES) },
+    logout_post: { spec: form('/oauth2/logout', [['id_token_hint', '$IDTOKEN'], ['post_logout_redirect_uri', '$LOGOUT_CB'], ['state', 's']], COOKIES) },
+    logout_ask: { spec: get('/oauth2/logout', [['client_id', '$CONF'], ['post_logout_redirect_uri', '$LOGOUT_CB']], COOKIES) },
+    logout_confirm: { spec: form('/oauth2/logout/confirm', [['csrf', '$CSRF'], ['logout', 'yes'], ['client_id', '$CONF'],
+      ['post_logout_redirect_uri', '$LOGOUT_CB'], ['state', 's']], COOKIES) },
+  },
+  'account page forms': {
+    account_page: { spec: get('/account', [], COOKIES) },
+    account_login: { spec: form('/account/login', [['csrf', '$CSRF'], ['email', '$EMAIL'], ['password', '$PASSWORD']], BROWSER_ONLY) },
+    revoke_scope: { spec: form('/account/apps/$GRANT/revoke-scope', [['csrf', '$CSRF'], ['scope', 'nickname']], COOKIES) },
+    revoke_channel: { spec: form('/account/apps/$GRANT/revoke-channel', [['csrf', '$CSRF'], ['channel', 'news']], COOKIES) },
+    revoke_app: { spec: form('/account/apps/$GRANT/revoke', [['csrf', '$CSRF']], COOKIES) },
+    nickname: { spec: form('/account/nickname', [['csrf', '$CSRF'], ['nickname', 'Fuzzy']], COOKIES) },
+    password: { spec: form('/account/password', [['csrf', '$CSRF'], ['current_password', '$PASSWORD'], ['new_password', '$PASSWORD']], COOKIES) },
+    sign_out: { spec: form('/account/logout', [['csrf', '$CSRF']], COOKIES) },
+    sign_out_everywhere: { spec: form('/account/logout-all', [['csrf', '$CSRF']], COOKIES) },
+  },
+  'messages relay': {
+    bearer: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('news') },
+      headers: { authorization: 'Bearer $ACCESS', 'content-type': 'application/json', 'idempotency-key': 'k-$RUNID' } } },
+    basic: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('news') },
+      headers: { authorization: '$CONFBASIC', 'content-type': 'application/json; charset=utf-8' } } },
+    basic_meta: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('_meta') },
+      headers: { authorization: '$CONFBASIC', 'content-type': 'application/json', 'idempotency-key': 'meta-$RUNID' } } },
+  },
+  'unsubscribe, discovery, JWKS and the rest': {
+    unsubscribe_page: { spec: get('/unsubscribe/$UNSUB', [], COOKIES) },
+    unsubscribe_one_click: { spec: form('/unsubscribe/$UNSUB', [['List-Unsubscribe', 'One-Click']]) },
+    unsubscribe_multipart: { spec: { method: 'POST', path: '/unsubscribe/$UNSUB', query: [],
+      body: { kind: 'multipart', pairs: [['List-Unsubscribe', 'One-Click']] }, headers: { 'content-type': 'multipart/form-data; boundary=x' } } },
+    unsubscribe_form: { spec: form('/unsubscribe/$UNSUB', [['csrf', '$CSRF']], COOKIES) },
+    discovery: { spec: get('/.well-known/openid-configuration') },
+    as_metadata: { spec: get('/.well-known/oauth-authorization-server') },
+    jwks: { spec: get('/oauth2/jwks') },
+    healthz: { spec: get('/healthz') },
+    root: { spec: get('/') },
+    stylesheet: { spec: get('/static/alias.css') },
+    preflight: { spec: { method: 'OPTIONS', path: '/api/oauth2/token', query: [],
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } } },
+  },
+};
+
+/** The fixed world every case runs in. */
+interface World {
+  alias: Alias;
+  user: User & { password: string };
+  conf: Client;
+  confSecret: string;
+  pub: Client;
+  browser: string;
+  unsub: string;
+}
+
+const challengeOf = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
+
+/** The grant of `client` for the user, restored to everything when a case took something back. */
+async function ensureGrant(w: World, client: Client): Promise<Grant> {
+  const { s } = w.alias;
+  const channels = client.channels.length ? ['news'] : [];
+  const g = await s.store.grants.get(w.user.id, client.id);
+  if (g && USER_SCOPES.every((x) => g.scopes.includes(x)) && channels.every((c) => g.channels.includes(c))) return g;
+  return s.consent.record({ userId: w.user.id, clientId: client.id, requestedScopes: USER_SCOPES, requestedChannels: channels,
+    approvedScopes: USER_SCOPES, approvedChannels: channels });
+}
+
+/** Mints the valid values a case's request names (only those), as `$NAME` → value. */
+async function material(w: World, t: Template, text: string): Promise<Map<string, string>> {
+  const { s } = w.alias;
+  const uses = (...names: string[]) => names.some((n) => text.includes(n));
+  const v = new Map<string, string>([
+    ['$CONFBASIC_B64', Buffer.from(`${formEncode(w.conf.id)}:${formEncode(w.confSecret)}`).toString('base64')],
+    ['$CONF', w.conf.id], ['$PUB', w.pub.id], ['$SECRET', w.confSecret], ['$EMAIL', w.user.email], ['$PASSWORD', w.user.password],
+    ['$BROWSER', w.browser], ['$CSRF', s.secrets.mac('csrf', w.browser)], ['$UNSUB', w.unsub], ['$APP_CB', APP_CB],
+    ['$LOOPBACK_CB', LOOPBACK_CB], ['$LOGOUT_CB', LOGOUT_CB], ['$RUNID', mintOpaque(9)],
+  ]);
+  v.set('$CONFBASIC', `Basic ${v.get('$CONFBASIC_B64')}`);
+  const verifier = mintOpaque();
+  v.set('$VERIFIER', verifier);
+  v.set('$CHALLENGE', challengeOf(verifier));
+  const t0 = s.now();
+  const grant = await ensureGrant(w, w.conf);
+  v.set('$SUB', grant.sub);
+  v.set('$GRANT', grant.id);
+  let session: string | undefined;
+  if (uses('$SESSION', '$COOKIES', '$INTERACTION')) {
+    session = mintOpaque();
+    await s.store.sessions.insert({ idDigest: digest(session), userId: w.user.id, authTime: t0, createdAt: t0, expiresAt: t0 + 3600_000 });
+    v.set('$SESSION', session);
+    v.set('$COOKIES', `alias_session=${session}; alias_browser=${w.browser}`);
+  }
+  const code = async (client: Client, grantFor: Grant, redirectUri: string) => {
+    const value = mintOpaque();
+    await s.store.codes.insert({ digest: digest(value), clientId: client.id, userId: w.user.id, grantId: grantFor.id,
+      familyId: newFamilyId(), redirectUri, codeChallenge: challengeOf(verifier), scopes: ['openid', 'offline_access', 'nickname'],
+      channels: [], nonce: 'n', authTime: t0, createdAt: t0, expiresAt: t0 + 60_000, consumedAt: null });
+    return value;
+  };
+  if (uses('$CODE')) v.set('$CODE', await code(w.conf, grant, APP_CB));
+  if (uses('$PUBCODE')) v.set('$PUBCODE', await code(w.pub, await ensureGrant(w, w.pub), LOOPBACK_CB));
+  if (uses('$ACCESS', '$REFRESH', '$IDTOKEN')) {
+    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
+      scopes: USER_SCOPES, channels: ['news'], authTime: t0, nonce: 'n' }));
+    const body = await s.tokens.complete(minted);
+    v.set('$ACCESS', body.access_token);
+    v.set('$REFRESH', body.refresh_token!);
+    v.set('$IDTOKEN', body.id_token!);
+  }
+  if (uses('$CC_ACCESS')) {
+    const token = mintOpaque();
+    await s.store.accessTokens.insert({ digest: digest(token), clientId: w.conf.id, userId: null, grantId: null, familyId: null,
+      scopes: ['reports:read'], channels: [], createdAt: t0, expiresAt: t0 + 1800_000, revokedAt: null });
+    v.set('$CC_ACCESS', token);
+  }
+  if (uses('$USERCODE', '$DEVICECODE')) {
+    const deviceCode = mintOpaque();
+    const userCode = newUserCode();
+    const approved = t.device === 'approved';
+    const pubGrant = approved ? await ensureGrant(w, w.pub) : undefined;
+    await s.store.deviceCodes.insert({ deviceDigest: digest(deviceCode), userCode, clientId: w.pub.id, scopes: ['openid', 'nickname'],
+      channels: [], status: approved ? 'approved' : 'pending', userId: approved ? w.user.id : null, grantId: pubGrant?.id ?? null,
+      approvedScopes: approved ? ['openid', 'nickname'] : null, approvedChannels: approved ? [] : null, authTime: approved ? t0 : null,
+      intervalS: 5, lastPolledAt: null, createdAt: t0, expiresAt: t0 + 600_000, consumedAt: null });
+    v.set('$DEVICECODE', deviceCode);
+    v.set('$USERCODE', formatUserCode(userCode));
+  }
+  if (uses('$INTERACTION')) {
+    const id = mintOpaque(24);
+    const i = t.interaction ?? { prompt: 'consent', authenticated: true };
+    await s.store.interactions.insert({ id, browserDigest: digest(w.browser), clientId: w.conf.id,
+      params: { response_type: 'code', client_id: w.conf.id, redirect_uri: APP_CB, scope: i.scope ?? 'openid nickname',
+        ...(i.scope?.includes('contact') ? { channels: 'news' } : {}), state: 'st', prompt: i.prompt,
+        code_challenge: challengeOf(verifier), code_challenge_method: 'S256' },
+      authenticatedSession: i.authenticated && session ? digest(session) : null, createdAt: t0, expiresAt: t0 + 900_000 });
+    v.set('$INTERACTION', id);
+  }
+  return v;
+}
+
+/** Why a response is a refusal (see the header), or undefined when the request was served. */
+function rejection(w: Wire, status: number, headers: Record<string, unknown>, body: string): string | undefined {
+  if (status >= 400 && status < 500) return `status ${status}`;
+  const path = w.url.split('?')[0]!;
+  const location = typeof headers.location === 'string' ? headers.location : undefined;
+  if (path === '/oauth2/authorize') {
+    if (location && /[?#&]error=/.test(location)) return 'an error redirect to the client';
+    if (status === 200 && /<input[^>]*name="error"/.test(body)) return 'an error posted to the client (form_post)';
+  }
+  if (path.startsWith('/account/') && path !== '/account/login' && status === 303 && location === '/account') return 'not signed in';
+  return undefined;
+}
+
+/**
+ * Changes a refusal may make because an RFC requires them:
+ * - RFC 6749 §4.1.2 / RFC 9700 §4.14.2: a reused authorization code or refresh token
+ *   (invalid_grant "already used") revokes the tokens issued from it;
+ * - RFC 8628 §3.5: a device's poll (authorization_pending, slow_down, access_denied) records
+ *   when it polled, and slow_down widens its interval.
+ */
+function legitimateOnRejection(c: RowChange, w: Wire, error: { error?: string; error_description?: string } | undefined): boolean {
+  if (w.url.split('?')[0] !== '/api/oauth2/token' || !error) return false;
+  if (error.error === 'invalid_grant' && /already used/.test(error.error_description ?? '') && c.kind === 'update' &&
+    (c.table === 'access_tokens' || c.table === 'refresh_tokens') && c.columns.every((x) => x === 'revoked_at') &&
+    c.before?.revoked_at === null) return true;
+  if (['authorization_pending', 'slow_down', 'access_denied'].includes(error.error ?? '') && c.table === 'device_codes' &&
+    c.kind === 'update' && c.columns.every((x) => x === 'last_polled_at' || x === 'interval_s')) return true;
+  return false;
+}
+
+const STACK = /\n\s+at |\.ts:\d+:\d+|node:internal/;
+
+/** Runs one case and checks every property. */
+async function check(w: World, t: Template, mutations: Parameters<typeof mutate>[1]) {
+  const { alias } = w;
+  const k = alias.s.db.kysely;
+  // Lockouts would hide the deep paths from later cases; they are tested elsewhere.
+  await k.deleteFrom('throttles').execute();
+  // 7 s per case: device polling intervals pass and the relay's per-minute limits stay
+  // reachable without being the only answer.
+  alias.advance(7_000);
+  const mutated = mutate(t.spec, mutations);
+  const values = await material(w, t, JSON.stringify(mutated) + JSON.stringify(t.spec));
+  const names = [...values.keys()].sort((a, b) => b.length - a.length);
+  const sub = (text: string) => (text.includes('$') ? names.reduce((acc, n) => acc.split(n).join(values.get(n)!), text) : text);
+  const wire = serialize(mutated, sub);
+  const what = () => `${describeWire(wire)}\n  mutations: ${JSON.stringify(mutations).slice(0, 600)}`;
+
+  const before = await snapshotRows(alias, NOT_STATE);
+  const started = performance.now();
+  const res = await alias.app.inject({ method: wire.method as 'GET', url: wire.url, headers: wire.headers, payload: wire.payload });
+  const elapsed = performance.now() - started;
+  const body = res.body;
+  const path = wire.url.split('?')[0]!;
+  if (process.env.ALIAS_FUZZ_LOG) process.stderr.write(`FUZZ ${res.statusCode} ${wire.method} ${path.slice(0, 60)} ${body.slice(0, 100).replace(/\s+/g, ' ')}\n`);
+
+  // 1. Never a 5xx.
+  assert.ok(res.statusCode < 500, `${res.statusCode} for\n${what()}\n  answer: ${body.slice(0, 500)}`);
+  assert.doesNotMatch(body, STACK, `a stack trace in the answer to\n${what()}`);
+  // A request that holds the event loop for seconds stalls every other request: a hang
+  // is a crash that has not happened yet.
+  assert.ok(elapsed < SLOW_MS, `${Math.round(elapsed)} ms to answer\n${what()}`);
+
+  // 2. Error shapes.
+  let error: { error?: string; error_description?: string } | undefined;
+  if (res.statusCode >= 400 && wire.method !== 'HEAD') {
+    const type = String(res.headers['content-type'] ?? '');
+    const challenge = String(res.headers['www-authenticate'] ?? '');
+    if (isApiPath(wire.url)) {
+      const noCredentials = path === '/api/oauth2/userinfo' && res.statusCode === 401 && /^Bearer realm="[^"]*"$/.test(challenge);
+      if (noCredentials) {
+        assert.equal(body, '', `RFC 6750 §3.1: no error information without credentials\n${what()}`);
+      } else {
+        assert.match(type, /^application\/json/, `API errors are application/json (got ${type}) for\n${what()}\n  answer: ${body.slice(0, 300)}`);
+        let parsed: unknown;
+        assert.doesNotThrow(() => { parsed = JSON.parse(body); }, `API error body is JSON for\n${what()}`);
+        error = parsed as typeof error;
+        assert.deepEqual(Object.keys(error ?? {}).sort(), ['error', 'error_description'], `exactly {error, error_description}: ${body.slice(0, 300)}\n${what()}`);
+        assert.match(String(error!.error), /^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/, `error code characters (RFC 6749 §5.2)\n${what()}`);
+        assert.match(String(error!.error_description), DESCRIPTION, `error_description characters (RFC 6749 §5.2)\n${what()}`);
+      }
+    } else {
+      assert.match(type, /^text\/html/, `page errors are pages (got ${type}) for\n${what()}`);
+    }
+  }
+
+  // 3. A refusal changes nothing.
+  const refused = rejection(wire, res.statusCode, res.headers as Record<string, unknown>, body);
+  if (refused) {
+    const changes = diffRows(before, await snapshotRows(alias, NOT_STATE)).filter((c) => !legitimateOnRejection(c, wire, error));
+    assert.deepEqual(changes.map((c) => `${c.kind} ${c.table} ${c.key.slice(0, 60)} ${c.columns.join(',')}`), [],
+      `a refused request (${refused}: ${body.slice(0, 200)}) changed stored state:\n${what()}`);
+  }
+  return { status: res.statusCode, body };
+}
+
+for (const kind of databaseKinds()) {
+  describe(`fuzz: every endpoint (${kind.name})`, { skip: kind.skip }, () => {
+    let w: World;
+    const runs = RUNS ?? DEFAULT_RUNS[kind.name];
+
+    before(async () => {
+      const alias = await startAlias(kind, { listen: false });
+      const user = await alias.user({ email: 'fuzz@example.com', password: 'fuzz password 1234' });
+      const { client: conf, secret } = await alias.client({
+        name: 'Fuzz app', redirectUris: [APP_CB], postLogoutRedirectUris: [LOGOUT_CB],
+        grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit', DEVICE_GRANT],
+        scopes: ['reports:read'], channels: ['news:Product news'],
+      });
+      const { client: pub } = await alias.client({ name: 'Fuzz TV', redirectUris: [LOOPBACK_CB], isPublic: true,
+        grantTypes: ['authorization_code', DEVICE_GRANT] });
+      w = { alias, user, conf, confSecret: secret!, pub, browser: mintOpaque(),
+        unsub: unsubscribeToken(alias.s.secrets, { userId: user.id, clientId: conf.id, channel: 'news' }) };
+    });
+    after(async () => {
+      // The process is alive and the app still answers.
+      const res = await w.alias.app.inject({ method: 'GET', url: '/healthz' });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), { status: 'ok' });
+      await w.alias.close();
+    });
+
+    for (const [group, templates] of Object.entries(GROUPS)) {
+      it(group, async () => {
+        // Every template as is first: a fuzz case's baseline must be a request that works.
+        for (const [name, t] of Object.entries(templates)) {
+          const res = await check(w, t, []).catch((err: Error) => { err.message = `template ${name}: ${err.message}`; throw err; });
+          // (A device that polls before the user approved is told to wait: RFC 8628 §3.5.)
+          if (name !== 'device_pending') assert.ok(res.status < 400, `template ${name} works: ${res.status} ${res.body.slice(0, 300)}`);
+        }
+        await fc.assert(fc.asyncProperty(cases(Object.keys(templates)), async ({ template, mutations }) => {
+          await check(w, templates[template]!, mutations);
+        }), { seed: SEED, path: PATH, numRuns: runs, endOnFailure: !!process.env.ALIAS_FUZZ_NO_SHRINK });
+      });
+    }
+  });
+}
