@@ -16,7 +16,12 @@ export interface Config {
   smtpFrom?: string;
   demo: boolean;
   logLevel: string;
+  /** ALIAS_DRAIN_TIMEOUT: how long a stopping process may finish its work before it exits anyway. */
+  drainTimeoutMs: number;
 }
+
+/** Below the 30 s most process managers wait between SIGTERM and SIGKILL (Kubernetes, systemd: 90 s). */
+export const DEFAULT_DRAIN_TIMEOUT_S = 20;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -54,7 +59,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const smtpFrom = env.ALIAS_SMTP_FROM || undefined;
   if (smtpFrom && !/^[^\s@<>"]+@[^\s@<>"]+$/.test(smtpFrom)) throw new ConfigError('ALIAS_SMTP_FROM must be a bare e-mail address (alias@example.com)');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
+  const drainText = env.ALIAS_DRAIN_TIMEOUT || String(DEFAULT_DRAIN_TIMEOUT_S);
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(drainText) || Number(drainText) > 3600) {
+    throw new ConfigError(`ALIAS_DRAIN_TIMEOUT must be a number of seconds from 0 to 3600, not '${drainText}'`);
+  }
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+    drainTimeoutMs: Math.round(Number(drainText) * 1000) };
 }
 
 /** OIDC Discovery §3: https (or http for local development), no query or fragment. */
