@@ -7,6 +7,7 @@ import { seedDemo } from './cli/demo.js';
 import { secretFilePath } from './security/secrets.js';
 import { isPostgresUrl } from './store/db.js';
 import { redactRedisUrl } from './security/redis_throttle.js';
+import { exitOnSignals } from './shutdown.js';
 
 export interface Running {
   app: FastifyInstance;
@@ -57,10 +58,11 @@ export async function startServer(config: Config, out: (line: string) => void = 
     out(`  npx aliasid client create --name "My app" --redirect-uri http://localhost:8080/callback`);
   }
   let stopping: Promise<void> | undefined;
+  // All at once: the listener closes (new connections are refused) while requests in
+  // flight finish, and the workers stop claiming and hand back what they claimed but
+  // have not started, so another node takes it now. The database closes last.
   const stop = () => (stopping ??= (async () => {
-    await app.close();
-    await services.backchannel.stop();
-    await services.relayWorker.stop();
+    await Promise.all([app.close(), services.backchannel.stop(), services.relayWorker.stop()]);
     await services.close();
   })());
   return { app, services, url, stop };
@@ -76,11 +78,11 @@ export function redactSmtp(url: string): string {
   }
 }
 
-/** Graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0. */
+/** Graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0 (bounded). */
 export function handleSignals(running: Running): void {
-  const onSignal = () => {
-    running.stop().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  exitOnSignals(running.stop, {
+    drainTimeoutMs: running.services.config.drainTimeoutMs,
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  });
 }

@@ -17,6 +17,7 @@ import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { createRelayWorker, type RelayWorker } from './relay/worker.js';
 import { pino } from 'pino';
+import { DatabaseUnreachable, isDatabaseUnavailable } from './store/unavailable.js';
 
 export type Clock = () => number;
 
@@ -57,7 +58,12 @@ export function secretFor(config: Config): string {
 
 export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
   const now = opts.now ?? Date.now;
-  const db = openDatabase(config.db, { schema: opts.schema });
+  let db: Db;
+  try {
+    db = openDatabase(config.db, { schema: opts.schema });
+  } catch (err) {
+    throw isDatabaseUnavailable(err) ? new DatabaseUnreachable(config.db, err) : err;
+  }
   let redis: RedisConnection | undefined;
   try {
     if (opts.migrate ?? true) await migrate(db);
@@ -86,7 +92,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now),
       consent: createConsent(store, pairwise, now),
-      backchannel: createBackchannel({ store, keys, issuer: config.issuer, now }),
+      backchannel: createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) }),
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
       relayWorker,
       async close() {
@@ -97,6 +103,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   } catch (err) {
     await redis?.close().catch(() => {});
     await db.close().catch(() => {});
-    throw err;
+    // The first queries run here: an unreachable database is named, so the operator
+    // sees which one (DESIGN: serve exits non-zero at once naming it).
+    throw isDatabaseUnavailable(err) ? new DatabaseUnreachable(db.location, err) : err;
   }
 }

@@ -4,6 +4,7 @@ import { createServices, type Services } from '../services.js';
 import { ClientInputError } from '../clients/registry.js';
 import { UserInputError } from '../accounts/users.js';
 import { UniqueViolation } from '../store/store.js';
+import { DatabaseUnreachable, isDatabaseUnavailable } from '../store/unavailable.js';
 
 export interface DbOption {
   db?: string;
@@ -24,12 +25,12 @@ export async function withServices<T>(opts: DbOption, fn: (s: Services) => Promi
 /** Known failures print one line to stderr and exit 1; anything else is a bug. */
 export function fail(err: unknown): never {
   if (err instanceof ConfigError || err instanceof ClientInputError || err instanceof UserInputError ||
-    err instanceof UniqueViolation || err instanceof UsageError) {
+    err instanceof UniqueViolation || err instanceof UsageError || err instanceof DatabaseUnreachable) {
     process.stderr.write(`aliasid: ${err.message}\n`);
     process.exit(1);
   }
   const e = err as { code?: string; message?: string };
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === '3D000' || e?.code === '28P01') {
+  if (isDatabaseUnavailable(err) || e?.code === '3D000' || e?.code === '28P01') {
     process.stderr.write(`aliasid: cannot reach the database: ${e.message ?? e.code}\n`);
     process.exit(1);
   }

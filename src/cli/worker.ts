@@ -6,6 +6,7 @@ import { loadConfig } from '../config/config.js';
 import { createServices } from '../services.js';
 import { redactSmtp } from '../main.js';
 import { fail, print } from './context.js';
+import { exitOnSignals } from '../shutdown.js';
 
 export function workerCommand(program: Command) {
   program.command('worker')
@@ -21,15 +22,11 @@ export function workerCommand(program: Command) {
         const keepAlive = setInterval(() => {}, 3_600_000);
         print(`Alias relay worker is running (database ${s.db.location}; ${config.smtpUrl
           ? `mail over SMTP to ${redactSmtp(config.smtpUrl)}` : 'no ALIAS_SMTP_URL: messages go to the inbox only'}).`);
-        let stopping = false;
-        const stop = () => {
-          if (stopping) return;
-          stopping = true;
+        exitOnSignals(async () => {
           clearInterval(keepAlive);
-          s.relayWorker.stop().then(() => s.close()).then(() => process.exit(0), () => process.exit(1));
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+          await s.relayWorker.stop();
+          await s.close();
+        }, { drainTimeoutMs: config.drainTimeoutMs, out: print, err: (line) => process.stderr.write(line + '\n') });
       } catch (err) {
         fail(err);
       }

@@ -20,7 +20,12 @@ export interface Config {
   redisPrefix: string;
   demo: boolean;
   logLevel: string;
+  /** ALIAS_DRAIN_TIMEOUT: how long a stopping process may finish its work before it exits anyway. */
+  drainTimeoutMs: number;
 }
+
+/** Below the 30 s most process managers wait between SIGTERM and SIGKILL (Kubernetes, systemd: 90 s). */
+export const DEFAULT_DRAIN_TIMEOUT_S = 20;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -65,7 +70,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const redisPrefix = env.ALIAS_REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX;
   if (!/^[\x21-\x7e]{1,64}$/.test(redisPrefix)) throw new ConfigError('ALIAS_REDIS_PREFIX must be 1 to 64 printable characters without spaces');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
+  const drainText = env.ALIAS_DRAIN_TIMEOUT || String(DEFAULT_DRAIN_TIMEOUT_S);
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(drainText) || Number(drainText) > 3600) {
+    throw new ConfigError(`ALIAS_DRAIN_TIMEOUT must be a number of seconds from 0 to 3600, not '${drainText}'`);
+  }
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+    drainTimeoutMs: Math.round(Number(drainText) * 1000) };
 }
 
 /** OIDC Discovery §3: https (or http for local development), no query or fragment. */

@@ -3,10 +3,18 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import '@fastify/view';
 import { OAuthError } from '../oauth/errors.js';
+import { isDatabaseUnavailable, RETRY_AFTER_S } from '../store/unavailable.js';
 
 export function isApiPath(url: string): boolean {
-  return url.startsWith('/api/') || url.startsWith('/.well-known/') || url.startsWith('/oauth2/jwks');
+  return url.startsWith('/api/') || url.startsWith('/.well-known/') || url.startsWith('/oauth2/jwks') || url.startsWith('/healthz');
 }
+
+/**
+ * RFC 6749 §4.1.2.1 / §5.2 temporarily_unavailable: the database cannot answer now. The
+ * client may retry after Retry-After (RFC 9110 §10.2.3); Alias reconnects by itself.
+ */
+export const unavailable = (): OAuthError => new OAuthError('temporarily_unavailable',
+  'the service is temporarily unavailable; try again shortly', { status: 503, retryAfter: RETRY_AFTER_S });
 
 export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyReply {
   reply.code(err.status).header('cache-control', 'no-store');
@@ -52,6 +60,15 @@ function fromFramework(err: FastifyError): OAuthError {
 
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (!(error instanceof OAuthError) && isDatabaseUnavailable(error)) {
+      // An outage, not a bug: one line per request, no stack.
+      request.log.warn({ error: error.message, code: error.code }, 'database unavailable');
+      const oauth = unavailable();
+      if (isApiPath(request.url)) return sendOAuthError(reply, oauth);
+      reply.header('retry-after', String(oauth.retryAfter));
+      return sendErrorPage(reply, 503, 'Alias is temporarily unavailable',
+        'Alias cannot complete this request right now.', 'Please try again in a few seconds.');
+    }
     const oauth = error instanceof OAuthError ? error : fromFramework(error);
     if (oauth.status >= 500) request.log.error({ err: error }, 'request failed');
     else if (oauth.detail) request.log.info({ error: oauth.error, detail: oauth.detail }, 'request rejected');

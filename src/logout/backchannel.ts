@@ -7,22 +7,29 @@ import { SignJWT } from 'jose';
 import type { Store } from '../store/store.js';
 import type { KeyService } from '../tokens/keys.js';
 import { createPoller } from '../queue/poller.js';
+import { workClaimed } from '../queue/claimed.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const LEASE_MS = 30_000;
 const TIMEOUT_MS = 5_000;
 const MAX_ATTEMPTS = 8;
 const BATCH = 20;
+/** Deliveries of a batch in flight at once. */
+const CONCURRENCY = 10;
 
 export interface Backchannel {
   /** Queues logout tokens for the user's clients; call in the transaction that ends the session. */
   enqueueForUser(tx: Store, userId: string): Promise<number>;
-  /** Delivers what is due; returns how many deliveries were attempted. */
-  runOnce(): Promise<number>;
+  /**
+   * Delivers what is due; returns how many deliveries were claimed. Once `signal` is
+   * aborted, claimed deliveries not yet started are released for another node.
+   */
+  runOnce(signal?: AbortSignal): Promise<number>;
   /** Runs deliveries every `intervalMs` (and at once after a logout) until stopped. */
   start(intervalMs?: number): void;
   /** Asks the running worker to look at the queue now. */
   kick(): void;
+  /** Stops claiming, releases claimed deliveries not yet started, waits for those in flight. */
   stop(): Promise<void>;
 }
 
@@ -76,16 +83,26 @@ export function createBackchannel(deps: { store: Store; keys: KeyService; issuer
     await store.logoutDeliveries.settle(row.id, { status, attempts, nextAttemptAt: now() + delay, lastError: error });
   }
 
-  async function runOnce(): Promise<number> {
+  async function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
     const t = now();
-    const rows = await store.logoutDeliveries.claim(t, t + LEASE_MS, BATCH);
-    await Promise.all(rows.map((r) => deliver(r)));
+    const leaseUntil = t + LEASE_MS;
+    const rows = await store.logoutDeliveries.claim(t, leaseUntil, BATCH);
+    await workClaimed(rows, {
+      concurrency: CONCURRENCY,
+      signal,
+      work: deliver,
+      release: (ids) => store.logoutDeliveries.release(ids, leaseUntil),
+      // A database error while settling: the lease runs out and the delivery is retried.
+      onError: (row, err) => deps.log?.('back-channel logout delivery error', { delivery_id: row.id, error: (err as Error).message }),
+    });
     return rows.length;
   }
 
   const poller = createPoller(runOnce, {
     batch: BATCH,
-    onError: (err) => deps.log?.('back-channel logout worker error', { error: (err as Error).message }),
+    onError: (err, failures, retryInMs) =>
+      deps.log?.('back-channel logout worker error', { error: (err as Error).message, failures, retry_in_ms: retryInMs }),
+    onRecover: (failures) => deps.log?.('back-channel logout worker resumed', { failures }),
   });
 
   return {

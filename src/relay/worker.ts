@@ -10,6 +10,7 @@ import { grantAllows } from './relay.js';
 import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
 import { META_CHANNEL } from '../oauth/scopes.js';
 import { createPoller } from '../queue/poller.js';
+import { workClaimed } from '../queue/claimed.js';
 
 /** Longer than the worst case of one attempt (connect + greeting + send timeouts). */
 export const LEASE_MS = 120_000;
@@ -17,17 +18,23 @@ const CONNECT_TIMEOUT_MS = 15_000;
 const SOCKET_TIMEOUT_MS = 30_000;
 export const MAX_ATTEMPTS = 12;
 const BATCH = 10;
+/** Messages of a batch in flight at once (SMTP connections per worker). */
+const CONCURRENCY = 5;
 
 /** 5 s, 10 s, 20 s, … doubling up to an hour. */
 export const retryDelay = (attempts: number): number => Math.min(5_000 * 2 ** (attempts - 1), 3_600_000);
 
 export interface RelayWorker {
-  /** Delivers what is due once; returns how many messages were attempted. */
-  runOnce(): Promise<number>;
+  /**
+   * Delivers what is due once; returns how many messages were claimed. Once `signal` is
+   * aborted, claimed messages not yet started are released for another worker.
+   */
+  runOnce(signal?: AbortSignal): Promise<number>;
   /** Polls every `intervalMs` (at most 1 s by default) until stopped. */
   start(intervalMs?: number): void;
   /** Looks at the outbox now (called after each acceptance). */
   kick(): void;
+  /** Stops claiming, releases claimed messages not yet started, waits for the sends in flight. */
   stop(): Promise<void>;
   /** True when messages go out over SMTP; false when they stay in the inbox only. */
   readonly smtp: boolean;
@@ -114,19 +121,26 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     return settle(m, attempts, { sent: true });
   }
 
-  async function runOnce(): Promise<number> {
+  async function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
     const t = now();
-    const rows = await store.messages.claim(t, t + LEASE_MS, BATCH);
-    await Promise.all(rows.map((m) => deliver(m).catch((err) => {
+    const leaseUntil = t + LEASE_MS;
+    const rows = await store.messages.claim(t, leaseUntil, BATCH);
+    await workClaimed(rows, {
+      concurrency: CONCURRENCY,
+      signal,
+      work: deliver,
+      release: (ids) => store.messages.release(ids, leaseUntil),
       // A database error while settling: the lease runs out and another attempt follows.
-      deps.log?.('relay delivery error', { message_id: m.id, error: (err as Error).message });
-    })));
+      onError: (m, err) => deps.log?.('relay delivery error', { message_id: m.id, error: (err as Error).message }),
+    });
     return rows.length;
   }
 
   const poller = createPoller(runOnce, {
     batch: BATCH,
-    onError: (err: unknown) => deps.log?.('relay worker error', { error: (err as Error).message }),
+    onError: (err, failures, retryInMs) =>
+      deps.log?.('relay worker error', { error: (err as Error).message, failures, retry_in_ms: retryInMs }),
+    onRecover: (failures) => deps.log?.('relay worker resumed', { failures }),
   });
 
   return {

@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
+import { createPgPool } from './pg_pool.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -34,15 +35,7 @@ export interface OpenOptions {
 
 export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   if (isPostgresUrl(location)) {
-    const pool = new pg.Pool({
-      connectionString: location,
-      max: opts.poolSize ?? 10,
-      connectionTimeoutMillis: 5000,
-      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
-    });
-    // An idle client losing its connection must not crash the process; the next
-    // query reports the outage instead.
-    pool.on('error', () => {});
+    const pool = createPgPool(location, { max: opts.poolSize ?? 10, schema: opts.schema });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: 'postgres', location: redactUrl(location), close: () => kysely.destroy() };
   }
@@ -52,7 +45,8 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  // Admin commands run while `serve` holds the file: wait for a writer, never fail at once.
+  // Admin commands run while `serve` holds the file: wait for a writer, never fail at
+  // once. Beyond this, SQLITE_BUSY is answered 503 + Retry-After (store/unavailable.ts).
   sqlite.pragma('busy_timeout = 5000');
   // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with
   // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).

@@ -242,6 +242,14 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     return rows as unknown as Selectable<Database[T]>[];
   }
 
+  /** Ends this claim's lease on rows never attempted; a row since leased by another worker is left alone. */
+  async function releaseLeased(table: 'logout_deliveries' | 'messages', ids: string[], leaseUntil: number): Promise<number> {
+    if (!ids.length) return 0;
+    const r = await k.updateTable(table).set({ lease_until: null })
+      .where('id', 'in', ids).where('lease_until', '=', leaseUntil).executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   const store: Store = {
     clients: {
       async insert(c) {
@@ -617,6 +625,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         await k.updateTable('logout_deliveries').set({ status: r.status, attempts: r.attempts,
           next_attempt_at: r.nextAttemptAt, last_error: r.lastError, lease_until: null }).where('id', '=', id).execute();
       },
+      release: (ids, leaseUntil) => releaseLeased('logout_deliveries', ids, leaseUntil),
       async get(id) {
         const r = await k.selectFrom('logout_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
         return r && toDelivery(r);
@@ -669,6 +678,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         await k.updateTable('messages').set({ status: r.status, attempts: r.attempts, next_attempt_at: r.nextAttemptAt,
           last_error: r.lastError, delivered_at: r.deliveredAt, lease_until: null }).where('id', '=', id).execute();
       },
+      release: (ids, leaseUntil) => releaseLeased('messages', ids, leaseUntil),
     },
 
     async transaction(fn) {

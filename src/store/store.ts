@@ -187,6 +187,12 @@ export interface LogoutDeliveryRepo {
   claim(now: number, leaseUntil: number, limit: number): Promise<LogoutDelivery[]>;
   /** Records an attempt's result and ends the lease. */
   settle(id: string, result: { status: LogoutDelivery['status']; attempts: number; nextAttemptAt: number; lastError: string | null }): Promise<void>;
+  /**
+   * Hands back claimed deliveries that were never attempted (a worker shutting down), so
+   * any worker may take them at once. Only rows still leased until `leaseUntil` (this
+   * claim's lease) change; attempts are not counted. Returns how many were released.
+   */
+  release(ids: string[], leaseUntil: number): Promise<number>;
   get(id: string): Promise<LogoutDelivery | undefined>;
   listByClient(clientId: string): Promise<LogoutDelivery[]>;
 }
@@ -224,6 +230,8 @@ export interface MessageRepo {
   claim(now: number, leaseUntil: number, limit: number): Promise<Message[]>;
   settle(id: string, result: { status: Message['status']; attempts: number; nextAttemptAt: number;
     lastError: string | null; deliveredAt: number | null }): Promise<void>;
+  /** As LogoutDeliveryRepo.release: unsent claimed messages go back to the queue at once. */
+  release(ids: string[], leaseUntil: number): Promise<number>;
 }
 
 export interface ClientRepo {

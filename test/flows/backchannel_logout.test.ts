@@ -102,6 +102,10 @@ for (const kind of databaseKinds()) {
         alias.s.backchannel.start(20);
         const { logoutMs, client } = await signInAndLogout(server.uri);
         assert.ok(logoutMs < 2_000, `logout took ${logoutMs} ms`);
+        // Stopping waits for a delivery in flight (and hands back one not yet started).
+        for (const until = Date.now() + 5_000; server.received.length < 1 && Date.now() < until;) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
         await alias.s.backchannel.stop();
         const [row] = await alias.s.store.logoutDeliveries.listByClient(client.id);
         assert.equal(row!.lastError, 'timed out');

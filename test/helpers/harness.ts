@@ -34,13 +34,18 @@ export interface Alias {
 
 let counter = 0;
 
-export async function startAlias(kind: DatabaseKind, opts: { listen?: boolean; env?: Record<string, string> } = {}): Promise<Alias> {
+export async function startAlias(kind: DatabaseKind, opts: {
+  listen?: boolean;
+  env?: Record<string, string>;
+  /** Rewrites the database location Alias connects to (e.g. through a TCP proxy). */
+  via?: (location: string) => string;
+} = {}): Promise<Alias> {
   const db = await kind.create();
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   let offset = 0;
   const now = () => Date.now() + offset;
-  const config = loadConfig({ db: db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent', ...opts.env });
+  const config = loadConfig({ db: opts.via ? opts.via(db.location) : db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent', ...opts.env });
   const s = await createServices(config, { now, schema: db.schema });
   await s.keys.ensureKey();
   const app = await buildApp(s, process.env.ALIAS_TEST_LOG ? { logger: { level: 'error' } } : {});

@@ -977,6 +977,46 @@ export function storeContract(kind: DatabaseKind): void {
       });
     });
 
+    describe('leased queues: release', () => {
+      // store.ts LogoutDeliveryRepo.release / MessageRepo.release: a stopping worker hands
+      // back what it claimed and never started; a lease another worker holds stays.
+      it('release ends this claim\'s lease on messages without counting an attempt; the rows are claimable at once', async () => {
+        const { user, client } = await seedGrant();
+        const t = NOW + 10_000_000;
+        const ids = [0, 1, 2].map(() => randomBytes(8).toString('hex'));
+        for (const id of ids) {
+          await store.messages.insert({ id, clientId: client.id, userId: user.id, channel: 'news', subject: 's', body: 'b',
+            idempotencyKey: null, status: 'queued', attempts: 0, nextAttemptAt: t, leaseUntil: null, lastError: null,
+            createdAt: t, deliveredAt: null });
+        }
+        const claimed = (await store.messages.claim(t, t + 60_000, 10)).filter((m) => ids.includes(m.id));
+        assert.equal(claimed.length, 3);
+        assert.deepEqual((await node2.messages.claim(t, t + 90_000, 10)).filter((m) => ids.includes(m.id)), [],
+          'leased: nobody else gets them');
+        assert.equal(await store.messages.release([ids[0]!, ids[1]!], t + 60_000), 2);
+        const again = (await node2.messages.claim(t + 1, t + 90_000, 10)).filter((m) => ids.includes(m.id));
+        assert.deepEqual(again.map((m) => m.id).sort(), [ids[0], ids[1]].sort(), 'released rows are claimable at once');
+        for (const m of again) assert.equal(m.attempts, 0, 'no attempt counted');
+        assert.equal(await store.messages.release([ids[0]!], t + 60_000), 0, 'a lease another worker took since stays');
+        assert.equal((await store.messages.get(ids[0]!))!.leaseUntil, t + 90_000);
+        assert.equal(await store.messages.release([], t), 0);
+      });
+
+      it('release works the same for back-channel logout deliveries', async () => {
+        const { client } = await seedGrant();
+        const t = NOW + 20_000_000;
+        const id = randomBytes(8).toString('hex');
+        await store.logoutDeliveries.enqueue([{ id, clientId: client.id, sub: 'sub-1', status: 'pending', attempts: 0,
+          nextAttemptAt: t, leaseUntil: null, lastError: null, createdAt: t }]);
+        assert.deepEqual((await store.logoutDeliveries.claim(t, t + 30_000, 50)).map((d) => d.id).filter((x) => x === id), [id]);
+        assert.equal(await store.logoutDeliveries.release([id], t + 30_000), 1);
+        const d = await store.logoutDeliveries.get(id);
+        assert.equal(d!.leaseUntil, null);
+        assert.equal(d!.attempts, 0);
+        assert.deepEqual((await node2.logoutDeliveries.claim(t + 1, t + 30_000, 50)).map((x) => x.id).filter((x) => x === id), [id]);
+      });
+    });
+
     describe('transactions', () => {
       it('commits and returns the value of fn; the tx store sees its own writes', async () => {
         // store.ts Store.transaction: runs fn in one transaction.

@@ -1,0 +1,83 @@
+// The PostgreSQL connection pool, set up to fail fast and heal by itself when the
+// database goes away: every request either gets an answer or an error within seconds
+// (which the HTTP layer turns into 503 + Retry-After), a lost connection never crashes
+// the process, and new connections are made as soon as the database is back.
+import pg from 'pg';
+
+/** A new connection that is not ready within this long fails (refused or silent network). */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/** The server cancels any statement running longer (SQLSTATE 57014); ours take milliseconds. */
+export const STATEMENT_TIMEOUT_MS = 10_000;
+/**
+ * The client gives up on an answer after this long: a network that silently drops
+ * packets never closes the socket. Longer than the statement timeout, so a slow but
+ * reachable server answers with its own error first.
+ */
+export const QUERY_TIMEOUT_MS = 15_000;
+/** The server ends a session that holds a transaction open and idle (e.g. a hung node), freeing its locks. */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+
+export interface PgPoolOptions {
+  max: number;
+  schema?: string;
+  /** Tests only: a shorter client-side query timeout. */
+  queryTimeoutMs?: number;
+}
+
+export function createPgPool(connectionString: string, opts: PgPoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    keepAlive: true,
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
+  // pg-pool forwards errors of idle clients here: without a listener, a server restart
+  // or a dropped connection would be an unhandled 'error' event and end the process.
+  // The pool has already discarded the client; the next query makes a new connection.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    // A client checked out of the pool has no pool listener: a connection lost while a
+    // request holds it (between two queries of a transaction, or mid-query) is emitted
+    // as 'error' on the client. The query in flight fails with the same error, and the
+    // pool discards the client when it comes back, so nothing is left to do here.
+    client.on('error', () => {});
+    discardAfterReadTimeout(client);
+  });
+  return pool;
+}
+
+/**
+ * pg's query_timeout fails the query but leaves the connection waiting for the answer
+ * that never came, and the pool would hand that connection out again (Kysely releases
+ * clients without an error). Closing the socket marks the client broken, so the pool
+ * drops it on release and later queries get a fresh connection; the error reaches the
+ * caller only once the client knows, so the release cannot race the close.
+ */
+function discardAfterReadTimeout(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (!result || typeof (result as Promise<unknown>).then !== 'function') return result; // a cursor or a callback
+    return (result as Promise<unknown>).catch(async (err: unknown) => {
+      if ((err as Error | null)?.message === 'Query read timeout') await closeConnection(client);
+      throw err;
+    });
+  };
+}
+
+function closeConnection(client: pg.PoolClient): Promise<void> {
+  const stream = (client as unknown as { connection?: { stream?: { destroyed?: boolean; destroy(): void } } }).connection?.stream;
+  if (!stream || stream.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const fallback = setTimeout(resolve, 1_000);
+    client.once('end', () => {
+      clearTimeout(fallback);
+      resolve();
+    });
+    stream.destroy();
+  });
+}

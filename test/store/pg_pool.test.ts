@@ -1,0 +1,61 @@
+// store/pg_pool.ts against a real PostgreSQL, through a TCP proxy: a connection that
+// goes silent mid-query fails after query_timeout and is thrown away (pg would reuse
+// it, and every later query on it would hang); a connection lost while checked out
+// never crashes the process.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { databaseKinds, PG_URL } from '../helpers/databases.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
+import { createPgPool } from '../../src/store/pg_pool.js';
+import { isDatabaseUnavailable } from '../../src/store/unavailable.js';
+import type pg from 'pg';
+
+const pgKind = databaseKinds().find((k) => k.name === 'postgres')!;
+
+describe('PostgreSQL pool under faults', { skip: pgKind.skip }, () => {
+  let proxy: TcpProxy;
+  let pool: pg.Pool;
+  before(async () => {
+    const target = new URL(PG_URL);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    pool = createPgPool(proxy.via(PG_URL), { max: 1, queryTimeoutMs: 500 });
+  });
+  after(async () => {
+    await pool?.end();
+    await proxy?.close();
+  });
+
+  /** As Kysely runs a query: check out, query, release without an error. */
+  async function query(text: string): Promise<pg.QueryResult> {
+    const client = await pool.connect();
+    try {
+      return await client.query(text);
+    } finally {
+      client.release();
+    }
+  }
+
+  it('a connection silent mid-query fails after query_timeout, and the next query gets a new connection', async () => {
+    assert.equal((await query('select 1 as one')).rows[0].one, 1);
+    proxy.freeze();
+    const started = Date.now();
+    await assert.rejects(query('select 2'), (err: Error) => {
+      assert.ok(isDatabaseUnavailable(err), err.message);
+      return true;
+    });
+    assert.ok(Date.now() - started < 2_000, 'failed after the query timeout');
+    // One connection in the pool: were it handed out again, this would wait behind the dead query.
+    assert.equal((await query('select 3 as three')).rows[0].three, 3);
+  });
+
+  it('a connection lost while a client is checked out (between two queries) is not a crash', async () => {
+    const client = await pool.connect();
+    await client.query('begin');
+    await proxy.cut();
+    await new Promise((r) => setTimeout(r, 100));
+    await assert.rejects(client.query('select 1'), (err: Error) => isDatabaseUnavailable(err));
+    client.release();
+    await proxy.restore();
+    assert.equal((await query('select 4 as four')).rows[0].four, 4);
+  });
+});
