@@ -4,6 +4,8 @@ import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, Acce
   RefreshTokensTable, InteractionsTable, DeviceCodesTable,
   LogoutDeliveriesTable, MessagesTable } from './schema.js';
 import type { Db } from './db.js';
+import { createAuditRepo } from './sql_audit.js';
+import { createPurgeRepo } from './sql_purge.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
   type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
@@ -616,6 +618,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
           last_error: r.lastError, delivered_at: r.deliveredAt, lease_until: null }).where('id', '=', id).execute();
       },
     },
+
+    audit: createAuditRepo(k, handle.dialect),
+    expired: createPurgeRepo(k, handle.dialect),
 
     async transaction(fn) {
       if (inTx) return fn(store);
