@@ -27,6 +27,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   }
   services.backchannel.start();
   services.relayWorker.start();
+  services.janitor.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -59,6 +60,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await app.close();
     await services.backchannel.stop();
     await services.relayWorker.stop();
+    await services.janitor.stop();
     await services.close();
   })());
   return { app, services, url, stop };

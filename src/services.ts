@@ -15,6 +15,8 @@ import { createConsent, type Consent } from './consent/grants.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { createRelayWorker, type RelayWorker } from './relay/worker.js';
+import { createAudit, type Audit } from './audit/audit.js';
+import { createJanitor, type Janitor } from './maintenance/janitor.js';
 import { pino } from 'pino';
 
 export type Clock = () => number;
@@ -33,10 +35,14 @@ export interface Services {
   accounts: Accounts;
   consent: Consent;
   backchannel: Backchannel;
+  /** Security events (append-only audit log). */
+  audit: Audit;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
   /** Delivers the outbox (started by serve and `aliasid worker`). */
   relayWorker: RelayWorker;
+  /** Deletes expired rows and old audit events (started by serve). */
+  janitor: Janitor;
   close(): Promise<void>;
 }
 
@@ -64,6 +70,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     const throttle = createThrottler(store, now);
     const keys = createKeyService(store, secrets, now);
     const pairwise = await createPairwise(store);
+    const audit = createAudit({ store, secrets, pairwise, now });
     const tokens = createTokenIssuer({
       issuer: config.issuer,
       keys,
@@ -76,11 +83,14 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens,
       clients: createClientRegistry(store, throttle, now),
-      accounts: createAccounts(store, throttle, now),
-      consent: createConsent(store, pairwise, now),
+      accounts: createAccounts(store, throttle, now, audit),
+      consent: createConsent(store, pairwise, now, audit),
+      audit,
       backchannel: createBackchannel({ store, keys, issuer: config.issuer, now }),
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
       relayWorker,
+      janitor: createJanitor({ store, now, auditRetentionDays: config.auditRetentionDays,
+        log: (msg, fields) => logger.warn(fields, msg) }),
       close: () => db.close(),
     };
   } catch (err) {

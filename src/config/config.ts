@@ -16,6 +16,8 @@ export interface Config {
   smtpFrom?: string;
   demo: boolean;
   logLevel: string;
+  /** ALIAS_AUDIT_RETENTION_DAYS: audit events older than this are purged by serve's janitor. */
+  auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -26,6 +28,8 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_DB = './data/alias.db';
+export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
+const MAX_AUDIT_RETENTION_DAYS = 36_500;
 
 export interface ConfigInput {
   port?: string | number;
@@ -54,7 +58,16 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const smtpFrom = env.ALIAS_SMTP_FROM || undefined;
   if (smtpFrom && !/^[^\s@<>"]+@[^\s@<>"]+$/.test(smtpFrom)) throw new ConfigError('ALIAS_SMTP_FROM must be a bare e-mail address (alias@example.com)');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info' };
+  const auditRetentionDays = retentionDays(env.ALIAS_AUDIT_RETENTION_DAYS);
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info', auditRetentionDays };
+}
+
+function retentionDays(text: string | undefined): number {
+  if (text === undefined || text === '') return DEFAULT_AUDIT_RETENTION_DAYS;
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > MAX_AUDIT_RETENTION_DAYS) {
+    throw new ConfigError(`ALIAS_AUDIT_RETENTION_DAYS must be a whole number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS}, not '${text}'`);
+  }
+  return Number(text);
 }
 
 /** OIDC Discovery §3: https (or http for local development), no query or fragment. */

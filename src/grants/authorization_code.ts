@@ -5,12 +5,14 @@ import { verifyS256 } from '../oauth/pkce.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
+import { auditIssued, revokeReusedFamily } from './audit.js';
 
 const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
 
 export const authorizationCode: GrantHandler = {
   grantType: 'authorization_code',
-  async handle({ s, client, params }) {
+  async handle(ctx) {
+    const { s, client, params } = ctx;
     const code = required(params, 'code');
     // RFC 6749 §4.1.3: redirect_uri REQUIRED when it was in the authorization request,
     // which Alias always requires (OIDC Core §3.1.2.1).
@@ -22,7 +24,7 @@ export const authorizationCode: GrantHandler = {
     if (!rec || rec.clientId !== client.id) throw invalidGrant('the authorization code is invalid');
     if (rec.consumedAt !== null) {
       // RFC 6749 §4.1.2: a reused code SHOULD revoke every token issued from it.
-      await s.store.families.revoke(rec.familyId, s.now());
+      await revokeReusedFamily(ctx, rec, 'code.reused');
       throw invalidGrant('the authorization code was already used');
     }
     if (rec.expiresAt <= s.now()) throw invalidGrant('the authorization code has expired');
@@ -42,13 +44,15 @@ export const authorizationCode: GrantHandler = {
       if (!grant) return 'revoked' as const;
       // Rights the user revoked since the code was issued are gone.
       const scopes = intersect(rec.scopes, grant.scopes);
-      return s.tokens.forUser(tx, {
+      const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId, scopes, channels: intersect(rec.channels, grant.channels),
         authTime: rec.authTime, nonce: rec.nonce,
       });
+      await auditIssued(ctx, tx, 'authorization_code', grant.sub);
+      return minted;
     });
     if (result === 'reused') {
-      await s.store.families.revoke(rec.familyId, s.now());
+      await revokeReusedFamily(ctx, rec, 'code.reused');
       throw invalidGrant('the authorization code was already used');
     }
     if (result === 'revoked') throw invalidGrant('the user revoked this application');
