@@ -29,6 +29,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   }
   services.backchannel.start();
   services.relayWorker.start();
+  services.janitor.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -62,7 +63,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   // flight finish, and the workers stop claiming and hand back what they claimed but
   // have not started, so another node takes it now. The database closes last.
   const stop = () => (stopping ??= (async () => {
-    await Promise.all([app.close(), services.backchannel.stop(), services.relayWorker.stop()]);
+    await Promise.all([app.close(), services.backchannel.stop(), services.relayWorker.stop(), services.janitor.stop()]);
     await services.close();
   })());
   return { app, services, url, stop };

@@ -16,6 +16,8 @@ import { createConsent, type Consent } from './consent/grants.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { createRelayWorker, type RelayWorker } from './relay/worker.js';
+import { createAudit, type Audit } from './audit/audit.js';
+import { createJanitor, type Janitor } from './maintenance/janitor.js';
 import { pino } from 'pino';
 import { DatabaseUnreachable, isDatabaseUnavailable } from './store/unavailable.js';
 
@@ -35,10 +37,14 @@ export interface Services {
   accounts: Accounts;
   consent: Consent;
   backchannel: Backchannel;
+  /** Security events (append-only audit log). */
+  audit: Audit;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
   /** Delivers the outbox (started by serve and `aliasid worker`). */
   relayWorker: RelayWorker;
+  /** Deletes expired rows and old audit events (started by serve). */
+  janitor: Janitor;
   close(): Promise<void>;
 }
 
@@ -79,6 +85,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     }
     const keys = createKeyService(store, secrets, now);
     const pairwise = await createPairwise(store);
+    const audit = createAudit({ store, secrets, pairwise, now });
     const tokens = createTokenIssuer({
       issuer: config.issuer,
       keys,
@@ -90,11 +97,14 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens,
       clients: createClientRegistry(store, throttle, now),
-      accounts: createAccounts(store, throttle, now),
-      consent: createConsent(store, pairwise, now),
+      accounts: createAccounts(store, throttle, now, audit),
+      consent: createConsent(store, pairwise, now, audit),
+      audit,
       backchannel: createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) }),
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
       relayWorker,
+      janitor: createJanitor({ store, now, auditRetentionDays: config.auditRetentionDays,
+        log: (msg, fields) => logger.warn(fields, msg) }),
       async close() {
         await redis?.close();
         await db.close();

@@ -3,6 +3,7 @@ import type { Store, User } from '../store/store.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 import { POLICIES, type Throttler } from '../security/throttle.js';
 import { digest } from '../tokens/opaque.js';
+import type { Audit } from '../audit/audit.js';
 
 export class UserInputError extends Error {
   constructor(message: string) {
@@ -23,11 +24,22 @@ export type LoginResult =
 export interface Accounts {
   create(input: { email: string; password: string; nickname?: string | null }): Promise<User>;
   get(id: string): Promise<User | undefined>;
-  /** Checks a password; failures count per account and per source address. */
-  login(email: string, password: string, source: string): Promise<LoginResult>;
+  /**
+   * Checks a password; failures count per account and per source address. Every checked
+   * attempt is audited (at `ctx.clientId` when signing in to an app); a throttled one is
+   * refused without a check and not logged, so a flood of refused retries cannot fill the log.
+   */
+  login(email: string, password: string, source: string, ctx?: LoginContext): Promise<LoginResult>;
   setNickname(userId: string, nickname: string | null): Promise<void>;
   /** Checks the current password (counted like a sign-in) before setting the new one. */
   changePassword(userId: string, current: string, next: string, source: string): Promise<LoginResult>;
+}
+
+export interface LoginContext {
+  /** The app being signed in to, if any. */
+  clientId?: string;
+  /** Which form or grant asked: authorize, account, device, password_grant, password_change. */
+  via?: string;
 }
 
 function checkNewPassword(password: string) {
@@ -44,7 +56,7 @@ export function validateNickname(nickname: string | null | undefined): string | 
   return n;
 }
 
-export function createAccounts(store: Store, throttle: Throttler, now: () => number): Accounts {
+export function createAccounts(store: Store, throttle: Throttler, now: () => number, audit: Audit): Accounts {
   return {
     async create({ email, password, nickname }) {
       const e = email.trim().toLowerCase();
@@ -63,7 +75,7 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       return user;
     },
     get: (id) => store.users.get(id),
-    async login(email, password, source) {
+    async login(email, password, source, ctx = {}) {
       const accountKey = `login:${digest(email.trim().toLowerCase())}`;
       const sourceKey = `login-source:${digest(source)}`;
       const wait = Math.max(await throttle.retryAfter(accountKey), await throttle.retryAfter(sourceKey));
@@ -71,12 +83,18 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       const user = email.length <= 320 ? await store.users.getByEmail(email.trim()) : undefined;
       const ok = password.length <= MAX_PASSWORD_LENGTH &&
         await verifyPassword(user?.passwordHash ?? await dummyHash(), password) && user !== undefined;
+      // Recorded right after the counters change (no transaction covers them); an unknown
+      // e-mail address is logged without any user (never the address typed).
+      const event = { type: 'login', clientId: ctx.clientId, userId: user?.id, ip: source,
+        detail: ctx.via ? `via=${ctx.via}` : null } as const;
       if (!ok || !user) {
         await throttle.fail(accountKey, POLICIES.account);
         await throttle.fail(sourceKey, POLICIES.source);
+        await audit.record({ ...event, outcome: 'failure' });
         return { ok: false, reason: 'invalid' };
       }
       await throttle.clear(accountKey);
+      await audit.record({ ...event, outcome: 'success' });
       return { ok: true, user };
     },
     async setNickname(userId, nickname) {
@@ -88,7 +106,7 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       checkNewPassword(next);
       const user = await store.users.get(userId);
       if (!user) return { ok: false, reason: 'invalid' };
-      const result = await this.login(user.email, current, source);
+      const result = await this.login(user.email, current, source, { via: 'password_change' });
       if (!result.ok) return result;
       await store.users.update({ ...user, passwordHash: await hashPassword(next), updatedAt: now() });
       return result;

@@ -28,7 +28,7 @@ export function errorResponse(issuer: string, target: ReplyTarget, err: OAuthErr
  * access token is issued through the front channel.
  */
 export async function successResponse(s: Services, req: AuthorizationRequest, grant: Grant,
-  rights: { scopes: string[]; channels: string[] }, session: Session): Promise<AuthorizationResponse> {
+  rights: { scopes: string[]; channels: string[] }, session: Session, source: string): Promise<AuthorizationResponse> {
   const base = { mode: req.responseMode, redirectUri: req.redirectUri };
   if (req.responseType === 'id_token') {
     const nickname = rights.scopes.includes('nickname') ? (await s.store.users.get(grant.userId))?.nickname : null;
@@ -37,6 +37,7 @@ export async function successResponse(s: Services, req: AuthorizationRequest, gr
       nickname, now: s.now(),
     });
     await s.store.grants.touch(grant.id, s.now());
+    await s.audit.record({ type: 'token.issued', clientId: req.client.id, sub: grant.sub, ip: source, detail: 'grant_type=implicit' });
     return { ...base, params: { id_token: idToken, state: req.state, iss: s.config.issuer } };
   }
   const code = await issueCode(s.store, s.now(), req, grant, rights, session.authTime);
@@ -44,7 +45,7 @@ export async function successResponse(s: Services, req: AuthorizationRequest, gr
 }
 
 export async function proceed(s: Services, req: AuthorizationRequest, session: Session | undefined,
-  authenticatedNow: boolean): Promise<Outcome> {
+  authenticatedNow: boolean, source: string): Promise<Outcome> {
   const grant = session ? await s.consent.find(session.userId, req.client.id) : undefined;
   const next = decide(req, {
     session, authenticatedNow, grant, covered: s.consent.covers(grant, req.scopes, req.channels), now: s.now(),
@@ -53,7 +54,7 @@ export async function proceed(s: Services, req: AuthorizationRequest, session: S
     case 'error':
       return { kind: 'respond', response: errorResponse(s.config.issuer, req, next.error) };
     case 'issue':
-      return { kind: 'respond', response: await successResponse(s, req, grant!, next, session!) };
+      return { kind: 'respond', response: await successResponse(s, req, grant!, next, session!, source) };
     default:
       return { kind: 'page', page: next.kind, grant };
   }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { clientInformation, GRANT_TYPES, validateClient } from '../clients/registry.js';
 import type { Channel, Client } from '../store/store.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
+import { detail } from '../audit/audit.js';
 
 function describe(c: Client): string[] {
   return [
@@ -49,11 +50,16 @@ export function clientCommand(program: Command) {
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
       scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; json?: boolean; db?: string }) => {
       try {
-        const { client: c, secret } = await withServices(opts, (s) => s.clients.create({
-          name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
-          channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
-          backchannelLogoutUri: opts.backchannelLogoutUri,
-        }));
+        const { client: c, secret } = await withServices(opts, async (s) => {
+          const created = await s.clients.create({
+            name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
+            channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
+            backchannelLogoutUri: opts.backchannelLogoutUri,
+          });
+          // Right after: the registry stores the client in a transaction of its own.
+          await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
+          return created;
+        });
         if (opts.json) return printJson(clientInformation(c, secret));
         for (const line of describe(c)) print(line);
         if (secret) print(`client_secret  ${secret}\n(store the secret now: Alias keeps only its digest)`);
@@ -132,6 +138,9 @@ export function clientCommand(program: Command) {
           });
           const next: Client = { ...c, name: fields.name, channels: fields.channels, updatedAt: s.now() };
           await tx.clients.update(next);
+          await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
+            channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
+            channels_removed: opts.removeChannel, via: 'cli' }) }, tx);
           return next;
         }));
         if (opts.json) return printJson(clientInformation(updated));
@@ -176,7 +185,11 @@ export function clientCommand(program: Command) {
     .option(...dbOpt)
     .action(async (id: string, opts: { db?: string }) => {
       try {
-        const deleted = await withServices(opts, (s) => s.clients.delete(id));
+        const deleted = await withServices(opts, (s) => s.store.transaction(async (tx) => {
+          const gone = await tx.clients.delete(id);
+          if (gone) await s.audit.record({ type: 'admin.client.deleted', clientId: id, detail: 'via=cli' }, tx);
+          return gone;
+        }));
         if (!deleted) throw new UsageError(`no client with id '${id}'`);
         print(`deleted client ${id}`);
       } catch (err) {

@@ -6,6 +6,7 @@ import { userCommand } from './user.js';
 import { clientCommand } from './client.js';
 import { keysCommand } from './keys.js';
 import { workerCommand } from './worker.js';
+import { auditCommand } from './audit.js';
 
 const program = new Command('aliasid')
   .description('Alias: a privacy-first OAuth 2.0 and OpenID Connect provider')
@@ -18,5 +19,6 @@ userCommand(program);
 clientCommand(program);
 keysCommand(program);
 workerCommand(program);
+auditCommand(program);
 
 await program.parseAsync(process.argv);

@@ -9,7 +9,12 @@ export function keysCommand(program: Command) {
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)')
     .action(async (opts: { db?: string }) => {
       try {
-        const kid = await withServices(opts, (s) => s.keys.rotate());
+        const kid = await withServices(opts, async (s) => {
+          const created = await s.keys.rotate();
+          // The kid is public (JWKS).
+          await s.audit.record({ type: 'admin.keys.rotated', detail: `kid=${created} via=cli` });
+          return created;
+        });
         print(`new signing key ${kid}: published now, used for signing in ${ACTIVATION_DELAY_MS / 1000} s`);
       } catch (err) {
         fail(err);

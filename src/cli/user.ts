@@ -12,7 +12,12 @@ export function userCommand(program: Command) {
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)')
     .action(async (opts: { email: string; password: string; nickname?: string; json?: boolean; db?: string }) => {
       try {
-        const u = await withServices(opts, (s) => s.accounts.create(opts));
+        const u = await withServices(opts, async (s) => {
+          const created = await s.accounts.create(opts);
+          // A user without a client: the keyed user digest, never the id or e-mail address.
+          await s.audit.record({ type: 'admin.user.created', userId: created.id, detail: 'via=cli' });
+          return created;
+        });
         if (opts.json) printJson({ id: u.id, email: u.email, nickname: u.nickname, created_at: Math.floor(u.createdAt / 1000) });
         else print(`created user ${u.id} <${u.email}>`);
       } catch (err) {

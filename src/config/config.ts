@@ -22,6 +22,8 @@ export interface Config {
   logLevel: string;
   /** ALIAS_DRAIN_TIMEOUT: how long a stopping process may finish its work before it exits anyway. */
   drainTimeoutMs: number;
+  /** ALIAS_AUDIT_RETENTION_DAYS: audit events older than this are purged by serve's janitor. */
+  auditRetentionDays: number;
 }
 
 /** Below the 30 s most process managers wait between SIGTERM and SIGKILL (Kubernetes, systemd: 90 s). */
@@ -37,6 +39,8 @@ export class ConfigError extends Error {
 export const DEFAULT_DB = './data/alias.db';
 /** Put before every Redis key Alias writes, so deployments can share one Redis. */
 export const DEFAULT_REDIS_PREFIX = 'alias:';
+export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
+const MAX_AUDIT_RETENTION_DAYS = 36_500;
 
 export interface ConfigInput {
   port?: string | number;
@@ -70,12 +74,21 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const redisPrefix = env.ALIAS_REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX;
   if (!/^[\x21-\x7e]{1,64}$/.test(redisPrefix)) throw new ConfigError('ALIAS_REDIS_PREFIX must be 1 to 64 printable characters without spaces');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
+  const auditRetentionDays = retentionDays(env.ALIAS_AUDIT_RETENTION_DAYS);
   const drainText = env.ALIAS_DRAIN_TIMEOUT || String(DEFAULT_DRAIN_TIMEOUT_S);
   if (!/^\d{1,4}(\.\d{1,3})?$/.test(drainText) || Number(drainText) > 3600) {
     throw new ConfigError(`ALIAS_DRAIN_TIMEOUT must be a number of seconds from 0 to 3600, not '${drainText}'`);
   }
   return { port, host, issuer, db, secret, smtpUrl, smtpFrom, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
-    drainTimeoutMs: Math.round(Number(drainText) * 1000) };
+    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays };
+}
+
+function retentionDays(text: string | undefined): number {
+  if (text === undefined || text === '') return DEFAULT_AUDIT_RETENTION_DAYS;
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > MAX_AUDIT_RETENTION_DAYS) {
+    throw new ConfigError(`ALIAS_AUDIT_RETENTION_DAYS must be a whole number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS}, not '${text}'`);
+  }
+  return Number(text);
 }
 
 /** OIDC Discovery §3: https (or http for local development), no query or fragment. */

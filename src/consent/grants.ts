@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Grant, Store } from '../store/store.js';
 import { META_CHANNEL, subset, union } from '../oauth/scopes.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';
+import { detail, type Audit, type AuditSource } from '../audit/audit.js';
 
 export interface ConsentDecision {
   userId: string;
@@ -13,6 +14,8 @@ export interface ConsentDecision {
   /** What the user ticked (a subset of the request). */
   approvedScopes: string[];
   approvedChannels: string[];
+  /** Where the decision came from (audit log). */
+  source?: AuditSource;
 }
 
 export interface Consent {
@@ -21,18 +24,20 @@ export interface Consent {
   covers(grant: Grant | undefined, scopes: string[], channels: string[]): boolean;
   /**
    * Stores the decision: the grant becomes what it was, plus what was approved now,
-   * minus what was asked for now and left unticked (the latest choice wins).
+   * minus what was asked for now and left unticked (the latest choice wins). A grant that
+   * changed is audited (`consent.granted`) in the same transaction.
    */
   record(decision: ConsentDecision, tx?: Store): Promise<Grant>;
   /**
    * The user takes back one scope or one channel. Effective at once: tokens are checked
    * against the grant on every use. Taking back `openid` takes back the whole app.
-   * Returns false when the grant is not this user's.
+   * Returns false when the grant is not this user's. What was taken back is audited
+   * (`consent.revoked`) in the same transaction.
    */
-  revokeScope(userId: string, grantId: string, scope: string): Promise<boolean>;
-  revokeChannel(userId: string, grantId: string, channel: string): Promise<boolean>;
+  revokeScope(userId: string, grantId: string, scope: string, source?: AuditSource): Promise<boolean>;
+  revokeChannel(userId: string, grantId: string, channel: string, source?: AuditSource): Promise<boolean>;
   /** Deletes the grant; every code and token issued under it goes with it. */
-  revokeApp(userId: string, grantId: string): Promise<boolean>;
+  revokeApp(userId: string, grantId: string, source?: AuditSource): Promise<boolean>;
 }
 
 /** `_meta` comes with `contact` and goes with it. */
@@ -41,14 +46,21 @@ export function withMeta(scopes: string[], channels: string[]): string[] {
   return scopes.includes('contact') ? [META_CHANNEL, ...rest] : [];
 }
 
-export function createConsent(store: Store, pairwise: PairwiseSubject, now: () => number): Consent {
+export function createConsent(store: Store, pairwise: PairwiseSubject, now: () => number, audit: Audit): Consent {
+  const revoked = (tx: Store, g: Grant, what: Record<string, string>, source: AuditSource = {}) =>
+    audit.record({ type: 'consent.revoked', clientId: g.clientId, sub: g.sub, ip: source.ip,
+      detail: detail({ ...what, via: source.via }) }, tx);
+
   return {
     find: (userId, clientId) => store.grants.get(userId, clientId),
     covers(grant, scopes, channels) {
       if (!grant) return false;
       return subset(scopes, grant.scopes) && subset(scopes.includes('contact') ? channels : [], grant.channels);
     },
-    async record(d, tx = store) {
+    async record(d, outer) {
+      // The grant and its audit event commit together; a caller's transaction is joined.
+      if (!outer) return store.transaction((tx) => this.record(d, tx));
+      const tx = outer;
       const t = now();
       const existing = await tx.grants.get(d.userId, d.clientId);
       const refused = (requested: string[], approved: string[]) => requested.filter((x) => !approved.includes(x));
@@ -56,7 +68,7 @@ export function createConsent(store: Store, pairwise: PairwiseSubject, now: () =
         .filter((s) => !refused(d.requestedScopes, d.approvedScopes).includes(s));
       const channels = union(existing?.channels ?? [], d.approvedChannels)
         .filter((c) => !refused(d.requestedChannels, d.approvedChannels).includes(c));
-      return tx.grants.save({
+      const saved = await tx.grants.save({
         id: existing?.id ?? randomBytes(16).toString('hex'),
         userId: d.userId,
         clientId: d.clientId,
@@ -67,32 +79,44 @@ export function createConsent(store: Store, pairwise: PairwiseSubject, now: () =
         updatedAt: t,
         lastUsedAt: existing?.lastUsedAt ?? null,
       });
+      // A decision that changes nothing (a password grant repeating its scopes) is not news.
+      const same = (a: string[], b: string[]) => a.length === b.length && subset(a, b);
+      if (!existing || !same(existing.scopes, saved.scopes) || !same(existing.channels, saved.channels)) {
+        await audit.record({ type: 'consent.granted', clientId: saved.clientId, sub: saved.sub, ip: d.source?.ip,
+          detail: detail({ scopes: saved.scopes, channels: saved.channels, via: d.source?.via }) }, tx);
+      }
+      return saved;
     },
-    async revokeScope(userId, grantId, scope) {
-      if (scope === 'openid') return this.revokeApp(userId, grantId);
+    async revokeScope(userId, grantId, scope, source) {
+      if (scope === 'openid') return this.revokeApp(userId, grantId, source);
       return store.transaction(async (tx) => {
         const g = await tx.grants.getById(grantId);
         if (!g || g.userId !== userId) return false;
         const scopes = g.scopes.filter((x) => x !== scope);
         await tx.grants.save({ ...g, scopes, channels: withMeta(scopes, g.channels), updatedAt: now() });
+        // Only what the grant held is logged: the form's text never reaches the log.
+        if (g.scopes.includes(scope)) await revoked(tx, g, { scope }, source);
         return true;
       });
     },
-    async revokeChannel(userId, grantId, channel) {
+    async revokeChannel(userId, grantId, channel, source) {
       // `_meta` cannot be revoked on its own: it goes with `contact`.
       if (channel === META_CHANNEL) return false;
       return store.transaction(async (tx) => {
         const g = await tx.grants.getById(grantId);
         if (!g || g.userId !== userId) return false;
         await tx.grants.save({ ...g, channels: g.channels.filter((c) => c !== channel), updatedAt: now() });
+        if (g.channels.includes(channel)) await revoked(tx, g, { channel }, source);
         return true;
       });
     },
-    async revokeApp(userId, grantId) {
+    async revokeApp(userId, grantId, source) {
       return store.transaction(async (tx) => {
         const g = await tx.grants.getById(grantId);
         if (!g || g.userId !== userId) return false;
-        return tx.grants.delete(g.id);
+        const deleted = await tx.grants.delete(g.id);
+        if (deleted) await revoked(tx, g, { app: 'disconnected' }, source);
+        return deleted;
       });
     },
   };

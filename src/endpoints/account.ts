@@ -106,28 +106,28 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     if (!page.checkCsrf(request, body.csrf)) {
       return sendErrorPage(reply, 403, 'This form has expired', 'The form was not sent from this browser’s Alias page, so nothing was changed.');
     }
-    const result = await checkLoginForm(s, request, reply, body);
+    const result = await checkLoginForm(s, request, reply, body, { via: 'account' });
     if ('failed' in result) return loginPage(request, reply, result.failed);
     await page.startSession(request, reply, result.user.id);
     return reply.redirect('/account', 303);
   });
 
-  const revoke = (path: string, run: (userId: string, grantId: string, body: Body) => Promise<boolean>, notice: string) =>
+  const revoke = (path: string, run: (userId: string, grantId: string, body: Body, request: FastifyRequest) => Promise<boolean>, notice: string) =>
     app.post(`/account/apps/:grantId/${path}`, async (request, reply) => {
       const g = await guarded(request, reply);
       if (!g) return reply;
       const { grantId } = request.params as { grantId: string };
-      const ok = GRANT_ID.test(grantId) && await run(g.session.userId, grantId, g.body);
+      const ok = GRANT_ID.test(grantId) && await run(g.session.userId, grantId, g.body, request);
       if (!ok) return accountPage(request, reply, g.session, { status: 400, error: 'Nothing to revoke there.' });
       return accountPage(request, reply, g.session, { notice });
     });
-  revoke('revoke-scope', (u, id, b) => s.consent.revokeScope(u, id, text(b.scope)), 'Revoked. The app lost that permission at once.');
-  revoke('revoke-channel', (u, id, b) => s.consent.revokeChannel(u, id, text(b.channel)), 'Revoked. The app can no longer message you on that channel.');
+  revoke('revoke-scope', (u, id, b, request) => s.consent.revokeScope(u, id, text(b.scope), { ip: sourceOf(request), via: 'account' }), 'Revoked. The app lost that permission at once.');
+  revoke('revoke-channel', (u, id, b, request) => s.consent.revokeChannel(u, id, text(b.channel), { ip: sourceOf(request), via: 'account' }), 'Revoked. The app can no longer message you on that channel.');
   app.post('/account/apps/:grantId/revoke', async (request, reply) => {
     const g = await guarded(request, reply);
     if (!g) return reply;
     const { grantId } = request.params as { grantId: string };
-    const ok = GRANT_ID.test(grantId) && await s.consent.revokeApp(g.session.userId, grantId);
+    const ok = GRANT_ID.test(grantId) && await s.consent.revokeApp(g.session.userId, grantId, { ip: sourceOf(request), via: 'account' });
     return accountPage(request, reply, g.session, ok ? { notice: 'Disconnected. Every token of that app stopped working.' }
       : { status: 400, error: 'Nothing to revoke there.' });
   });
@@ -166,8 +166,13 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     const g = await guarded(request, reply);
     if (!g) return reply;
     await s.store.transaction(async (tx) => {
-      if (everywhere) await tx.sessions.deleteByUser(g.session.userId);
-      else await tx.sessions.delete(g.session.idDigest);
+      if (everywhere) {
+        await tx.sessions.deleteByUser(g.session.userId);
+        // Ending every session is what someone does after losing a device: worth a line.
+        await s.audit.record({ type: 'logout', userId: g.session.userId, ip: sourceOf(request), detail: 'sessions=all via=account' }, tx);
+      } else {
+        await tx.sessions.delete(g.session.idDigest);
+      }
       await s.backchannel.enqueueForUser(tx, g.session.userId);
     });
     s.backchannel.kick();

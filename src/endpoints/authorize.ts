@@ -31,7 +31,7 @@ export function authorizeEndpoint(app: FastifyInstance, s: Services, page: PageC
       throw err;
     }
     const session = await page.session(request);
-    const outcome = await proceed(s, req, session, false);
+    const outcome = await proceed(s, req, session, false, request.ip);
     if (outcome.kind === 'respond') return sendAuthorizationResponse(reply, outcome.response);
     // The user has to see a page: park the request, bound to this browser.
     const browserId = page.browserId(request, reply);

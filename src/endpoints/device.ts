@@ -94,7 +94,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     if (await csrfFailed(request, reply, body)) return reply;
     const rec = await pending(request, reply, body.user_code);
     if (rec === 'answered') return reply;
-    const result = await checkLoginForm(s, request, reply, body);
+    const result = await checkLoginForm(s, request, reply, body, { clientId: rec.clientId, via: 'device' });
     if ('failed' in result) {
       const client = await s.clients.get(rec.clientId);
       reply.code(result.failed.status).header('cache-control', 'no-store');
@@ -127,6 +127,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
       const grant = await s.consent.record({
         userId: session.userId, clientId: rec.clientId, requestedScopes: rec.scopes,
         requestedChannels: rec.scopes.includes('contact') ? rec.channels : [], approvedScopes, approvedChannels,
+        source: { ip: sourceOf(request), via: 'device' },
       }, tx);
       await tx.deviceCodes.decide(rec.deviceDigest, { status: 'approved', userId: session.userId, grantId: grant.id,
         scopes: approvedScopes, channels: approvedChannels, authTime: session.authTime });

@@ -11,6 +11,7 @@ import { errorResponse, proceed, successResponse, tokenRights } from '../authori
 import { sendAuthorizationResponse } from '../http/authorization_response.js';
 import { untrustedPage } from './authorize.js';
 import { checkLoginForm } from './login_form.js';
+import { sourceOf } from '../http/context.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { OAuthError } from '../oauth/errors.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
@@ -63,7 +64,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
   async function show(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, req: AuthorizationRequest) {
     reply.header('cache-control', 'no-store');
     const { session, authenticatedNow } = await sessionState(request, interaction);
-    const outcome = await proceed(s, req, session, authenticatedNow);
+    const outcome = await proceed(s, req, session, authenticatedNow, sourceOf(request));
     if (outcome.kind === 'respond') {
       await s.store.interactions.delete(interaction.id);
       return sendAuthorizationResponse(reply, outcome.response);
@@ -104,7 +105,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
   app.post('/interaction/:id/login', async (request, reply) => {
     const f = await form(request, reply);
     if (!f) return reply;
-    const result = await checkLoginForm(s, request, reply, f.body);
+    const result = await checkLoginForm(s, request, reply, f.body, { clientId: f.req.client.id, via: 'authorize' });
     if ('failed' in result) return loginPage(request, reply, f.interaction, f.req, result.failed);
     const session = await page.startSession(request, reply, result.user.id);
     await s.store.interactions.setAuthenticatedSession(f.interaction.id, session.idDigest);
@@ -127,7 +128,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (!f) return reply;
     const { interaction, req, body } = f;
     const { session, authenticatedNow } = await sessionState(request, interaction);
-    const outcome = await proceed(s, req, session, authenticatedNow);
+    const outcome = await proceed(s, req, session, authenticatedNow, sourceOf(request));
     if (outcome.kind === 'respond') {
       await s.store.interactions.delete(interaction.id);
       return sendAuthorizationResponse(reply, outcome.response);
@@ -146,7 +147,8 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     const grant = await s.consent.record({
       userId: session.userId, clientId: req.client.id, requestedScopes: req.scopes,
       requestedChannels: req.scopes.includes('contact') ? req.channels : [], approvedScopes, approvedChannels,
+      source: { ip: sourceOf(request), via: 'authorize' },
     });
-    return sendAuthorizationResponse(reply, await successResponse(s, req, grant, tokenRights(req, grant, approvedScopes, approvedChannels), session as Session));
+    return sendAuthorizationResponse(reply, await successResponse(s, req, grant, tokenRights(req, grant, approvedScopes, approvedChannels), session as Session, sourceOf(request)));
   });
 }

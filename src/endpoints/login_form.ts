@@ -3,6 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { User } from '../store/store.js';
+import type { LoginContext } from '../accounts/users.js';
 import { sourceOf } from '../http/context.js';
 
 export interface LoginFormError {
@@ -12,14 +13,14 @@ export interface LoginFormError {
 }
 
 export async function checkLoginForm(s: Services, request: FastifyRequest, reply: FastifyReply,
-  body: Record<string, unknown>): Promise<{ user: User } | { failed: LoginFormError }> {
+  body: Record<string, unknown>, ctx: LoginContext): Promise<{ user: User } | { failed: LoginFormError }> {
   const email = typeof body.email === 'string' ? body.email : '';
   const password = typeof body.password === 'string' ? body.password : '';
   // NUL never belongs in an address (and PostgreSQL cannot even look it up: a 500).
   if (!email || !password || email.includes('\u0000')) {
     return { failed: { status: 400, error: 'Enter your e-mail address and password.', email: email.replace(/\u0000/g, '') } };
   }
-  const result = await s.accounts.login(email, password, sourceOf(request));
+  const result = await s.accounts.login(email, password, sourceOf(request), ctx);
   if (result.ok) return { user: result.user };
   if (result.reason === 'throttled') {
     reply.header('retry-after', String(result.retryAfter));

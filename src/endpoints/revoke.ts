@@ -19,9 +19,17 @@ export function revocationEndpoint(app: FastifyInstance, s: Services) {
     const token = required(body, 'token');
     const found = await findToken(s, token, single(body, 'token_type_hint'));
     if (found && found.rec.clientId === client.id) {
+      const { kind, rec } = found;
       const now = s.now();
-      if (found.kind === 'refresh_token') await s.store.families.revoke(found.rec.familyId, now);
-      else await s.store.accessTokens.revoke(found.rec.digest, now);
+      await s.store.transaction(async (tx) => {
+        if (kind === 'refresh_token') await tx.families.revoke(rec.familyId, now);
+        else await tx.accessTokens.revoke(rec.digest, now);
+        // Revoking a revoked token changes nothing, and is no event.
+        if (rec.revokedAt === null) {
+          await s.audit.record({ type: 'token.revoked', clientId: client.id, userId: rec.userId, ip: request.ip,
+            detail: `token_type=${kind}` }, tx);
+        }
+      });
     } else {
       await countMiss(s.throttle, scan);
     }

@@ -88,7 +88,7 @@ export function unsubscribeEndpoints(app: FastifyInstance, s: Services, page: Pa
     const { ref, client } = loaded;
     const grant = await s.consent.find(ref.userId, ref.clientId);
     // Already gone (revoked, or the app disconnected): the answer is the same.
-    if (grant) await s.consent.revokeChannel(ref.userId, grant.id, ref.channel);
+    if (grant) await s.consent.revokeChannel(ref.userId, grant.id, ref.channel, { ip: request.ip, via: 'unsubscribe' });
     return renderPage(reply, 'unsubscribed', { title: 'Unsubscribed', ...label(ref, client) });
   });
 }

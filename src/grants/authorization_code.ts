@@ -6,12 +6,14 @@ import { intersect } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import type { AuthorizationCode } from '../store/store.js';
+import { auditIssued, revokeReusedFamily } from './audit.js';
 
 const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
 
 export const authorizationCode: GrantHandler = {
   grantType: 'authorization_code',
-  async handle({ s, client, params }) {
+  async handle(ctx) {
+    const { s, client, params } = ctx;
     const code = required(params, 'code');
     // RFC 6749 §4.1.3: redirect_uri REQUIRED when it was in the authorization request,
     // which Alias always requires (OIDC Core §3.1.2.1).
@@ -30,17 +32,19 @@ export const authorizationCode: GrantHandler = {
       const grant = await tx.grants.getById(rec.grantId);
       if (!grant) throw invalidGrant('the user revoked this application');
       // Rights the user revoked since the code was issued are gone.
-      return s.tokens.forUser(tx, {
+      const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId, scopes: intersect(rec.scopes, grant.scopes),
         channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, nonce: rec.nonce,
       });
+      await auditIssued(ctx, tx, 'authorization_code', grant.sub);
+      return minted;
     });
     if (result === undefined) {
       // Unknown, or already redeemed (by this request's rival or earlier).
       const rec = await s.store.codes.get(codeDigest);
       if (!rec || rec.clientId !== client.id) throw invalidGrant('the authorization code is invalid');
       // RFC 6749 §4.1.2: a reused code SHOULD revoke every token issued from it.
-      await s.store.families.revoke(rec.familyId, s.now());
+      await revokeReusedFamily(ctx, rec, 'code.reused');
       throw invalidGrant('the authorization code was already used');
     }
     return { ...(await s.tokens.complete(result)) };

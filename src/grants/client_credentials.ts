@@ -6,10 +6,12 @@ import { formatList, parseList } from '../oauth/scopes.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/issuer.js';
 import { digest, mintOpaque } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
+import { auditIssued } from './audit.js';
 
 export const clientCredentials: GrantHandler = {
   grantType: 'client_credentials',
-  async handle({ s, client, params }) {
+  async handle(ctx) {
+    const { s, client, params } = ctx;
     // RFC 6749 §4.4: the client credentials grant MUST only be used by confidential clients.
     if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use client_credentials');
     const requested = single(params, 'scope');
@@ -23,6 +25,9 @@ export const clientCredentials: GrantHandler = {
       digest: digest(token), clientId: client.id, userId: null, grantId: null, familyId: null, scopes, channels: [],
       createdAt: t, expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null,
     });
+    // No transaction to ride (the token is one INSERT): the event follows right after,
+    // sparing this hot path a BEGIN/COMMIT pair; a crash in between leaves a token without its event.
+    await auditIssued(ctx, s.store, 'client_credentials', null);
     // RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
     return { access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_S, scope: formatList(scopes) };
   },

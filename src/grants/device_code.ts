@@ -6,10 +6,12 @@ import { newFamilyId } from '../tokens/issuer.js';
 import { digest } from '../tokens/opaque.js';
 import { DEVICE_GRANT } from '../endpoints/device_authorization.js';
 import type { GrantHandler } from './types.js';
+import { auditIssued } from './audit.js';
 
 export const deviceCode: GrantHandler = {
   grantType: DEVICE_GRANT,
-  async handle({ s, client, params }) {
+  async handle(ctx) {
+    const { s, client, params } = ctx;
     const d = digest(required(params, 'device_code'));
     const rec = await s.store.deviceCodes.get(d);
     if (!rec || rec.clientId !== client.id) throw new OAuthError('invalid_grant', 'the device code is invalid');
@@ -29,12 +31,14 @@ export const deviceCode: GrantHandler = {
       if (!(await tx.deviceCodes.consume(d, now))) return 'used' as const;
       const grant = rec.grantId ? await tx.grants.getById(rec.grantId) : undefined;
       if (!grant) return 'revoked' as const;
-      return s.tokens.forUser(tx, {
+      const tokens = await s.tokens.forUser(tx, {
         client, grant, familyId: newFamilyId(),
         scopes: intersect(rec.approvedScopes ?? [], grant.scopes),
         channels: intersect(rec.approvedChannels ?? [], grant.channels),
         authTime: rec.authTime ?? now,
       });
+      await auditIssued(ctx, tx, DEVICE_GRANT, grant.sub);
+      return tokens;
     });
     if (minted === 'used') throw new OAuthError('invalid_grant', 'the device code was already used');
     if (minted === 'revoked') throw new OAuthError('invalid_grant', 'the user revoked this application');

@@ -7,12 +7,14 @@ import { required, single } from '../oauth/params.js';
 import { parseList } from '../oauth/scopes.js';
 import { newFamilyId } from '../tokens/issuer.js';
 import type { GrantHandler } from './types.js';
+import { auditIssued } from './audit.js';
 
 const ALLOWED_USER_SCOPES = ['openid', 'nickname', 'offline_access'];
 
 export const password: GrantHandler = {
   grantType: 'password',
-  async handle({ s, client, params, source }) {
+  async handle(ctx) {
+    const { s, client, params, source } = ctx;
     if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use the password grant');
     const username = required(params, 'username');
     const pass = required(params, 'password');
@@ -23,7 +25,7 @@ export const password: GrantHandler = {
         ? "'contact' needs the user's consent on Alias's pages; use the authorization code flow"
         : `scope '${bad}' is not available to the password grant`);
     }
-    const result = await s.accounts.login(username, pass, source);
+    const result = await s.accounts.login(username, pass, source, { clientId: client.id, via: 'password_grant' });
     if (!result.ok) {
       if (result.reason === 'throttled') {
         throw new OAuthError('too_many_requests', 'too many failed sign-ins; try again later', { status: 429, retryAfter: result.retryAfter });
@@ -36,9 +38,11 @@ export const password: GrantHandler = {
       // Typing the password into this client is the user's consent to these scopes.
       const grant = await s.consent.record({
         userId: result.user.id, clientId: client.id, requestedScopes: [], requestedChannels: [],
-        approvedScopes: scopes, approvedChannels: [],
+        approvedScopes: scopes, approvedChannels: [], source: { ip: source, via: 'password_grant' },
       }, tx);
-      return s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime });
+      const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime });
+      await auditIssued(ctx, tx, 'password', grant.sub);
+      return tokens;
     });
     return { ...(await s.tokens.complete(minted)) };
   },

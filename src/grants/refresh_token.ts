@@ -5,19 +5,21 @@ import { required, single } from '../oauth/params.js';
 import { intersect, parseList, subset } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
+import { auditIssued, revokeReusedFamily } from './audit.js';
 
 const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
 
 export const refreshToken: GrantHandler = {
   grantType: 'refresh_token',
-  async handle({ s, client, params }) {
+  async handle(ctx) {
+    const { s, client, params } = ctx;
     const token = required(params, 'refresh_token');
     const scopeParam = single(params, 'scope');
     const tokenDigest = digest(token);
     const rec = await s.store.refreshTokens.get(tokenDigest);
     if (!rec || rec.clientId !== client.id || rec.revokedAt !== null) throw invalidGrant('the refresh token is invalid');
     if (rec.rotatedAt !== null) {
-      await s.store.families.revoke(rec.familyId, s.now());
+      await revokeReusedFamily(ctx, rec, 'refresh_token.reused');
       throw invalidGrant('the refresh token was already used');
     }
     if (rec.expiresAt <= s.now()) throw invalidGrant('the refresh token has expired');
@@ -30,16 +32,18 @@ export const refreshToken: GrantHandler = {
       if (!grant || !grant.scopes.includes('offline_access')) return 'revoked' as const;
       if (!(await tx.refreshTokens.rotate(tokenDigest, s.now()))) return 'reused' as const;
       // Scopes the user revoked since are dropped from both tokens.
-      return s.tokens.forUser(tx, {
+      const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId,
         scopes: intersect(requested, grant.scopes),
         channels: intersect(rec.channels, grant.channels),
         refreshScopes: intersect(rec.scopes, grant.scopes),
         authTime: rec.authTime,
       });
+      await auditIssued(ctx, tx, 'refresh_token', grant.sub);
+      return minted;
     });
     if (result === 'reused') {
-      await s.store.families.revoke(rec.familyId, s.now());
+      await revokeReusedFamily(ctx, rec, 'refresh_token.reused');
       throw invalidGrant('the refresh token was already used');
     }
     if (result === 'revoked') throw invalidGrant('the user revoked offline access for this application');

@@ -180,6 +180,18 @@ export interface MessagesTable {
   delivered_at: number | null;
 }
 
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  type: string;
+  outcome: string;
+  client_id: string | null;
+  sub: string | null;
+  user_ref: string | null;
+  ip_digest: string | null;
+  detail: string | null;
+}
+
 export interface MigrationsLogTable {
   id: Generated<number>;
 }
@@ -200,4 +212,5 @@ export interface Database {
   device_codes: DeviceCodesTable;
   logout_deliveries: LogoutDeliveriesTable;
   messages: MessagesTable;
+  audit_events: AuditEventsTable;
 }

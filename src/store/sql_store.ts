@@ -5,6 +5,8 @@ import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, Acce
   LogoutDeliveriesTable, MessagesTable, UsersTable, SessionsTable, SigningKeysTable, ThrottlesTable } from './schema.js';
 import type { Db } from './db.js';
 import { param, runShape, type Args } from './compiled.js';
+import { createAuditRepo } from './sql_audit.js';
+import { createPurgeRepo } from './sql_purge.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
   type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
@@ -680,6 +682,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
       },
       release: (ids, leaseUntil) => releaseLeased('messages', ids, leaseUntil),
     },
+
+    audit: createAuditRepo(k, handle.dialect),
+    expired: createPurgeRepo(k, handle.dialect),
 
     async transaction(fn) {
       if (inTx) return fn(store);

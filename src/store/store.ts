@@ -341,6 +341,69 @@ export interface ThrottleRepo {
   delete(key: string): Promise<void>;
 }
 
+/** Security events (src/audit/audit.ts decides what is recorded and how it is keyed). */
+export type AuditEventType =
+  | 'login' | 'logout'
+  | 'consent.granted' | 'consent.revoked'
+  | 'token.issued' | 'token.revoked'
+  | 'code.reused' | 'refresh_token.reused'
+  | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
+  | 'admin.user.created' | 'admin.keys.rotated';
+
+export interface AuditEvent {
+  id: string;
+  at: number;
+  type: AuditEventType;
+  outcome: 'success' | 'failure';
+  clientId: string | null;
+  /** The user's alias ID (pairwise sub) at `clientId`. */
+  sub: string | null;
+  /** Keyed digest of the internal user id, only for events without a client. */
+  userRef: string | null;
+  /** Keyed digest of the caller's IP address; never the address itself. */
+  ipDigest: string | null;
+  /** Short, secret-free context: a grant type, a scope name, where a sign-in happened. */
+  detail: string | null;
+}
+
+export interface AuditQuery {
+  /** Only events at or after this time. */
+  since?: number;
+  clientId?: string;
+  /** Only events of one user: any of these alias IDs, or this user digest. */
+  user?: { subs: string[]; userRef: string };
+  limit: number;
+}
+
+/** Append-only: rows are never changed; they leave only by age (purgeOlderThan). */
+export interface AuditRepo {
+  append(event: AuditEvent): Promise<void>;
+  /** Newest first (time, then id, descending). */
+  query(q: AuditQuery): Promise<AuditEvent[]>;
+  /** Every client_id that occurs in the log, deleted clients included (to resolve a user's alias IDs). */
+  clientIds(): Promise<string[]>;
+  /** Deletes up to `limit` of the oldest events older than `before`; returns how many. */
+  purgeOlderThan(before: number, limit: number): Promise<number>;
+}
+
+/**
+ * Rows the janitor may delete, each kind once it can no longer matter:
+ * - interactions, sessions, device_codes, access_tokens: expired before `before`;
+ * - refresh_tokens: every refresh token of the family expired before `before` (a rotated
+ *   token must outlive its successors: presenting it again revokes the family);
+ * - authorization_codes: expired before `before` and no token of its family left (a
+ *   reused code revokes its family while there is one);
+ * - throttles: window started and any block ended before `before`;
+ * - logout_deliveries: delivered or failed, queued before `before`.
+ */
+export type PurgeKind = 'interactions' | 'sessions' | 'device_codes' | 'access_tokens' | 'refresh_tokens'
+  | 'authorization_codes' | 'throttles' | 'logout_deliveries';
+
+export interface PurgeRepo {
+  /** Deletes up to `limit` rows of `kind` (rules above); returns how many. Safe to run on several nodes at once. */
+  purge(kind: PurgeKind, before: number, limit: number): Promise<number>;
+}
+
 export interface Store {
   clients: ClientRepo;
   users: UserRepo;
@@ -357,6 +420,9 @@ export interface Store {
   deviceCodes: DeviceCodeRepo;
   logoutDeliveries: LogoutDeliveryRepo;
   messages: MessageRepo;
+  audit: AuditRepo;
+  /** Expired-row cleanup (src/maintenance/janitor.ts). */
+  expired: PurgeRepo;
   /** Runs `fn` in one transaction; nested calls join the outer one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Cheap round trip, for health checks. */

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { openDatabase, migrate, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql_store.js';
 import {
-  UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant, type Interaction,
+  UniqueViolation, type AccessToken, type AuditEvent, type AuthorizationCode, type Client, type Grant, type Interaction,
   type RefreshToken, type Session, type SigningKeyRecord, type Store, type User,
 } from '../../src/store/store.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
@@ -1116,6 +1116,189 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(results.map((r) => r.status), [...ok.map(() => 'fulfilled'), ...bad.map(() => 'rejected')]);
         for (const u of ok) assert.deepEqual(await store.users.get(u.id), u);
         for (const u of bad) assert.equal(await store.users.get(u.id), undefined);
+      });
+    });
+
+    describe('audit log', () => {
+      const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
+        id: uid('ev'), at: NOW, type: 'token.issued', outcome: 'success', clientId: uid('client'),
+        sub: uid('sub'), userRef: null, ipDigest: 'ip-digest', detail: 'authorization_code', ...over,
+      });
+
+      it('append stores every field; query reads them back newest first (time, then id)', async () => {
+        // store.ts AuditRepo.append / query: newest first, time then id descending.
+        const clientId = uid('client');
+        const older = event({ clientId, at: NOW - MINUTE, outcome: 'failure', type: 'login', sub: null, userRef: 'u-ref',
+          ipDigest: null, detail: null });
+        const a = event({ clientId, id: `${uid('ev')}-a` });
+        const b = event({ clientId, id: `${a.id}-b` });
+        for (const e of [older, b, a]) await store.audit.append(e);
+        assert.deepEqual(await store.audit.query({ clientId, limit: 10 }), [b, a, older]);
+        assert.deepEqual(await node2.audit.query({ clientId, limit: 2 }), [b, a], 'limit keeps the newest; another node reads the same');
+      });
+
+      it('query filters by time, client and user (alias IDs or the user digest), all combined', async () => {
+        // store.ts AuditQuery: since (inclusive), clientId, user { subs, userRef }.
+        const [c1, c2] = [uid('client'), uid('client')];
+        const [s1, s2, other] = [uid('sub'), uid('sub'), uid('sub')];
+        const ref = uid('ref');
+        const e1 = event({ clientId: c1, sub: s1, at: NOW });
+        const e2 = event({ clientId: c2, sub: s2, at: NOW + 1 });
+        const e3 = event({ clientId: null, sub: null, userRef: ref, at: NOW + 2, type: 'login' });
+        const e4 = event({ clientId: c1, sub: other, at: NOW + 3 });
+        for (const e of [e1, e2, e3, e4]) await store.audit.append(e);
+        const user = { subs: [s1, s2], userRef: ref };
+        assert.deepEqual(await store.audit.query({ user, limit: 10 }), [e3, e2, e1]);
+        assert.deepEqual(await store.audit.query({ user, clientId: c1, limit: 10 }), [e1]);
+        assert.deepEqual(await store.audit.query({ user, since: NOW + 1, limit: 10 }), [e3, e2], 'since is inclusive');
+        assert.deepEqual(await store.audit.query({ clientId: c1, limit: 10 }), [e4, e1]);
+        assert.deepEqual(await store.audit.query({ user: { subs: [], userRef: ref }, limit: 10 }), [e3], 'a user with no alias IDs');
+        assert.deepEqual(await store.audit.query({ clientId: uid('nobody'), limit: 10 }), []);
+      });
+
+      it('clientIds lists every client in the log once, deleted clients included', async () => {
+        // store.ts AuditRepo.clientIds: `aliasid audit --user` derives alias IDs at each of them.
+        const gone = uid('client');
+        await store.audit.append(event({ clientId: gone }));
+        await store.audit.append(event({ clientId: gone }));
+        await store.audit.append(event({ clientId: null, sub: null, userRef: 'x' }));
+        const ids = await store.audit.clientIds();
+        assert.equal(ids.filter((id) => id === gone).length, 1);
+        assert.ok(!ids.includes(null as unknown as string));
+      });
+
+      it('purgeOlderThan deletes only older events, oldest first, at most `limit` at a time', async () => {
+        // store.ts AuditRepo.purgeOlderThan: retention. Far-past times keep other tests' events out of it.
+        const clientId = uid('client');
+        const old = [1_000, 2_000, 3_000].map((at) => event({ clientId, at }));
+        const kept = event({ clientId, at: 5_000 });
+        for (const e of [...old, kept]) await store.audit.append(e);
+        assert.equal(await store.audit.purgeOlderThan(5_000, 2), 2);
+        assert.deepEqual(await store.audit.query({ clientId, limit: 10 }), [kept, old[2]], 'the two oldest went first');
+        assert.equal(await store.audit.purgeOlderThan(5_000, 10), 1);
+        assert.equal(await store.audit.purgeOlderThan(5_000, 10), 0);
+        assert.deepEqual(await store.audit.query({ clientId, limit: 10 }), [kept], 'an event at `before` stays');
+      });
+
+      it('is append-only: no method changes or deletes one event; an event rolls back with its transaction', async () => {
+        // Issue 5: append + query + purge-older-than only. Events ride the state change's transaction.
+        assert.deepEqual(Object.keys(store.audit).sort(), ['append', 'clientIds', 'purgeOlderThan', 'query']);
+        const clientId = uid('client');
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.audit.append(event({ clientId }));
+          throw new Error('the state change failed');
+        }));
+        assert.deepEqual(await store.audit.query({ clientId, limit: 10 }), []);
+        const e = event({ clientId });
+        await store.transaction((tx) => tx.audit.append(e));
+        assert.deepEqual(await store.audit.query({ clientId, limit: 10 }), [e]);
+      });
+    });
+
+    describe('expired rows (janitor)', () => {
+      // Far-past times: only this suite's rows fall before BEFORE, so the counts are exact.
+      const BEFORE = 100_000;
+      const PAST = 1_000;
+      const LATER = NOW;
+
+      it('sessions, interactions, device codes and access tokens go once expired before `before`', async () => {
+        // store.ts PurgeKind: expired before `before`.
+        const { user, client, grant } = await seedGrant();
+        const session = (expiresAt: number): Session => ({ idDigest: uid('sid'), userId: user.id, authTime: PAST, createdAt: PAST, expiresAt });
+        const [s1, s2] = [session(PAST), session(LATER)];
+        for (const x of [s1, s2]) await store.sessions.insert(x);
+        const interaction = (expiresAt: number): Interaction => ({ id: uid('i'), browserDigest: 'b', clientId: client.id,
+          params: {}, authenticatedSession: null, createdAt: PAST, expiresAt });
+        const [i1, i2] = [interaction(PAST), interaction(LATER)];
+        for (const x of [i1, i2]) await store.interactions.insert(x);
+        const device = (expiresAt: number) => ({ deviceDigest: uid('dc'), userCode: uid('UC').toUpperCase(), clientId: client.id,
+          scopes: ['openid'], channels: [], status: 'pending' as const, userId: null, grantId: null, approvedScopes: null,
+          approvedChannels: null, authTime: null, intervalS: 5, lastPolledAt: null, createdAt: PAST, expiresAt, consumedAt: null });
+        const [d1, d2] = [device(PAST), device(LATER)];
+        for (const x of [d1, d2]) await store.deviceCodes.insert(x);
+        const [a1, a2] = [newAccess(grant, null, { expiresAt: PAST }), newAccess(grant, null, { expiresAt: LATER })];
+        for (const x of [a1, a2]) await store.accessTokens.insert(x);
+
+        for (const kind of ['sessions', 'interactions', 'device_codes', 'access_tokens'] as const) {
+          assert.equal(await store.expired.purge(kind, BEFORE, 100), 1, kind);
+          assert.equal(await store.expired.purge(kind, BEFORE, 100), 0, `${kind}: nothing left to do`);
+        }
+        assert.equal(await store.sessions.get(s1.idDigest, 0), undefined);
+        assert.deepEqual(await store.sessions.get(s2.idDigest, 0), s2);
+        assert.equal(await store.interactions.get(i1.id, 0), undefined);
+        assert.ok(await store.interactions.get(i2.id, 0));
+        assert.equal(await store.deviceCodes.get(d1.deviceDigest), undefined);
+        assert.ok(await store.deviceCodes.get(d2.deviceDigest));
+        assert.equal(await store.accessTokens.get(a1.digest), undefined);
+        assert.deepEqual(await store.accessTokens.get(a2.digest), a2);
+      });
+
+      it('refresh tokens go only when their whole family expired; codes only when no token of their family is left', async () => {
+        // store.ts PurgeKind: reuse detection keeps rotated tokens and used codes while they can revoke something.
+        const { grant } = await seedGrant();
+        const [dead, alive, tokenless] = [uid('family'), uid('family'), uid('family')];
+        const deadRotated = newRefresh(grant, dead, { expiresAt: PAST, rotatedAt: PAST });
+        const deadLast = newRefresh(grant, dead, { expiresAt: PAST + 1 });
+        const aliveRotated = newRefresh(grant, alive, { expiresAt: PAST, rotatedAt: PAST });
+        const aliveLast = newRefresh(grant, alive, { expiresAt: LATER });
+        for (const x of [deadRotated, deadLast, aliveRotated, aliveLast]) await store.refreshTokens.insert(x);
+        const codeOf = (familyId: string, expiresAt: number) => newCode(grant, { familyId, expiresAt, consumedAt: PAST });
+        const [cDead, cAlive, cTokenless, cLive] = [codeOf(dead, PAST), codeOf(alive, PAST), codeOf(tokenless, PAST), codeOf(uid('family'), LATER)];
+        for (const x of [cDead, cAlive, cTokenless, cLive]) await store.codes.insert(x);
+        const accessOfTokenless = newAccess(grant, tokenless, { expiresAt: LATER });
+        await store.accessTokens.insert(accessOfTokenless);
+
+        assert.equal(await store.expired.purge('authorization_codes', BEFORE, 100), 0, 'every expired code still has tokens');
+        assert.equal(await store.expired.purge('refresh_tokens', BEFORE, 100), 2);
+        assert.equal(await store.refreshTokens.get(deadRotated.digest), undefined);
+        assert.equal(await store.refreshTokens.get(deadLast.digest), undefined);
+        assert.deepEqual(await store.refreshTokens.get(aliveRotated.digest), aliveRotated, 'its family can still be refreshed');
+        assert.ok(await store.refreshTokens.get(aliveLast.digest));
+        assert.equal(await store.expired.purge('authorization_codes', BEFORE, 100), 1, 'the dead family\'s code');
+        assert.equal(await store.codes.get(cDead.digest), undefined);
+        for (const c of [cAlive, cTokenless, cLive]) assert.ok(await store.codes.get(c.digest));
+        await store.accessTokens.revoke(accessOfTokenless.digest, PAST);
+        assert.equal(await store.expired.purge('authorization_codes', BEFORE, 100), 0, 'a revoked but unexpired token still counts');
+      });
+
+      it('throttles go once their window started and any block ended before `before`', async () => {
+        // store.ts PurgeKind: throttles.
+        const t = (windowStart: number, blockedUntil: number) => ({ key: uid('throttle'), failures: 3, windowStart, blockedUntil });
+        const [done, blocked, recent] = [t(PAST, 0), t(PAST, LATER), t(LATER, 0)];
+        for (const x of [done, blocked, recent]) await store.throttles.put(x);
+        assert.equal(await store.expired.purge('throttles', BEFORE, 100), 1);
+        assert.equal(await store.throttles.get(done.key), undefined);
+        assert.deepEqual(await store.throttles.get(blocked.key), blocked);
+        assert.deepEqual(await store.throttles.get(recent.key), recent);
+      });
+
+      it('logout deliveries go once delivered or failed and queued before `before`; pending ones stay', async () => {
+        // store.ts PurgeKind: logout_deliveries.
+        const { client } = await seedGrant();
+        const d = (status: 'pending' | 'delivered' | 'failed', createdAt: number) => ({ id: uid('ld'), clientId: client.id, sub: 's',
+          status, attempts: 1, nextAttemptAt: LATER, leaseUntil: null, lastError: null, createdAt });
+        const rows = [d('delivered', PAST), d('failed', PAST), d('pending', PAST), d('delivered', LATER)];
+        await store.logoutDeliveries.enqueue(rows);
+        assert.equal(await store.expired.purge('logout_deliveries', BEFORE, 100), 2);
+        assert.deepEqual(await Promise.all(rows.map(async (r) => (await store.logoutDeliveries.get(r.id)) !== undefined)),
+          [false, false, true, true]);
+      });
+
+      it('deletes at most `limit` rows a call; two nodes purging at once delete each row once, without errors', async () => {
+        // store.ts PurgeRepo.purge: bounded, safe on several nodes at once.
+        const { grant } = await seedGrant();
+        const tokens = Array.from({ length: 30 }, () => newAccess(grant, null, { expiresAt: PAST }));
+        for (const x of tokens) await store.accessTokens.insert(x);
+        assert.equal(await store.expired.purge('access_tokens', BEFORE, 4), 4);
+        const other = kind.name === 'postgres' ? node2 : store;
+        const drain = async (s: Store) => {
+          let total = 0;
+          for (let n = -1; n !== 0; total += n) n = await s.expired.purge('access_tokens', BEFORE, 5);
+          return total;
+        };
+        const [a, b] = await Promise.all([drain(store), drain(other)]);
+        assert.equal(a + b, 26);
+        for (const x of tokens) assert.equal(await store.accessTokens.get(x.digest), undefined);
       });
     });
   });

@@ -1,0 +1,78 @@
+// Records security events in the append-only audit log (issue 5, "Hardening"). The log
+// names people only the way the apps they use do: by their alias ID (pairwise `sub`) at
+// that app. Addresses, and users in events without an app, are keyed digests (HMAC under
+// keys derived from ALIAS_SECRET), so a copy of the table alone names nobody and reveals
+// no address, while an operator holding the secret can still search it
+// (`aliasid audit --user`). Never pass secrets, tokens, passwords or e-mail addresses.
+import { randomBytes } from 'node:crypto';
+import type { Secrets } from '../security/secrets.js';
+import type { AuditEvent, AuditEventType, Store } from '../store/store.js';
+import type { PairwiseSubject } from '../tokens/pairwise.js';
+
+export interface AuditEntry {
+  type: AuditEventType;
+  /** Defaults to success. */
+  outcome?: AuditEvent['outcome'];
+  clientId?: string | null;
+  /** The user concerned: stored as their alias ID at `clientId`, or as `userRef` when there is no client. */
+  userId?: string | null;
+  /** The alias ID, when the caller already has it (a grant's `sub`). */
+  sub?: string | null;
+  /** The caller's address (request.ip); only its keyed digest is stored. */
+  ip?: string | null;
+  /** Short and secret-free: `key=value` pairs from a fixed vocabulary (see README, "Audit log"). */
+  detail?: string | null;
+}
+
+/** Where a request came from, for events recorded deep in a service. */
+export interface AuditSource {
+  ip?: string | null;
+  /** Which surface acted: account, unsubscribe, authorize, … */
+  via?: string;
+}
+
+export interface Audit {
+  /** Appends one event; inside `tx` when given, so it commits or rolls back with the change it records. */
+  record(entry: AuditEntry, tx?: Store): Promise<void>;
+  /** The digest that stands for a user in events without a client. */
+  userRef(userId: string): string;
+  /** The user's alias ID at a client (the same as the `sub` the client sees). */
+  subOf(clientId: string, userId: string): string;
+}
+
+export const USER_PURPOSE = 'audit-user';
+export const IP_PURPOSE = 'audit-ip';
+
+export function createAudit(deps: { store: Store; secrets: Secrets; pairwise: PairwiseSubject; now: () => number }): Audit {
+  const userRef = (userId: string) => deps.secrets.mac(USER_PURPOSE, userId);
+  return {
+    userRef,
+    subOf: deps.pairwise,
+    async record(e, tx = deps.store) {
+      const clientId = e.clientId ?? null;
+      const sub = e.sub ?? (clientId && e.userId ? deps.pairwise(clientId, e.userId) : null);
+      await tx.audit.append({
+        id: randomBytes(12).toString('base64url'),
+        at: deps.now(),
+        type: e.type,
+        outcome: e.outcome ?? 'success',
+        clientId,
+        sub,
+        // Only without an alias ID: an event at a client is found through the alias ID,
+        // and storing both would link the user's IDs at different clients in the log.
+        userRef: !sub && e.userId ? userRef(e.userId) : null,
+        ipDigest: e.ip ? deps.secrets.mac(IP_PURPOSE, e.ip) : null,
+        detail: e.detail ?? null,
+      });
+    },
+  };
+}
+
+/** `key=value` detail text; lists joined by commas, empty values left out. */
+export function detail(fields: Record<string, string | string[] | undefined>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v] as const)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}

@@ -1,0 +1,58 @@
+// AuditRepo over Kysely (SQLite and PostgreSQL): append, read newest first, purge by age.
+// Nothing here updates or deletes a single event.
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { AuditEventsTable, Database } from './schema.js';
+import type { DialectName } from './db.js';
+import type { AuditEvent, AuditRepo } from './store.js';
+
+const toEvent = (r: Selectable<AuditEventsTable>): AuditEvent => ({
+  id: r.id,
+  at: r.at,
+  // Written only through append, whose type is the union.
+  type: r.type as AuditEvent['type'],
+  outcome: r.outcome === 'failure' ? 'failure' : 'success',
+  clientId: r.client_id,
+  sub: r.sub,
+  userRef: r.user_ref,
+  ipDigest: r.ip_digest,
+  detail: r.detail,
+});
+
+export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dialect: DialectName): AuditRepo {
+  return {
+    async append(e) {
+      // One INSERT of fixed shape: a cached prepared statement on SQLite; inside the
+      // caller's transaction when there is one.
+      await k.insertInto('audit_events').values({
+        id: e.id, at: e.at, type: e.type, outcome: e.outcome, client_id: e.clientId, sub: e.sub,
+        user_ref: e.userRef, ip_digest: e.ipDigest, detail: e.detail,
+      }).execute();
+    },
+    async query(q) {
+      let s = k.selectFrom('audit_events').selectAll();
+      if (q.since !== undefined) s = s.where('at', '>=', q.since);
+      if (q.clientId !== undefined) s = s.where('client_id', '=', q.clientId);
+      if (q.user) {
+        const { subs, userRef } = q.user;
+        s = s.where((eb) => eb.or([
+          eb('user_ref', '=', userRef),
+          ...(subs.length ? [eb('sub', 'in', subs)] : []),
+        ]));
+      }
+      const rows = await s.orderBy('at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+      return rows.map(toEvent);
+    },
+    async clientIds() {
+      const rows = await k.selectFrom('audit_events').select('client_id').distinct()
+        .where('client_id', 'is not', null).execute();
+      return rows.map((r) => r.client_id!).sort();
+    },
+    async purgeOlderThan(before, limit) {
+      let old = k.selectFrom('audit_events').select('id').where('at', '<', before).orderBy('at').limit(limit);
+      // Several nodes purge at once: PostgreSQL skips rows another node is deleting.
+      if (dialect === 'postgres') old = old.forUpdate().skipLocked();
+      const r = await k.deleteFrom('audit_events').where('id', 'in', old).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}
