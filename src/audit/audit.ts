@@ -4,7 +4,7 @@
 // keys derived from ALIAS_SECRET), so a copy of the table alone names nobody and reveals
 // no address, while an operator holding the secret can still search it
 // (`aliasid audit --user`). Never pass secrets, tokens, passwords or e-mail addresses.
-import { randomBytes } from 'node:crypto';
+import { randomToken } from '../security/random.js';
 import type { Secrets } from '../security/secrets.js';
 import type { AuditEvent, AuditEventType, Store } from '../store/store.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';
@@ -34,6 +34,8 @@ export interface AuditSource {
 export interface Audit {
   /** Appends one event; inside `tx` when given, so it commits or rolls back with the change it records. */
   record(entry: AuditEntry, tx?: Store): Promise<void>;
+  /** The stored form of `entry`, for a store method that writes it with its change. */
+  event(entry: AuditEntry): AuditEvent;
   /** The digest that stands for a user in events without a client. */
   userRef(userId: string): string;
   /** The user's alias ID at a client (the same as the `sub` the client sees). */
@@ -45,25 +47,29 @@ export const IP_PURPOSE = 'audit-ip';
 
 export function createAudit(deps: { store: Store; secrets: Secrets; pairwise: PairwiseSubject; now: () => number }): Audit {
   const userRef = (userId: string) => deps.secrets.mac(USER_PURPOSE, userId);
+  const event = (e: AuditEntry): AuditEvent => {
+    const clientId = e.clientId ?? null;
+    const sub = e.sub ?? (clientId && e.userId ? deps.pairwise(clientId, e.userId) : null);
+    return {
+      id: randomToken(12),
+      at: deps.now(),
+      type: e.type,
+      outcome: e.outcome ?? 'success',
+      clientId,
+      sub,
+      // Only without an alias ID: an event at a client is found through the alias ID,
+      // and storing both would link the user's IDs at different clients in the log.
+      userRef: !sub && e.userId ? userRef(e.userId) : null,
+      ipDigest: e.ip ? deps.secrets.mac(IP_PURPOSE, e.ip) : null,
+      detail: e.detail ?? null,
+    };
+  };
   return {
     userRef,
     subOf: deps.pairwise,
+    event,
     async record(e, tx = deps.store) {
-      const clientId = e.clientId ?? null;
-      const sub = e.sub ?? (clientId && e.userId ? deps.pairwise(clientId, e.userId) : null);
-      await tx.audit.append({
-        id: randomBytes(12).toString('base64url'),
-        at: deps.now(),
-        type: e.type,
-        outcome: e.outcome ?? 'success',
-        clientId,
-        sub,
-        // Only without an alias ID: an event at a client is found through the alias ID,
-        // and storing both would link the user's IDs at different clients in the log.
-        userRef: !sub && e.userId ? userRef(e.userId) : null,
-        ipDigest: e.ip ? deps.secrets.mac(IP_PURPOSE, e.ip) : null,
-        detail: e.detail ?? null,
-      });
+      await tx.audit.append(event(e));
     },
   };
 }

@@ -33,7 +33,8 @@ function compileShape(k: Kysely<Database> | Transaction<Database>, build: (k: Ky
   return { sql: compiled.sql, names };
 }
 
-export type Args = Record<string, unknown>;
+/** Values by placeholder name (a row object works as is). */
+export type Args = object;
 
 /**
  * Runs the query `name` (built by `build` the first time it is seen on this dialect)
@@ -47,9 +48,10 @@ export function runShape<R>(k: Kysely<Database> | Transaction<Database>, dialect
     shape = compileShape(k, build);
     shapes.set(key, shape);
   }
+  const byName = args as Record<string, unknown>;
   const values = shape.names.map((n) => {
-    if (!(n in args)) throw new Error(`query ${name}: no value for ${n}`);
-    return args[n];
+    if (!(n in byName)) throw new Error(`query ${name}: no value for ${n}`);
+    return byName[n];
   });
   return k.executeQuery<R>(CompiledQuery.raw(shape.sql, values));
 }

@@ -1,9 +1,16 @@
 // AuditRepo over Kysely (SQLite and PostgreSQL): append, read newest first, purge by age.
 // Nothing here updates or deletes a single event.
 import type { Kysely, Selectable, Transaction } from 'kysely';
+import { runShape } from './compiled.js';
+import { placeholders } from './placeholders.js';
 import type { AuditEventsTable, Database } from './schema.js';
 import type { DialectName } from './db.js';
 import type { AuditEvent, AuditRepo } from './store.js';
+
+export const auditRow = (e: AuditEvent): AuditEventsTable => ({
+  id: e.id, at: e.at, type: e.type, outcome: e.outcome, client_id: e.clientId, sub: e.sub,
+  user_ref: e.userRef, ip_digest: e.ipDigest, detail: e.detail,
+});
 
 const toEvent = (r: Selectable<AuditEventsTable>): AuditEvent => ({
   id: r.id,
@@ -23,10 +30,8 @@ export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dia
     async append(e) {
       // One INSERT of fixed shape: a cached prepared statement on SQLite; inside the
       // caller's transaction when there is one.
-      await k.insertInto('audit_events').values({
-        id: e.id, at: e.at, type: e.type, outcome: e.outcome, client_id: e.clientId, sub: e.sub,
-        user_ref: e.userRef, ip_digest: e.ipDigest, detail: e.detail,
-      }).execute();
+      const row = auditRow(e);
+      await runShape(k, dialect, 'audit.append', (b) => b.insertInto('audit_events').values(placeholders(row)), row);
     },
     async query(q) {
       let s = k.selectFrom('audit_events').selectAll();

@@ -5,7 +5,8 @@ import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, Acce
   LogoutDeliveriesTable, MessagesTable, UsersTable, SessionsTable, SigningKeysTable, ThrottlesTable } from './schema.js';
 import type { Db } from './db.js';
 import { param, runShape, type Args } from './compiled.js';
-import { createAuditRepo } from './sql_audit.js';
+import { placeholders } from './placeholders.js';
+import { auditRow, createAuditRepo } from './sql_audit.js';
 import { createPurgeRepo } from './sql_purge.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
@@ -14,12 +15,7 @@ import {
 
 const list = (text: string): string[] => JSON.parse(text) as string[];
 
-/** The same keys as `row`, each value a placeholder of that name (compiled.ts). */
-function placeholders<T extends object>(row: T): T {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(row)) out[key] = param(key);
-  return out as T;
-}
+
 const json = (v: unknown): string => JSON.stringify(v);
 
 function isUniqueViolation(err: unknown): boolean {
@@ -136,6 +132,12 @@ const toAccess = (r: Selectable<AccessTokensTable>): AccessToken => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   revokedAt: r.revoked_at,
+});
+
+const accessRow = (t: AccessToken): Selectable<AccessTokensTable> => ({
+  digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
+  scopes: json(t.scopes), channels: json(t.channels), created_at: t.createdAt, expires_at: t.expiresAt,
+  revoked_at: t.revokedAt,
 });
 
 const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
@@ -444,12 +446,26 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     accessTokens: {
       async insert(t) {
-        const row: Selectable<AccessTokensTable> = {
-          digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
-          scopes: json(t.scopes), channels: json(t.channels), created_at: t.createdAt, expires_at: t.expiresAt,
-          revoked_at: t.revokedAt,
-        };
+        const row = accessRow(t);
         await run('accessTokens.insert', (b) => b.insertInto('access_tokens').values(placeholders(row)), row);
+      },
+      async insertWithEvent(t, event) {
+        if (handle.dialect === 'sqlite' || inTx) {
+          // SQLite: one transaction is one commit (and far cheaper than two autocommits).
+          return store.transaction(async (tx) => {
+            await tx.accessTokens.insert(t);
+            await tx.audit.append(event);
+          });
+        }
+        // PostgreSQL: one statement, so one round trip, and atomic all the same.
+        const token = accessRow(t);
+        const ev = auditRow(event);
+        const args: Record<string, unknown> = {};
+        for (const [key, v] of Object.entries(token)) args[`t_${key}`] = v;
+        for (const [key, v] of Object.entries(ev)) args[`e_${key}`] = v;
+        await run('accessTokens.insertWithEvent', (b) => b
+          .with('t', (w) => w.insertInto('access_tokens').values(placeholders(token, 't_')))
+          .insertInto('audit_events').values(placeholders(ev, 'e_')), args);
       },
       async get(digest) {
         const r = await first<Selectable<AccessTokensTable>>('accessTokens.get', (b) => b.selectFrom('access_tokens')

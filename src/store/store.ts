@@ -299,6 +299,8 @@ export interface AccessTokenRepo {
    * `grant` is undefined for client tokens and when the grant is gone.
    */
   getWithGrant(digest: string): Promise<{ token: AccessToken; grant?: Grant } | undefined>;
+  /** Stores the token and its audit event atomically (a token issued outside any other change). */
+  insertWithEvent(token: AccessToken, event: AuditEvent): Promise<void>;
   revoke(digest: string, now: number): Promise<void>;
 }
 

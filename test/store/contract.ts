@@ -1125,6 +1125,28 @@ export function storeContract(kind: DatabaseKind): void {
         sub: uid('sub'), userRef: null, ipDigest: 'ip-digest', detail: 'authorization_code', ...over,
       });
 
+      it('insertWithEvent stores a token and its event together, or neither', async () => {
+        // store.ts AccessTokenRepo.insertWithEvent: atomic (a client_credentials token and its token.issued event).
+        const { grant } = await seedGrant();
+        const cc: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null };
+        const ev = event({ clientId: cc.clientId, sub: null, detail: 'grant_type=client_credentials' });
+        await store.accessTokens.insertWithEvent(cc, ev);
+        assert.deepEqual(await store.accessTokens.get(cc.digest), cc);
+        assert.deepEqual(await store.audit.query({ clientId: cc.clientId, limit: 10 }), [ev]);
+        // The same digest again: the token insert fails, and its event is not written either.
+        const again = event({ clientId: cc.clientId, sub: null, at: NOW + 1 });
+        await assert.rejects(store.accessTokens.insertWithEvent(cc, again));
+        assert.deepEqual(await store.audit.query({ clientId: cc.clientId, limit: 10 }), [ev]);
+        // Inside a transaction it joins it, and rolls back with it.
+        const inTx: AccessToken = { ...cc, digest: uid('digest') };
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.accessTokens.insertWithEvent(inTx, event({ clientId: cc.clientId, at: NOW + 2 }));
+          throw new Error('roll back');
+        }));
+        assert.equal(await store.accessTokens.get(inTx.digest), undefined);
+        assert.equal((await store.audit.query({ clientId: cc.clientId, limit: 10 })).length, 1);
+      });
+
       it('append stores every field; query reads them back newest first (time, then id)', async () => {
         // store.ts AuditRepo.append / query: newest first, time then id descending.
         const clientId = uid('client');
