@@ -91,11 +91,12 @@ export function createConsent(store: Store, pairwise: PairwiseSubject, now: () =
       if (scope === 'openid') return this.revokeApp(userId, grantId, source);
       return store.transaction(async (tx) => {
         const g = await tx.grants.getById(grantId);
-        if (!g || g.userId !== userId) return false;
+        // Nothing held, nothing changed: the grant (and its updated_at) stays as it is.
+        if (!g || g.userId !== userId || !g.scopes.includes(scope)) return false;
         const scopes = g.scopes.filter((x) => x !== scope);
         await tx.grants.save({ ...g, scopes, channels: withMeta(scopes, g.channels), updatedAt: now() });
         // Only what the grant held is logged: the form's text never reaches the log.
-        if (g.scopes.includes(scope)) await revoked(tx, g, { scope }, source);
+        await revoked(tx, g, { scope }, source);
         return true;
       });
     },
@@ -104,9 +105,9 @@ export function createConsent(store: Store, pairwise: PairwiseSubject, now: () =
       if (channel === META_CHANNEL) return false;
       return store.transaction(async (tx) => {
         const g = await tx.grants.getById(grantId);
-        if (!g || g.userId !== userId) return false;
+        if (!g || g.userId !== userId || !g.channels.includes(channel)) return false;
         await tx.grants.save({ ...g, channels: g.channels.filter((c) => c !== channel), updatedAt: now() });
-        if (g.channels.includes(channel)) await revoked(tx, g, { channel }, source);
+        await revoked(tx, g, { channel }, source);
         return true;
       });
     },

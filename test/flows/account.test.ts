@@ -74,6 +74,26 @@ for (const kind of databaseKinds()) {
       assert.doesNotMatch(info.scope, /contact/);
     });
 
+    it('revoking a scope or channel the grant does not hold is refused and changes nothing', async () => {
+      // A refused request changes no state (issue 5): not even the grant's updated_at.
+      const c = await connected();
+      const page = await c.browser.follow('/account');
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page.html)![1]!;
+      const post = (what: string, form: Record<string, string>) => c.browser.follow(`/account/apps/${c.grant.id}/${what}`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, ...form }).toString() });
+      const before = await alias.s.store.grants.getById(c.grant.id);
+      for (const [what, form] of [['revoke-scope', { scope: 'profile' }], ['revoke-scope', { scope: '' }],
+        ['revoke-channel', { channel: 'sms' }], ['revoke-channel', { channel: '' }]] as const) {
+        const res = await post(what, form);
+        assert.equal(res.status, 400, `${what} ${JSON.stringify(form)}`);
+        assert.match(res.html, /Nothing to revoke there/);
+      }
+      alias.advance(60_000);
+      assert.deepEqual(await alias.s.store.grants.getById(c.grant.id), before, 'the grant is untouched');
+      assert.match((await post('revoke-channel', { channel: 'news' })).html, /Revoked/);
+      assert.equal((await post('revoke-channel', { channel: 'news' })).status, 400, 'revoking twice: nothing left to revoke');
+    });
+
     it('disconnecting the app invalidates its tokens; a form without CSRF token changes nothing', async () => {
       const c = await connected();
       const forged = await c.browser.follow(`/account/apps/${c.grant.id}/revoke`, {
