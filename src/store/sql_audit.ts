@@ -1,6 +1,6 @@
 // AuditRepo over Kysely (SQLite and PostgreSQL): append, read newest first, purge by age.
 // Nothing here updates or deletes a single event.
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { runShape } from './compiled.js';
 import { placeholders } from './placeholders.js';
 import type { AuditEventsTable, Database } from './schema.js';
@@ -53,11 +53,12 @@ export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dia
       return rows.map((r) => r.client_id!).sort();
     },
     async purgeOlderThan(before, limit) {
-      let old = k.selectFrom('audit_events').select('id').where('at', '<', before).orderBy('at').limit(limit);
+      let old = k.selectFrom('audit_events').select(['at', 'id']).where('at', '<', before).orderBy('at').limit(limit);
       // Several nodes purge at once: PostgreSQL skips rows another node is deleting.
       if (dialect === 'postgres') old = old.forUpdate().skipLocked();
-      const r = await k.deleteFrom('audit_events').where('id', 'in', old).executeTakeFirst();
-      return Number(r.numDeletedRows);
+      // By the whole key (at, id): the table has no index on id alone.
+      const r = await sql`delete from audit_events where (at, id) in (${old})`.execute(k);
+      return Number(r.numAffectedRows ?? 0);
     },
   };
 }
