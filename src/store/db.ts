@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
+import { createReadCache, type ReadCache } from './read_cache.js';
 import { createPgPool } from './pg_pool.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -16,6 +17,8 @@ export interface Db {
   dialect: DialectName;
   /** Human-readable location (file path or URL without password). */
   location: string;
+  /** SQLite only: cached client and failure-counter reads (read_cache.ts). */
+  readCache?: ReadCache;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,7 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
   sqlite.pragma('cache_size = -32768');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { kysely, dialect: 'sqlite', location: file, close: () => kysely.destroy() };
+  return { kysely, dialect: 'sqlite', location: file, readCache: createReadCache(sqlite), close: () => kysely.destroy() };
 }
 
 /**

@@ -13,6 +13,15 @@ import {
   type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
 } from './store.js';
 
+/** Cached rows are shared by every reader: frozen, so no caller can change them. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 const list = (text: string): string[] => JSON.parse(text) as string[];
 
 
@@ -223,6 +232,25 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     runShape<R>(k, handle.dialect, name, shape, args);
   const first = async <R>(name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
     (await run<R>(name, shape, args)).rows[0];
+  // Cached reads (SQLite): never inside a transaction, which may see uncommitted rows.
+  const cache = inTx ? undefined : handle.readCache;
+  async function cachedRead<T>(key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
+    if (!cache) return read();
+    const found = cache.lookup<T>(key);
+    if (found.hit) return found.value;
+    const value = await read();
+    found.fill(value === undefined ? value : deepFreeze(value));
+    return value;
+  }
+  /** Every write to a cached table (clients, throttles) goes through here. */
+  async function writing<T>(run: () => Promise<T>): Promise<T> {
+    handle.readCache?.changed();
+    try {
+      return await run();
+    } finally {
+      handle.readCache?.changed();
+    }
+  }
   const changed = async (name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
     Number((await run(name, shape, args)).numAffectedRows ?? 0);
 
@@ -254,25 +282,28 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     return Number(r.numUpdatedRows);
   }
 
+  const purgeRepo = createPurgeRepo(k, handle.dialect);
   const store: Store = {
     clients: {
       async insert(c) {
         // The client row and its origins change together (one transaction), so no
         // reader sees one without the other.
         if (!inTx) return store.transaction((tx) => tx.clients.insert(c));
-        await insertOrConflict('client', async () => {
+        await writing(() => insertOrConflict('client', async () => {
           await k.insertInto('clients').values(fromClient(c)).execute();
           const origins = originsOf(c);
           if (origins.length) {
             await k.insertInto('client_origins')
               .values(origins.map((origin) => ({ origin, client_id: c.id }))).execute();
           }
-        });
+        }));
       },
-      async get(id) {
-        const r = await first<Selectable<ClientsTable>>('clients.get',
-          (b) => b.selectFrom('clients').selectAll().where('id', '=', param('id')), { id });
-        return r && toClient(r);
+      get(id) {
+        return cachedRead(`client:${id}`, async () => {
+          const r = await first<Selectable<ClientsTable>>('clients.get',
+            (b) => b.selectFrom('clients').selectAll().where('id', '=', param('id')), { id });
+          return r && toClient(r);
+        });
       },
       async list() {
         const rows = await k.selectFrom('clients').selectAll().orderBy('created_at').orderBy('id').execute();
@@ -283,7 +314,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         // origins of a redirect URI the client keeps (CORS fails during a rename).
         if (!inTx) return store.transaction((tx) => tx.clients.update(c));
         const { id: _id, created_at: _c, ...rest } = fromClient(c);
-        await k.updateTable('clients').set(rest).where('id', '=', c.id).execute();
+        await writing(() => k.updateTable('clients').set(rest).where('id', '=', c.id).execute());
         await k.deleteFrom('client_origins').where('client_id', '=', c.id).execute();
         const origins = originsOf(c);
         if (origins.length) {
@@ -292,7 +323,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         }
       },
       async delete(id) {
-        const r = await k.deleteFrom('clients').where('id', '=', id).executeTakeFirst();
+        const r = await writing(() => k.deleteFrom('clients').where('id', '=', id).executeTakeFirst());
         return Number(r.numDeletedRows) > 0;
       },
       async hasOrigin(origin) {
@@ -565,12 +596,14 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     },
 
     throttles: {
-      async get(key) {
-        const r = await first<Selectable<ThrottlesTable>>('throttles.get',
-          (b) => b.selectFrom('throttles').selectAll().where('key', '=', param('key')), { key });
-        return r && { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
+      get(key) {
+        return cachedRead(`throttle:${key}`, async () => {
+          const r = await first<Selectable<ThrottlesTable>>('throttles.get',
+            (b) => b.selectFrom('throttles').selectAll().where('key', '=', param('key')), { key });
+          return r && { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
+        });
       },
-      async lock(key, now) {
+      lock: (key, now) => writing(async () => {
         await k.insertInto('throttles').values({ key, failures: 0, window_start: now, blocked_until: 0 })
           .onConflict((oc) => oc.column('key').doNothing()).execute();
         let q = k.selectFrom('throttles').selectAll().where('key', '=', key);
@@ -578,16 +611,16 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         if (handle.dialect === 'postgres') q = q.forUpdate();
         const r = await q.executeTakeFirstOrThrow();
         return { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
-      },
-      async put(t) {
+      }),
+      put: (t) => writing(async () => {
         const row = { key: t.key, failures: t.failures, window_start: t.windowStart, blocked_until: t.blockedUntil };
         await k.insertInto('throttles').values(row).onConflict((oc) => oc.column('key').doUpdateSet({
           failures: row.failures, window_start: row.window_start, blocked_until: row.blocked_until,
         })).execute();
-      },
-      async delete(key) {
+      }),
+      delete: (key) => writing(async () => {
         await k.deleteFrom('throttles').where('key', '=', key).execute();
-      },
+      }),
     },
 
     deviceCodes: {
@@ -700,7 +733,10 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     },
 
     audit: createAuditRepo(k, handle.dialect),
-    expired: createPurgeRepo(k, handle.dialect),
+    expired: {
+      purge: (kind, before, limit) => (kind === 'throttles' ? writing(() => purgeRepo.purge(kind, before, limit))
+        : purgeRepo.purge(kind, before, limit)),
+    },
 
     async transaction(fn) {
       if (inTx) return fn(store);

@@ -328,6 +328,8 @@ async function check(w: World, t: Template, mutations: Parameters<typeof mutate>
   const k = alias.s.db.kysely;
   // Lockouts would hide the deep paths from later cases; they are tested elsewhere.
   await k.deleteFrom('throttles').execute();
+  // Written behind the store's back: tell its read cache (src/store/read_cache.ts).
+  alias.s.db.readCache?.changed();
   // 7 s per case: device polling intervals pass and the relay's per-minute limits stay
   // reachable without being the only answer.
   alias.advance(7_000);

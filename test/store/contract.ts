@@ -203,6 +203,47 @@ export function storeContract(kind: DatabaseKind): void {
     });
 
     describe('clients', () => {
+      it('reads of clients and failure counters never serve a stale or negative answer after a change', async () => {
+        // DESIGN.md: "caches of clients, users and keys never serve stale or negative answers after a
+        // change" (src/store/read_cache.ts on SQLite): changes by this handle and by another one.
+        const c = newClient();
+        assert.equal(await store.clients.get(c.id), undefined);
+        await node2.clients.insert(c);
+        assert.deepEqual(await store.clients.get(c.id), c, 'created elsewhere: seen at once');
+        assert.deepEqual(await store.clients.get(c.id), c);
+        await node2.clients.update({ ...c, name: 'Renamed', updatedAt: c.updatedAt + 1 });
+        assert.equal((await store.clients.get(c.id))?.name, 'Renamed', 'updated elsewhere: seen at once');
+        await store.clients.update({ ...c, name: 'Again', updatedAt: c.updatedAt + 2 });
+        assert.equal((await store.clients.get(c.id))?.name, 'Again', 'updated here: seen at once');
+        assert.equal(await node2.clients.delete(c.id), true);
+        assert.equal(await store.clients.get(c.id), undefined, 'deleted elsewhere: gone at once');
+
+        const key = uid('throttle');
+        assert.equal(await store.throttles.get(key), undefined);
+        await node2.throttles.put({ key, failures: 3, windowStart: NOW, blockedUntil: NOW + MINUTE });
+        assert.equal((await store.throttles.get(key))?.blockedUntil, NOW + MINUTE, 'a lockout set by another node counts at once');
+        await store.throttles.delete(key);
+        assert.equal(await store.throttles.get(key), undefined);
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.throttles.put({ key, failures: 9, windowStart: NOW, blockedUntil: NOW + 2 * MINUTE });
+          throw new Error('roll back');
+        }));
+        assert.equal(await store.throttles.get(key), undefined, 'a rolled-back write leaves nothing behind');
+      });
+
+      it('changing a client object a read returned never changes what later reads return', async () => {
+        // A cached row is shared by every reader (SQLite: frozen); PostgreSQL reads are fresh copies.
+        const c = newClient();
+        await store.clients.insert(c);
+        const got = (await store.clients.get(c.id))!;
+        try {
+          (got.redirectUris as string[]).push('https://evil.example/cb');
+        } catch (err) {
+          assert.ok(err instanceof TypeError, 'a frozen row refuses the change');
+        }
+        assert.deepEqual((await store.clients.get(c.id))?.redirectUris, c.redirectUris);
+      });
+
       it('insert then get returns the client exactly as stored', async () => {
         // store.ts ClientRepo.insert/get: a client round-trips unchanged (lists, nulls, booleans, ms times).
         const confidential = newClient({
