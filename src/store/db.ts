@@ -51,9 +51,9 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   // Admin commands run while `serve` holds the file: wait for a writer, never fail at
   // once. Beyond this, SQLITE_BUSY is answered 503 + Retry-After (store/unavailable.ts).
   sqlite.pragma('busy_timeout = 5000');
-  // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with
+  // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with an 8 MiB
   // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
-  sqlite.pragma('cache_size = -32768');
+  sqlite.pragma('cache_size = -8192');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { kysely, dialect: 'sqlite', location: file, readCache: createReadCache(sqlite), close: () => kysely.destroy() };
 }
