@@ -8,55 +8,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
 import { freePort } from '../helpers/harness.js';
-import { spawnCli } from '../helpers/cli.js';
+import { serve, sleep, start, until, type Proc } from '../helpers/processes.js';
 import { startSmtpSink, type Received, type SmtpSink } from '../helpers/smtp.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import type { Client, Message } from '../../src/store/store.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
-
-interface Proc {
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function start(args: string[], env: Record<string, string>): Proc {
-  const child = spawnCli(args, env);
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => { done = true; resolve({ code, signal }); }));
-  return { output: () => out, exited, kill: (signal) => { if (!done) child.kill(signal); } };
-}
-
-/** Waits until `check` holds, or fails with `what` and the process output. */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, proc?: Proc) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what} (after ${timeoutMs} ms)${proc ? `\n${proc.output()}` : ''}`);
-    await sleep(50);
-  }
-}
-
-async function serve(port: number, env: Record<string, string>): Promise<Proc> {
-  const proc = start(['serve', '--port', String(port)], env);
-  let exited = false;
-  void proc.exited.then(() => { exited = true; });
-  await until(async () => {
-    if (exited) assert.fail(`serve exited before listening:\n${proc.output()}`);
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 'serve did not listen', 30_000, proc);
-  return proc;
-}
 
 // Ports handed out in this file are never handed out again: the crash test keeps its SMTP
 // port free on purpose, and nothing else here may take it meanwhile.

@@ -5,19 +5,9 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
+import { oauthError } from '../helpers/oidc_errors.js';
 
 const words = (s: string | undefined) => new Set((s ?? '').split(' ').filter(Boolean));
-
-/** The error openid-client throws for an OAuth error response (RFC 6749 §5.2). */
-async function oauthError(p: Promise<unknown>): Promise<oidc.ResponseBodyError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof oidc.ResponseBodyError, `expected an OAuth error response, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 for (const kind of databaseKinds()) {
   describe(`client credentials grant (${kind.name})`, { skip: kind.skip }, () => {

@@ -7,20 +7,10 @@ import * as oidc from 'openid-client';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { Browser, type Page } from '../helpers/browser.js';
+import { oauthError } from '../helpers/oidc_errors.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const words = (s: unknown) => new Set(String(s ?? '').split(' ').filter(Boolean));
-
-/** The error openid-client throws for an OAuth error response (RFC 6749 §5.2). */
-async function oauthError(p: Promise<unknown>): Promise<oidc.ResponseBodyError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof oidc.ResponseBodyError, `expected an OAuth error response, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 for (const kind of databaseKinds()) {
   describe(`resource owner password grant (${kind.name})`, { skip: kind.skip }, () => {
