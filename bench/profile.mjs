@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { cpuSeconds, freshTokens, loginForm, mintCodes, randomSchema, ROOT, signIn, startAlias } from './lib/targets.mjs';
+import { cpuSeconds, freshTokens, loginForm, mintCodes, ROOT, signIn, startAlias } from './lib/targets.mjs';
+import { pgSchema } from './lib/nodes.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
@@ -99,18 +99,12 @@ async function profileOne(scenario) {
   const workDir = mkdtempSync(join(os.tmpdir(), 'alias-profile-'));
   const profDir = join(workDir, 'prof');
   mkdirSync(profDir);
-  let schema;
+  let pgDb;
   let db = join(workDir, 'alias.db');
   const env = {};
   if (dbKind === 'pg') {
-    schema = randomSchema();
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`create schema ${schema}`);
-    await c.end();
-    const url = new URL(PG_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    db = url.toString();
+    pgDb = await pgSchema(PG_URL, 'bench');
+    db = pgDb.location;
     env.ALIAS_SECRET = randomBytes(32).toString('base64url');
   }
   const t = await startAlias({ name: `alias-${dbKind}`, db, env, core: SERVER_CORE, workDir, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir] });
@@ -145,10 +139,7 @@ async function profileOne(scenario) {
       `p99 ${result.p99?.toFixed(1)} ms, errors ${result.errors}, server CPU ${(((cpu1 - cpu0) * 1000) / units).toFixed(3)} ms/unit\n`);
   } finally {
     await t.proc.stop();
-    if (schema) {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect().then(() => c.query(`drop schema if exists ${schema} cascade`)).finally(() => c.end());
-    }
+    await pgDb?.drop();
   }
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no .cpuprofile written');

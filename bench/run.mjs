@@ -15,7 +15,8 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { cpuSeconds, freshTokens, loginForm, mintCodes, peakRssMb, randomSchema, resetPeakRss, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
+import { cpuSeconds, freshTokens, loginForm, mintCodes, peakRssMb, resetPeakRss, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
+import { newest, pgSchema } from './lib/nodes.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
@@ -54,15 +55,6 @@ if (spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pi
 if (cores < 2) notes.push('Only one core: the load generator shares the servers\' core.');
 
 // ---- build -------------------------------------------------------------------------
-function newest(dir, ext) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p, ext));
-    else if (e.name.endsWith(ext)) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
 function oldest(dir, ext) {
   let t = Infinity;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -100,15 +92,13 @@ if (build) {
 // ---- bookkeeping for teardown and the hard time bound -------------------------------
 const workDir = mkdtempSync(join(os.tmpdir(), 'alias-bench-'));
 const targets = [];
-let pgSchema;
+/** The PostgreSQL target's schema (pgSchema in lib/nodes.mjs), dropped at teardown. */
+let pgDb;
 let finished = false;
 
 async function teardown() {
   await Promise.all(targets.map((t) => t.proc.stop().catch(() => {})));
-  if (pgSchema) {
-    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-    await c.connect().then(() => c.query(`drop schema if exists ${pgSchema} cascade`)).catch(() => {}).finally(() => c.end().catch(() => {}));
-  }
+  await pgDb?.drop().catch(() => {});
   if (!flag('--keep')) rmSync(workDir, { recursive: true, force: true });
 }
 const hardStop = setTimeout(async () => {
@@ -179,15 +169,9 @@ async function main() {
     clientId: s.clientId, clientSecret: s.clientSecret, accountId: s.userId, core: SERVER_CORE, workDir,
   })))];
   if (withPg) {
-    pgSchema = randomSchema();
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`create schema ${pgSchema}`);
-    await c.end();
-    const url = new URL(PG_URL);
-    url.searchParams.set('options', `-c search_path=${pgSchema}`);
+    pgDb = await pgSchema(PG_URL, 'bench');
     starting.push(track(startAlias({
-      name: 'alias-pg', db: url.toString(), core: SERVER_CORE, workDir,
+      name: 'alias-pg', db: pgDb.location, core: SERVER_CORE, workDir,
       env: { ALIAS_SECRET: randomBytes(32).toString('base64url') },
     })));
   }

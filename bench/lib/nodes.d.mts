@@ -26,4 +26,5 @@ export function startNode(opts: {
   name: string; port: number; issuer: string; db: string; env?: Record<string, string>; nodeArgs?: string[];
 }): Promise<Node>;
 export function rssMb(pid: number): number | null;
+export function newest(dir: string, ext: string): number;
 export function pgSchema(url: string, prefix?: string): Promise<{ schema: string; location: string; drop(): Promise<void> }>;

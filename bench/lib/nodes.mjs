@@ -18,7 +18,8 @@ function baseEnv(env) {
   return { ...base, ...env };
 }
 
-function newest(dir, ext) {
+/** Newest modification time (ms) of the files ending in `ext` below `dir`. */
+export function newest(dir, ext) {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);

@@ -3,7 +3,7 @@
 // starts and stops them, creates the same client and user on each, signs in through the
 // real flow once and mints codes for the measured scenarios.
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -303,4 +303,3 @@ export function cpuSeconds(pid) {
   }
 }
 
-export const randomSchema = () => `bench_${randomBytes(5).toString('hex')}`;
