@@ -14,6 +14,13 @@ export function param<T = string>(name: string): T {
   return `${MARK}${name}` as unknown as T;
 }
 
+/** The same keys as `row`, each value the placeholder `prefix + key` (an INSERT's values). */
+export function placeholders<T extends object>(row: T, prefix = ''): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(row)) out[key] = param(prefix + key);
+  return out as T;
+}
+
 interface Shape {
   sql: string;
   /** Placeholder name of each positional parameter, in order. */

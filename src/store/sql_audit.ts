@@ -1,8 +1,7 @@
 // AuditRepo over Kysely (SQLite and PostgreSQL): append, read newest first, purge by age.
 // Nothing here updates or deletes a single event.
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { runShape } from './compiled.js';
-import { placeholders } from './placeholders.js';
+import { placeholders, runShape } from './compiled.js';
 import type { AuditEventsTable, Database } from './schema.js';
 import type { DialectName } from './db.js';
 import type { AuditEvent, AuditRepo } from './store.js';

@@ -4,8 +4,7 @@ import type { Database, ClientsTable, GrantsTable, AuthorizationCodesTable, Acce
   RefreshTokensTable, InteractionsTable, DeviceCodesTable,
   LogoutDeliveriesTable, MessagesTable, UsersTable, SessionsTable, SigningKeysTable, ThrottlesTable } from './schema.js';
 import type { Db } from './db.js';
-import { param, runShape, type Args } from './compiled.js';
-import { placeholders } from './placeholders.js';
+import { param, placeholders, runShape, type Args } from './compiled.js';
 import { auditRow, createAuditRepo } from './sql_audit.js';
 import { createPurgeRepo } from './sql_purge.js';
 import {
