@@ -13,8 +13,7 @@ import { startSmtpSink, type Received, type SmtpSink } from '../helpers/smtp.js'
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import type { Client, Message } from '../../src/store/store.js';
-
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+import { basic } from '../helpers/bad_input.js';
 
 // Ports handed out in this file are never handed out again: the crash test keeps its SMTP
 // port free on purpose, and nothing else here may take it meanwhile.

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { aliasid, json, ok, refused } from '../helpers/cli.js';
-
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+import { basic } from '../helpers/bad_input.js';
 
 for (const kind of databaseKinds()) {
   describe(`aliasid client rotate-secret (${kind.name})`, { skip: kind.skip, concurrency: true }, () => {

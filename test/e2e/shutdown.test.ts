@@ -14,8 +14,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import type { Message } from '../../src/store/store.js';
 import { digest } from '../../src/tokens/opaque.js';
-
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+import { basic } from '../helpers/bad_input.js';
 
 for (const kind of databaseKinds()) {
   describe(`SIGTERM drains aliasid serve (${kind.name})`, { skip: kind.skip }, () => {

@@ -13,8 +13,7 @@ import { serve, type Proc } from '../helpers/processes.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import { digest } from '../../src/tokens/opaque.js';
-
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+import { basic } from '../helpers/bad_input.js';
 
 for (const kind of databaseKinds()) {
   describe(`tokens survive a crash of aliasid serve (${kind.name})`, { skip: kind.skip }, () => {

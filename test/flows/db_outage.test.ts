@@ -13,8 +13,8 @@ import { openDatabase, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql_store.js';
 import { KEY_CACHE_MS } from '../../src/tokens/keys.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/pg_pool.js';
+import { basic } from '../helpers/bad_input.js';
 
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pgKind = databaseKinds().find((k) => k.name === 'postgres')!;
 

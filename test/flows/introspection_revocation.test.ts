@@ -7,11 +7,11 @@ import * as oidc from 'openid-client';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { Browser, checkboxes } from '../helpers/browser.js';
+import { basic } from '../helpers/bad_input.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const words = (s: unknown) => new Set(String(s ?? '').split(' ').filter(Boolean));
 const form = (fields: Record<string, string>) => new URLSearchParams(fields);
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 
 for (const kind of databaseKinds()) {
   describe(`introspection and revocation (${kind.name})`, { skip: kind.skip }, () => {

@@ -12,10 +12,10 @@ import { createServices } from '../../src/services.js';
 import { createRelayWorker } from '../../src/relay/worker.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import type { Client } from '../../src/store/store.js';
+import { basic } from '../helpers/bad_input.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const APP = 'Acme Weather';
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Answer {

@@ -8,8 +8,8 @@ import { startAlias, type Alias } from '../helpers/harness.js';
 import { ClientInputError } from '../../src/clients/registry.js';
 import { digest } from '../../src/tokens/opaque.js';
 import { POLICIES } from '../../src/security/throttle.js';
+import { basic } from '../helpers/bad_input.js';
 
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 const MINUTE = 60_000;
 
 for (const kind of databaseKinds()) {

@@ -9,8 +9,8 @@ import { REDIS_URL, dropPrefix, inspector, redisSkip, uniquePrefix } from '../he
 import { aliasid, json } from '../helpers/cli.js';
 import { POLICIES } from '../../src/security/throttle.js';
 import { scanCounter } from '../../src/security/scanning.js';
+import { basic } from '../helpers/bad_input.js';
 
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 const FORM = 'application/x-www-form-urlencoded';
 
 async function token(alias: Alias, clientId: string, secret: string) {

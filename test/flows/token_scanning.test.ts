@@ -10,8 +10,8 @@ import { startAlias, type Alias } from '../helpers/harness.js';
 import { POLICIES } from '../../src/security/throttle.js';
 import { scanCounter } from '../../src/security/scanning.js';
 import type { Client } from '../../src/store/store.js';
+import { basic } from '../helpers/bad_input.js';
 
-const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 const FORM = 'application/x-www-form-urlencoded';
 const unknownToken = () => `guess-${Math.random().toString(36).slice(2)}${'x'.repeat(30)}`;
 
