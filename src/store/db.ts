@@ -2,13 +2,14 @@
 // or a postgres:// URL. Both speak through one Kysely code base.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import { createReadCache, type ReadCache } from './read_cache.js';
 import { createPgPool } from './pg_pool.js';
+import { groupCommitDialect, type GroupCommitStats } from './sqlite_group_commit.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -19,6 +20,8 @@ export interface Db {
   location: string;
   /** SQLite only: cached client and failure-counter reads (read_cache.ts). */
   readCache?: ReadCache;
+  /** SQLite only: how transactions were grouped into commits. */
+  groupCommit?: GroupCommitStats;
   close(): Promise<void>;
 }
 
@@ -54,32 +57,13 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with an 8 MiB
   // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
   sqlite.pragma('cache_size = -8192');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { kysely, dialect: 'sqlite', location: file, readCache: createReadCache(sqlite), close: () => kysely.destroy() };
-}
-
-/**
- * Kysely prepares every query anew; preparing is a large share of a request's CPU on
- * SQLite. Queries are built from fixed shapes with bound parameters, so the set of
- * distinct SQL texts is small: keep their prepared statements (bounded, just in case).
- */
-function withStatementCache(sqlite: SQLite.Database) {
-  const cache = new Map<string, SQLite.Statement>();
-  return {
-    prepare(sql: string) {
-      let statement = cache.get(sql);
-      if (!statement) {
-        if (cache.size >= 1000) cache.clear();
-        statement = sqlite.prepare(sql);
-        cache.set(sql, statement);
-      }
-      return statement;
-    },
-    close() {
-      cache.clear();
-      sqlite.close();
-    },
-  };
+  const readCache = createReadCache(sqlite);
+  // Concurrent transactions share one commit (sqlite_group_commit.ts); a group whose
+  // writes are lost takes what reads cached from it along.
+  const dialect = groupCommitDialect(sqlite, () => readCache.changed());
+  const kysely = new Kysely<Database>({ dialect });
+  return { kysely, dialect: 'sqlite', location: file, readCache, groupCommit: dialect.stats,
+    close: () => kysely.destroy() };
 }
 
 function redactUrl(url: string): string {

@@ -345,7 +345,12 @@ export function storeContract(kind: DatabaseKind): void {
         let updating = true;
         const misses: number[] = [];
         const poll = (async () => {
-          for (let n = 0; updating; n++) if (!(await node2.clients.hasOrigin(origin))) misses.push(n);
+          for (let n = 0; updating; n++) {
+            if (!(await node2.clients.hasOrigin(origin))) misses.push(n);
+            // A reader is another request: let the event loop run between reads (the
+            // writer's commit may wait for the end of the turn: sqlite_group_commit.ts).
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         })();
         try {
           for (let i = 1; i <= 30; i++) await store.clients.update({ ...c, name: `Renamed ${i}`, updatedAt: NOW + i });

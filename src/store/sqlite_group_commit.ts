@@ -1,0 +1,271 @@
+// Group commit for the embedded SQLite store.
+//
+// On SQLite a write transaction's cost is dominated by its COMMIT: the WAL frames of every
+// page it dirtied, and now and then an inline checkpoint (bench/README.md: 107–125 µs of a
+// 340 µs client-credentials request). Concurrent requests touch the same few pages (the
+// tail of the token table and its indexes), so committing them together writes those
+// pages once. This Kysely driver runs every transaction ("unit") as a SAVEPOINT inside one
+// shared `BEGIN IMMEDIATE … COMMIT` ("group"):
+//
+// - The first unit to begin opens the group and schedules its commit for the end of the
+//   current event-loop turn (setImmediate): every unit that starts before then joins it.
+// - A unit that succeeds releases its savepoint and the connection, then waits for the
+//   group's COMMIT: `transaction()` returns only once its writes are committed, exactly as
+//   before. A unit that fails rolls back to its savepoint; the others are unaffected.
+// - If the group itself fails (COMMIT fails, or an error made SQLite roll the whole
+//   transaction back), every unit waiting on it fails with that error: none of them was
+//   answered, and none of their writes is kept.
+// - A statement outside any transaction that writes first commits the open group, then
+//   runs on its own (autocommit), so a plain write is committed when it returns. A plain
+//   read runs inside the open group and may see writes of units that are about to commit
+//   (their requests have not been answered yet). If that group then fails, the read cache
+//   is emptied (`onGroupFailed`). With synchronous=NORMAL a committed write could already
+//   be lost on power failure until the next checkpoint, so this adds no new loss.
+//
+// Other processes (admin commands, workers) wait at most one event-loop turn for the
+// write lock a group holds, as they waited for single transactions before.
+import {
+  CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type Dialect,
+  type Driver, type Kysely, type QueryResult,
+} from 'kysely';
+import type SQLite from 'better-sqlite3';
+
+/** Counters for tests and diagnostics. */
+export interface GroupCommitStats {
+  /** Groups committed. */
+  commits: number;
+  /** Units (transactions) committed inside those groups. */
+  units: number;
+  /** Groups that failed as a whole. */
+  failedGroups: number;
+}
+
+interface Group {
+  done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+  units: number;
+  /** Why the group failed, once it has. */
+  error?: unknown;
+}
+
+/** Prepared statements are kept: preparing is a large share of a request's CPU on SQLite. */
+const STATEMENT_CACHE_MAX = 1000;
+
+class GroupCommitDriver implements Driver {
+  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0 };
+  readonly #db: SQLite.Database;
+  readonly #onGroupFailed: () => void;
+  readonly #statements = new Map<string, SQLite.Statement>();
+  #held = false;
+  readonly #waiters: (() => void)[] = [];
+  #group: Group | undefined;
+  #closed = false;
+
+  constructor(db: SQLite.Database, onGroupFailed: () => void) {
+    this.#db = db;
+    this.#onGroupFailed = onGroupFailed;
+  }
+
+  async init(): Promise<void> {}
+
+  prepare(sql: string): SQLite.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      if (this.#statements.size >= STATEMENT_CACHE_MAX) this.#statements.clear();
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** The single connection, handed out first come, first served. */
+  #lock(): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #unlock(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#held = false;
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#lock();
+    return new GroupConnection(this);
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const conn = connection as GroupConnection;
+    if (!this.#group) this.#openGroup();
+    this.#db.exec('SAVEPOINT unit');
+    conn.group = this.#group;
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const conn = connection as GroupConnection;
+    const group = conn.group;
+    if (!group) throw new Error('no transaction to commit');
+    if (group !== this.#group) throw group.error;
+    this.#db.exec('RELEASE unit');
+    conn.group = undefined;
+    group.units++;
+    // Hand the connection on now; this unit's answer waits for the group's COMMIT.
+    conn.released = true;
+    this.#unlock();
+    await group.done;
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const conn = connection as GroupConnection;
+    const group = conn.group;
+    conn.group = undefined;
+    // Released already (the group failed after this unit's work was done), or the group
+    // was already failed by another statement: nothing of this unit is left to undo.
+    if (conn.released || !group || group !== this.#group) return;
+    if (!this.#db.inTransaction) {
+      // SQLite rolled the whole transaction back (SQLITE_FULL, IOERR…): the group is gone.
+      this.#failGroup(group, new Error('the database rolled back a group of transactions'));
+      return;
+    }
+    try {
+      this.#db.exec('ROLLBACK TO unit');
+      this.#db.exec('RELEASE unit');
+    } catch (err) {
+      this.#failGroup(group, err);
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    }
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const conn = connection as GroupConnection;
+    if (conn.released) return;
+    conn.released = true;
+    this.#unlock();
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#closed) return;
+    await this.#lock();
+    this.#commitOpenGroup();
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
+    this.#unlock();
+  }
+
+  /** Runs one statement on the connection (held by the caller). */
+  execute<R>(conn: GroupConnection, query: CompiledQuery): QueryResult<R> {
+    // The unit's group failed under it (SQLite rolled it back): nothing it writes now
+    // would be part of a transaction.
+    if (conn.group && conn.group !== this.#group) throw conn.group.error;
+    const statement = this.prepare(query.sql);
+    const parameters = query.parameters as unknown[];
+    // A write outside any unit commits on its own, and only after the open group.
+    if (!conn.group && this.#group && !statement.readonly) this.#commitOpenGroup();
+    try {
+      if (statement.reader) return { rows: statement.all(parameters) as R[] };
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+    } catch (err) {
+      // Some errors make SQLite roll back the whole transaction: the group is gone.
+      if (this.#group && !this.#db.inTransaction) this.#failGroup(this.#group, err);
+      throw err;
+    }
+  }
+
+  #openGroup(): void {
+    // IMMEDIATE: take the write lock now, so no other process's commit can make a
+    // later write in this group fail with SQLITE_BUSY_SNAPSHOT.
+    this.#db.exec('BEGIN IMMEDIATE');
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Awaited by each unit; a group no unit waits for must not be an unhandled rejection.
+    done.catch(() => {});
+    const group: Group = { done, resolve, reject, units: 0 };
+    this.#group = group;
+    setImmediate(() => void this.#commitLater(group));
+  }
+
+  /** Commits `group` once the units queued before this point have run. */
+  async #commitLater(group: Group): Promise<void> {
+    await this.#lock();
+    try {
+      if (this.#group === group) this.#commitOpenGroup();
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /** COMMITs the open group, if any (the caller holds the connection). */
+  #commitOpenGroup(): void {
+    const group = this.#group;
+    if (!group) return;
+    try {
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#failGroup(group, err);
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      return;
+    }
+    this.#group = undefined;
+    this.stats.commits++;
+    this.stats.units += group.units;
+    group.resolve();
+  }
+
+  #failGroup(group: Group, err: unknown): void {
+    if (this.#group === group) this.#group = undefined;
+    group.error = err;
+    this.stats.failedGroups++;
+    this.#onGroupFailed();
+    group.reject(err);
+  }
+}
+
+class GroupConnection implements DatabaseConnection {
+  /** The group this connection's open unit belongs to, while one is open. */
+  group: Group | undefined;
+  released = false;
+  readonly #driver: GroupCommitDriver;
+
+  constructor(driver: GroupCommitDriver) {
+    this.#driver = driver;
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.#driver.execute<R>(this, query);
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported by the SQLite store');
+  }
+}
+
+export interface GroupCommitDialect extends Dialect {
+  readonly stats: GroupCommitStats;
+}
+
+/**
+ * A Kysely dialect for one better-sqlite3 handle with group commit. `onGroupFailed` runs
+ * when a group's writes are lost (callers drop what they cached from it).
+ */
+export function groupCommitDialect(db: SQLite.Database, onGroupFailed: () => void): GroupCommitDialect {
+  const driver = new GroupCommitDriver(db, onGroupFailed);
+  return {
+    stats: driver.stats,
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => driver,
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+    createIntrospector: (k: Kysely<any>) => new SqliteIntrospector(k),
+  };
+}

@@ -1,0 +1,124 @@
+// Group commit on the embedded SQLite store (src/store/sqlite_group_commit.ts): concurrent
+// transactions share one COMMIT, yet each `transaction()` still returns only once its own
+// writes are committed, a failing one undoes only its own writes, and a group that fails
+// as a whole fails every transaction in it. Another handle on the same file (what an
+// admin command or a second process sees) is the witness of what is committed.
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql, type Kysely } from 'kysely';
+import { openDatabase, type Db } from '../../src/store/db.js';
+
+// A scratch table: the group commit is below the schema, so the test needs none of it.
+interface Scratch { t: { x: number } ; child: { parent: number } }
+
+describe('SQLite group commit', () => {
+  let dir: string;
+  let db: Db;
+  let k: Kysely<Scratch>;
+  let witness: SQLite.Database;
+  const committed = (x: number) => (witness.prepare('select count(*) as n from t where x = ?').get(x) as { n: number }).n === 1;
+  const rows = () => (witness.prepare('select x from t order by x').all() as { x: number }[]).map((r) => r.x);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'alias-group-'));
+    db = openDatabase(join(dir, 'alias.db'));
+    k = db.kysely as unknown as Kysely<Scratch>;
+    await sql`create table t (x integer primary key)`.execute(k);
+    await sql`create table child (parent integer references t(x) deferrable initially deferred)`.execute(k);
+    witness = new SQLite(join(dir, 'alias.db'));
+  });
+
+  afterEach(async () => {
+    witness.close();
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const insert = (x: number) => k.transaction().execute((trx) => trx.insertInto('t').values({ x }).execute());
+
+  it('concurrent transactions share commits, and each is committed when it returns', async () => {
+    const before = { ...db.groupCommit! };
+    const seen = await Promise.all(Array.from({ length: 50 }, (_, i) => insert(i).then(() => committed(i))));
+    assert.deepEqual(seen, seen.map(() => true), 'another handle sees every row once its transaction returned');
+    const commits = db.groupCommit!.commits - before.commits;
+    assert.equal(db.groupCommit!.units - before.units, 50);
+    assert.ok(commits >= 1 && commits < 50, `50 transactions in fewer commits (${commits})`);
+  });
+
+  it('a failing transaction undoes only its own writes; the others in its group commit', async () => {
+    const boom = new Error('boom');
+    const results = await Promise.allSettled([
+      insert(1),
+      k.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ x: 2 }).execute();
+        throw boom;
+      }),
+      insert(3),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.equal((results[1] as PromiseRejectedResult).reason, boom);
+    assert.deepEqual(rows(), [1, 3]);
+  });
+
+  it('a failed statement the transaction catches leaves its other writes and its group intact', async () => {
+    await insert(1);
+    await Promise.all([
+      k.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ x: 2 }).execute();
+        await assert.rejects(trx.insertInto('t').values({ x: 1 }).execute(), /UNIQUE/);
+        await trx.insertInto('t').values({ x: 4 }).execute();
+      }),
+      insert(3),
+    ]);
+    assert.deepEqual(rows(), [1, 2, 3, 4]);
+  });
+
+  it('a group that fails at COMMIT fails every transaction in it and keeps none of their writes', async () => {
+    // A deferred foreign key is checked at COMMIT: the only way to make a COMMIT fail on
+    // a healthy disk. (The store's own schema has no deferred constraints, so in service
+    // a group fails only with the disk: SQLITE_FULL, SQLITE_IOERR.)
+    const before = db.groupCommit!.failedGroups;
+    const results = await Promise.allSettled([
+      insert(1),
+      k.transaction().execute((trx) => trx.insertInto('child').values({ parent: 99 }).execute()),
+      insert(3),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+    for (const r of results) assert.match(String((r as PromiseRejectedResult).reason), /FOREIGN KEY/);
+    assert.deepEqual(rows(), [], 'nothing of the failed group is kept');
+    assert.equal(db.groupCommit!.failedGroups - before, 1);
+    // The store goes on: the next transaction commits on its own.
+    await insert(5);
+    assert.ok(committed(5));
+  });
+
+  it('a write outside a transaction commits the open group first, and is committed when it returns', async () => {
+    const inTx = insert(1);
+    // Queued behind the transaction: runs while its group is still open.
+    await k.insertInto('t').values({ x: 2 }).execute();
+    assert.ok(committed(1), 'the open group was committed before the plain write');
+    assert.ok(committed(2), 'the plain write is committed when it returns');
+    await inTx;
+  });
+
+  it('a read outside a transaction sees the writes of transactions that have finished their work', async () => {
+    const inTx = insert(7);
+    const read = await k.selectFrom('t').select('x').where('x', '=', 7).execute();
+    assert.deepEqual(read, [{ x: 7 }]);
+    await inTx;
+    assert.ok(committed(7));
+  });
+
+  it('closing the database commits the open group', async () => {
+    const inTx = insert(8);
+    const closing = db.close();
+    await inTx;
+    await closing;
+    assert.ok(committed(8));
+    // afterEach closes again: a second close is a no-op.
+  });
+});
