@@ -2,12 +2,12 @@
 // and the PKCE challenge (RFC 6749 §4.1.2, RFC 7636 §4.4).
 import type { Grant, Store } from '../store/store.js';
 import { CODE_TTL_S, newFamilyId } from '../tokens/issuer.js';
-import { digest, mintOpaque } from '../tokens/opaque.js';
+import { digest, mintKeyed } from '../tokens/opaque.js';
 import type { AuthorizationRequest } from './request.js';
 
 export async function issueCode(store: Store, now: number, req: AuthorizationRequest, grant: Grant,
   rights: { scopes: string[]; channels: string[] }, authTime: number): Promise<string> {
-  const code = mintOpaque();
+  const code = mintKeyed();
   await store.codes.insert({
     digest: digest(code),
     clientId: req.client.id,

@@ -4,7 +4,7 @@ import { OAuthError } from '../oauth/errors.js';
 import { single } from '../oauth/params.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/issuer.js';
-import { digest, mintOpaque } from '../tokens/opaque.js';
+import { digest, mintKeyed } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import { issuedEvent } from './audit.js';
 
@@ -19,7 +19,7 @@ export const clientCredentials: GrantHandler = {
     const scopes = requested === undefined ? client.scopes : parseList(requested);
     const unknown = scopes.find((x) => !client.scopes.includes(x));
     if (unknown) throw new OAuthError('invalid_scope', `scope '${unknown}' is not registered for this client`);
-    const token = mintOpaque();
+    const token = mintKeyed();
     const t = s.now();
     // The token and its audit event are written atomically, in one statement where the
     // database allows it (a hot path: no extra round trip for the event).

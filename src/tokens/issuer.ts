@@ -3,7 +3,7 @@
 import { randomHex } from '../security/random.js';
 import type { Client, Grant, Store } from '../store/store.js';
 import { META_CHANNEL, formatList } from '../oauth/scopes.js';
-import { digest, mintOpaque } from './opaque.js';
+import { digest, mintKeyed } from './opaque.js';
 import { signIdToken, type IdTokenInput } from './id_token.js';
 import type { KeyService } from './keys.js';
 
@@ -67,7 +67,7 @@ export function createTokenIssuer(deps: {
     async forUser(tx, req) {
       const t = deps.now();
       const channels = req.scopes.includes('contact') ? req.channels.filter((c) => c !== META_CHANNEL) : [];
-      const accessToken = mintOpaque();
+      const accessToken = mintKeyed();
       await tx.accessTokens.insert({
         digest: digest(accessToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
         familyId: req.familyId, scopes: req.scopes, channels, createdAt: t,
@@ -82,7 +82,7 @@ export function createTokenIssuer(deps: {
       if (req.scopes.includes('contact')) body.channels = formatList(channels);
       const refreshScopes = req.refreshScopes ?? req.scopes;
       if (refreshAllowed(req.client, refreshScopes)) {
-        const refreshToken = mintOpaque();
+        const refreshToken = mintKeyed();
         await tx.refreshTokens.insert({
           digest: digest(refreshToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
           familyId: req.familyId, scopes: refreshScopes,
