@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import type { KeyService } from '../tokens/keys.js';
 import { createPoller } from '../queue/poller.js';
 import { workClaimed } from '../queue/claimed.js';
+import { DEFAULT_SIGNING_ALG } from '../oauth/signing_algs.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const LEASE_MS = 30_000;
@@ -34,7 +35,7 @@ export interface Backchannel {
 }
 
 export function logoutToken(keys: KeyService, issuer: string, clientId: string, sub: string, now: number): Promise<string> {
-  return keys.signingKey().then((key) => {
+  return keys.signingKey(DEFAULT_SIGNING_ALG).then((key) => {
     const iat = Math.floor(now / 1000);
     // §2.4: iss, aud, iat, exp, jti, events, and sub (or sid); never a nonce.
     return new SignJWT({ events: { [LOGOUT_EVENT]: {} } })

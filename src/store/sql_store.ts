@@ -573,7 +573,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
       },
       async retireAllBut(kid, now) {
         await k.updateTable('signing_keys').set({ status: 'retired', retired_at: now })
-          .where('status', '=', 'active').where('kid', '!=', kid).execute();
+          .where('status', '=', 'active').where('kid', '!=', kid)
+          .where('alg', '=', (eb) => eb.selectFrom('signing_keys as same').select('same.alg').where('same.kid', '=', kid))
+          .execute();
       },
       async deleteRetiredBefore(before) {
         const r = await k.deleteFrom('signing_keys').where('status', '=', 'retired')
@@ -591,6 +593,12 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         await k.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
         const r = await k.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
         return r.value;
+      },
+      async lock(key, value) {
+        // An upsert that changes nothing still takes the row lock (PostgreSQL) and the
+        // write lock (SQLite) until the transaction ends; a concurrent one waits for it.
+        await k.insertInto('settings').values({ key, value })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value: (eb) => eb.ref('settings.value') })).execute();
       },
     },
 

@@ -4,6 +4,7 @@ import { randomToken } from '../security/random.js';
 import { SignJWT } from 'jose';
 import type { KeyService } from './keys.js';
 import { ID_TOKEN_TTL_S } from './keys.js';
+import { DEFAULT_SIGNING_ALG } from '../oauth/signing_algs.js';
 
 export interface IdTokenInput {
   issuer: string;
@@ -22,7 +23,7 @@ export function atHash(accessToken: string): string {
 }
 
 export async function signIdToken(keys: KeyService, input: IdTokenInput): Promise<string> {
-  const key = await keys.signingKey();
+  const key = await keys.signingKey(DEFAULT_SIGNING_ALG);
   const iat = Math.floor(input.now / 1000);
   const claims: Record<string, unknown> = { auth_time: Math.floor(input.authTime / 1000) };
   if (input.nonce) claims.nonce = input.nonce;

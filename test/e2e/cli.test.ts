@@ -151,22 +151,35 @@ for (const kind of databaseKinds()) {
       assert.equal(stored?.secretDigest, null);
     });
 
-    it('keys rotate publishes a new key and keeps the previous ones', async () => {
+    it('keys rotate publishes a new key per algorithm (RS256, ES256) and keeps the previous ones', async () => {
       const fresh0 = await openServices();
       const before = (await fresh0.keys.jwks()).keys.map((k) => k.kid as string);
       await fresh0.close();
       const r = ok(await run('keys', 'rotate'));
       const kid = /key (\S+?):?\s/.exec(r.stdout)?.[1];
       assert.ok(kid, `rotate names the new key:\n${r.stdout}`);
-      assert.ok(!before.includes(kid), 'a new key');
-      // A fresh service instance (no cache) sees the new key and the older ones.
+      const printed = [...r.stdout.matchAll(/^new signing key (\S+) \((RS256|ES256)\)/gm)].map((m) => ({ kid: m[1]!, alg: m[2]! }));
+      assert.deepEqual(printed.map((p) => p.alg), ['RS256', 'ES256'], `one line per algorithm, RS256 first:\n${r.stdout}`);
+      assert.equal(printed[0]!.kid, kid);
+      for (const p of printed) assert.ok(!before.includes(p.kid), 'a new key');
+      // A fresh service instance (no cache) sees the new keys and the older ones.
       const fresh = await openServices();
       try {
-        const kids = (await fresh.keys.jwks()).keys.map((k) => k.kid as string);
-        assert.ok(kids.includes(kid), 'the rotated key is published');
+        const jwks = (await fresh.keys.jwks()).keys;
+        const kids = jwks.map((k) => k.kid as string);
+        for (const p of printed) {
+          assert.deepEqual(jwks.find((k) => k.kid === p.kid)?.alg, p.alg, `the rotated ${p.alg} key is published with its alg`);
+        }
         for (const k of before) assert.ok(kids.includes(k), 'previous keys stay in JWKS');
-        // The private key decrypts with the configured secret.
-        assert.ok((await fresh.keys.signingKey()).privateKey);
+        // The private keys decrypt with the configured secret.
+        assert.ok((await fresh.keys.signingKey('RS256')).privateKey);
+        assert.ok((await fresh.keys.signingKey('ES256')).privateKey);
+        // The audit log names each new key.
+        const events = await fresh.store.audit.query({ limit: 1000 });
+        for (const p of printed) {
+          assert.ok(events.some((e) => e.type === 'admin.keys.rotated' && e.detail === `kid=${p.kid} alg=${p.alg} via=cli`),
+            `an admin.keys.rotated event for ${p.alg}`);
+        }
       } finally {
         await fresh.close();
       }
