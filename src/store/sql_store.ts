@@ -7,6 +7,7 @@ import type { Db } from './db.js';
 import { param, placeholders, runShape, type Args } from './compiled.js';
 import { auditRow, createAuditRepo } from './sql_audit.js';
 import { createPurgeRepo } from './sql_purge.js';
+import type { SigningAlg } from '../oauth/signing_algs.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
   type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
@@ -53,6 +54,8 @@ const toClient = (r: Selectable<ClientsTable>): Client => ({
   scopes: list(r.scopes),
   channels: JSON.parse(r.channels) as Client['channels'],
   backchannelLogoutUri: r.backchannel_logout_uri,
+  // Written only through the registry, which accepts only the algorithms Alias signs with.
+  idTokenSignedResponseAlg: r.id_token_signed_response_alg as SigningAlg,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -70,6 +73,7 @@ const fromClient = (c: Client): ClientsTable => ({
   scopes: json(c.scopes),
   channels: json(c.channels),
   backchannel_logout_uri: c.backchannelLogoutUri,
+  id_token_signed_response_alg: c.idTokenSignedResponseAlg,
   created_at: c.createdAt,
   updated_at: c.updatedAt,
 });

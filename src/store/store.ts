@@ -1,5 +1,6 @@
 // Repository interfaces owned by the domain. One implementation (sql_store.ts) serves
 // SQLite and PostgreSQL; test/store/contract.ts holds every behaviour promised here.
+import type { SigningAlg } from '../oauth/signing_algs.js';
 
 export interface Channel {
   name: string;
@@ -22,6 +23,8 @@ export interface Client {
   channels: Channel[];
   /** OpenID Connect Back-Channel Logout 1.0 endpoint, if registered. */
   backchannelLogoutUri: string | null;
+  /** Signs this client's ID tokens and logout tokens (OIDC Dynamic Client Registration §2). */
+  idTokenSignedResponseAlg: SigningAlg;
   createdAt: number;
   updatedAt: number;
 }

@@ -41,6 +41,7 @@ function newClient(over: Partial<Client> = {}): Client {
     scopes: [],
     channels: [],
     backchannelLogoutUri: null,
+    idTokenSignedResponseAlg: 'RS256',
     createdAt: NOW,
     updatedAt: NOW,
     ...over,
@@ -213,6 +214,9 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.clients.get(c.id), c);
         await node2.clients.update({ ...c, name: 'Renamed', updatedAt: c.updatedAt + 1 });
         assert.equal((await store.clients.get(c.id))?.name, 'Renamed', 'updated elsewhere: seen at once');
+        // The ID token algorithm is read at every token request: a change must count at once too.
+        await node2.clients.update({ ...c, name: 'Renamed', idTokenSignedResponseAlg: 'ES256', updatedAt: c.updatedAt + 1 });
+        assert.equal((await store.clients.get(c.id))?.idTokenSignedResponseAlg, 'ES256', 'algorithm changed elsewhere: seen at once');
         await store.clients.update({ ...c, name: 'Again', updatedAt: c.updatedAt + 2 });
         assert.equal((await store.clients.get(c.id))?.name, 'Again', 'updated here: seen at once');
         assert.equal(await node2.clients.delete(c.id), true);
@@ -254,6 +258,7 @@ export function storeContract(kind: DatabaseKind): void {
           grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
           scopes: ['contact'],
           channels: [{ name: 'news', description: 'Product news — «weekly»' }, { name: 'billing', description: 'Invoices' }],
+          idTokenSignedResponseAlg: 'ES256',
           createdAt: NOW + 1,
           updatedAt: NOW + 2,
         });
@@ -263,6 +268,21 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.clients.get(confidential.id), confidential);
         assert.deepEqual(await store.clients.get(pub.id), pub);
         assert.equal(await store.clients.get(uid('missing')), undefined);
+      });
+
+      it('a client row written without an ID token algorithm (by the previous version) reads as RS256', async () => {
+        // Migration 007 and OIDC Dynamic Client Registration §2: "The default, if omitted, is RS256".
+        // Nodes of the previous version insert clients without the column during a rolling upgrade.
+        const c = newClient();
+        // Every column of the clients table before migration 007, and no other.
+        const oldRow = {
+          id: c.id, name: c.name, secret_digest: c.secretDigest, previous_secret_digest: null, previous_secret_expires_at: null,
+          is_public: 0, redirect_uris: JSON.stringify(c.redirectUris), post_logout_redirect_uris: '[]',
+          grant_types: JSON.stringify(c.grantTypes), scopes: '[]', channels: '[]', backchannel_logout_uri: null,
+          created_at: c.createdAt, updated_at: c.updatedAt,
+        };
+        await db!.kysely.insertInto('clients').values(oldRow as never).execute();
+        assert.deepEqual(await store.clients.get(c.id), { ...c, idTokenSignedResponseAlg: 'RS256' });
       });
 
       it('insert with an existing id throws UniqueViolation and keeps the first client', async () => {
@@ -299,10 +319,14 @@ export function storeContract(kind: DatabaseKind): void {
           grantTypes: ['client_credentials'],
           scopes: ['contact'],
           channels: [{ name: 'alerts', description: 'Alerts' }],
+          idTokenSignedResponseAlg: 'ES256',
           updatedAt: NOW + 5,
         };
         await store.clients.update(changed);
         assert.deepEqual(await store.clients.get(c.id), changed);
+        // And back: OIDC Dynamic Client Registration §2 id_token_signed_response_alg, RS256 or ES256.
+        await store.clients.update({ ...changed, idTokenSignedResponseAlg: 'RS256', updatedAt: NOW + 6 });
+        assert.equal((await store.clients.get(c.id))?.idTokenSignedResponseAlg, 'RS256');
       });
 
       it('hasOrigin is true exactly for origins of registered redirect URIs', async () => {
