@@ -18,7 +18,7 @@ export interface Running {
 
 export async function startServer(config: Config, out: (line: string) => void = console.log): Promise<Running> {
   const services = await createServices(config, { migrate: true });
-  const createdKey = await services.keys.ensureKey();
+  const createdKeys = await services.keys.ensureKey();
   const demo = config.demo ? await seedDemo(services) : undefined;
   const app = await buildApp(services, { logger: { level: config.logLevel } });
   try {
@@ -42,7 +42,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   if (sqlite && !config.secret) out(`  secret     ${secretFilePath(services.db.location)} (generated; set ALIAS_SECRET to use your own)`);
   out(`  relay      ${config.smtpUrl ? `mail over SMTP (${redactSmtp(config.smtpUrl)})` : 'inbox only (set ALIAS_SMTP_URL to send mail)'}`);
   out(`  counters   ${config.redisUrl ? `Redis (${redactRedisUrl(config.redisUrl)}, keys ${config.redisPrefix}…; the database while it is unreachable)` : 'in the database (set ALIAS_REDIS_URL to keep them in Redis)'}`);
-  if (createdKey) out(`  created the first signing key`);
+  if (createdKeys.length) out(`  keys       created the first ${createdKeys.join(' and ')} signing key${createdKeys.length > 1 ? 's' : ''}`);
   if (demo) {
     out('');
     out('Demo mode: a sample user and client (the secret is new at every start):');

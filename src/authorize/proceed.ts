@@ -33,8 +33,8 @@ export async function successResponse(s: Services, req: AuthorizationRequest, gr
   if (req.responseType === 'id_token') {
     const nickname = rights.scopes.includes('nickname') ? (await s.store.users.get(grant.userId))?.nickname : null;
     const idToken = await signIdToken(s.keys, {
-      issuer: s.config.issuer, clientId: req.client.id, sub: grant.sub, authTime: session.authTime, nonce: req.nonce,
-      nickname, now: s.now(),
+      alg: req.client.idTokenSignedResponseAlg, issuer: s.config.issuer, clientId: req.client.id, sub: grant.sub,
+      authTime: session.authTime, nonce: req.nonce, nickname, now: s.now(),
     });
     await s.store.grants.touch(grant.id, s.now());
     await s.audit.record({ type: 'token.issued', clientId: req.client.id, sub: grant.sub, ip: source, detail: 'grant_type=implicit' });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { clientInformation, GRANT_TYPES, validateClient } from '../clients/registry.js';
+import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 import type { Channel, Client } from '../store/store.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
 import { detail } from '../audit/audit.js';
@@ -15,6 +16,7 @@ function describe(c: Client): string[] {
     `channels       ${c.channels.map((ch) => `${ch.name} (${ch.description})`).join(', ') || '-'}`,
     `post_logout    ${c.postLogoutRedirectUris.join(' ') || '-'}`,
     `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
+    `id_token_alg   ${c.idTokenSignedResponseAlg}`,
   ];
 }
 
@@ -34,6 +36,8 @@ export function parseDuration(text: string): number {
 export function clientCommand(program: Command) {
   const client = program.command('client').description('manage clients (applications)');
   const dbOpt = ['--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)'] as const;
+  const idTokenAlgOpt = ['--id-token-alg <alg>', `algorithm that signs this client's ID tokens and logout tokens ` +
+    `(id_token_signed_response_alg): ${SIGNING_ALGS.join(' or ')}`] as const;
 
   client.command('create')
     .description('register a client; prints its client_id (and client_secret, shown only once)')
@@ -45,16 +49,17 @@ export function clientCommand(program: Command) {
     .option('--scope <scope>', 'client-level scope for client_credentials (repeatable)', collect, [])
     .option('--post-logout-redirect-uri <uri>', 'where logout may return (repeatable)', collect, [])
     .option('--backchannel-logout-uri <uri>', 'where Alias POSTs a logout_token when a user signs out (OIDC Back-Channel Logout)')
+    .option(idTokenAlgOpt[0], `${idTokenAlgOpt[1]} (default RS256)`)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
-      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; json?: boolean; db?: string }) => {
+      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; json?: boolean; db?: string }) => {
       try {
         const { client: c, secret } = await withServices(opts, async (s) => {
           const created = await s.clients.create({
             name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
             channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
-            backchannelLogoutUri: opts.backchannelLogoutUri,
+            backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -100,17 +105,19 @@ export function clientCommand(program: Command) {
     });
 
   client.command('update')
-    .description('change a client: its name, add or redescribe channels, remove channels')
+    .description('change a client: its name, add or redescribe channels, remove channels, its ID token signing algorithm')
     .argument('<id>', 'client_id')
     .option('--name <name>', 'new name shown to users')
     .option('--channel <name[:description]>', 'add a channel, or change the description of an existing one (repeatable)', collect, [])
     .option('--remove-channel <name>', 'remove a channel: apps can no longer send on it (repeatable)', collect, [])
+    .option(...idTokenAlgOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; json?: boolean; db?: string }) => {
+    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string; json?: boolean;
+      db?: string }) => {
       try {
-        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length) {
-          throw new UsageError('nothing to change: give --name, --channel or --remove-channel');
+        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined) {
+          throw new UsageError('nothing to change: give --name, --channel, --remove-channel or --id-token-alg');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           const c = await tx.clients.get(id);
@@ -134,13 +141,16 @@ export function clientCommand(program: Command) {
           const fields = validateClient({
             name: opts.name ?? c.name, redirectUris: c.redirectUris, postLogoutRedirectUris: c.postLogoutRedirectUris,
             isPublic: c.isPublic, grantTypes: c.grantTypes, scopes: c.scopes, channels,
-            backchannelLogoutUri: c.backchannelLogoutUri,
+            backchannelLogoutUri: c.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
           });
-          const next: Client = { ...c, name: fields.name, channels: fields.channels, updatedAt: s.now() };
+          const next: Client = { ...c, name: fields.name, channels: fields.channels,
+            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
-            channels_removed: opts.removeChannel, via: 'cli' }) }, tx);
+            channels_removed: opts.removeChannel,
+            id_token_alg: fields.idTokenSignedResponseAlg !== c.idTokenSignedResponseAlg ? fields.idTokenSignedResponseAlg : undefined,
+            via: 'cli' }) }, tx);
           return next;
         }));
         if (opts.json) return printJson(clientInformation(updated));

@@ -8,6 +8,7 @@ import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
 import type { ClientCredentials } from '../oauth/client_auth.js';
 import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
 import { POLICIES, type Throttler } from '../security/throttle.js';
+import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 
 export const GRANT_TYPES = [
   'authorization_code',
@@ -34,6 +35,8 @@ export interface NewClient {
   /** `name` or `name:description`, or objects. */
   channels?: (string | Channel)[];
   backchannelLogoutUri?: string | null;
+  /** id_token_signed_response_alg (OIDC Dynamic Client Registration §2): RS256 (default) or ES256. */
+  idTokenSignedResponseAlg?: string;
 }
 
 export class ClientInputError extends Error {
@@ -101,7 +104,14 @@ export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDig
       throw new ClientInputError(`back-channel logout URI '${backchannelLogoutUri}' ${problem ?? 'must be https (or http on loopback)'}`);
     }
   }
-  return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels, backchannelLogoutUri };
+  const idTokenSignedResponseAlg = input.idTokenSignedResponseAlg ?? DEFAULT_SIGNING_ALG;
+  // Only what Alias signs with: a client registered for an algorithm it cannot verify
+  // would reject every ID token (DCR §2: the OP signs with the registered algorithm).
+  if (!isSigningAlg(idTokenSignedResponseAlg)) {
+    throw new ClientInputError(`unsupported ID token signing algorithm '${idTokenSignedResponseAlg}' (supported: ${SIGNING_ALGS.join(', ')})`);
+  }
+  return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels, backchannelLogoutUri,
+    idTokenSignedResponseAlg };
 }
 
 /** RFC 7591 §3.2.1 client information response. */
@@ -120,6 +130,7 @@ export function clientInformation(client: Client, secret?: string): Record<strin
       ...(client.grantTypes.includes('implicit') ? ['id_token'] : []),
     ],
     token_endpoint_auth_method: client.isPublic ? 'none' : 'client_secret_basic',
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     scope: client.scopes.join(' '),
     channels: client.channels,
   };

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { USER_SCOPES } from '../oauth/scopes.js';
+import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 
 export const PATHS = {
   authorization: '/oauth2/authorize',
@@ -32,7 +33,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit',
       'urn:ietf:params:oauth:grant-type:device_code'],
     subject_types_supported: ['pairwise'],
-    id_token_signing_alg_values_supported: ['RS256'],
+    // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
+    id_token_signing_alg_values_supported: [...SIGNING_ALGS],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],

@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import type { KeyService } from '../tokens/keys.js';
 import { createPoller } from '../queue/poller.js';
 import { workClaimed } from '../queue/claimed.js';
+import type { SigningAlg } from '../oauth/signing_algs.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const LEASE_MS = 30_000;
@@ -33,13 +34,18 @@ export interface Backchannel {
   stop(): Promise<void>;
 }
 
-export function logoutToken(keys: KeyService, issuer: string, clientId: string, sub: string, now: number): Promise<string> {
-  return keys.signingKey().then((key) => {
+/**
+ * §2.4: signed with the keys that sign ID tokens, and with the client's ID token algorithm,
+ * since the RP validates it "in the same way that an ID Token signature is validated" (§2.6).
+ */
+export function logoutToken(keys: KeyService, issuer: string, client: { id: string; idTokenSignedResponseAlg: SigningAlg },
+  sub: string, now: number): Promise<string> {
+  return keys.signingKey(client.idTokenSignedResponseAlg).then((key) => {
     const iat = Math.floor(now / 1000);
     // §2.4: iss, aud, iat, exp, jti, events, and sub (or sid); never a nonce.
     return new SignJWT({ events: { [LOGOUT_EVENT]: {} } })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
-      .setIssuer(issuer).setAudience(clientId).setSubject(sub).setIssuedAt(iat).setExpirationTime(iat + 120)
+      .setIssuer(issuer).setAudience(client.id).setSubject(sub).setIssuedAt(iat).setExpirationTime(iat + 120)
       .setJti(randomBytes(16).toString('base64url'))
       .sign(key.privateKey);
   });
@@ -58,7 +64,7 @@ export function createBackchannel(deps: { store: Store; keys: KeyService; issuer
     }
     let error: string | null = null;
     try {
-      const token = await logoutToken(deps.keys, deps.issuer, client.id, row.sub, now());
+      const token = await logoutToken(deps.keys, deps.issuer, client, row.sub, now());
       const res = await fetch(client.backchannelLogoutUri, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -16,6 +16,8 @@ export interface ClientsTable {
   scopes: string;
   channels: string;
   backchannel_logout_uri: string | null;
+  /** RS256 or ES256 (OIDC Dynamic Client Registration §2). */
+  id_token_signed_response_alg: string;
   created_at: number;
   updated_at: number;
 }

@@ -7,6 +7,7 @@ import type { Db } from './db.js';
 import { param, placeholders, runShape, type Args } from './compiled.js';
 import { auditRow, createAuditRepo } from './sql_audit.js';
 import { createPurgeRepo } from './sql_purge.js';
+import type { SigningAlg } from '../oauth/signing_algs.js';
 import {
   UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
   type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
@@ -53,6 +54,8 @@ const toClient = (r: Selectable<ClientsTable>): Client => ({
   scopes: list(r.scopes),
   channels: JSON.parse(r.channels) as Client['channels'],
   backchannelLogoutUri: r.backchannel_logout_uri,
+  // Written only through the registry, which accepts only the algorithms Alias signs with.
+  idTokenSignedResponseAlg: r.id_token_signed_response_alg as SigningAlg,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -70,6 +73,7 @@ const fromClient = (c: Client): ClientsTable => ({
   scopes: json(c.scopes),
   channels: json(c.channels),
   backchannel_logout_uri: c.backchannelLogoutUri,
+  id_token_signed_response_alg: c.idTokenSignedResponseAlg,
   created_at: c.createdAt,
   updated_at: c.updatedAt,
 });
@@ -573,7 +577,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
       },
       async retireAllBut(kid, now) {
         await k.updateTable('signing_keys').set({ status: 'retired', retired_at: now })
-          .where('status', '=', 'active').where('kid', '!=', kid).execute();
+          .where('status', '=', 'active').where('kid', '!=', kid)
+          .where('alg', '=', (eb) => eb.selectFrom('signing_keys as same').select('same.alg').where('same.kid', '=', kid))
+          .execute();
       },
       async deleteRetiredBefore(before) {
         const r = await k.deleteFrom('signing_keys').where('status', '=', 'retired')
@@ -591,6 +597,12 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         await k.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
         const r = await k.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
         return r.value;
+      },
+      async lock(key, value) {
+        // An upsert that changes nothing still takes the row lock (PostgreSQL) and the
+        // write lock (SQLite) until the transaction ends; a concurrent one waits for it.
+        await k.insertInto('settings').values({ key, value })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value: (eb) => eb.ref('settings.value') })).execute();
       },
     },
 

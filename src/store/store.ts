@@ -1,5 +1,6 @@
 // Repository interfaces owned by the domain. One implementation (sql_store.ts) serves
 // SQLite and PostgreSQL; test/store/contract.ts holds every behaviour promised here.
+import type { SigningAlg } from '../oauth/signing_algs.js';
 
 export interface Channel {
   name: string;
@@ -22,6 +23,8 @@ export interface Client {
   channels: Channel[];
   /** OpenID Connect Back-Channel Logout 1.0 endpoint, if registered. */
   backchannelLogoutUri: string | null;
+  /** Signs this client's ID tokens and logout tokens (OIDC Dynamic Client Registration §2). */
+  idTokenSignedResponseAlg: SigningAlg;
   createdAt: number;
   updatedAt: number;
 }
@@ -320,7 +323,10 @@ export interface FamilyRepo {
 export interface SigningKeyRepo {
   list(): Promise<SigningKeyRecord[]>;
   insert(key: SigningKeyRecord): Promise<void>;
-  /** Retires every active key except `kid`. */
+  /**
+   * Retires every other active key of `kid`'s algorithm (`aliasid keys rotate`); keys of
+   * other algorithms are left alone.
+   */
   retireAllBut(kid: string, now: number): Promise<void>;
   /** Deletes retired keys retired before `before`. */
   deleteRetiredBefore(before: number): Promise<number>;
@@ -330,6 +336,12 @@ export interface SettingsRepo {
   get(key: string): Promise<string | undefined>;
   /** Stores `value` unless the key exists; returns what is stored afterwards. */
   putIfAbsent(key: string, value: string): Promise<string>;
+  /**
+   * Inside a transaction: stores `value` unless the key exists, and locks the row until
+   * the transaction ends, so transactions locking one key on several nodes run one after
+   * another (each sees what the previous one committed). The stored value is kept.
+   */
+  lock(key: string, value: string): Promise<void>;
 }
 
 export interface ThrottleRepo {

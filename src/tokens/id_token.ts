@@ -4,8 +4,11 @@ import { randomToken } from '../security/random.js';
 import { SignJWT } from 'jose';
 import type { KeyService } from './keys.js';
 import { ID_TOKEN_TTL_S } from './keys.js';
+import type { SigningAlg } from '../oauth/signing_algs.js';
 
 export interface IdTokenInput {
+  /** The client's id_token_signed_response_alg (OIDC Dynamic Client Registration §2). */
+  alg: SigningAlg;
   issuer: string;
   clientId: string;
   sub: string;
@@ -16,13 +19,16 @@ export interface IdTokenInput {
   now: number;
 }
 
-/** OIDC Core §3.1.3.6: left half of SHA-256 of the access token, base64url. */
+/**
+ * OIDC Core §3.1.3.6: left half of the hash of the access token, base64url, with the hash
+ * of the ID token's alg: SHA-256 for both RS256 and ES256.
+ */
 export function atHash(accessToken: string): string {
   return createHash('sha256').update(accessToken, 'ascii').digest().subarray(0, 16).toString('base64url');
 }
 
 export async function signIdToken(keys: KeyService, input: IdTokenInput): Promise<string> {
-  const key = await keys.signingKey();
+  const key = await keys.signingKey(input.alg);
   const iat = Math.floor(input.now / 1000);
   const claims: Record<string, unknown> = { auth_time: Math.floor(input.authTime / 1000) };
   if (input.nonce) claims.nonce = input.nonce;

@@ -8,9 +8,11 @@ export async function verifyIdTokenHint(keys: KeyService, issuer: string, token:
   try {
     const { kid } = decodeProtectedHeader(token);
     if (typeof kid !== 'string') return undefined;
-    const key = await keys.publicKey(kid);
-    if (!key) return undefined;
-    const { payload } = await compactVerify(token, key, { algorithms: ['RS256'] });
+    const found = await keys.verificationKey(kid);
+    if (!found) return undefined;
+    // Only the algorithm of the key the kid names (RS256 or ES256, whichever signed it):
+    // a header naming another one is refused, whatever the key would accept.
+    const { payload } = await compactVerify(token, found.key, { algorithms: [found.alg] });
     const claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
     if (claims.iss !== issuer || typeof claims.sub !== 'string' || typeof claims.aud !== 'string') return undefined;
     return claims;

@@ -95,6 +95,7 @@ export function createTokenIssuer(deps: {
       let idToken: IdTokenInput | undefined;
       if (req.scopes.includes('openid')) {
         idToken = {
+          alg: req.client.idTokenSignedResponseAlg,
           issuer: deps.issuer,
           clientId: req.client.id,
           sub: req.grant.sub,

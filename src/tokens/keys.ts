@@ -1,8 +1,10 @@
-// Signing keys: created on first start, rotated by `aliasid keys rotate`, stored
-// encrypted, published in JWKS from creation until every token they signed expired.
+// Signing keys: one set per algorithm (RS256: RSA 2048; ES256: ECDSA P-256). Each set has
+// one active key, created on first start, rotated by `aliasid keys rotate`, stored
+// encrypted, published in JWKS from creation until every token it signed expired.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { Store, SigningKeyRecord } from '../store/store.js';
 import type { Secrets } from '../security/secrets.js';
+import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oauth/signing_algs.js';
 
 /** A new key is published this long before any node signs with it. */
 export const ACTIVATION_DELAY_MS = 4_000;
@@ -10,21 +12,30 @@ export const ACTIVATION_DELAY_MS = 4_000;
 export const KEY_CACHE_MS = 2_000;
 /** Longest lifetime of anything we sign (ID tokens). */
 export const ID_TOKEN_TTL_S = 3600;
+/** The settings row whose lock makes key creation run on one node at a time. */
+const KEY_CREATION_LOCK = 'first_signing_key';
 
 export interface SigningKey {
   kid: string;
-  alg: 'RS256';
+  alg: SigningAlg;
   privateKey: KeyObject;
   publicJwk: Record<string, unknown>;
 }
 
 export interface KeyService {
-  /** Creates the first key when there is none. Returns true if it did. */
-  ensureKey(): Promise<boolean>;
-  rotate(): Promise<string>;
-  signingKey(): Promise<SigningKey>;
+  /**
+   * Creates a key for every algorithm that has no active key (all of them on an empty
+   * database; ES256 alone on a database from before ES256). Returns the algorithms it
+   * created a key for: empty when there was nothing to do. All or nothing.
+   */
+  ensureKey(): Promise<SigningAlg[]>;
+  /** Makes a new key for every algorithm (all or nothing); the previous ones retire. */
+  rotate(): Promise<{ alg: SigningAlg; kid: string }[]>;
+  /** The key that signs with `alg` now. */
+  signingKey(alg: SigningAlg): Promise<SigningKey>;
   jwks(): Promise<{ keys: Record<string, unknown>[] }>;
-  publicKey(kid: string): Promise<KeyObject | undefined>;
+  /** A key we signed with, by kid, and its algorithm (to verify our own tokens). */
+  verificationKey(kid: string): Promise<{ alg: SigningAlg; key: KeyObject } | undefined>;
 }
 
 export function createKeyService(store: Store, secrets: Secrets, now: () => number): KeyService {
@@ -37,13 +48,15 @@ export function createKeyService(store: Store, secrets: Secrets, now: () => numb
     return cache.records;
   }
 
-  function generate(): SigningKeyRecord {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  function generate(alg: SigningAlg, createdAt: number): SigningKeyRecord {
+    const { privateKey, publicKey } = alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
     const kid = randomBytes(12).toString('base64url');
-    const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    return { kid, alg: 'RS256', publicJwk: JSON.stringify(jwk), privateKeyEnc: secrets.seal(pem), status: 'active',
-      createdAt: now(), retiredAt: null };
+    return { kid, alg, publicJwk: JSON.stringify(jwk), privateKeyEnc: secrets.seal(pem), status: 'active',
+      createdAt, retiredAt: null };
   }
 
   /** Retired keys stay published until everything they signed has expired. */
@@ -53,53 +66,63 @@ export function createKeyService(store: Store, secrets: Secrets, now: () => numb
   return {
     async ensureKey() {
       return store.transaction(async (tx) => {
-        // Nodes started together on an empty PostgreSQL database would each see no key
-        // and each create one, usable at once, and sign with it before the others
-        // publish it. Claiming this row first makes a second node wait for the first
-        // one's commit, and then see its key (each statement reads the latest commits).
-        await tx.settings.putIfAbsent('first_signing_key', 'claimed');
+        // Nodes started together would each see no key and each create one, usable at
+        // once, and sign with it before the others publish it. Locking this row first
+        // makes a second node wait for the first one's commit, and then see its keys
+        // (each statement reads the latest commits). A lock, not a one-time claim: the
+        // first start after an upgrade adds the ES256 key to a database that has long
+        // had its RSA key, and nodes restarted together must not add two.
+        await tx.settings.lock(KEY_CREATION_LOCK, 'claimed');
         const existing = await tx.keys.list();
-        if (existing.some((k) => k.status === 'active')) return false;
-        // The first key is usable at once: nothing else could be signing yet.
-        const key = { ...generate(), createdAt: now() - ACTIVATION_DELAY_MS };
-        await tx.keys.insert(key);
-        cache = undefined;
-        return true;
+        const missing = SIGNING_ALGS.filter((alg) => !existing.some((k) => k.alg === alg && k.status === 'active'));
+        // A first key is usable at once: nothing could be signing with its algorithm yet.
+        const usableNow = now() - ACTIVATION_DELAY_MS;
+        // Nodes of the previous version sign with the newest key, whatever its algorithm,
+        // and would fail with an ES256 key. Dated before every existing key, an ES256 key
+        // added to an older database is never theirs: a rolling upgrade keeps every node signing.
+        const beforeExisting = Math.min(usableNow, ...existing.map((k) => k.createdAt - 1));
+        // One transaction: a failed insert leaves no key of this call behind.
+        for (const alg of missing) await tx.keys.insert(generate(alg, alg === 'RS256' ? usableNow : beforeExisting));
+        if (missing.length) cache = undefined;
+        return missing;
       });
     },
     async rotate() {
-      const key = generate();
       const t = now();
+      const fresh = SIGNING_ALGS.map((alg) => generate(alg, t));
       await store.transaction(async (tx) => {
-        await tx.keys.insert(key);
-        // The old key keeps signing until the new one activates on every node.
-        await tx.keys.retireAllBut(key.kid, t + ACTIVATION_DELAY_MS);
+        for (const key of fresh) {
+          await tx.keys.insert(key);
+          // The old key of each algorithm keeps signing until the new one activates on every node.
+          await tx.keys.retireAllBut(key.kid, t + ACTIVATION_DELAY_MS);
+        }
         await tx.keys.deleteRetiredBefore(t - ID_TOKEN_TTL_S * 1000 - 60_000);
       });
       cache = undefined;
-      return key.kid;
+      return fresh.map((k, i) => ({ alg: SIGNING_ALGS[i]!, kid: k.kid }));
     },
-    async signingKey() {
+    async signingKey(alg) {
       const t = now();
-      const all = await records();
+      const all = (await records()).filter((r) => r.alg === alg);
       // Newest key that every node has had time to publish; else the newest one.
       const rec = all.find((r) => r.createdAt + ACTIVATION_DELAY_MS <= t && published(r, t)) ?? all[0];
-      if (!rec) throw new Error('no signing key: run `aliasid keys rotate` or start `aliasid serve` once');
+      if (!rec) throw new Error(`no ${alg} signing key: start \`aliasid serve\` once or run \`aliasid keys rotate\``);
       let privateKey = decrypted.get(rec.kid);
       if (!privateKey) {
         privateKey = createPrivateKey(secrets.open(rec.privateKeyEnc));
         decrypted.set(rec.kid, privateKey);
       }
-      return { kid: rec.kid, alg: 'RS256', privateKey, publicJwk: JSON.parse(rec.publicJwk) as Record<string, unknown> };
+      return { kid: rec.kid, alg, privateKey, publicJwk: JSON.parse(rec.publicJwk) as Record<string, unknown> };
     },
     async jwks() {
       const t = now();
       const all = await records();
       return { keys: all.filter((r) => published(r, t)).map((r) => JSON.parse(r.publicJwk) as Record<string, unknown>) };
     },
-    async publicKey(kid) {
+    async verificationKey(kid) {
       const rec = (await records()).find((r) => r.kid === kid);
-      return rec ? createPublicKey({ key: JSON.parse(rec.publicJwk), format: 'jwk' }) : undefined;
+      if (!rec || !isSigningAlg(rec.alg)) return undefined;
+      return { alg: rec.alg, key: createPublicKey({ key: JSON.parse(rec.publicJwk), format: 'jwk' }) };
     },
   };
 }

@@ -15,7 +15,8 @@ const LEAF_OPTIONS: Record<string, string[]> = {
   migrate: ['--db'],
   'user create': ['--email', '--password', '--nickname', '--json', '--db'],
   'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',
-    '--post-logout-redirect-uri', '--json', '--db'],
+    '--post-logout-redirect-uri', '--id-token-alg', '--json', '--db'],
+  'client update': ['<id>', '--name', '--channel', '--remove-channel', '--id-token-alg', '--json', '--db'],
   'client list': ['--json', '--db'],
   'client show': ['<id>', '--json', '--db'],
   'client delete': ['<id>', '--db'],
@@ -151,22 +152,62 @@ for (const kind of databaseKinds()) {
       assert.equal(stored?.secretDigest, null);
     });
 
-    it('keys rotate publishes a new key and keeps the previous ones', async () => {
+    it('client create/update --id-token-alg sets id_token_signed_response_alg (OIDC Dynamic Client Registration §2), RS256 by default', async () => {
+      const [es, plain] = await Promise.all([
+        run('client', 'create', '--name', 'EC app', '--redirect-uri', 'https://ec.example/cb', '--id-token-alg', 'ES256', '--json'),
+        run('client', 'create', '--name', 'Default app', '--redirect-uri', 'https://default.example/cb', '--json'),
+      ]);
+      const c = json(es);
+      const id = c.client_id as string;
+      assert.equal(c.id_token_signed_response_alg, 'ES256', 'in the RFC 7591 client information response');
+      assert.equal((await s.clients.get(id))?.idTokenSignedResponseAlg, 'ES256');
+      // DCR §2: "The default, if omitted, is RS256"; said explicitly in the client information.
+      const d = json(plain);
+      assert.equal(d.id_token_signed_response_alg, 'RS256');
+      assert.equal((await s.clients.get(d.client_id as string))?.idTokenSignedResponseAlg, 'RS256');
+
+      const [shown, text] = await Promise.all([run('client', 'show', id, '--json'), run('client', 'show', id)]);
+      assert.equal(json(shown).id_token_signed_response_alg, 'ES256');
+      assert.match(ok(text).stdout, /^id_token_alg\s+ES256$/m);
+
+      const updated = json(await run('client', 'update', id, '--id-token-alg', 'RS256', '--json'));
+      assert.equal(updated.id_token_signed_response_alg, 'RS256');
+      assert.equal(updated.client_name, 'EC app', 'nothing else changes');
+      assert.deepEqual(updated.redirect_uris, ['https://ec.example/cb']);
+      assert.equal((await s.clients.get(id))?.idTokenSignedResponseAlg, 'RS256');
+      const events = await s.store.audit.query({ clientId: id, limit: 10 });
+      assert.ok(events.some((e) => e.type === 'admin.client.updated' && e.detail === 'id_token_alg=RS256 via=cli'), 'audited');
+    });
+
+    it('keys rotate publishes a new key per algorithm (RS256, ES256) and keeps the previous ones', async () => {
       const fresh0 = await openServices();
       const before = (await fresh0.keys.jwks()).keys.map((k) => k.kid as string);
       await fresh0.close();
       const r = ok(await run('keys', 'rotate'));
       const kid = /key (\S+?):?\s/.exec(r.stdout)?.[1];
       assert.ok(kid, `rotate names the new key:\n${r.stdout}`);
-      assert.ok(!before.includes(kid), 'a new key');
-      // A fresh service instance (no cache) sees the new key and the older ones.
+      const printed = [...r.stdout.matchAll(/^new signing key (\S+) \((RS256|ES256)\)/gm)].map((m) => ({ kid: m[1]!, alg: m[2]! }));
+      assert.deepEqual(printed.map((p) => p.alg), ['RS256', 'ES256'], `one line per algorithm, RS256 first:\n${r.stdout}`);
+      assert.equal(printed[0]!.kid, kid);
+      for (const p of printed) assert.ok(!before.includes(p.kid), 'a new key');
+      // A fresh service instance (no cache) sees the new keys and the older ones.
       const fresh = await openServices();
       try {
-        const kids = (await fresh.keys.jwks()).keys.map((k) => k.kid as string);
-        assert.ok(kids.includes(kid), 'the rotated key is published');
+        const jwks = (await fresh.keys.jwks()).keys;
+        const kids = jwks.map((k) => k.kid as string);
+        for (const p of printed) {
+          assert.deepEqual(jwks.find((k) => k.kid === p.kid)?.alg, p.alg, `the rotated ${p.alg} key is published with its alg`);
+        }
         for (const k of before) assert.ok(kids.includes(k), 'previous keys stay in JWKS');
-        // The private key decrypts with the configured secret.
-        assert.ok((await fresh.keys.signingKey()).privateKey);
+        // The private keys decrypt with the configured secret.
+        assert.ok((await fresh.keys.signingKey('RS256')).privateKey);
+        assert.ok((await fresh.keys.signingKey('ES256')).privateKey);
+        // The audit log names each new key.
+        const events = await fresh.store.audit.query({ limit: 1000 });
+        for (const p of printed) {
+          assert.ok(events.some((e) => e.type === 'admin.keys.rotated' && e.detail === `kid=${p.kid} alg=${p.alg} via=cli`),
+            `an admin.keys.rotated event for ${p.alg}`);
+        }
       } finally {
         await fresh.close();
       }
@@ -212,6 +253,27 @@ for (const kind of databaseKinds()) {
         }
       }
       assert.ok(!(await s.clients.list()).some((c) => c.name === 'Bad'), 'nothing was registered');
+    });
+
+    it('an ID token algorithm Alias does not sign with is a usage error (exit 1, message, nothing changed)', async () => {
+      const id = json(await run('client', 'create', '--name', 'Alg app', '--redirect-uri', 'https://alg.example/cb', '--json')).client_id as string;
+      const [lower, none, hmac, update, missing] = await Promise.all([
+        // JWA algorithm names are case-sensitive (RFC 7515 §4.1.1).
+        run('client', 'create', '--name', 'Bad alg', '--redirect-uri', 'https://alg.example/cb', '--id-token-alg', 'es256', '--json'),
+        run('client', 'create', '--name', 'Bad alg', '--redirect-uri', 'https://alg.example/cb', '--id-token-alg', 'none', '--json'),
+        run('client', 'create', '--name', 'Bad alg', '--redirect-uri', 'https://alg.example/cb', '--id-token-alg', 'HS256'),
+        run('client', 'update', id, '--id-token-alg', 'PS256', '--json'),
+        run('client', 'update', id, '--id-token-alg'),
+      ]);
+      refused(lower, /unsupported ID token signing algorithm 'es256' \(supported: RS256, ES256\)/);
+      refused(none, /'none'.*RS256, ES256/);
+      refused(hmac, /'HS256'.*RS256, ES256/);
+      refused(update, /'PS256'.*RS256, ES256/);
+      refused(missing, /--id-token-alg/);
+      assert.ok(!(await s.clients.list()).some((c) => c.name === 'Bad alg'), 'nothing was registered');
+      const stored = await s.clients.get(id);
+      assert.equal(stored?.idTokenSignedResponseAlg, 'RS256', 'the client is unchanged');
+      assert.equal(stored?.updatedAt, stored?.createdAt);
     });
 
     it('user create refuses a missing --email and a short password', async () => {

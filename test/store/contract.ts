@@ -41,6 +41,7 @@ function newClient(over: Partial<Client> = {}): Client {
     scopes: [],
     channels: [],
     backchannelLogoutUri: null,
+    idTokenSignedResponseAlg: 'RS256',
     createdAt: NOW,
     updatedAt: NOW,
     ...over,
@@ -213,6 +214,9 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.clients.get(c.id), c);
         await node2.clients.update({ ...c, name: 'Renamed', updatedAt: c.updatedAt + 1 });
         assert.equal((await store.clients.get(c.id))?.name, 'Renamed', 'updated elsewhere: seen at once');
+        // The ID token algorithm is read at every token request: a change must count at once too.
+        await node2.clients.update({ ...c, name: 'Renamed', idTokenSignedResponseAlg: 'ES256', updatedAt: c.updatedAt + 1 });
+        assert.equal((await store.clients.get(c.id))?.idTokenSignedResponseAlg, 'ES256', 'algorithm changed elsewhere: seen at once');
         await store.clients.update({ ...c, name: 'Again', updatedAt: c.updatedAt + 2 });
         assert.equal((await store.clients.get(c.id))?.name, 'Again', 'updated here: seen at once');
         assert.equal(await node2.clients.delete(c.id), true);
@@ -254,6 +258,7 @@ export function storeContract(kind: DatabaseKind): void {
           grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
           scopes: ['contact'],
           channels: [{ name: 'news', description: 'Product news — «weekly»' }, { name: 'billing', description: 'Invoices' }],
+          idTokenSignedResponseAlg: 'ES256',
           createdAt: NOW + 1,
           updatedAt: NOW + 2,
         });
@@ -263,6 +268,21 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.clients.get(confidential.id), confidential);
         assert.deepEqual(await store.clients.get(pub.id), pub);
         assert.equal(await store.clients.get(uid('missing')), undefined);
+      });
+
+      it('a client row written without an ID token algorithm (by the previous version) reads as RS256', async () => {
+        // Migration 007 and OIDC Dynamic Client Registration §2: "The default, if omitted, is RS256".
+        // Nodes of the previous version insert clients without the column during a rolling upgrade.
+        const c = newClient();
+        // Every column of the clients table before migration 007, and no other.
+        const oldRow = {
+          id: c.id, name: c.name, secret_digest: c.secretDigest, previous_secret_digest: null, previous_secret_expires_at: null,
+          is_public: 0, redirect_uris: JSON.stringify(c.redirectUris), post_logout_redirect_uris: '[]',
+          grant_types: JSON.stringify(c.grantTypes), scopes: '[]', channels: '[]', backchannel_logout_uri: null,
+          created_at: c.createdAt, updated_at: c.updatedAt,
+        };
+        await db!.kysely.insertInto('clients').values(oldRow as never).execute();
+        assert.deepEqual(await store.clients.get(c.id), { ...c, idTokenSignedResponseAlg: 'RS256' });
       });
 
       it('insert with an existing id throws UniqueViolation and keeps the first client', async () => {
@@ -299,10 +319,14 @@ export function storeContract(kind: DatabaseKind): void {
           grantTypes: ['client_credentials'],
           scopes: ['contact'],
           channels: [{ name: 'alerts', description: 'Alerts' }],
+          idTokenSignedResponseAlg: 'ES256',
           updatedAt: NOW + 5,
         };
         await store.clients.update(changed);
         assert.deepEqual(await store.clients.get(c.id), changed);
+        // And back: OIDC Dynamic Client Registration §2 id_token_signed_response_alg, RS256 or ES256.
+        await store.clients.update({ ...changed, idTokenSignedResponseAlg: 'RS256', updatedAt: NOW + 6 });
+        assert.equal((await store.clients.get(c.id))?.idTokenSignedResponseAlg, 'RS256');
       });
 
       it('hasOrigin is true exactly for origins of registered redirect URIs', async () => {
@@ -952,6 +976,31 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual((await store.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid), [fresh.kid]);
       });
 
+      it('retireAllBut retires only keys of the same algorithm', async () => {
+        // store.ts SigningKeyRepo.retireAllBut: "every other active key of `kid`'s algorithm ...
+        // keys of other algorithms are left alone" (one key set per algorithm, keys.ts).
+        const rsa = newKey({ createdAt: NOW });
+        const ec1 = newKey({ alg: 'ES256', createdAt: NOW });
+        const ec2 = newKey({ alg: 'ES256', createdAt: NOW + 1 });
+        for (const k of [rsa, ec1, ec2]) await store.keys.insert(k);
+        await store.keys.retireAllBut(ec2.kid, NOW + 100);
+        const got = await pick([rsa.kid, ec1.kid, ec2.kid]);
+        assert.deepEqual(got.get(rsa.kid), rsa, 'the RS256 key stays active');
+        assert.deepEqual(got.get(ec1.kid), { ...ec1, status: 'retired', retiredAt: NOW + 100 });
+        assert.deepEqual(got.get(ec2.kid), ec2);
+        const rsa2 = newKey({ createdAt: NOW + 2 });
+        await store.keys.insert(rsa2);
+        await store.keys.retireAllBut(rsa2.kid, NOW + 200);
+        const after = await pick([rsa.kid, ec2.kid, rsa2.kid]);
+        assert.deepEqual(after.get(rsa.kid), { ...rsa, status: 'retired', retiredAt: NOW + 200 });
+        assert.deepEqual(after.get(ec2.kid), ec2, 'the ES256 key stays active');
+        const active = (await store.keys.list()).filter((k) => k.status === 'active');
+        assert.deepEqual(active.map((k) => k.kid).sort(), [rsa2.kid, ec2.kid].sort(), 'one active key per algorithm');
+        // An unknown kid names no algorithm: nothing is retired.
+        await store.keys.retireAllBut(uid('kid'), NOW + 300);
+        assert.deepEqual((await store.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid).sort(), [rsa2.kid, ec2.kid].sort());
+      });
+
       it('deleteRetiredBefore deletes only keys retired before the time, and counts them', async () => {
         // store.ts SigningKeyRepo.deleteRetiredBefore: deletes retired keys retired before `before`.
         const cut = NOW + 10 * MINUTE;
@@ -987,6 +1036,60 @@ export function storeContract(kind: DatabaseKind): void {
         const stored = await store.settings.get(key);
         assert.ok(stored !== undefined && results.includes(stored), 'the stored value is one that was offered');
         assert.deepEqual(results, results.map(() => stored), 'every caller is told the stored value');
+      });
+
+      it('lock stores the value when absent and keeps a stored one', async () => {
+        // store.ts SettingsRepo.lock: "stores `value` unless the key exists ... The stored value is kept."
+        const key = uid('setting');
+        await store.transaction((tx) => tx.settings.lock(key, 'first'));
+        assert.equal(await store.settings.get(key), 'first');
+        await store.transaction((tx) => tx.settings.lock(key, 'second'));
+        assert.equal(await store.settings.get(key), 'first');
+        const existing = uid('setting');
+        await store.settings.putIfAbsent(existing, 'stored');
+        await store.transaction((tx) => tx.settings.lock(existing, 'other'));
+        assert.equal(await store.settings.get(existing), 'stored');
+        // Rolled back with its transaction, like any write.
+        const gone = uid('setting');
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.settings.lock(gone, 'v');
+          throw new Error('roll back');
+        }));
+        assert.equal(await store.settings.get(gone), undefined);
+      });
+
+      // SQLite runs one write transaction at a time by itself; and two handles in one
+      // process would block each other (better-sqlite3 waits synchronously).
+      it('lock makes a second node wait for the first one\'s commit, then see what it wrote', { skip: kind.name === 'sqlite' && 'SQLite serialises write transactions' }, async () => {
+        // store.ts SettingsRepo.lock: "transactions locking one key on several nodes run one
+        // after another (each sees what the previous one committed)" (signing keys: keys.ts ensureKey).
+        for (const lockExists of [false, true]) {
+          const key = uid('lock');
+          if (lockExists) await store.settings.putIfAbsent(key, 'claimed long ago');
+          const written = uid('setting');
+          let release!: () => void;
+          const held = new Promise<void>((r) => { release = r; });
+          let locked!: () => void;
+          const firstHasLock = new Promise<void>((r) => { locked = r; });
+          const first = store.transaction(async (tx) => {
+            await tx.settings.lock(key, 'a');
+            locked();
+            await held;
+            await tx.settings.putIfAbsent(written, 'by the first');
+          });
+          await firstHasLock;
+          let secondLocked = false;
+          const second = node2.transaction(async (tx) => {
+            await tx.settings.lock(key, 'b');
+            secondLocked = true;
+            return tx.settings.get(written);
+          });
+          await new Promise((r) => setTimeout(r, 300));
+          assert.equal(secondLocked, false, `the second node waits while the first holds the lock (row existed: ${lockExists})`);
+          release();
+          await first;
+          assert.equal(await second, 'by the first', 'then it sees the first one\'s commit');
+        }
       });
     });
 

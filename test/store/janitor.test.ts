@@ -44,7 +44,7 @@ for (const kind of databaseKinds()) {
       const user = { id: id('user'), email: `${id('u')}@example.com`, passwordHash: 'x', nickname: null, createdAt: NOW, updatedAt: NOW };
       const client = { id: id('client'), name: 'c', secretDigest: 'd', previousSecretDigest: null, previousSecretExpiresAt: null,
         isPublic: false, redirectUris: ['https://c.example/cb'], postLogoutRedirectUris: [], grantTypes: ['authorization_code'],
-        scopes: [], channels: [], backchannelLogoutUri: null, createdAt: NOW, updatedAt: NOW };
+        scopes: [], channels: [], backchannelLogoutUri: null, idTokenSignedResponseAlg: 'RS256' as const, createdAt: NOW, updatedAt: NOW };
       await store.users.insert(user);
       await store.clients.insert(client);
       return store.grants.save({ id: id('grant'), userId: user.id, clientId: client.id, sub: id('sub'), scopes: ['openid'],
