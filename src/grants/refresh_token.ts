@@ -16,21 +16,23 @@ export const refreshToken: GrantHandler = {
     const token = required(params, 'refresh_token');
     const scopeParam = single(params, 'scope');
     const tokenDigest = digest(token);
-    const rec = await s.store.refreshTokens.get(tokenDigest);
-    if (!rec || rec.clientId !== client.id || rec.revokedAt !== null) throw invalidGrant('the refresh token is invalid');
-    if (rec.rotatedAt !== null) {
-      await revokeReusedFamily(ctx, rec, 'refresh_token.reused');
-      throw invalidGrant('the refresh token was already used');
-    }
-    if (rec.expiresAt <= s.now()) throw invalidGrant('the refresh token has expired');
-    // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
-    const requested = scopeParam === undefined ? rec.scopes : parseList(scopeParam);
-    if (!subset(requested, rec.scopes)) throw new OAuthError('invalid_scope', 'scope exceeds what the refresh token grants');
+    const now = s.now();
 
+    // One conditional UPDATE decides the single winner and returns the token; a check
+    // that fails afterwards throws inside the transaction, which rolls the rotation back,
+    // so the token stays usable by its rightful client.
     const result = await s.store.transaction(async (tx) => {
+      const rec = await tx.refreshTokens.rotate(tokenDigest, now);
+      if (!rec) return undefined;
+      if (rec.clientId !== client.id) throw invalidGrant('the refresh token is invalid');
+      if (rec.expiresAt <= now) throw invalidGrant('the refresh token has expired');
+      // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
+      const requested = scopeParam === undefined ? rec.scopes : parseList(scopeParam);
+      if (!subset(requested, rec.scopes)) throw new OAuthError('invalid_scope', 'scope exceeds what the refresh token grants');
       const grant = await tx.grants.getById(rec.grantId);
-      if (!grant || !grant.scopes.includes('offline_access')) return 'revoked' as const;
-      if (!(await tx.refreshTokens.rotate(tokenDigest, s.now()))) return 'reused' as const;
+      if (!grant || !grant.scopes.includes('offline_access')) {
+        throw invalidGrant('the user revoked offline access for this application');
+      }
       // Scopes the user revoked since are dropped from both tokens.
       const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId,
@@ -42,11 +44,16 @@ export const refreshToken: GrantHandler = {
       await auditIssued(ctx, tx, 'refresh_token', grant.sub);
       return minted;
     });
-    if (result === 'reused') {
+    if (result === undefined) {
+      // Unknown, revoked, or already rotated (by this request's rival or earlier).
+      const rec = await s.store.refreshTokens.get(tokenDigest);
+      if (!rec || rec.clientId !== client.id || rec.revokedAt !== null || rec.rotatedAt === null) {
+        throw invalidGrant('the refresh token is invalid');
+      }
+      // RFC 9700 §4.14.2: a rotated refresh token used again revokes its whole family.
       await revokeReusedFamily(ctx, rec, 'refresh_token.reused');
       throw invalidGrant('the refresh token was already used');
     }
-    if (result === 'revoked') throw invalidGrant('the user revoked offline access for this application');
     return { ...(await s.tokens.complete(result)) };
   },
 };

@@ -541,9 +541,11 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         return r && toRefresh(r);
       },
       async rotate(digest, now) {
-        return await changed('refreshTokens.rotate', (b) => b.updateTable('refresh_tokens')
+        // One conditional UPDATE decides the single winner and returns the token (as codes.consume).
+        const r = await first<Selectable<RefreshTokensTable>>('refreshTokens.rotate', (b) => b.updateTable('refresh_tokens')
           .set({ rotated_at: param<number>('now') }).where('digest', '=', param('digest'))
-          .where('rotated_at', 'is', null).where('revoked_at', 'is', null), { digest, now }) === 1;
+          .where('rotated_at', 'is', null).where('revoked_at', 'is', null).returningAll(), { digest, now });
+        return r && toRefresh(r);
       },
       async revoke(digest, now) {
         await k.updateTable('refresh_tokens').set({ revoked_at: now }).where('digest', '=', digest)

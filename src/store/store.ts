@@ -310,8 +310,12 @@ export interface AccessTokenRepo {
 export interface RefreshTokenRepo {
   insert(token: RefreshToken): Promise<void>;
   get(digest: string): Promise<RefreshToken | undefined>;
-  /** Marks the token rotated if it is still current; exactly one concurrent caller wins. */
-  rotate(digest: string, now: number): Promise<boolean>;
+  /**
+   * Marks the token rotated if it is still current (neither rotated nor revoked) and
+   * returns it as stored now; undefined if it was not current or is unknown. Exactly one
+   * concurrent caller gets the token.
+   */
+  rotate(digest: string, now: number): Promise<RefreshToken | undefined>;
   revoke(digest: string, now: number): Promise<void>;
 }
 

@@ -860,34 +860,36 @@ export function storeContract(kind: DatabaseKind): void {
         const { grant } = await seedGrant();
         const rt = newRefresh(grant, uid('family'));
         await store.refreshTokens.insert(rt);
-        assert.equal(await store.refreshTokens.rotate(rt.digest, NOW + 1), true);
+        assert.deepEqual(await store.refreshTokens.rotate(rt.digest, NOW + 1), { ...rt, rotatedAt: NOW + 1 },
+          'the winner gets the token as stored now');
         assert.deepEqual(await store.refreshTokens.get(rt.digest), { ...rt, rotatedAt: NOW + 1 });
-        assert.equal(await store.refreshTokens.rotate(rt.digest, NOW + 2), false);
+        assert.equal(await store.refreshTokens.rotate(rt.digest, NOW + 2), undefined);
         assert.equal((await store.refreshTokens.get(rt.digest))?.rotatedAt, NOW + 1);
 
         const revoked = newRefresh(grant, uid('family'));
         await store.refreshTokens.insert(revoked);
         await store.refreshTokens.revoke(revoked.digest, NOW + 3);
         assert.deepEqual(await store.refreshTokens.get(revoked.digest), { ...revoked, revokedAt: NOW + 3 });
-        assert.equal(await store.refreshTokens.rotate(revoked.digest, NOW + 4), false, 'a revoked token is not current');
+        assert.equal(await store.refreshTokens.rotate(revoked.digest, NOW + 4), undefined, 'a revoked token is not current');
         assert.equal((await store.refreshTokens.get(revoked.digest))?.rotatedAt, null);
 
-        assert.equal(await store.refreshTokens.rotate(uid('missing'), NOW), false);
+        assert.equal(await store.refreshTokens.rotate(uid('missing'), NOW), undefined);
         await store.refreshTokens.revoke(uid('missing'), NOW);
       });
 
-      it(`${RACERS} concurrent rotations of one token: exactly one true`, async () => {
+      it(`${RACERS} concurrent rotations of one token: exactly one gets it`, async () => {
         // RFC 9700 §4.14.2 + store.ts RefreshTokenRepo.rotate: exactly one concurrent caller wins.
         const { grant } = await seedGrant();
         const rt = newRefresh(grant, uid('family'));
         await store.refreshTokens.insert(rt);
         const results = await race(RACERS, (i) => store.refreshTokens.rotate(rt.digest, NOW + 1 + i));
         assert.equal(results.filter((r) => r).length, 1, `winners: ${results.filter((r) => r).length}`);
-        const winnerAt = NOW + 1 + results.indexOf(true);
+        const winnerAt = NOW + 1 + results.findIndex((r) => r !== undefined);
+        assert.equal(results.find((r) => r)?.rotatedAt, winnerAt, 'the winner gets its own rotation time');
         assert.equal((await store.refreshTokens.get(rt.digest))?.rotatedAt, winnerAt, 'the stored rotatedAt is the winner\'s');
       });
 
-      it(`${RACERS} concurrent rotations inside transactions and on two nodes: exactly one true`, async () => {
+      it(`${RACERS} concurrent rotations inside transactions and on two nodes: exactly one gets it`, async () => {
         // RFC 9700 §4.14.2: the refresh grant rotates inside store.transaction on any node; still one winner.
         const { grant } = await seedGrant();
         const a = newRefresh(grant, uid('family'));
@@ -906,7 +908,7 @@ export function storeContract(kind: DatabaseKind): void {
         const tokens = Array.from({ length: 5 }, () => newRefresh(grant, uid('family')));
         for (const rt of tokens) await store.refreshTokens.insert(rt);
         const results = await race(tokens.length, (i) => store.refreshTokens.rotate(tokens[i]!.digest, NOW));
-        assert.deepEqual(results, tokens.map(() => true));
+        assert.deepEqual(results.map((r) => r?.digest), tokens.map((t) => t.digest));
       });
     });
 
@@ -935,7 +937,7 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.refreshTokens.get(otherRt.digest), otherRt);
         assert.deepEqual(await store.accessTokens.get(noFamily.digest), noFamily);
         assert.deepEqual(await store.accessTokens.get(strangerAt.digest), strangerAt);
-        assert.equal(await store.refreshTokens.rotate(rts[0]!.digest, NOW + 10), false, 'a revoked family cannot refresh');
+        assert.equal(await store.refreshTokens.rotate(rts[0]!.digest, NOW + 10), undefined, 'a revoked family cannot refresh');
         await store.families.revoke(uid('family'), NOW); // unknown family: nothing to do, no error
       });
     });
