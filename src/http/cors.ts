@@ -23,10 +23,14 @@ export function installCors(app: FastifyInstance, s: Services) {
     if (allow !== '*') reply.header('vary', 'Origin');
   }
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'OPTIONS') return;
-    const allow = await allowed(request);
-    if (allow) apply(reply, allow);
+  // A callback hook: most requests (servers, browsers' navigations) carry no Origin and
+  // pass without a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'OPTIONS' || request.headers.origin === undefined) return done();
+    allowed(request).then((allow) => {
+      if (allow) apply(reply, allow);
+      done();
+    }, done);
   });
 
   // Preflight (Fetch standard §3.2.2).

@@ -24,7 +24,15 @@ export function createReadCache(sqlite: SQLite.Database): ReadCache {
   let seenVersion = -1;
   let generation = 0;
 
+  let checked = false;
+  const endOfSpan = () => { checked = false; };
+
   function fresh(): number {
+    // Reads started in one synchronous run (a request's client and failure-counter reads)
+    // share one check: they are as if made at the moment of the check.
+    if (checked) return seenVersion;
+    checked = true;
+    queueMicrotask(endOfSpan);
     const v = dataVersion.get() as number;
     if (v !== seenVersion) {
       entries.clear();
