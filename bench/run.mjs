@@ -136,6 +136,38 @@ function aliasVersion() {
   return { commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown', uncommittedSrcFiles: changed };
 }
 
+/**
+ * For each scenario and database with a missed target: where its time goes, from the
+ * profile kept in bench/results/profiles (made by `npm run bench:profile`, dated), and where
+ * bench/README.md explains the miss and what would close it.
+ */
+function whereTheTimeGoes(misses) {
+  const out = ['', 'Where the time goes (Alias, from bench/results/profiles; refresh one with npm run bench:profile):'];
+  const seen = new Set();
+  for (const r of misses) {
+    if (!r.target.startsWith('alias-')) continue;
+    const db = r.target === 'alias-pg' ? 'pg' : 'sqlite';
+    const key = `${r.scenario}-${db}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    let text;
+    try {
+      text = readFileSync(join(ROOT, 'bench/results/profiles', `${key}.txt`), 'utf8');
+    } catch {
+      out.push(`  ${key}: no profile yet (npm run bench:profile -- --scenario ${r.scenario} --db ${db})`);
+      continue;
+    }
+    const lines = text.split('\n');
+    const busy = lines.find((l) => l.startsWith('profile '))?.replace(/^profile \(measured window only\): /, '') ?? '';
+    const byModule = lines.indexOf('by module (self time):');
+    const top = byModule < 0 ? [] : lines.slice(byModule + 1, byModule + 6).map((l) => l.trim().replace(/\s+/g, ' '));
+    out.push(`  ${key} (${lines[0]?.split(', ').at(-1) ?? 'undated'}): ${busy}`);
+    out.push(`    top modules by self time: ${top.join('; ')}`);
+  }
+  out.push('Why each miss happens and what would close it: bench/README.md, "Where the time goes".');
+  return out.join('\n');
+}
+
 function peerVersion() {
   return JSON.parse(readFileSync(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
 }
@@ -313,6 +345,7 @@ async function main() {
   const misses = rows.filter((r) => r.met === false);
   log(misses.length ? `\n${misses.length} target(s) missed: ${misses.map((r) => `${r.scenario}@${r.conns}/${r.target} (${r.misses.join(', ')})`).join('; ')}`
     : '\nEvery target met.');
+  if (misses.length) log(whereTheTimeGoes(misses));
   for (const n of notes) log(`note: ${n}`);
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
