@@ -120,7 +120,8 @@ export function clientCommand(program: Command) {
           throw new UsageError('nothing to change: give --name, --channel, --remove-channel or --id-token-alg');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
-          const c = await tx.clients.get(id);
+          // Locked: a concurrent change to this client waits instead of being overwritten.
+          const c = await tx.clients.getForUpdate(id);
           if (!c) throw new UsageError(`no client with id '${id}'`);
           for (const name of opts.removeChannel) {
             if (!c.channels.some((ch) => ch.name === name)) throw new UsageError(`client '${id}' has no channel '${name}'`);

@@ -208,7 +208,9 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       // 256 bits from the CSPRNG, as at registration.
       const secret = mintOpaque(32);
       const client = await store.transaction(async (tx) => {
-        const c = await tx.clients.get(id);
+        // Locked: a rotation running at the same time (another terminal, another node)
+        // waits, then keeps this one's secret as its previous one instead of losing it.
+        const c = await tx.clients.getForUpdate(id);
         if (!c) throw new ClientInputError(`no client with id '${id}'`);
         if (c.isPublic || c.secretDigest === null) {
           throw new ClientInputError(`client '${id}' is public: it has no secret to rotate`);

@@ -308,6 +308,11 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
           return r && toClient(r);
         });
       },
+      async getForUpdate(id) {
+        const q = k.selectFrom('clients').selectAll().where('id', '=', id);
+        const r = await (handle.dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
+        return r && toClient(r);
+      },
       async list() {
         const rows = await k.selectFrom('clients').selectAll().orderBy('created_at').orderBy('id').execute();
         return rows.map(toClient);

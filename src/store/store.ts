@@ -240,6 +240,12 @@ export interface MessageRepo {
 export interface ClientRepo {
   insert(client: Client): Promise<void>;
   get(id: string): Promise<Client | undefined>;
+  /**
+   * Inside a transaction: reads the client and keeps others from changing it until the
+   * transaction ends (a read-modify-write, such as a secret rotation, never loses a
+   * concurrent one). PostgreSQL locks the row; SQLite runs write transactions one at a time.
+   */
+  getForUpdate(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;
   update(client: Client): Promise<void>;
   /** Deletes the client and, by cascade, everything issued to it. */

@@ -123,5 +123,18 @@ for (const kind of databaseKinds()) {
       }
       await works(c.id, c.secret, 'a refused rotation changes nothing');
     });
+
+    it('two rotations at once (two terminals, two nodes) lose neither: the later one keeps the other\'s secret as its previous', async () => {
+      // Each rotation reads the client and writes it back; without a lock on PostgreSQL both
+      // read the original secret and the later write drops the other rotation's secret.
+      const c = await confidential();
+      const [a, b] = await Promise.all([
+        alias.s.clients.rotateSecret(c.id, 10 * MINUTE),
+        alias.s.clients.rotateSecret(c.id, 10 * MINUTE),
+      ]);
+      await works(c.id, a.secret, 'the first rotation\'s secret works');
+      await works(c.id, b.secret, 'the second rotation\'s secret works');
+      await refused(c.id, c.secret, 'the original secret is two rotations old');
+    });
   });
 }

@@ -360,6 +360,43 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(await store.clients.hasOrigin('https://after.example'), true);
       });
 
+      it('getForUpdate reads the client like get, and undefined for an unknown id', async () => {
+        // store.ts ClientRepo.getForUpdate.
+        const c = newClient();
+        await store.clients.insert(c);
+        assert.deepEqual(await store.transaction((tx) => tx.clients.getForUpdate(c.id)), await store.clients.get(c.id));
+        assert.equal(await store.transaction((tx) => tx.clients.getForUpdate(uid('missing'))), undefined);
+      });
+
+      // Several nodes exist only on PostgreSQL (SQLite runs write transactions one at a time).
+      if (kind.name === 'postgres') it('getForUpdate makes a second node\'s read-modify-write wait, then see the first one\'s write', async () => {
+        // store.ts ClientRepo.getForUpdate: "never loses a concurrent read-modify-write".
+        const c = newClient();
+        await store.clients.insert(c);
+        let release!: () => void;
+        const held = new Promise<void>((r) => { release = r; });
+        let locked!: () => void;
+        const firstHasIt = new Promise<void>((r) => { locked = r; });
+        const first = store.transaction(async (tx) => {
+          const read = (await tx.clients.getForUpdate(c.id))!;
+          locked();
+          await held;
+          await tx.clients.update({ ...read, name: `${read.name} +first`, updatedAt: read.updatedAt + 1 });
+        });
+        await firstHasIt;
+        let secondRead = false;
+        const second = node2.transaction(async (tx) => {
+          const read = (await tx.clients.getForUpdate(c.id))!;
+          secondRead = true;
+          await tx.clients.update({ ...read, name: `${read.name} +second`, updatedAt: read.updatedAt + 1 });
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(secondRead, false, 'the second node waits while the first holds the client');
+        release();
+        await Promise.all([first, second]);
+        assert.equal((await store.clients.get(c.id))?.name, `${c.name} +first +second`, 'neither change is lost');
+      });
+
       it('update is atomic: hasOrigin never misses an origin the client keeps', async () => {
         // store.ts ClientRepo.hasOrigin + DESIGN.md (admin commands take effect while `serve` runs):
         // renaming a client must not make CORS fail, even for a moment, for a redirect URI it keeps.
