@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { migrate, openDatabase } from '../store/db.js';
+import { DatabaseUnreachable, isDatabaseUnavailable } from '../store/unavailable.js';
 import { fail, print } from './context.js';
 
 export function migrateCommand(program: Command) {
@@ -12,7 +13,10 @@ export function migrateCommand(program: Command) {
         const config = loadConfig({ db: opts.db });
         const db = openDatabase(config.db);
         try {
-          const applied = await migrate(db);
+          // Name the database, as every other command does when it cannot reach it.
+          const applied = await migrate(db).catch((err: unknown) => {
+            throw isDatabaseUnavailable(err) ? new DatabaseUnreachable(db.location, err) : err;
+          });
           print(applied.length ? `applied ${applied.join(', ')} to ${db.location}` : `${db.location} is up to date`);
         } finally {
           await db.close();

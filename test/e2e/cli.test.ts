@@ -296,4 +296,9 @@ describe('aliasid with a database it cannot reach', () => {
     refused(r, /database/i);
     assert.ok(Date.now() - started < 15_000, 'fails fast');
   });
+
+  it('migrate names the database it cannot reach (exit 1)', async () => {
+    const r = await aliasid(['migrate'], { ALIAS_DB: 'postgres://postgres@127.0.0.1:1/none', ALIAS_SECRET: 'x'.repeat(40) });
+    refused(r, /cannot reach the database postgres:\/\/postgres@127\.0\.0\.1:1\/none/);
+  });
 });
