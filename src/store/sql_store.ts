@@ -225,6 +225,14 @@ const toMessage = (r: Selectable<MessagesTable>): Message => ({
   deliveredAt: r.delivered_at,
 });
 
+/** Runs of a PostgreSQL transaction aborted by a deadlock or serialization failure, in all. */
+const TRANSACTION_ATTEMPTS = 3;
+
+const isRetryableAbort = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+};
+
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
 }
@@ -758,7 +766,19 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     async transaction(fn) {
       if (inTx) return fn(store);
-      return (k as Kysely<Database>).transaction().execute((trx) => fn(build(trx, handle, true)));
+      const once = () => (k as Kysely<Database>).transaction().execute((trx) => fn(build(trx, handle, true)));
+      if (handle.dialect !== 'postgres') return once();
+      // PostgreSQL docs §13.6: a transaction aborted by a deadlock (40P01) or a
+      // serialization failure (40001) did nothing, and the remedy is to run it again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once();
+        } catch (err) {
+          if (attempt >= TRANSACTION_ATTEMPTS || !isRetryableAbort(err)) throw err;
+          // Apart, so the transactions that collided do not collide again at once.
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+        }
+      }
     },
     async ping() {
       await sql`select 1`.execute(k);

@@ -447,7 +447,11 @@ export interface Store {
   audit: AuditRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
-  /** Runs `fn` in one transaction; nested calls join the outer one. */
+  /**
+   * Runs `fn` in one transaction; nested calls join the outer one. When PostgreSQL aborts
+   * the transaction for a deadlock or a serialization failure, `fn` runs again (at most
+   * three times in all), so it must not have effects outside the database.
+   */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** Cheap round trip, for health checks. */
   ping(): Promise<void>;

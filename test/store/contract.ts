@@ -1100,6 +1100,39 @@ export function storeContract(kind: DatabaseKind): void {
       // Several nodes exist only on PostgreSQL: SQLite runs one write transaction at a time
       // by itself, and two handles in one process would block each other (better-sqlite3
       // waits synchronously), so there the test has nothing to run against.
+      if (kind.name === 'postgres') it('a transaction PostgreSQL aborts for a deadlock runs again, and both finish', async () => {
+        // store.ts Store.transaction + PostgreSQL docs §13.6: a deadlock (40P01) aborts one
+        // transaction, which did nothing and is run again. Two nodes lock two rows in
+        // opposite orders.
+        const a = uid('row-a');
+        const b = uid('row-b');
+        await store.settings.putIfAbsent(a, '0');
+        await store.settings.putIfAbsent(b, '0');
+        let runs = 0;
+        let firstHasA!: () => void;
+        const aLocked = new Promise<void>((r) => { firstHasA = r; });
+        let secondHasB!: () => void;
+        const bLocked = new Promise<void>((r) => { secondHasB = r; });
+        const first = store.transaction(async (tx) => {
+          runs++;
+          await tx.settings.lock(a, 'x');
+          firstHasA();
+          await bLocked;
+          await tx.settings.lock(b, 'x');
+          return 'first';
+        });
+        const second = node2.transaction(async (tx) => {
+          runs++;
+          await tx.settings.lock(b, 'x');
+          secondHasB();
+          await aLocked;
+          await tx.settings.lock(a, 'x');
+          return 'second';
+        });
+        assert.deepEqual(await Promise.all([first, second]), ['first', 'second']);
+        assert.equal(runs, 3, 'the transaction aborted for the deadlock ran again');
+      });
+
       if (kind.name === 'postgres') it('lock makes a second node wait for the first one\'s commit, then see what it wrote', async () => {
         // store.ts SettingsRepo.lock: "transactions locking one key on several nodes run one
         // after another (each sees what the previous one committed)" (signing keys: keys.ts ensureKey).
