@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import type { Store } from '../store/store.js';
 import type { KeyService } from '../tokens/keys.js';
 import { createPoller } from '../queue/poller.js';
-import { workClaimed } from '../queue/claimed.js';
+import { claimAndWork } from '../queue/claimed.js';
 import type { SigningAlg } from '../oauth/signing_algs.js';
 
 export const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -89,19 +89,12 @@ export function createBackchannel(deps: { store: Store; keys: KeyService; issuer
     await store.logoutDeliveries.settle(row.id, { status, attempts, nextAttemptAt: now() + delay, lastError: error });
   }
 
-  async function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
-    const t = now();
-    const leaseUntil = t + LEASE_MS;
-    const rows = await store.logoutDeliveries.claim(t, leaseUntil, BATCH);
-    await workClaimed(rows, {
-      concurrency: CONCURRENCY,
-      signal,
-      work: deliver,
-      release: (ids) => store.logoutDeliveries.release(ids, leaseUntil),
+  function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
+    return claimAndWork(store.logoutDeliveries, {
+      now: now(), leaseMs: LEASE_MS, batch: BATCH, concurrency: CONCURRENCY, signal, work: deliver,
       // A database error while settling: the lease runs out and the delivery is retried.
       onError: (row, err) => deps.log?.('back-channel logout delivery error', { delivery_id: row.id, error: (err as Error).message }),
     });
-    return rows.length;
   }
 
   const poller = createPoller(runOnce, {

@@ -14,6 +14,25 @@ export interface ClaimedWork<T extends { id: string }> {
   onError(row: T, err: unknown): void;
 }
 
+/** A leased queue in the store (logout deliveries, relayed messages). */
+export interface LeasedQueue<T> {
+  claim(now: number, leaseUntil: number, limit: number): Promise<T[]>;
+  release(ids: string[], leaseUntil: number): Promise<unknown>;
+}
+
+/**
+ * Claims up to `batch` due rows of `queue` for `leaseMs` and works through them; rows
+ * handed back are released under the same lease they were claimed with. Returns how
+ * many rows were claimed.
+ */
+export async function claimAndWork<T extends { id: string }>(queue: LeasedQueue<T>,
+  opts: Omit<ClaimedWork<T>, 'release'> & { now: number; leaseMs: number; batch: number }): Promise<number> {
+  const leaseUntil = opts.now + opts.leaseMs;
+  const rows = await queue.claim(opts.now, leaseUntil, opts.batch);
+  await workClaimed(rows, { ...opts, release: (ids) => queue.release(ids, leaseUntil) });
+  return rows.length;
+}
+
 export async function workClaimed<T extends { id: string }>(rows: T[], opts: ClaimedWork<T>): Promise<void> {
   const waiting = [...rows];
   let released: Promise<unknown> | undefined;

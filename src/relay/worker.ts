@@ -10,7 +10,7 @@ import { grantAllows } from './relay.js';
 import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
 import { META_CHANNEL } from '../oauth/scopes.js';
 import { createPoller } from '../queue/poller.js';
-import { workClaimed } from '../queue/claimed.js';
+import { claimAndWork } from '../queue/claimed.js';
 
 /** Longer than the worst case of one attempt (connect + greeting + send timeouts). */
 export const LEASE_MS = 120_000;
@@ -121,19 +121,12 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     return settle(m, attempts, { sent: true });
   }
 
-  async function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
-    const t = now();
-    const leaseUntil = t + LEASE_MS;
-    const rows = await store.messages.claim(t, leaseUntil, BATCH);
-    await workClaimed(rows, {
-      concurrency: CONCURRENCY,
-      signal,
-      work: deliver,
-      release: (ids) => store.messages.release(ids, leaseUntil),
+  function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
+    return claimAndWork(store.messages, {
+      now: now(), leaseMs: LEASE_MS, batch: BATCH, concurrency: CONCURRENCY, signal, work: deliver,
       // A database error while settling: the lease runs out and another attempt follows.
       onError: (m, err) => deps.log?.('relay delivery error', { message_id: m.id, error: (err as Error).message }),
     });
-    return rows.length;
   }
 
   const poller = createPoller(runOnce, {
