@@ -19,7 +19,7 @@ import { createRelayWorker, type RelayWorker } from './relay/worker.js';
 import { createAudit, type Audit } from './audit/audit.js';
 import { createJanitor, type Janitor } from './maintenance/janitor.js';
 import { pino } from 'pino';
-import { DatabaseUnreachable, isDatabaseUnavailable } from './store/unavailable.js';
+import { namedIfUnreachable } from './store/unavailable.js';
 
 export type Clock = () => number;
 
@@ -68,7 +68,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   try {
     db = openDatabase(config.db, { schema: opts.schema });
   } catch (err) {
-    throw isDatabaseUnavailable(err) ? new DatabaseUnreachable(config.db, err) : err;
+    throw namedIfUnreachable(config.db, err);
   }
   let redis: RedisConnection | undefined;
   try {
@@ -115,6 +115,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     await db.close().catch(() => {});
     // The first queries run here: an unreachable database is named, so the operator
     // sees which one (DESIGN: serve exits non-zero at once naming it).
-    throw isDatabaseUnavailable(err) ? new DatabaseUnreachable(db.location, err) : err;
+    throw namedIfUnreachable(db.location, err);
   }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { migrate, openDatabase } from '../store/db.js';
-import { DatabaseUnreachable, isDatabaseUnavailable } from '../store/unavailable.js';
+import { namedIfUnreachable } from '../store/unavailable.js';
 import { fail, print } from './context.js';
 
 export function migrateCommand(program: Command) {
@@ -15,7 +15,7 @@ export function migrateCommand(program: Command) {
         try {
           // Name the database, as every other command does when it cannot reach it.
           const applied = await migrate(db).catch((err: unknown) => {
-            throw isDatabaseUnavailable(err) ? new DatabaseUnreachable(db.location, err) : err;
+            throw namedIfUnreachable(db.location, err);
           });
           print(applied.length ? `applied ${applied.join(', ')} to ${db.location}` : `${db.location} is up to date`);
         } finally {

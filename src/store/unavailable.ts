@@ -56,6 +56,11 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   return Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1));
 }
 
+/** What to throw for `err` met on the way to the database at `location`: named if it is unreachable. */
+export function namedIfUnreachable(location: string, err: unknown): unknown {
+  return isDatabaseUnavailable(err) ? new DatabaseUnreachable(location, err) : err;
+}
+
 /** The database could not be reached when a command or the server started; names it. */
 export class DatabaseUnreachable extends Error {
   constructor(readonly location: string, cause: unknown) {
