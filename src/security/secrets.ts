@@ -1,7 +1,7 @@
 // ALIAS_SECRET and the keys derived from it. The secret never touches the database;
 // each purpose gets its own HKDF-derived key.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const MIN_SECRET_LENGTH = 32;
@@ -57,9 +57,21 @@ export function loadOrCreateSecretFile(dbFile: string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dirname(file), { recursive: true });
   const secret = randomBytes(32).toString('base64url');
-  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
-  return secret;
+  // Written whole under a name of its own, then linked into place: of commands starting
+  // at once on a new data directory (serve and an admin command), one links its secret
+  // and the others read that one, never a half-written file.
+  const draft = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeFileSync(draft, secret + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    chmodSync(draft, 0o600);
+    linkSync(draft, file);
+    return secret;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw err;
+  } finally {
+    rmSync(draft, { force: true });
+  }
 }
 
 export const secretFilePath = (dbFile: string): string => join(dirname(dbFile), 'secret');
