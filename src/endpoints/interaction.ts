@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
-import { renderPage, sendErrorPage } from '../http/errors.js';
+import { sendErrorPage } from '../http/errors.js';
+import { renderPage } from '../http/render.js';
 import type { Interaction, Session } from '../store/store.js';
 import { parseAuthorizationRequest, RedirectableError, UntrustedRequestError, type AuthorizationRequest } from '../authorize/request.js';
 import { errorResponse, proceed, successResponse, tokenRights } from '../authorize/proceed.js';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { fragmentRedirect, queryRedirect, type AuthorizationResponse } from '../authorize/response_modes/index.js';
-import { renderPage } from './errors.js';
+import { renderPage } from './render.js';
 
 export async function sendAuthorizationResponse(reply: FastifyReply, response: AuthorizationResponse): Promise<FastifyReply> {
   reply.header('cache-control', 'no-store');

@@ -4,6 +4,11 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import '@fastify/view';
 import { OAuthError } from '../oauth/errors.js';
 import { isDatabaseUnavailable, RETRY_AFTER_S } from '../store/unavailable.js';
+import { renderPage } from './render.js';
+
+// Pages are rendered by render.ts; re-exported for the endpoints that still import it
+// from here (account, device, logout, unsubscribe: owned elsewhere, to switch over).
+export { renderPage };
 
 export function isApiPath(url: string): boolean {
   return url.startsWith('/api/') || url.startsWith('/.well-known/') || url.startsWith('/oauth2/jwks') || url.startsWith('/healthz');
@@ -40,12 +45,6 @@ function plainErrorPage(title: string, message: string, hint?: string): string {
     `<title>${escapeHtml(title)} · Alias</title>\n<link rel="stylesheet" href="/static/alias.css">\n</head>\n<body>\n<main>\n` +
     `<p class="brand">Alias</p>\n<h1>${escapeHtml(title)}</h1>\n<p role="alert">${escapeHtml(message)}</p>\n` +
     (hint ? `<p class="hint">${escapeHtml(hint)}</p>\n` : '') + '</main>\n</body>\n</html>\n';
-}
-
-/** Renders a template inside the layout. */
-export async function renderPage(reply: FastifyReply, template: string, data: Record<string, unknown>): Promise<FastifyReply> {
-  const html = await reply.viewAsync(`${template}.eta`, data);
-  return reply.type('text/html; charset=utf-8').send(html);
 }
 
 /** Maps framework errors (bad JSON, body too large, bad content type) to OAuth errors. */
