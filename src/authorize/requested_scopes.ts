@@ -13,8 +13,13 @@ export function parseUserScopes(client: Client, scope: string | undefined, chann
   if (scopes.includes('contact')) {
     channels = parseList(channelsParam, 'channels');
     if (channels.includes(META_CHANNEL)) throw new OAuthError('invalid_scope', `'${META_CHANNEL}' cannot be requested; it comes with contact`);
-    const bad = channels.find((c) => !client.channels.some((x) => x.name === c));
-    if (bad) throw new OAuthError('invalid_scope', `unknown channel '${bad}'`);
+    checkChannelsKnown(client, channels);
   }
   return { scopes, channels };
+}
+
+/** Every requested channel is one the client defines. */
+export function checkChannelsKnown(client: Client, channels: string[]): void {
+  const bad = channels.find((c) => !client.channels.some((x) => x.name === c));
+  if (bad) throw new OAuthError('invalid_scope', `unknown channel '${bad}'`);
 }

@@ -6,15 +6,13 @@ import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
-import type { Interaction, Session } from '../store/store.js';
-import { parseAuthorizationRequest, RedirectableError, UntrustedRequestError, type AuthorizationRequest } from '../authorize/request.js';
-import { errorResponse, proceed, successResponse, tokenRights } from '../authorize/proceed.js';
-import { sendAuthorizationResponse } from '../http/authorization_response.js';
-import { untrustedPage } from './authorize.js';
+import type { Interaction } from '../store/store.js';
+import type { AuthorizationRequest } from '../authorize/request.js';
+import { proceed, recordConsent, resumeParked } from '../authorize/pipeline.js';
+import { sendAuthorizationResponse, sendUntrustedPage } from '../http/authorization_response.js';
 import { checkLoginForm } from './login_form.js';
 import { sourceOf } from '../http/context.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
-import { OAuthError } from '../oauth/errors.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
 
 type Body = Record<string, unknown>;
@@ -33,22 +31,26 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
         'Go back to the application and start again.');
       return undefined;
     }
+    // The parked request, already validated: resumed against its client as registered now.
+    let resumed;
     try {
-      return { interaction, req: await parseAuthorizationRequest(interaction.params, s.clients.get) };
+      resumed = await resumeParked(s, interaction);
     } catch (err) {
       await s.store.interactions.delete(interaction.id);
-      if (err instanceof UntrustedRequestError) await untrustedPage(reply, err);
-      else if (err instanceof RedirectableError) await sendAuthorizationResponse(reply, errorResponse(s.config.issuer, err.target, err.oauth));
-      else throw err;
-      return undefined;
+      throw err;
     }
+    if (resumed.kind === 'valid') return { interaction, req: resumed.request };
+    await s.store.interactions.delete(interaction.id);
+    if (resumed.kind === 'untrusted') await sendUntrustedPage(reply, resumed.error);
+    else await sendAuthorizationResponse(reply, resumed.response);
+    return undefined;
   }
 
   /** The session of this interaction, and whether the user signed in during it. */
   async function sessionState(request: FastifyRequest, interaction: Interaction) {
     const session = await page.session(request);
     const authenticatedNow = !!session && interaction.authenticatedSession === session.idDigest;
-    return { session, authenticatedNow };
+    return { session, authenticatedNow, source: sourceOf(request) };
   }
 
   const action = (interaction: Interaction, step: string) => `/interaction/${interaction.id}/${step}`;
@@ -64,21 +66,22 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
 
   async function show(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, req: AuthorizationRequest) {
     reply.header('cache-control', 'no-store');
-    const { session, authenticatedNow } = await sessionState(request, interaction);
-    const outcome = await proceed(s, req, session, authenticatedNow, sourceOf(request));
+    const user = await sessionState(request, interaction);
+    const outcome = await proceed(s, req, user);
     if (outcome.kind === 'respond') {
       await s.store.interactions.delete(interaction.id);
       return sendAuthorizationResponse(reply, outcome.response);
     }
+    const { session } = user;
     if (outcome.page === 'login') return loginPage(request, reply, interaction, req);
-    const user = await s.accounts.get(session!.userId);
+    const account = await s.accounts.get(session!.userId);
     const csrf = page.csrfToken(page.browserId(request, reply));
     if (outcome.page === 'select_account') {
       return renderPage(reply, 'select_account', { title: 'Choose an account', clientName: req.client.name,
-        action: action(interaction, 'select'), csrf, email: user?.email ?? '' });
+        action: action(interaction, 'select'), csrf, email: account?.email ?? '' });
     }
     return renderPage(reply, 'consent', {
-      ...consentView(req.client, req.scopes, req.channels), email: user?.email ?? '',
+      ...consentView(req.client, req.scopes, req.channels), email: account?.email ?? '',
       action: action(interaction, 'consent'), csrf,
     });
   }
@@ -128,28 +131,22 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     const f = await form(request, reply);
     if (!f) return reply;
     const { interaction, req, body } = f;
-    const { session, authenticatedNow } = await sessionState(request, interaction);
-    const outcome = await proceed(s, req, session, authenticatedNow, sourceOf(request));
+    const user = await sessionState(request, interaction);
+    const outcome = await proceed(s, req, user);
     if (outcome.kind === 'respond') {
       await s.store.interactions.delete(interaction.id);
       return sendAuthorizationResponse(reply, outcome.response);
     }
+    const { session } = user;
     if (outcome.page !== 'consent' || !session) return reply.redirect(`/interaction/${interaction.id}`, 303);
     const decision = body.decision;
     if (decision !== 'allow' && decision !== 'deny') {
       return sendErrorPage(reply, 400, 'Bad request', 'Choose Allow or Deny.');
     }
     await s.store.interactions.delete(interaction.id);
-    if (decision === 'deny') {
-      return sendAuthorizationResponse(reply, errorResponse(s.config.issuer, req, new OAuthError('access_denied', 'the user denied the request')));
-    }
     // openid is always granted on approval; everything else only if ticked.
-    const { approvedScopes, approvedChannels } = approvedFrom(body, req.scopes, req.channels);
-    const grant = await s.consent.record({
-      userId: session.userId, clientId: req.client.id, requestedScopes: req.scopes,
-      requestedChannels: req.scopes.includes('contact') ? req.channels : [], approvedScopes, approvedChannels,
-      source: { ip: sourceOf(request), via: 'authorize' },
-    });
-    return sendAuthorizationResponse(reply, await successResponse(s, req, grant, tokenRights(req, grant, approvedScopes, approvedChannels), session as Session, sourceOf(request)));
+    const answer = await recordConsent(s, req, session,
+      decision === 'deny' ? 'deny' : { allow: approvedFrom(body, req.scopes, req.channels) }, user.source);
+    return sendAuthorizationResponse(reply, answer.response);
   });
 }

@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { deliver, type AuthorizationResponse } from '../authorize/response_modes/index.js';
+import type { UntrustedRequestError } from '../authorize/request.js';
+import { sendErrorPage } from './errors.js';
 import { renderPage } from './render.js';
 
 export async function sendAuthorizationResponse(reply: FastifyReply, response: AuthorizationResponse): Promise<FastifyReply> {
@@ -21,4 +23,13 @@ export async function sendAuthorizationResponse(reply: FastifyReply, response: A
     "base-uri 'none'",
   ].join('; '));
   return renderPage(reply, 'form_post', { ...delivery.page, nonce });
+}
+
+/**
+ * RFC 6749 §4.1.2.1: with a missing, unknown or unregistered client_id or redirect_uri the
+ * error MUST NOT be redirected; Alias shows it on its own page.
+ */
+export async function sendUntrustedPage(reply: FastifyReply, err: UntrustedRequestError): Promise<FastifyReply> {
+  return sendErrorPage(reply, 400, 'This sign-in link is not valid', err.description,
+    'Go back to the application and try again. If this keeps happening, tell the application’s developers.');
 }

@@ -1,0 +1,71 @@
+// What the user must do before an authorization request can finish: the checks run in
+// order and the first that applies wins (a page to show, or under prompt=none an error
+// for the client). OIDC Core §3.1.2.1 (prompt, max_age), §3.1.2.3–4.
+// A new requirement (step-up with acr_values, a verified e-mail) is one more check here.
+import type { Grant, Session } from '../store/store.js';
+import { OAuthError } from '../oauth/errors.js';
+import type { AuthorizationRequest } from './request.js';
+
+export type InteractionPage = 'login' | 'select_account' | 'consent';
+
+/** What is known about the user when the checks run. */
+export interface UserState {
+  session?: Session;
+  /** The user signed in or chose the account during this very interaction. */
+  authenticatedNow: boolean;
+  /** The user's grant to this client, if any. */
+  grant?: Grant;
+  /** The grant already covers every requested scope and channel. */
+  covered: boolean;
+  now: number;
+}
+
+export type Need = { page: InteractionPage } | { error: OAuthError };
+
+export interface InteractionCheck {
+  name: string;
+  check(req: AuthorizationRequest, user: UserState): Need | undefined;
+}
+
+/** Shows the page, or under prompt=none sends the error back to the client instead. */
+const pageOr = (req: AuthorizationRequest, page: InteractionPage, error: () => OAuthError): Need =>
+  req.prompt.includes('none') ? { error: error() } : { page };
+
+/** No session, or prompt=login / max_age ask for a fresh sign-in (unless it just happened). */
+export const needsLogin: InteractionCheck = {
+  name: 'login',
+  check(req, { session, authenticatedNow, now }) {
+    const tooOld = session !== undefined && req.maxAge !== undefined && now - session.authTime > req.maxAge * 1000;
+    if (session && (authenticatedNow || (!req.prompt.includes('login') && !tooOld))) return undefined;
+    return pageOr(req, 'login', () => new OAuthError('login_required', 'the user must sign in'));
+  },
+};
+
+/** prompt=select_account: the account chooser, unless the user just chose or signed in. */
+export const needsAccountChoice: InteractionCheck = {
+  name: 'select_account',
+  check(req, { authenticatedNow }) {
+    return req.prompt.includes('select_account') && !authenticatedNow ? { page: 'select_account' } : undefined;
+  },
+};
+
+/** prompt=consent, or the remembered grant does not cover the request. */
+export const needsConsent: InteractionCheck = {
+  name: 'consent',
+  check(req, { covered }) {
+    if (!req.prompt.includes('consent') && covered) return undefined;
+    return pageOr(req, 'consent', () => new OAuthError('consent_required', 'the user must approve this application'));
+  },
+};
+
+/** In order: each check may assume the ones before it passed (a session, then its user). */
+export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsAccountChoice, needsConsent];
+
+/** The first need, or undefined when the request can be answered now. */
+export function firstNeed(req: AuthorizationRequest, user: UserState): Need | undefined {
+  for (const c of INTERACTION_CHECKS) {
+    const need = c.check(req, user);
+    if (need) return need;
+  }
+  return undefined;
+}

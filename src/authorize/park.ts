@@ -1,0 +1,80 @@
+// Parking: while the user is on the interaction pages (/interaction/:id) the validated
+// request waits in the store, bound to the browser that started it. It is stored in its
+// canonical OAuth parameter form (already validated, so it is read back as is) and
+// resumed against the client's current registration: only the [client] steps of
+// validate.ts run again, nothing is parsed twice.
+import { randomBytes } from 'node:crypto';
+import type { Client, Interaction, Store } from '../store/store.js';
+import { formatList, parseList } from '../oauth/scopes.js';
+import { digest } from '../tokens/opaque.js';
+import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
+import { findClient, recheckClient, type ClientLookup } from './validate.js';
+
+export const INTERACTION_TTL_MS = 15 * 60_000;
+
+/** Stores the request for the interaction pages; returns the interaction id. */
+export async function park(store: Store, now: number, req: AuthorizationRequest, browserId: string): Promise<string> {
+  const id = randomBytes(24).toString('base64url');
+  await store.interactions.insert({
+    id, browserDigest: digest(browserId), clientId: req.client.id, params: toParams(req),
+    authenticatedSession: null, createdAt: now, expiresAt: now + INTERACTION_TTL_MS,
+  });
+  return id;
+}
+
+/**
+ * The parked request, with its client as registered now. Throws UntrustedRequestError
+ * or RedirectableError when the client changed so that the request is no longer allowed.
+ */
+export async function resume(interaction: Interaction, lookup: ClientLookup): Promise<AuthorizationRequest> {
+  const client = await findClient(interaction.clientId, lookup);
+  const req = fromParams(interaction.params, client);
+  recheckClient(client, req);
+  return req;
+}
+
+/** The validated request as OAuth parameters (the wire names, single-valued). */
+function toParams(req: AuthorizationRequest): Record<string, string> {
+  const p: Record<string, string> = {
+    client_id: req.client.id, redirect_uri: req.redirectUri, response_type: req.responseType,
+    response_mode: req.responseMode, scope: formatList(req.scopes),
+  };
+  if (req.channels.length) p.channels = formatList(req.channels);
+  if (req.state !== undefined) p.state = req.state;
+  if (req.nonce !== undefined) p.nonce = req.nonce;
+  if (req.includeGrantedScopes) p.include_granted_scopes = 'true';
+  if (req.includeGrantedChannels) p.include_granted_channels = 'true';
+  if (req.prompt.length) p.prompt = formatList(req.prompt);
+  if (req.maxAge !== undefined) p.max_age = String(req.maxAge);
+  if (req.codeChallenge !== undefined) {
+    p.code_challenge = req.codeChallenge;
+    p.code_challenge_method = 'S256';
+  }
+  return p;
+}
+
+/**
+ * Reads toParams' form back. It also reads requests parked as received (every string
+ * parameter, empty ones included), as earlier versions stored them: an empty value is
+ * an omitted one (oauth/params.ts), channels count only with contact.
+ */
+function fromParams(p: Record<string, string>, client: Client): AuthorizationRequest {
+  const get = (name: string): string | undefined => p[name] || undefined;
+  const scopes = parseList(get('scope'));
+  const maxAge = get('max_age');
+  return {
+    client,
+    redirectUri: get('redirect_uri') ?? '',
+    responseType: p.response_type as ResponseType,
+    responseMode: get('response_mode') === 'form_post' ? 'form_post' : 'query',
+    state: get('state'),
+    nonce: get('nonce'),
+    scopes,
+    channels: scopes.includes('contact') ? parseList(get('channels'), 'channels') : [],
+    includeGrantedScopes: get('include_granted_scopes') === 'true',
+    includeGrantedChannels: get('include_granted_channels') === 'true',
+    prompt: parseList(get('prompt'), 'prompt') as Prompt[],
+    maxAge: maxAge === undefined ? undefined : Number(maxAge),
+    codeChallenge: get('code_challenge'),
+  };
+}

@@ -1,0 +1,238 @@
+// Validates an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), one named
+// step per rule, in this order (the first failing step decides the error):
+//
+//   findClient → checkRedirectUri                      errors shown on Alias's own page
+//   checkState → rejectDuplicates → rejectUnsupported
+//   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
+//   → checkScopes → checkPrompt → checkMaxAge → checkPkce    errors go back to the client
+//
+// Until client_id and redirect_uri are trusted, every error is shown on Alias's page
+// (RFC 6749 §4.1.2.1: MUST NOT redirect); after that, errors go back to the client.
+// The steps marked [client] depend on the client's registration: recheckClient re-runs
+// them, alone, when a parked request resumes (park.ts).
+import type { Client } from '../store/store.js';
+import { OAuthError } from '../oauth/errors.js';
+import { flag, repeated, single, type RawParams } from '../oauth/params.js';
+import { parseList } from '../oauth/scopes.js';
+import { matchRedirectUri } from '../oauth/redirect_uri.js';
+import { checkChallenge } from '../oauth/pkce.js';
+import { checkChannelsKnown, parseUserScopes } from './requested_scopes.js';
+import {
+  PROMPTS, RedirectableError, UntrustedRequestError,
+  type AuthorizationRequest, type Prompt, type ReplyTarget, type ResponseMode, type ResponseType,
+} from './request.js';
+
+export type ClientLookup = (id: string) => Promise<Client | undefined>;
+
+export async function validateAuthorizationRequest(params: RawParams, lookup: ClientLookup): Promise<AuthorizationRequest> {
+  // Stage 1: the client and where to answer it.
+  const client = await findClient(untrusted(() => single(params, 'client_id')), lookup);
+  const redirectUri = checkRedirectUri(client, untrusted(() => single(params, 'redirect_uri')));
+
+  // Stage 2: anything wrong from here on goes back to the client.
+  return redirectable(replyTarget(params, redirectUri), () => {
+    const state = checkState(params);
+    rejectDuplicates(params);
+    rejectUnsupported(params);
+    const responseType = checkResponseType(params);
+    const responseMode = checkResponseMode(params);
+    checkGrantType(client, responseType);
+    checkImplicit(params, responseType, responseMode);
+    const { scopes, channels } = checkScopes(params, client);
+    const prompt = checkPrompt(params);
+    const maxAge = checkMaxAge(params);
+    const codeChallenge = checkPkce(params, client, responseType);
+    return {
+      client,
+      redirectUri,
+      responseType,
+      responseMode: responseMode === 'form_post' ? 'form_post' : 'query',
+      state,
+      nonce: single(params, 'nonce'),
+      scopes,
+      channels,
+      includeGrantedScopes: flag(params, 'include_granted_scopes'),
+      includeGrantedChannels: flag(params, 'include_granted_channels'),
+      prompt,
+      maxAge,
+      codeChallenge,
+    };
+  });
+}
+
+/**
+ * The [client] steps again, for a request validated earlier against a client whose
+ * registration may have changed since (an admin command takes effect at once).
+ */
+export function recheckClient(client: Client, req: AuthorizationRequest): void {
+  checkRedirectUri(client, req.redirectUri);
+  redirectable(req, () => {
+    checkGrantType(client, req.responseType);
+    checkChannelsKnown(client, req.channels);
+    requirePkce(client, req.responseType, req.codeChallenge);
+  });
+}
+
+// ---- Stage 1 ------------------------------------------------------------------------
+
+/** [client] client_id names a registered client. */
+export async function findClient(clientId: string | undefined, lookup: ClientLookup): Promise<Client> {
+  if (!clientId) throw new UntrustedRequestError('invalid_request', 'The request does not name an application (client_id is missing).');
+  const client = await lookup(clientId);
+  if (!client) throw new UntrustedRequestError('invalid_client', 'The application that sent you here is not registered with Alias.');
+  return client;
+}
+
+/** [client] OIDC Core §3.1.2.1: redirect_uri is REQUIRED, and must be registered. */
+export function checkRedirectUri(client: Client, redirectUri: string | undefined): string {
+  if (!redirectUri) throw new UntrustedRequestError('invalid_request', 'The request does not say where to return (redirect_uri is missing).');
+  if (!matchRedirectUri(client.redirectUris, redirectUri, client.isPublic)) {
+    throw new UntrustedRequestError('invalid_request', 'The return address (redirect_uri) is not registered for this application.');
+  }
+  return redirectUri;
+}
+
+/**
+ * Where errors from stage 2 go: the response mode the client asked for, else the default
+ * of its response type (OAuth 2.0 Multiple Response Types §2.1: fragment for id_token,
+ * query for code); with the state when it can be read.
+ */
+export function replyTarget(params: RawParams, redirectUri: string): ReplyTarget {
+  let state: string | undefined;
+  let askedMode: string | undefined;
+  let askedType: string | undefined;
+  try {
+    state = single(params, 'state');
+  } catch {
+    state = undefined;
+  }
+  try {
+    askedMode = single(params, 'response_mode');
+    askedType = single(params, 'response_type');
+  } catch {
+    /* reported by the steps */
+  }
+  const modeOk = askedMode === 'query' || askedMode === 'form_post' || askedMode === 'fragment';
+  return {
+    redirectUri,
+    responseMode: modeOk ? askedMode as ResponseMode : askedType === 'id_token' ? 'fragment' : 'query',
+    state,
+  };
+}
+
+// ---- Stage 2 ------------------------------------------------------------------------
+
+/**
+ * RFC 6749 §4.1.2: a state that was sent must come back; one that cannot (repeated, too
+ * long, malformed) is refused rather than dropped.
+ */
+export function checkState(params: RawParams): string | undefined {
+  return single(params, 'state');
+}
+
+/** RFC 6749 §3.1: parameters MUST NOT be included more than once. */
+export function rejectDuplicates(params: RawParams): void {
+  const dupes = repeated(params);
+  if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+}
+
+/** OIDC Core §6: request objects are not supported (and discovery says so). */
+export function rejectUnsupported(params: RawParams): void {
+  if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter is not supported');
+  if (single(params, 'request_uri') !== undefined) throw new OAuthError('request_uri_not_supported', 'the request_uri parameter is not supported');
+  if (single(params, 'registration') !== undefined) throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
+}
+
+/** RFC 6749 §3.1.1: response_type is REQUIRED; Alias supports code and id_token. */
+export function checkResponseType(params: RawParams): ResponseType {
+  const responseType = single(params, 'response_type');
+  if (!responseType) throw new OAuthError('invalid_request', "missing required parameter 'response_type'");
+  if (responseType !== 'code' && responseType !== 'id_token') {
+    throw new OAuthError('unsupported_response_type', `response_type '${responseType}' is not supported`);
+  }
+  return responseType;
+}
+
+/** response_mode: query or form_post (fragment is never asked for: no token in a URL). */
+export function checkResponseMode(params: RawParams): 'query' | 'form_post' | undefined {
+  const responseMode = single(params, 'response_mode');
+  if (responseMode !== undefined && responseMode !== 'query' && responseMode !== 'form_post') {
+    throw new OAuthError('invalid_request', `response_mode '${responseMode}' is not supported`);
+  }
+  return responseMode;
+}
+
+/** [client] The client was given the grant type behind this response type. */
+export function checkGrantType(client: Client, responseType: ResponseType): void {
+  if (responseType === 'code' && !client.grantTypes.includes('authorization_code')) {
+    throw new OAuthError('unauthorized_client', 'this client may not use the authorization code flow');
+  }
+  if (responseType === 'id_token' && !client.grantTypes.includes('implicit')) {
+    throw new OAuthError('unauthorized_client', 'this client may not use the implicit flow');
+  }
+}
+
+/** The implicit flow (response_type=id_token): form_post only, with a nonce. */
+export function checkImplicit(params: RawParams, responseType: ResponseType, responseMode: string | undefined): void {
+  if (responseType !== 'id_token') return;
+  // No token ever travels in a URL: the implicit flow is form_post only.
+  if (responseMode !== 'form_post') throw new OAuthError('invalid_request', "response_type 'id_token' requires response_mode 'form_post'");
+  // OIDC Core §3.2.2.1: nonce is REQUIRED in the implicit flow.
+  if (single(params, 'nonce') === undefined) throw new OAuthError('invalid_request', "the implicit flow requires a 'nonce'");
+}
+
+/** [client, for channels] openid required, user scopes only, the client's channels only with contact. */
+export function checkScopes(params: RawParams, client: Client): { scopes: string[]; channels: string[] } {
+  return parseUserScopes(client, single(params, 'scope'), single(params, 'channels'));
+}
+
+/** OIDC Core §3.1.2.1: prompt values, none alone. */
+export function checkPrompt(params: RawParams): Prompt[] {
+  const prompt = parseList(single(params, 'prompt'), 'prompt') as Prompt[];
+  const badPrompt = prompt.find((p) => !(PROMPTS as readonly string[]).includes(p));
+  if (badPrompt) throw new OAuthError('invalid_request', `unsupported prompt value '${badPrompt}'`);
+  // OIDC Core §3.1.2.1: none with any other value is an error.
+  if (prompt.includes('none') && prompt.length > 1) throw new OAuthError('invalid_request', "prompt 'none' cannot be combined with other values");
+  return prompt;
+}
+
+/** OIDC Core §3.1.2.1: max_age, in seconds. */
+export function checkMaxAge(params: RawParams): number | undefined {
+  const maxAgeText = single(params, 'max_age');
+  if (maxAgeText === undefined) return undefined;
+  if (!/^\d{1,10}$/.test(maxAgeText)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
+  return Number(maxAgeText);
+}
+
+/** [client] RFC 7636: S256 challenges only; required for public clients. */
+export function checkPkce(params: RawParams, client: Client, responseType: ResponseType): string | undefined {
+  const codeChallenge = single(params, 'code_challenge');
+  checkChallenge(codeChallenge, single(params, 'code_challenge_method'));
+  requirePkce(client, responseType, codeChallenge);
+  return codeChallenge;
+}
+
+/** RFC 9700 §2.1.1 / DESIGN: PKCE is required for public clients. */
+function requirePkce(client: Client, responseType: ResponseType, codeChallenge: string | undefined): void {
+  if (responseType === 'code' && client.isPublic && !codeChallenge) throw new OAuthError('invalid_request', 'public clients must use PKCE (code_challenge with S256)');
+}
+
+// ---- The two error stages -----------------------------------------------------------
+
+function untrusted(fn: () => string | undefined): string | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof OAuthError) throw new UntrustedRequestError(err.error, err.description);
+    throw err;
+  }
+}
+
+function redirectable<T>(target: ReplyTarget, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof OAuthError) throw new RedirectableError(err, target);
+    throw err;
+  }
+}
