@@ -10,7 +10,7 @@ import type { Interaction } from '../store/store.js';
 import type { AuthorizationRequest } from '../authorize/request.js';
 import { proceed, recordConsent, resumeParked } from '../authorize/pipeline.js';
 import { sendAuthorizationResponse, sendUntrustedPage } from '../http/authorization_response.js';
-import { checkLoginForm } from './login_form.js';
+import { checkLoginForm } from '../http/login_form.js';
 import { sourceOf } from '../http/context.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
