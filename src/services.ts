@@ -12,6 +12,7 @@ import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
+import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
@@ -35,6 +36,8 @@ export interface Services {
   tokens: TokenIssuer;
   clients: ClientRegistry;
   accounts: Accounts;
+  /** Browser sessions: start, read, end, end everywhere. */
+  sessions: Sessions;
   consent: Consent;
   backchannel: Backchannel;
   /** Security events (append-only audit log). */
@@ -92,15 +95,17 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       now,
       nickname: async (userId, tx) => (await tx.users.get(userId))?.nickname ?? null,
     });
+    const backchannel = createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) });
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, smtpUrl: config.smtpUrl,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens,
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now, audit),
+      sessions: createSessions({ store, backchannel, audit, now }),
       consent: createConsent(store, pairwise, now, audit),
       audit,
-      backchannel: createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) }),
+      backchannel,
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
       relayWorker,
       janitor: createJanitor({ store, now, auditRetentionDays: config.auditRetentionDays,

@@ -6,7 +6,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
-import { cookieOptions } from '../http/cookies.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
 import type { Session } from '../store/store.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
@@ -165,18 +164,12 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   async function signOut(request: FastifyRequest, reply: FastifyReply, everywhere: boolean) {
     const g = await guarded(request, reply);
     if (!g) return reply;
-    await s.store.transaction(async (tx) => {
-      if (everywhere) {
-        await tx.sessions.deleteByUser(g.session.userId);
-        // Ending every session is what someone does after losing a device: worth a line.
-        await s.audit.record({ type: 'logout', userId: g.session.userId, ip: sourceOf(request), detail: 'sessions=all via=account' }, tx);
-      } else {
-        await tx.sessions.delete(g.session.idDigest);
-      }
-      await s.backchannel.enqueueForUser(tx, g.session.userId);
-    });
-    s.backchannel.kick();
-    reply.clearCookie(page.names.session, cookieOptions(s.config.issuer));
+    if (everywhere) {
+      await s.sessions.endEverywhere(g.session.userId, { source: { ip: sourceOf(request), via: 'account' } });
+      page.clearSessionCookie(reply);
+    } else {
+      await page.endSession(request, reply);
+    }
     reply.header('cache-control', 'no-store');
     return renderPage(reply, 'logged_out', { title: 'Signed out', signedOut: true });
   }
