@@ -14,6 +14,7 @@ import { createClientRegistry, type ClientRegistry } from './clients/registry.js
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
+import { createDeviceFlow, type DeviceFlow } from './device/device_flow.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { createRelayWorker, type RelayWorker } from './relay/worker.js';
@@ -39,6 +40,8 @@ export interface Services {
   /** Browser sessions: start, read, end, end everywhere. */
   sessions: Sessions;
   consent: Consent;
+  /** The device authorization grant's codes and the user's decision on them. */
+  deviceFlow: DeviceFlow;
   backchannel: Backchannel;
   /** Security events (append-only audit log). */
   audit: Audit;
@@ -96,6 +99,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       nickname: async (userId, tx) => (await tx.users.get(userId))?.nickname ?? null,
     });
     const backchannel = createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) });
+    const consent = createConsent(store, pairwise, now, audit);
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, smtpUrl: config.smtpUrl,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     return {
@@ -103,7 +107,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),
-      consent: createConsent(store, pairwise, now, audit),
+      consent,
+      deviceFlow: createDeviceFlow({ store, consent, throttle, now }),
       audit,
       backchannel,
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
