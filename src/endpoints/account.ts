@@ -38,8 +38,8 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     opts: { status?: number; notice?: string; error?: string } = {}) {
     const user = await s.accounts.get(session.userId);
     if (!user) return loginPage(request, reply);
-    const grants = await s.store.grants.listByUser(user.id);
-    const counts = await s.store.messages.countsByUser(user.id);
+    const grants = await s.consent.list(user.id);
+    const counts = await s.relay.counts(user.id);
     const clients = new Map<string, Awaited<ReturnType<typeof s.clients.get>>>();
     const clientOf = async (id: string) => {
       if (!clients.has(id)) clients.set(id, await s.clients.get(id));
@@ -62,7 +62,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
       });
     }
     const messages = [];
-    for (const m of await s.store.messages.listByUser(user.id, INBOX_SIZE)) {
+    for (const m of await s.relay.inbox(user.id, INBOX_SIZE)) {
       const client = await clientOf(m.clientId);
       const grant = grants.find((g) => g.clientId === m.clientId);
       messages.push({
