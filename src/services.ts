@@ -18,6 +18,7 @@ import { createDeviceFlow, type DeviceFlow } from './device/device_flow.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { createRelayWorker, type RelayWorker } from './relay/worker.js';
+import { createUnsubscribe, type Unsubscribe } from './relay/unsubscribe.js';
 import { createAudit, type Audit } from './audit/audit.js';
 import { createJanitor, type Janitor } from './maintenance/janitor.js';
 import { pino } from 'pino';
@@ -47,6 +48,8 @@ export interface Services {
   audit: Audit;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
+  /** One-click unsubscribe links from relayed mail. */
+  unsubscribe: Unsubscribe;
   /** Delivers the outbox (started by serve and `aliasid worker`). */
   relayWorker: RelayWorker;
   /** Deletes expired rows and old audit events (started by serve). */
@@ -112,6 +115,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       audit,
       backchannel,
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
+      unsubscribe: createUnsubscribe({ secrets, consent }),
       relayWorker,
       janitor: createJanitor({ store, now, auditRetentionDays: config.auditRetentionDays,
         log: (msg, fields) => logger.warn(fields, msg) }),
