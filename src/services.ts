@@ -12,10 +12,13 @@ import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
+import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
+import { createDeviceFlow, type DeviceFlow } from './device/device_flow.js';
 import { createBackchannel, type Backchannel } from './logout/backchannel.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { createRelayWorker, type RelayWorker } from './relay/worker.js';
+import { createUnsubscribe, type Unsubscribe } from './relay/unsubscribe.js';
 import { createAudit, type Audit } from './audit/audit.js';
 import { createJanitor, type Janitor } from './maintenance/janitor.js';
 import { pino } from 'pino';
@@ -35,12 +38,18 @@ export interface Services {
   tokens: TokenIssuer;
   clients: ClientRegistry;
   accounts: Accounts;
+  /** Browser sessions: start, read, end, end everywhere. */
+  sessions: Sessions;
   consent: Consent;
+  /** The device authorization grant's codes and the user's decision on them. */
+  deviceFlow: DeviceFlow;
   backchannel: Backchannel;
   /** Security events (append-only audit log). */
   audit: Audit;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
+  /** One-click unsubscribe links from relayed mail. */
+  unsubscribe: Unsubscribe;
   /** Delivers the outbox (started by serve and `aliasid worker`). */
   relayWorker: RelayWorker;
   /** Deletes expired rows and old audit events (started by serve). */
@@ -92,16 +101,21 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       now,
       nickname: async (userId, tx) => (await tx.users.get(userId))?.nickname ?? null,
     });
+    const backchannel = createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) });
+    const consent = createConsent(store, pairwise, now, audit);
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, smtpUrl: config.smtpUrl,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens,
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now, audit),
-      consent: createConsent(store, pairwise, now, audit),
+      sessions: createSessions({ store, backchannel, audit, now }),
+      consent,
+      deviceFlow: createDeviceFlow({ store, consent, throttle, now }),
       audit,
-      backchannel: createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) }),
+      backchannel,
       relay: createRelay({ store, now, onAccepted: () => relayWorker.kick() }),
+      unsubscribe: createUnsubscribe({ secrets, consent }),
       relayWorker,
       janitor: createJanitor({ store, now, auditRetentionDays: config.auditRetentionDays,
         log: (msg, fields) => logger.warn(fields, msg) }),

@@ -20,6 +20,8 @@ export interface ConsentDecision {
 
 export interface Consent {
   find(userId: string, clientId: string): Promise<Grant | undefined>;
+  /** Every app the user connected, with what each was granted (the account page). */
+  list(userId: string): Promise<Grant[]>;
   /** True when the grant already covers every requested scope and channel. */
   covers(grant: Grant | undefined, scopes: string[], channels: string[]): boolean;
   /**
@@ -53,6 +55,7 @@ export function createConsent(store: Store, pairwise: PairwiseSubject, now: () =
 
   return {
     find: (userId, clientId) => store.grants.get(userId, clientId),
+    list: (userId) => store.grants.listByUser(userId),
     covers(grant, scopes, channels) {
       if (!grant) return false;
       return subset(scopes, grant.scopes) && subset(scopes.includes('contact') ? channels : [], grant.channels);

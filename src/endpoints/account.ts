@@ -6,7 +6,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
-import { cookieOptions } from '../http/cookies.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
 import type { Session } from '../store/store.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
@@ -39,8 +38,8 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     opts: { status?: number; notice?: string; error?: string } = {}) {
     const user = await s.accounts.get(session.userId);
     if (!user) return loginPage(request, reply);
-    const grants = await s.store.grants.listByUser(user.id);
-    const counts = await s.store.messages.countsByUser(user.id);
+    const grants = await s.consent.list(user.id);
+    const counts = await s.relay.counts(user.id);
     const clients = new Map<string, Awaited<ReturnType<typeof s.clients.get>>>();
     const clientOf = async (id: string) => {
       if (!clients.has(id)) clients.set(id, await s.clients.get(id));
@@ -63,7 +62,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
       });
     }
     const messages = [];
-    for (const m of await s.store.messages.listByUser(user.id, INBOX_SIZE)) {
+    for (const m of await s.relay.inbox(user.id, INBOX_SIZE)) {
       const client = await clientOf(m.clientId);
       const grant = grants.find((g) => g.clientId === m.clientId);
       messages.push({
@@ -165,18 +164,12 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   async function signOut(request: FastifyRequest, reply: FastifyReply, everywhere: boolean) {
     const g = await guarded(request, reply);
     if (!g) return reply;
-    await s.store.transaction(async (tx) => {
-      if (everywhere) {
-        await tx.sessions.deleteByUser(g.session.userId);
-        // Ending every session is what someone does after losing a device: worth a line.
-        await s.audit.record({ type: 'logout', userId: g.session.userId, ip: sourceOf(request), detail: 'sessions=all via=account' }, tx);
-      } else {
-        await tx.sessions.delete(g.session.idDigest);
-      }
-      await s.backchannel.enqueueForUser(tx, g.session.userId);
-    });
-    s.backchannel.kick();
-    reply.clearCookie(page.names.session, cookieOptions(s.config.issuer));
+    if (everywhere) {
+      await s.sessions.endEverywhere(g.session.userId, { source: { ip: sourceOf(request), via: 'account' } });
+      page.clearSessionCookie(reply);
+    } else {
+      await page.endSession(request, reply);
+    }
     reply.header('cache-control', 'no-store');
     return renderPage(reply, 'logged_out', { title: 'Signed out', signedOut: true });
   }

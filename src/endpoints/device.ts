@@ -5,9 +5,7 @@ import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
-import { formatUserCode, normaliseUserCode } from '../oauth/user_code.js';
-import { POLICIES } from '../security/throttle.js';
-import { digest } from '../tokens/opaque.js';
+import { formatUserCode } from '../oauth/user_code.js';
 import type { DeviceCode } from '../store/store.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { checkLoginForm } from './login_form.js';
@@ -33,24 +31,18 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     return true;
   }
 
-  /** The pending request a (normalised) user code names, counting failed guesses per source. */
+  /** The pending request a user code names, or an answer already sent (wrong codes count per source). */
   async function pending(request: FastifyRequest, reply: FastifyReply, raw: unknown):
     Promise<DeviceCode | 'answered'> {
-    const key = `device-source:${digest(sourceOf(request))}`;
-    const wait = await s.throttle.retryAfter(key);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      await codePage(request, reply, typeof raw === 'string' ? raw : '', `Too many wrong codes. Try again in ${wait} seconds.`, 429);
+    const found = await s.deviceFlow.find(typeof raw === 'string' ? raw : undefined, sourceOf(request));
+    if (found.ok) return found.request;
+    if (found.reason === 'throttled') {
+      reply.header('retry-after', String(found.retryAfter));
+      await codePage(request, reply, typeof raw === 'string' ? raw : '', `Too many wrong codes. Try again in ${found.retryAfter} seconds.`, 429);
       return 'answered';
     }
-    const code = typeof raw === 'string' ? normaliseUserCode(raw) : undefined;
-    const rec = code ? await s.store.deviceCodes.getPendingByUserCode(code, s.now()) : undefined;
-    if (!rec) {
-      await s.throttle.fail(key, POLICIES.source);
-      await codePage(request, reply, typeof raw === 'string' ? raw.slice(0, 20) : '', 'That code is not valid or has expired. Check your device and try again.', 400);
-      return 'answered';
-    }
-    return rec;
+    await codePage(request, reply, typeof raw === 'string' ? raw.slice(0, 20) : '', 'That code is not valid or has expired. Check your device and try again.', 400);
+    return 'answered';
   }
 
   const approveUrl = (rec: DeviceCode) => `/device/approve?user_code=${formatUserCode(rec.userCode)}`;
@@ -117,21 +109,13 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
       return sendErrorPage(reply, 400, 'Bad request', 'Choose Allow or Deny.');
     }
     reply.header('cache-control', 'no-store');
+    const decider = { userId: session.userId, authTime: session.authTime };
     if (body.decision === 'deny') {
-      await s.store.deviceCodes.decide(rec.deviceDigest, { status: 'denied', userId: session.userId, grantId: null,
-        scopes: [], channels: [], authTime: session.authTime });
+      await s.deviceFlow.deny(rec, decider);
       return renderPage(reply, 'device_done', { title: 'Request denied', approved: false });
     }
     const { approvedScopes, approvedChannels } = approvedFrom(body, rec.scopes, rec.channels);
-    await s.store.transaction(async (tx) => {
-      const grant = await s.consent.record({
-        userId: session.userId, clientId: rec.clientId, requestedScopes: rec.scopes,
-        requestedChannels: rec.scopes.includes('contact') ? rec.channels : [], approvedScopes, approvedChannels,
-        source: { ip: sourceOf(request), via: 'device' },
-      }, tx);
-      await tx.deviceCodes.decide(rec.deviceDigest, { status: 'approved', userId: session.userId, grantId: grant.id,
-        scopes: approvedScopes, channels: approvedChannels, authTime: session.authTime });
-    });
+    await s.deviceFlow.approve(rec, { ...decider, approvedScopes, approvedChannels, source: { ip: sourceOf(request), via: 'device' } });
     return renderPage(reply, 'device_done', { title: 'Device connected', approved: true });
   });
 }

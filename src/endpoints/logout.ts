@@ -4,13 +4,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
-import { cookieOptions } from '../http/cookies.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
 import { single, repeated, type RawParams } from '../oauth/params.js';
 import { OAuthError } from '../oauth/errors.js';
 import { queryRedirect } from '../authorize/response_modes/query.js';
 import { verifyIdTokenHint } from '../tokens/id_token_hint.js';
-import type { Client, Session } from '../store/store.js';
+import type { Client } from '../store/store.js';
 
 interface LogoutRequest {
   client?: Client;
@@ -61,19 +60,6 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
     }
   }
 
-  async function endSession(request: FastifyRequest, reply: FastifyReply, session: Session | undefined) {
-    if (session) {
-      // The session ends and the back-channel notices are queued in one transaction; the
-      // delivery happens in the background and never holds this response.
-      await s.store.transaction(async (tx) => {
-        await tx.sessions.delete(session.idDigest);
-        await s.backchannel.enqueueForUser(tx, session.userId);
-      });
-      s.backchannel.kick();
-    }
-    reply.clearCookie(page.names.session, cookieOptions(s.config.issuer));
-  }
-
   async function finish(reply: FastifyReply, req: LogoutRequest, signedOut: boolean) {
     reply.header('cache-control', 'no-store');
     if (req.redirect) return reply.redirect(queryRedirect(req.redirect, { state: req.state }), 303);
@@ -85,12 +71,14 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
     if (!req) return reply;
     const session = await page.session(request);
     if (!session) {
-      await endSession(request, reply, undefined);
+      page.clearSessionCookie(reply);
       return finish(reply, req, true);
     }
     const trusted = req.client && req.hintSub !== undefined && s.pairwise(req.client.id, session.userId) === req.hintSub;
     if (trusted) {
-      await endSession(request, reply, session);
+      // The session ends and the back-channel notices are queued in one transaction; the
+      // delivery happens in the background and never holds this response.
+      await page.endSession(request, reply);
       return finish(reply, req, true);
     }
     const user = await s.accounts.get(session.userId);
@@ -117,7 +105,7 @@ export function logoutEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const req = await parseOrRefuse(reply, params);
     if (!req) return reply;
     if (logout !== 'yes') return finish(reply, req, false);
-    await endSession(request, reply, await page.session(request));
+    await page.endSession(request, reply);
     return finish(reply, req, true);
   });
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { required, single } from '../oauth/params.js';
 import { findToken } from '../tokens/lookup.js';
+import { revokeOwnToken } from '../tokens/revocation.js';
 import { clientForm } from '../http/api.js';
 import { sourceOf } from '../http/context.js';
 import { countMiss, refuseWhileBlocked, scanCounter } from '../security/scanning.js';
@@ -18,21 +19,8 @@ export function revocationEndpoint(app: FastifyInstance, s: Services) {
     await refuseWhileBlocked(s.throttle, scan);
     const token = required(body, 'token');
     const found = await findToken(s, token, single(body, 'token_type_hint'));
-    if (found && found.rec.clientId === client.id) {
-      const { kind, rec } = found;
-      const now = s.now();
-      await s.store.transaction(async (tx) => {
-        if (kind === 'refresh_token') await tx.families.revoke(rec.familyId, now);
-        else await tx.accessTokens.revoke(rec.digest, now);
-        // Revoking a revoked token changes nothing, and is no event.
-        if (rec.revokedAt === null) {
-          await s.audit.record({ type: 'token.revoked', clientId: client.id, userId: rec.userId, ip: request.ip,
-            detail: `token_type=${kind}` }, tx);
-        }
-      });
-    } else {
-      await countMiss(s.throttle, scan);
-    }
+    // Another client's token is a silent no-op, and a miss like an unknown one.
+    if (!(await revokeOwnToken(s, found, { clientId: client.id, ip: request.ip }))) await countMiss(s.throttle, scan);
     // RFC 7009 §2.2: 200 whether or not the token was valid; no body.
     return reply.code(200).send();
   });

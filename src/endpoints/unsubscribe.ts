@@ -6,8 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
-import { META_CHANNEL } from '../oauth/scopes.js';
-import { readUnsubscribeToken, type UnsubscribeRef } from '../relay/unsubscribe_token.js';
+import type { UnsubscribeRef } from '../relay/unsubscribe_token.js';
 import { channelLabel } from '../relay/mail.js';
 import type { Client } from '../store/store.js';
 
@@ -44,20 +43,20 @@ export function unsubscribeEndpoints(app: FastifyInstance, s: Services, page: Pa
   async function load(request: FastifyRequest, reply: FastifyReply): Promise<{ ref: UnsubscribeRef; client?: Client } | undefined> {
     reply.header('cache-control', 'no-store');
     const { token } = request.params as { token: string };
-    const ref = readUnsubscribeToken(s.secrets, token);
-    if (!ref) {
+    const link = s.unsubscribe.read(token);
+    if (!link.ok && link.reason === 'invalid') {
       await sendErrorPage(reply, 400, 'This unsubscribe link is not valid',
         'The link is incomplete or was changed. Use the link from the message, or manage your apps on your Alias account page.');
       return undefined;
     }
-    const client = await s.clients.get(ref.clientId);
-    if (ref.channel === META_CHANNEL) {
+    const client = await s.clients.get(link.ref.clientId);
+    if (!link.ok) {
       await sendErrorPage(reply, 400, 'These notices cannot be unsubscribed on their own',
         `Notices about your connection with ${client?.name ?? 'an app'} come with the permission to contact you.`,
         'To stop them, take back the contact permission (or disconnect the app) on your Alias account page.');
       return undefined;
     }
-    return { ref, client };
+    return { ref: link.ref, client };
   }
 
   const label = (ref: UnsubscribeRef, client?: Client) => ({
@@ -86,9 +85,7 @@ export function unsubscribeEndpoints(app: FastifyInstance, s: Services, page: Pa
         'The form was not sent from this browser’s Alias page, so nothing was changed.', 'Open the unsubscribe link again.');
     }
     const { ref, client } = loaded;
-    const grant = await s.consent.find(ref.userId, ref.clientId);
-    // Already gone (revoked, or the app disconnected): the answer is the same.
-    if (grant) await s.consent.revokeChannel(ref.userId, grant.id, ref.channel, { ip: request.ip, via: 'unsubscribe' });
+    await s.unsubscribe.take(ref, { ip: request.ip, via: 'unsubscribe' });
     return renderPage(reply, 'unsubscribed', { title: 'Unsubscribed', ...label(ref, client) });
   });
 }

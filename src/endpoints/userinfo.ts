@@ -1,9 +1,7 @@
 // GET/POST /api/oauth2/userinfo (OIDC Core §5.3), Bearer tokens per RFC 6750.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
-import { intersect } from '../oauth/scopes.js';
-import { digest } from '../tokens/opaque.js';
-import type { AccessToken, Grant } from '../store/store.js';
+import { activeUserToken } from '../tokens/lookup.js';
 
 type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 const STATUS: Record<BearerError, number> = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403 };
@@ -36,23 +34,6 @@ function bearerToken(request: FastifyRequest): { token?: string; error?: string 
   return {};
 }
 
-export interface ActiveUserToken {
-  token: AccessToken;
-  grant: Grant;
-  /** The token's scopes still granted by the user right now. */
-  scopes: string[];
-  channels: string[];
-}
-
-/** Looks a user access token up and applies revocations made since it was issued. */
-export async function activeUserToken(s: Services, token: string): Promise<ActiveUserToken | undefined> {
-  const found = await s.store.accessTokens.getWithGrant(digest(token));
-  if (!found) return undefined;
-  const { token: rec, grant } = found;
-  if (rec.revokedAt !== null || rec.expiresAt <= s.now() || !rec.grantId || !grant) return undefined;
-  return { token: rec, grant, scopes: intersect(rec.scopes, grant.scopes), channels: intersect(rec.channels, grant.channels) };
-}
-
 export function userinfoEndpoint(app: FastifyInstance, s: Services) {
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const { token, error } = bearerToken(request);
@@ -63,7 +44,7 @@ export function userinfoEndpoint(app: FastifyInstance, s: Services) {
     if (!active.scopes.includes('openid')) return bearerError(reply, 'insufficient_scope', 'the token lacks the openid scope');
     const claims: Record<string, unknown> = { sub: active.grant.sub };
     if (active.scopes.includes('nickname')) {
-      const user = await s.store.users.get(active.grant.userId);
+      const user = await s.accounts.get(active.grant.userId);
       if (user?.nickname) claims.nickname = user.nickname;
     }
     reply.header('cache-control', 'no-store');

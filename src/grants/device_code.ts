@@ -4,7 +4,7 @@ import { required } from '../oauth/params.js';
 import { intersect } from '../oauth/scopes.js';
 import { newFamilyId } from '../tokens/issuer.js';
 import { digest } from '../tokens/opaque.js';
-import { DEVICE_GRANT } from '../endpoints/device_authorization.js';
+import { DEVICE_GRANT } from '../device/device_flow.js';
 import type { GrantHandler } from './types.js';
 import { auditIssued } from './audit.js';
 

@@ -4,13 +4,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Session } from '../store/store.js';
 import { cookieNames, cookieOptions } from './cookies.js';
-import { digest, mintOpaque, safeEqual } from '../tokens/opaque.js';
+import { mintOpaque, safeEqual } from '../tokens/opaque.js';
+import { SESSION_TTL_S } from '../accounts/sessions.js';
 
-export const SESSION_TTL_S = 14 * 24 * 3600;
 const BROWSER_TTL_S = 400 * 24 * 3600;
 
 export function createPageContext(s: Services) {
   const names = cookieNames(s.config.issuer);
+  const clearSessionCookie = (reply: FastifyReply) => reply.clearCookie(names.session, cookieOptions(s.config.issuer));
   return {
     names,
     /** The browser's binding id, set when missing. */
@@ -33,24 +34,24 @@ export function createPageContext(s: Services) {
       const browserId = this.existingBrowserId(request);
       return typeof field === 'string' && browserId !== undefined && safeEqual(field, s.secrets.mac('csrf', browserId));
     },
-    async session(request: FastifyRequest): Promise<Session | undefined> {
-      const raw = request.cookies[names.session];
-      if (!raw || raw.length > 64) return undefined;
-      const session = await s.store.sessions.get(digest(raw), s.now());
-      if (!session) return undefined;
-      // A deleted user's session must not live on.
-      return (await s.store.users.get(session.userId)) ? session : undefined;
+    /** The signed-in session this browser's cookie names, if any. */
+    session(request: FastifyRequest): Promise<Session | undefined> {
+      return s.sessions.read(request.cookies[names.session]);
     },
     /** Starts a fresh session (a new id on every sign-in prevents fixation). */
     async startSession(request: FastifyRequest, reply: FastifyReply, userId: string): Promise<Session> {
-      const old = request.cookies[names.session];
-      if (old && old.length <= 64) await s.store.sessions.delete(digest(old));
-      const id = mintOpaque();
-      const t = s.now();
-      const session: Session = { idDigest: digest(id), userId, authTime: t, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000 };
-      await s.store.sessions.insert(session);
-      reply.setCookie(names.session, id, cookieOptions(s.config.issuer, SESSION_TTL_S));
+      const { cookie, session } = await s.sessions.start(userId, s.now(), { replaces: request.cookies[names.session] });
+      reply.setCookie(names.session, cookie, cookieOptions(s.config.issuer, SESSION_TTL_S));
       return session;
+    },
+    /** Ends this browser's session, if it has one, and clears the cookie. */
+    async endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      await s.sessions.end(request.cookies[names.session]);
+      clearSessionCookie(reply);
+    },
+    /** Forgets the session cookie only (its session already ended). */
+    clearSessionCookie(reply: FastifyReply): void {
+      clearSessionCookie(reply);
     },
   };
 }

@@ -48,6 +48,10 @@ export interface SendRequest {
 export interface Relay {
   /** Accepts a message, or replays the first acceptance of the same Idempotency-Key. */
   send(req: SendRequest): Promise<{ message: Message; replayed: boolean }>;
+  /** The user's inbox: the latest `limit` messages apps sent them, newest first. */
+  inbox(userId: string, limit: number): Promise<Message[]>;
+  /** How many messages each (client, channel) sent the user. */
+  counts(userId: string): Promise<{ clientId: string; channel: string; count: number }[]>;
 }
 
 const bad = (description: string) => new OAuthError('invalid_request', description);
@@ -194,5 +198,7 @@ export function createRelay(deps: { store: Store; now: () => number; limits?: Pa
       deps.onAccepted?.();
       return { message, replayed: false };
     },
+    inbox: (userId, limit) => store.messages.listByUser(userId, limit),
+    counts: (userId) => store.messages.countsByUser(userId),
   };
 }

@@ -1,5 +1,6 @@
 // Finds what an opaque token is, for introspection and revocation: an access token or
-// a refresh token, with the user's current grant applied.
+// a refresh token, with the user's current grant applied; and the live user access
+// token behind a Bearer request (userinfo, the relay).
 import type { AccessToken, Grant, RefreshToken } from '../store/store.js';
 import type { Services } from '../services.js';
 import { intersect } from '../oauth/scopes.js';
@@ -33,4 +34,21 @@ export async function findToken(s: Services, token: string, hint?: string): Prom
       scopes: grant ? intersect(rec.scopes, grant.scopes) : [], channels: grant ? intersect(rec.channels, grant.channels) : [] };
   }
   return undefined;
+}
+
+export interface ActiveUserToken {
+  token: AccessToken;
+  grant: Grant;
+  /** The token's scopes still granted by the user right now. */
+  scopes: string[];
+  channels: string[];
+}
+
+/** Looks a user access token up and applies revocations made since it was issued. */
+export async function activeUserToken(s: Pick<Services, 'store' | 'now'>, token: string): Promise<ActiveUserToken | undefined> {
+  const found = await s.store.accessTokens.getWithGrant(digest(token));
+  if (!found) return undefined;
+  const { token: rec, grant } = found;
+  if (rec.revokedAt !== null || rec.expiresAt <= s.now() || !rec.grantId || !grant) return undefined;
+  return { token: rec, grant, scopes: intersect(rec.scopes, grant.scopes), channels: intersect(rec.channels, grant.channels) };
 }

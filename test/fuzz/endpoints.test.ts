@@ -49,7 +49,7 @@ import { digest, mintOpaque } from '../../src/tokens/opaque.js';
 import { newFamilyId } from '../../src/tokens/issuer.js';
 import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
-import { DEVICE_GRANT } from '../../src/endpoints/device_authorization.js';
+import { DEVICE_GRANT } from '../../src/device/device_flow.js';
 import type { Client, Grant, User } from '../../src/store/store.js';
 
 /**

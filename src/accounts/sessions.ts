@@ -1,0 +1,87 @@
+// Browser sessions: what a session cookie names. The cookie value is shown once, to the
+// browser; the store keeps only its digest. Ending sessions tells the user's clients
+// (back-channel logout) in the same transaction; delivery happens in the background.
+import type { Session, Store } from '../store/store.js';
+import type { Backchannel } from '../logout/backchannel.js';
+import { detail, type Audit, type AuditSource } from '../audit/audit.js';
+import { digest, mintOpaque } from '../tokens/opaque.js';
+
+export const SESSION_TTL_S = 14 * 24 * 3600;
+/** Cookie values Alias mints are 43 characters; anything much longer is not worth a lookup. */
+const MAX_COOKIE_LENGTH = 64;
+
+export interface StartedSession {
+  /** The session cookie's value (the only place the session id exists in the clear). */
+  cookie: string;
+  session: Session;
+}
+
+export interface Sessions {
+  /**
+   * Starts a fresh session for a user who just authenticated at `authTime`. A new id on
+   * every sign-in prevents fixation: the browser's previous session (`replaces`, its
+   * cookie) is deleted first, without telling any client.
+   */
+  start(userId: string, authTime: number, opts?: { replaces?: string }): Promise<StartedSession>;
+  /** The unexpired session a cookie names, if its user still exists. */
+  read(cookie: string | undefined): Promise<Session | undefined>;
+  /**
+   * Ends the session a cookie names and queues back-channel logout notices for its user,
+   * in one transaction. False when there was no such (unexpired) session.
+   */
+  end(cookie: string | undefined): Promise<boolean>;
+  /**
+   * Ends every session of the user (but `exceptSessionId`, a session's `idDigest`, when
+   * given) and queues back-channel logout notices, in one transaction. Audited as a
+   * `logout` event (`sessions=all` or `sessions=others`, and `via`).
+   */
+  endEverywhere(userId: string, opts?: { exceptSessionId?: string; source?: AuditSource }): Promise<void>;
+}
+
+export function createSessions(deps: { store: Store; backchannel: Backchannel; audit: Audit; now: () => number }): Sessions {
+  const { store, backchannel, audit, now } = deps;
+  const usable = (cookie: string | undefined): cookie is string => !!cookie && cookie.length <= MAX_COOKIE_LENGTH;
+
+  return {
+    async start(userId, authTime, opts = {}) {
+      if (usable(opts.replaces)) await store.sessions.delete(digest(opts.replaces));
+      const cookie = mintOpaque();
+      const t = now();
+      const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000 };
+      await store.sessions.insert(session);
+      return { cookie, session };
+    },
+    async read(cookie) {
+      if (!usable(cookie)) return undefined;
+      const session = await store.sessions.get(digest(cookie), now());
+      if (!session) return undefined;
+      // A deleted user's session must not live on.
+      return (await store.users.get(session.userId)) ? session : undefined;
+    },
+    async end(cookie) {
+      if (!usable(cookie)) return false;
+      const session = await store.sessions.get(digest(cookie), now());
+      if (!session) return false;
+      await store.transaction(async (tx) => {
+        await tx.sessions.delete(session.idDigest);
+        await backchannel.enqueueForUser(tx, session.userId);
+      });
+      backchannel.kick();
+      return true;
+    },
+    async endEverywhere(userId, opts = {}) {
+      const { exceptSessionId, source = {} } = opts;
+      await store.transaction(async (tx) => {
+        const kept = exceptSessionId ? await tx.sessions.get(exceptSessionId, now()) : undefined;
+        await tx.sessions.deleteByUser(userId);
+        // The store deletes by user only: the kept session goes back as it was.
+        if (kept && kept.userId === userId) await tx.sessions.insert(kept);
+        // Ending every session is what someone does after losing a device: worth a line.
+        await audit.record({ type: 'logout', userId, ip: source.ip,
+          detail: detail({ sessions: exceptSessionId ? 'others' : 'all', via: source.via }) }, tx);
+        await backchannel.enqueueForUser(tx, userId);
+      });
+      backchannel.kick();
+    },
+  };
+}
