@@ -6,11 +6,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
-import { renderPage, sendErrorPage } from '../http/errors.js';
+import { sendErrorPage } from '../http/errors.js';
+import { renderPage } from '../http/render.js';
 import type { Session } from '../store/store.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
 import { UserInputError } from '../accounts/users.js';
-import { checkLoginForm } from './login_form.js';
+import { checkLoginForm } from '../http/login_form.js';
 
 type Body = Record<string, unknown>;
 const SCOPE_TEXT: Record<string, string> = {

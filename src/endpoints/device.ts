@@ -4,11 +4,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
-import { renderPage, sendErrorPage } from '../http/errors.js';
+import { sendErrorPage } from '../http/errors.js';
+import { renderPage } from '../http/render.js';
 import { formatUserCode } from '../oauth/user_code.js';
 import type { DeviceCode } from '../store/store.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
-import { checkLoginForm } from './login_form.js';
+import { checkLoginForm } from '../http/login_form.js';
 
 type Body = Record<string, unknown>;
 const WARNING = 'Continue only if you started this on your own device just now. If someone gave you this code, deny: ' +

@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
-import { renderPage, sendErrorPage } from '../http/errors.js';
+import { sendErrorPage } from '../http/errors.js';
+import { renderPage } from '../http/render.js';
 import { single, repeated, type RawParams } from '../oauth/params.js';
 import { OAuthError } from '../oauth/errors.js';
 import { queryRedirect } from '../authorize/response_modes/query.js';

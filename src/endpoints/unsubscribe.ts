@@ -5,7 +5,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
-import { renderPage, sendErrorPage } from '../http/errors.js';
+import { sendErrorPage } from '../http/errors.js';
+import { renderPage } from '../http/render.js';
 import type { UnsubscribeRef } from '../relay/unsubscribe_token.js';
 import { channelLabel } from '../relay/mail.js';
 import type { Client } from '../store/store.js';

@@ -6,10 +6,6 @@ import { OAuthError } from '../oauth/errors.js';
 import { isDatabaseUnavailable, RETRY_AFTER_S } from '../store/unavailable.js';
 import { renderPage } from './render.js';
 
-// Pages are rendered by render.ts; re-exported for the endpoints that still import it
-// from here (account, device, logout, unsubscribe: owned elsewhere, to switch over).
-export { renderPage };
-
 export function isApiPath(url: string): boolean {
   return url.startsWith('/api/') || url.startsWith('/.well-known/') || url.startsWith('/oauth2/jwks') || url.startsWith('/healthz');
 }
