@@ -4,9 +4,9 @@ import type { Config } from './config/config.js';
 import { createServices, type Services } from './services.js';
 import { buildApp } from './http/app.js';
 import { seedDemo } from './cli/demo.js';
-import { secretFilePath } from './security/secrets.js';
+import { secretFilePath } from './crypto/secrets.js';
 import { isPostgresUrl } from './store/db.js';
-import { redactRedisUrl } from './security/redis_throttle.js';
+import { redactRedisUrl } from './throttle/redis.js';
 import { exitOnSignals } from './shutdown.js';
 
 export interface Running {

@@ -7,7 +7,7 @@ import { registrationProblem } from '../oauth/redirect_uri.js';
 import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
 import type { ClientCredentials } from '../oauth/client_auth.js';
 import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
-import { POLICIES, type Throttler } from '../security/throttle.js';
+import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 
 export const GRANT_TYPES = [

@@ -6,7 +6,7 @@ import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
 import { renderPage, sendErrorPage } from '../http/errors.js';
 import { formatUserCode, normaliseUserCode } from '../oauth/user_code.js';
-import { POLICIES } from '../security/throttle.js';
+import { POLICIES } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
 import type { DeviceCode } from '../store/store.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';

@@ -4,7 +4,7 @@
 // it lives in the user's inbox on the account page only.
 import nodemailer from 'nodemailer';
 import type { Message, Store } from '../store/store.js';
-import type { Secrets } from '../security/secrets.js';
+import type { Secrets } from '../crypto/secrets.js';
 import { composeMail, defaultFrom } from './mail.js';
 import { grantAllows } from './relay.js';
 import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
