@@ -51,6 +51,16 @@ export interface RelayWorkerDeps {
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
+/** smtp://user:pass@host:port → smtp://host:port, for printing. */
+export function redactSmtp(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'smtp';
+  }
+}
+
 /** SMTP 5xx replies and malformed envelopes will not get better by retrying. */
 function permanent(err: unknown): boolean {
   const e = err as { responseCode?: number; code?: string };
