@@ -1,13 +1,11 @@
 // RFC 6749 §6 refreshing an access token, with rotation and reuse detection
 // (RFC 9700 §4.14.2).
-import { OAuthError } from '../oauth/errors.js';
+import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required, single } from '../oauth/params.js';
 import { intersect, parseList, subset } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import { auditIssued, revokeReusedFamily } from './audit.js';
-
-const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
 
 export const refreshToken: GrantHandler = {
   grantType: 'refresh_token',
