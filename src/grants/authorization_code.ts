@@ -10,6 +10,10 @@ import { auditIssued, revokeReusedFamily } from './audit.js';
 
 export const authorizationCode: GrantHandler = {
   grantType: 'authorization_code',
+  params: ['code', 'redirect_uri', 'code_verifier'],
+  confidentialOnly: false,
+  // RFC 6749 §4.1.1: the code comes back to a registered redirect URI.
+  needsRedirectUri: true,
   async handle(ctx) {
     const { s, client, params } = ctx;
     const code = required(params, 'code');

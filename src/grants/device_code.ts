@@ -10,6 +10,10 @@ import { auditIssued } from './audit.js';
 
 export const deviceCode: GrantHandler = {
   grantType: DEVICE_GRANT,
+  params: ['device_code'],
+  // RFC 8628 §3.4: public clients too (a TV app has no secret to keep).
+  confidentialOnly: false,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params } = ctx;
     const d = digest(required(params, 'device_code'));

@@ -13,6 +13,10 @@ const ALLOWED_USER_SCOPES = ['openid', 'nickname', 'offline_access'];
 
 export const password: GrantHandler = {
   grantType: 'password',
+  params: ['username', 'password', 'scope'],
+  // RFC 6749 §4.3.2: the client authenticates; DESIGN: confidential clients only.
+  confidentialOnly: true,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params, source } = ctx;
     if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use the password grant');

@@ -9,6 +9,10 @@ import { auditIssued, revokeReusedFamily } from './audit.js';
 
 export const refreshToken: GrantHandler = {
   grantType: 'refresh_token',
+  params: ['refresh_token', 'scope'],
+  // DESIGN: refresh tokens only for confidential clients.
+  confidentialOnly: true,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params } = ctx;
     const token = required(params, 'refresh_token');

@@ -30,8 +30,21 @@ export interface GrantContext {
   source: string;
 }
 
-/** One grant type: RFC 6749 §4 / §6 and extensions, one file each. */
-export interface GrantHandler {
+/**
+ * A grant type a client can be registered for: what the client registry checks
+ * (`aliasid client create --grant-type`, the admin API) and discovery advertises.
+ */
+export interface ClientGrantType {
   grantType: string;
+  /** Only for confidential clients: a public client cannot be registered with it. */
+  confidentialOnly: boolean;
+  /** Goes through the authorization endpoint, so the client needs a redirect URI. */
+  needsRedirectUri: boolean;
+}
+
+/** One token-endpoint grant type: RFC 6749 §4 / §6 and extensions, one file each. */
+export interface GrantHandler extends ClientGrantType {
+  /** The request parameters it reads, besides grant_type and client authentication. */
+  params: readonly string[];
   handle(ctx: GrantContext): Promise<Record<string, unknown>>;
 }
