@@ -40,8 +40,9 @@ export interface RelayWorker {
   readonly smtp: boolean;
 }
 
+/** What the delivery worker uses: the outbox and what a mail names, the secret for unsubscribe links, the clock. */
 export interface RelayWorkerDeps {
-  store: Store;
+  store: Pick<Store, 'messages' | 'users' | 'clients' | 'grants'>;
   secrets: Secrets;
   issuer: string;
   now: () => number;
