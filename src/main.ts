@@ -3,11 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { createServices, type Services } from './services.js';
 import { buildApp } from './http/app.js';
-import { seedDemo } from './cli/demo.js';
-import { secretFilePath } from './security/secrets.js';
+import { seedDemo } from './demo.js';
+import { secretFilePath } from './crypto/secrets.js';
 import { isPostgresUrl } from './store/db.js';
-import { redactRedisUrl } from './security/redis_throttle.js';
+import { redactRedisUrl } from './throttle/redis.js';
 import { exitOnSignals } from './shutdown.js';
+import { redactSmtp } from './relay/worker.js';
 
 export interface Running {
   app: FastifyInstance;
@@ -67,16 +68,6 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await services.close();
   })());
   return { app, services, url, stop };
-}
-
-/** smtp://user:pass@host:port → smtp://host:port, for printing. */
-export function redactSmtp(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return 'smtp';
-  }
 }
 
 /** Graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0 (bounded). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Store, User } from '../store/store.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
-import { POLICIES, type Throttler } from '../security/throttle.js';
+import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
 import type { Audit } from '../audit/audit.js';
 

@@ -4,8 +4,8 @@
 // keys derived from ALIAS_SECRET), so a copy of the table alone names nobody and reveals
 // no address, while an operator holding the secret can still search it
 // (`aliasid audit --user`). Never pass secrets, tokens, passwords or e-mail addresses.
-import { randomToken } from '../security/random.js';
-import type { Secrets } from '../security/secrets.js';
+import { randomToken } from '../crypto/random.js';
+import type { Secrets } from '../crypto/secrets.js';
 import type { AuditEvent, AuditEventType, Store } from '../store/store.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';
 

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { createServices } from '../services.js';
-import { redactSmtp } from '../main.js';
+import { redactSmtp } from '../relay/worker.js';
 import { fail, print } from './context.js';
 import { exitOnSignals } from '../shutdown.js';
 

@@ -7,20 +7,14 @@ import { registrationProblem } from '../oauth/redirect_uri.js';
 import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
 import type { ClientCredentials } from '../oauth/client_auth.js';
 import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
-import { POLICIES, type Throttler } from '../security/throttle.js';
+import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
+import { CLIENT_GRANT_TYPES, clientGrantType } from '../grants/index.js';
 
-export const GRANT_TYPES = [
-  'authorization_code',
-  'refresh_token',
-  'implicit',
-  'client_credentials',
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'password',
-] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
-/** Grant types that need a client secret. */
-const CONFIDENTIAL_ONLY = ['refresh_token', 'client_credentials', 'password'];
+/** The grant types a client can be given (src/grants/index.ts is the one list). */
+export const GRANT_TYPES: readonly string[] = CLIENT_GRANT_TYPES.map((g) => g.grantType);
+/** Those that come back through a redirect URI. */
+const REDIRECTED = CLIENT_GRANT_TYPES.filter((g) => g.needsRedirectUri).map((g) => g.grantType);
 const NAME_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
 export interface NewClient {
@@ -62,20 +56,17 @@ export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDig
   const isPublic = input.isPublic ?? false;
   const grantTypes = [...new Set(input.grantTypes?.length ? input.grantTypes : ['authorization_code'])];
   for (const g of grantTypes) {
-    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
-      throw new ClientInputError(`unknown grant type '${g}' (known: ${GRANT_TYPES.join(', ')})`);
-    }
-    if (isPublic && CONFIDENTIAL_ONLY.includes(g)) {
-      throw new ClientInputError(`a public client cannot use the '${g}' grant type`);
-    }
+    const known = clientGrantType(g);
+    if (!known) throw new ClientInputError(`unknown grant type '${g}' (known: ${GRANT_TYPES.join(', ')})`);
+    if (isPublic && known.confidentialOnly) throw new ClientInputError(`a public client cannot use the '${g}' grant type`);
   }
   const redirectUris = [...new Set(input.redirectUris ?? [])];
   for (const uri of redirectUris) {
     const problem = registrationProblem(uri);
     if (problem) throw new ClientInputError(`redirect URI '${uri}' ${problem}`);
   }
-  if (redirectUris.length === 0 && grantTypes.some((g) => g === 'authorization_code' || g === 'implicit')) {
-    throw new ClientInputError('the authorization_code and implicit grant types need at least one --redirect-uri');
+  if (redirectUris.length === 0 && grantTypes.some((g) => REDIRECTED.includes(g))) {
+    throw new ClientInputError(`the ${REDIRECTED.join(' and ')} grant types need at least one --redirect-uri`);
   }
   const postLogoutRedirectUris = [...new Set(input.postLogoutRedirectUris ?? [])];
   for (const uri of postLogoutRedirectUris) {

@@ -1,6 +1,6 @@
 // Typed configuration from flags and environment, validated once at boot.
 import { isPostgresUrl } from '../store/db.js';
-import { MIN_SECRET_LENGTH } from '../security/secrets.js';
+import { MIN_SECRET_LENGTH } from '../crypto/secrets.js';
 
 export interface Config {
   port: number;

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Grant, Store } from '../store/store.js';
 import { META_CHANNEL, subset, union } from '../oauth/scopes.js';
+import { withMeta } from '../oauth/channels.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';
 import { detail, type Audit, type AuditSource } from '../audit/audit.js';
 
@@ -40,12 +41,6 @@ export interface Consent {
   revokeChannel(userId: string, grantId: string, channel: string, source?: AuditSource): Promise<boolean>;
   /** Deletes the grant; every code and token issued under it goes with it. */
   revokeApp(userId: string, grantId: string, source?: AuditSource): Promise<boolean>;
-}
-
-/** `_meta` comes with `contact` and goes with it. */
-export function withMeta(scopes: string[], channels: string[]): string[] {
-  const rest = channels.filter((c) => c !== META_CHANNEL);
-  return scopes.includes('contact') ? [META_CHANNEL, ...rest] : [];
 }
 
 export function createConsent(store: Store, pairwise: PairwiseSubject, now: () => number, audit: Audit): Consent {

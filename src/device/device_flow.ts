@@ -6,7 +6,7 @@ import { UniqueViolation } from '../store/store.js';
 import type { Consent } from '../consent/grants.js';
 import type { AuditSource } from '../audit/audit.js';
 import { newUserCode, normaliseUserCode } from '../oauth/user_code.js';
-import { POLICIES, type Throttler } from '../security/throttle.js';
+import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { digest, mintOpaque } from '../tokens/opaque.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

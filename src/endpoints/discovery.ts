@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { USER_SCOPES } from '../oauth/scopes.js';
 import { SIGNING_ALGS } from '../oauth/signing_algs.js';
+import { CLIENT_GRANT_TYPES } from '../grants/index.js';
 
 export const PATHS = {
   authorization: '/oauth2/authorize',
@@ -30,8 +31,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     scopes_supported: [...USER_SCOPES],
     response_types_supported: ['code', 'id_token'],
     response_modes_supported: ['query', 'form_post'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit',
-      'urn:ietf:params:oauth:grant-type:device_code'],
+    grant_types_supported: CLIENT_GRANT_TYPES.map((g) => g.grantType),
     subject_types_supported: ['pairwise'],
     // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],

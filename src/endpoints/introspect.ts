@@ -2,7 +2,7 @@
 // own tokens as active; an inactive token answers exactly {"active": false}. RFC 7662 §4
 // lets the AS decide which tokens a caller may introspect: Alias has no separate resource
 // servers or audiences, so another client's token is answered exactly like an unknown one
-// (nothing about it leaks), and every such answer counts as a miss (src/security/scanning.ts).
+// (nothing about it leaks), and every such answer counts as a miss (src/tokens/scanning.ts).
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { required, single } from '../oauth/params.js';
@@ -10,7 +10,7 @@ import { formatList } from '../oauth/scopes.js';
 import { findToken } from '../tokens/lookup.js';
 import { clientForm } from '../http/api.js';
 import { sourceOf } from '../http/context.js';
-import { countMiss, refuseWhileBlocked, scanCounter } from '../security/scanning.js';
+import { countMiss, refuseWhileBlocked, scanCounter } from '../tokens/scanning.js';
 
 export function introspectionEndpoint(app: FastifyInstance, s: Services) {
   app.post('/api/oauth2/introspect', async (request, reply) => {

@@ -1,7 +1,7 @@
 // POST /api/oauth2/revoke (RFC 7009). Revoking a refresh token revokes every token of
 // its family. Another client's token is a silent no-op, answered like an unknown one,
 // so revocation cannot probe other clients' tokens; both count as misses against the
-// caller (src/security/scanning.ts). The caller's own token, even one already revoked or
+// caller (src/tokens/scanning.ts). The caller's own token, even one already revoked or
 // expired, is not a miss.
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
@@ -10,7 +10,7 @@ import { findToken } from '../tokens/lookup.js';
 import { revokeOwnToken } from '../tokens/revocation.js';
 import { clientForm } from '../http/api.js';
 import { sourceOf } from '../http/context.js';
-import { countMiss, refuseWhileBlocked, scanCounter } from '../security/scanning.js';
+import { countMiss, refuseWhileBlocked, scanCounter } from '../tokens/scanning.js';
 
 export function revocationEndpoint(app: FastifyInstance, s: Services) {
   app.post('/api/oauth2/revoke', async (request, reply) => {

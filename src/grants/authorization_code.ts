@@ -1,5 +1,5 @@
 // RFC 6749 §4.1.3 access token request with an authorization code; RFC 7636 §4.5–4.6.
-import { OAuthError } from '../oauth/errors.js';
+import { invalidGrant } from '../oauth/errors.js';
 import { required, single } from '../oauth/params.js';
 import { verifyS256 } from '../oauth/pkce.js';
 import { intersect } from '../oauth/scopes.js';
@@ -8,10 +8,12 @@ import type { GrantHandler } from './types.js';
 import type { AuthorizationCode } from '../store/store.js';
 import { auditIssued, revokeReusedFamily } from './audit.js';
 
-const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
-
 export const authorizationCode: GrantHandler = {
   grantType: 'authorization_code',
+  params: ['code', 'redirect_uri', 'code_verifier'],
+  confidentialOnly: false,
+  // RFC 6749 §4.1.1: the code comes back to a registered redirect URI.
+  needsRedirectUri: true,
   async handle(ctx) {
     const { s, client, params } = ctx;
     const code = required(params, 'code');

@@ -10,6 +10,10 @@ import { issuedEvent } from './audit.js';
 
 export const clientCredentials: GrantHandler = {
   grantType: 'client_credentials',
+  params: ['scope'],
+  // RFC 6749 §4.4: confidential clients only.
+  confidentialOnly: true,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params } = ctx;
     // RFC 6749 §4.4: the client credentials grant MUST only be used by confidential clients.

@@ -1,5 +1,5 @@
 // RFC 8628 §3.4–3.5: the device polls the token endpoint with its device_code.
-import { OAuthError } from '../oauth/errors.js';
+import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required } from '../oauth/params.js';
 import { intersect } from '../oauth/scopes.js';
 import { newFamilyId } from '../tokens/issuer.js';
@@ -10,12 +10,16 @@ import { auditIssued } from './audit.js';
 
 export const deviceCode: GrantHandler = {
   grantType: DEVICE_GRANT,
+  params: ['device_code'],
+  // RFC 8628 §3.4: public clients too (a TV app has no secret to keep).
+  confidentialOnly: false,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params } = ctx;
     const d = digest(required(params, 'device_code'));
     const rec = await s.store.deviceCodes.get(d);
-    if (!rec || rec.clientId !== client.id) throw new OAuthError('invalid_grant', 'the device code is invalid');
-    if (rec.consumedAt !== null) throw new OAuthError('invalid_grant', 'the device code was already used');
+    if (!rec || rec.clientId !== client.id) throw invalidGrant('the device code is invalid');
+    if (rec.consumedAt !== null) throw invalidGrant('the device code was already used');
     const now = s.now();
     if (rec.expiresAt <= now) throw new OAuthError('expired_token', 'the device code has expired; start again');
     // §3.5 slow_down: polling faster than the interval adds 5 s to it.
@@ -40,8 +44,8 @@ export const deviceCode: GrantHandler = {
       await auditIssued(ctx, tx, DEVICE_GRANT, grant.sub);
       return tokens;
     });
-    if (minted === 'used') throw new OAuthError('invalid_grant', 'the device code was already used');
-    if (minted === 'revoked') throw new OAuthError('invalid_grant', 'the user revoked this application');
+    if (minted === 'used') throw invalidGrant('the device code was already used');
+    if (minted === 'revoked') throw invalidGrant('the user revoked this application');
     return { ...(await s.tokens.complete(minted)) };
   },
 };

@@ -2,7 +2,7 @@
 // `password` grant; confidential clients only; shares the sign-in page's password check
 // and lockout. It may grant openid, nickname, offline_access and client scopes, never
 // contact or channels: those need the user's own consent on Alias's pages.
-import { OAuthError } from '../oauth/errors.js';
+import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required, single } from '../oauth/params.js';
 import { parseList } from '../oauth/scopes.js';
 import { newFamilyId } from '../tokens/issuer.js';
@@ -13,6 +13,10 @@ const ALLOWED_USER_SCOPES = ['openid', 'nickname', 'offline_access'];
 
 export const password: GrantHandler = {
   grantType: 'password',
+  params: ['username', 'password', 'scope'],
+  // RFC 6749 §4.3.2: the client authenticates; DESIGN: confidential clients only.
+  confidentialOnly: true,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params, source } = ctx;
     if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use the password grant');
@@ -31,7 +35,7 @@ export const password: GrantHandler = {
         throw new OAuthError('too_many_requests', 'too many failed sign-ins; try again later', { status: 429, retryAfter: result.retryAfter });
       }
       // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.
-      throw new OAuthError('invalid_grant', 'the username or password is wrong');
+      throw invalidGrant('the username or password is wrong');
     }
     const authTime = s.now();
     const minted = await s.store.transaction(async (tx) => {

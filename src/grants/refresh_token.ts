@@ -1,16 +1,18 @@
 // RFC 6749 §6 refreshing an access token, with rotation and reuse detection
 // (RFC 9700 §4.14.2).
-import { OAuthError } from '../oauth/errors.js';
+import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required, single } from '../oauth/params.js';
 import { intersect, parseList, subset } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import { auditIssued, revokeReusedFamily } from './audit.js';
 
-const invalidGrant = (why: string) => new OAuthError('invalid_grant', why);
-
 export const refreshToken: GrantHandler = {
   grantType: 'refresh_token',
+  params: ['refresh_token', 'scope'],
+  // DESIGN: refresh tokens only for confidential clients.
+  confidentialOnly: true,
+  needsRedirectUri: false,
   async handle(ctx) {
     const { s, client, params } = ctx;
     const token = required(params, 'refresh_token');

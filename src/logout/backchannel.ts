@@ -38,7 +38,7 @@ export interface Backchannel {
  * §2.4: signed with the keys that sign ID tokens, and with the client's ID token algorithm,
  * since the RP validates it "in the same way that an ID Token signature is validated" (§2.6).
  */
-export function logoutToken(keys: KeyService, issuer: string, client: { id: string; idTokenSignedResponseAlg: SigningAlg },
+export function logoutToken(keys: Pick<KeyService, 'signingKey'>, issuer: string, client: { id: string; idTokenSignedResponseAlg: SigningAlg },
   sub: string, now: number): Promise<string> {
   return keys.signingKey(client.idTokenSignedResponseAlg).then((key) => {
     const iat = Math.floor(now / 1000);
@@ -51,8 +51,19 @@ export function logoutToken(keys: KeyService, issuer: string, client: { id: stri
   });
 }
 
-export function createBackchannel(deps: { store: Store; keys: KeyService; issuer: string; now: () => number;
-  log?: (msg: string, fields: Record<string, unknown>) => void }): Backchannel {
+/**
+ * What the back-channel worker uses: the client and delivery tables (enqueueing runs in
+ * the caller's transaction), the ID token signing keys, the issuer and the clock.
+ */
+export interface BackchannelDeps {
+  store: Pick<Store, 'clients' | 'logoutDeliveries'>;
+  keys: Pick<KeyService, 'signingKey'>;
+  issuer: string;
+  now: () => number;
+  log?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+export function createBackchannel(deps: BackchannelDeps): Backchannel {
   const { store, now } = deps;
 
   async function deliver(row: { id: string; clientId: string; sub: string; attempts: number }): Promise<void> {

@@ -5,7 +5,7 @@
 // run does a bounded number of them, so it never holds a lock for long; any number of
 // nodes may run it at once (store.ts PurgeRepo).
 import type { PurgeKind, Store } from '../store/store.js';
-import { POLICIES } from '../security/throttle.js';
+import { POLICIES } from '../throttle/throttle.js';
 
 export const JANITOR_INTERVAL_MS = 10 * 60_000;
 /** Rows are deleted this long after they expired, so nodes whose clocks lag still agree. */

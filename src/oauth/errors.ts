@@ -68,3 +68,9 @@ export class OAuthError extends Error {
     return { error: this.error, error_description: this.description };
   }
 }
+
+/**
+ * RFC 6749 §5.2 invalid_grant: the code, refresh token, device code or resource owner
+ * credentials are invalid, expired, revoked, already used or issued to another client.
+ */
+export const invalidGrant = (why: string): OAuthError => new OAuthError('invalid_grant', why);

@@ -7,6 +7,7 @@ import type { Client, Grant, Message, Store } from '../store/store.js';
 import { UniqueViolation } from '../store/store.js';
 import { OAuthError } from '../oauth/errors.js';
 import { META_CHANNEL } from '../oauth/scopes.js';
+import { withMeta } from '../oauth/channels.js';
 
 export const LIMITS = {
   /** Characters (code points), one line. */
@@ -106,8 +107,7 @@ export function parseIdempotencyKey(value: string | string[] | undefined): strin
 
 /** True when the grant lets the client message the user on `channel` (`_meta` comes with contact). */
 export function grantAllows(grant: Grant | undefined, channel: string): boolean {
-  if (!grant || !grant.scopes.includes('contact')) return false;
-  return channel === META_CHANNEL || grant.channels.includes(channel);
+  return !!grant && withMeta(grant.scopes, grant.channels).includes(channel);
 }
 
 export function createRelay(deps: { store: Store; now: () => number; limits?: Partial<RateLimits>;

@@ -1,6 +1,6 @@
 // One-click unsubscribe (RFC 8058) from relayed mail: a signed link takes back one channel
 // of one app for one user. The link is its own authority (unsubscribe_token.ts).
-import type { Secrets } from '../security/secrets.js';
+import type { Secrets } from '../crypto/secrets.js';
 import type { Consent } from '../consent/grants.js';
 import type { AuditSource } from '../audit/audit.js';
 import { META_CHANNEL } from '../oauth/scopes.js';

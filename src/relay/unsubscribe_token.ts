@@ -1,7 +1,7 @@
 // One-click unsubscribe links (RFC 8058): an HMAC-signed reference to one channel of one
 // app for one user. The link is its own authorisation, so it carries no expiry and
 // cannot be forged or altered without ALIAS_SECRET.
-import type { Secrets } from '../security/secrets.js';
+import type { Secrets } from '../crypto/secrets.js';
 import { safeEqual } from '../tokens/opaque.js';
 
 const PURPOSE = 'relay-unsubscribe';

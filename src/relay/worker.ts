@@ -4,7 +4,7 @@
 // it lives in the user's inbox on the account page only.
 import nodemailer from 'nodemailer';
 import type { Message, Store } from '../store/store.js';
-import type { Secrets } from '../security/secrets.js';
+import type { Secrets } from '../crypto/secrets.js';
 import { composeMail, defaultFrom } from './mail.js';
 import { grantAllows } from './relay.js';
 import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
@@ -40,8 +40,9 @@ export interface RelayWorker {
   readonly smtp: boolean;
 }
 
+/** What the delivery worker uses: the outbox and what a mail names, the secret for unsubscribe links, the clock. */
 export interface RelayWorkerDeps {
-  store: Store;
+  store: Pick<Store, 'messages' | 'users' | 'clients' | 'grants'>;
   secrets: Secrets;
   issuer: string;
   now: () => number;
@@ -49,6 +50,16 @@ export interface RelayWorkerDeps {
   /** From address; alias@ the issuer's host by default. */
   from?: string;
   log?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+/** smtp://user:pass@host:port → smtp://host:port, for printing. */
+export function redactSmtp(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'smtp';
+  }
 }
 
 /** SMTP 5xx replies and malformed envelopes will not get better by retrying. */

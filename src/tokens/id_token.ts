@@ -1,6 +1,6 @@
 // OIDC Core §2 and §3.1.3.6: the ID token.
 import { createHash } from 'node:crypto';
-import { randomToken } from '../security/random.js';
+import { randomToken } from '../crypto/random.js';
 import { SignJWT } from 'jose';
 import type { KeyService } from './keys.js';
 import { ID_TOKEN_TTL_S } from './keys.js';

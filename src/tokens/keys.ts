@@ -3,7 +3,7 @@
 // encrypted, published in JWKS from creation until every token it signed expired.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { Store, SigningKeyRecord } from '../store/store.js';
-import type { Secrets } from '../security/secrets.js';
+import type { Secrets } from '../crypto/secrets.js';
 import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oauth/signing_algs.js';
 
 /** A new key is published this long before any node signs with it. */

@@ -1,8 +1,7 @@
 // Finds what an opaque token is, for introspection and revocation: an access token or
 // a refresh token, with the user's current grant applied; and the live user access
 // token behind a Bearer request (userinfo, the relay).
-import type { AccessToken, Grant, RefreshToken } from '../store/store.js';
-import type { Services } from '../services.js';
+import type { AccessToken, Grant, RefreshToken, Store } from '../store/store.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from './opaque.js';
 
@@ -10,7 +9,13 @@ export type FoundToken =
   | { kind: 'access_token'; rec: AccessToken; active: boolean; grant?: Grant; scopes: string[]; channels: string[] }
   | { kind: 'refresh_token'; rec: RefreshToken; active: boolean; grant?: Grant; scopes: string[]; channels: string[] };
 
-export async function findToken(s: Services, token: string, hint?: string): Promise<FoundToken | undefined> {
+/** What a lookup reads: the token tables and the clock. The services object fits as it is. */
+export interface LookupDeps {
+  store: Store;
+  now: () => number;
+}
+
+export async function findToken(s: LookupDeps, token: string, hint?: string): Promise<FoundToken | undefined> {
   const d = digest(token);
   const now = s.now();
   // RFC 7009 §2.1 / RFC 7662 §2.1: the hint only orders the search.
@@ -45,7 +50,7 @@ export interface ActiveUserToken {
 }
 
 /** Looks a user access token up and applies revocations made since it was issued. */
-export async function activeUserToken(s: Pick<Services, 'store' | 'now'>, token: string): Promise<ActiveUserToken | undefined> {
+export async function activeUserToken(s: LookupDeps, token: string): Promise<ActiveUserToken | undefined> {
   const found = await s.store.accessTokens.getWithGrant(digest(token));
   if (!found) return undefined;
   const { token: rec, grant } = found;

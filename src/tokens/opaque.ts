@@ -1,5 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { randomToken } from '../security/random.js';
+import { randomToken } from '../crypto/random.js';
 
 /** A fresh opaque token: 256 bits of randomness, base64url. */
 export const mintOpaque = (bytes = 32): string => randomToken(bytes);

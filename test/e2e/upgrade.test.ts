@@ -14,7 +14,7 @@ import { freePort } from '../helpers/harness.js';
 import { aliasid, json } from '../helpers/cli.js';
 import { openDatabase } from '../../src/store/db.js';
 import { migrationProvider } from '../../src/store/migrations/index.js';
-import { createSecrets } from '../../src/security/secrets.js';
+import { createSecrets } from '../../src/crypto/secrets.js';
 import { digest } from '../../src/tokens/opaque.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer } from '../../src/main.js';

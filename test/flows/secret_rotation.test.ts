@@ -7,7 +7,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { ClientInputError } from '../../src/clients/registry.js';
 import { digest } from '../../src/tokens/opaque.js';
-import { POLICIES } from '../../src/security/throttle.js';
+import { POLICIES } from '../../src/throttle/throttle.js';
 import { basic } from '../helpers/bad_input.js';
 
 const MINUTE = 60_000;

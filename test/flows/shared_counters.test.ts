@@ -7,8 +7,8 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { REDIS_URL, dropPrefix, inspector, redisSkip, uniquePrefix } from '../helpers/redis.js';
 import { aliasid, json } from '../helpers/cli.js';
-import { POLICIES } from '../../src/security/throttle.js';
-import { scanCounter } from '../../src/security/scanning.js';
+import { POLICIES } from '../../src/throttle/throttle.js';
+import { scanCounter } from '../../src/tokens/scanning.js';
 import { basic } from '../helpers/bad_input.js';
 
 const FORM = 'application/x-www-form-urlencoded';

@@ -7,8 +7,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
-import { POLICIES } from '../../src/security/throttle.js';
-import { scanCounter } from '../../src/security/scanning.js';
+import { POLICIES } from '../../src/throttle/throttle.js';
+import { scanCounter } from '../../src/tokens/scanning.js';
 import type { Client } from '../../src/store/store.js';
 import { basic } from '../helpers/bad_input.js';
 

@@ -5,7 +5,7 @@
 //
 // All tests of one database kind share one migrated database; each test creates its own
 // rows under fresh ids, so the tests do not depend on each other or on their order.
-import { createThrottler } from '../../src/security/throttle.js';
+import { createThrottler } from '../../src/throttle/throttle.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

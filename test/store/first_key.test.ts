@@ -12,7 +12,7 @@ import { migrate, openDatabase } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql_store.js';
 import type { Store } from '../../src/store/store.js';
 import { sql } from 'kysely';
-import { createSecrets } from '../../src/security/secrets.js';
+import { createSecrets } from '../../src/crypto/secrets.js';
 import { createKeyService } from '../../src/tokens/keys.js';
 import { SIGNING_ALGS } from '../../src/oauth/signing_algs.js';
 

@@ -10,7 +10,7 @@ import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databa
 import { migrate, openDatabase, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql_store.js';
 import type { Store } from '../../src/store/store.js';
-import { createSecrets } from '../../src/security/secrets.js';
+import { createSecrets } from '../../src/crypto/secrets.js';
 import { ACTIVATION_DELAY_MS, ID_TOKEN_TTL_S, KEY_CACHE_MS, createKeyService, type KeyService } from '../../src/tokens/keys.js';
 import { verifyIdTokenHint } from '../../src/tokens/id_token_hint.js';
 import type { SigningAlg } from '../../src/oauth/signing_algs.js';

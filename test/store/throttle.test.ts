@@ -1,4 +1,4 @@
-// The Throttler contract (src/security/throttle.ts): the same behaviours from the database
+// The Throttler contract (src/throttle/throttle.ts): the same behaviours from the database
 // counters (SQLite, PostgreSQL) and the Redis counters, each seen from two instances that
 // share their state, as two nodes do. Then what happens when Redis cannot be reached.
 import { describe, it, before, after } from 'node:test';
@@ -9,8 +9,8 @@ import { databaseKinds, type DatabaseKind, type TestDatabase } from '../helpers/
 import { REDIS_URL, dropPrefix, inspector, redisSkip, uniquePrefix } from '../helpers/redis.js';
 import { migrate, openDatabase, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql_store.js';
-import { createThrottler, type ThrottlePolicy, type Throttler } from '../../src/security/throttle.js';
-import { connectRedis, createRedisThrottler, withFallback, type RedisConnection, type ThrottleLog } from '../../src/security/redis_throttle.js';
+import { createThrottler, type ThrottlePolicy, type Throttler } from '../../src/throttle/throttle.js';
+import { connectRedis, createRedisThrottler, withFallback, type RedisConnection, type ThrottleLog } from '../../src/throttle/redis.js';
 
 /** A clock the test moves by hand. */
 interface Clock {

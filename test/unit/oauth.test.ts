@@ -8,6 +8,7 @@ import { parseList } from '../../src/oauth/scopes.js';
 import { formatUserCode, newUserCode, normaliseUserCode } from '../../src/oauth/user_code.js';
 import { single, flag } from '../../src/oauth/params.js';
 import { OAuthError } from '../../src/oauth/errors.js';
+import { withMeta } from '../../src/oauth/channels.js';
 
 const code = (fn: () => unknown) => {
   try {
@@ -112,5 +113,15 @@ describe('user codes (RFC 8628 §6.1)', () => {
     }
     assert.equal(normaliseUserCode('AEIO-UUUU'), undefined, 'vowels are never in a code');
     assert.equal(normaliseUserCode('BCD'), undefined);
+  });
+});
+
+describe('the reserved _meta channel (DESIGN, "Channels")', () => {
+  it('comes with contact, first, and only once', () => {
+    assert.deepEqual(withMeta(['openid', 'contact'], ['news', '_meta', 'alerts']), ['_meta', 'news', 'alerts']);
+    assert.deepEqual(withMeta(['openid', 'contact'], []), ['_meta']);
+  });
+  it('goes with contact: no channel at all without it', () => {
+    assert.deepEqual(withMeta(['openid'], ['news', '_meta']), []);
   });
 });

@@ -1,7 +1,7 @@
-// The pooled random source behind tokens and identifiers (src/security/random.ts).
+// The pooled random source behind tokens and identifiers (src/crypto/random.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBuffer, randomHex, randomToken } from '../../src/security/random.js';
+import { randomBuffer, randomHex, randomToken } from '../../src/crypto/random.js';
 
 test('random tokens have the asked length and never repeat, across many pool refills', () => {
   const seen = new Set<string>();

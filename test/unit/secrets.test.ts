@@ -1,4 +1,4 @@
-// The generated secret file of the embedded default (src/security/secrets.ts
+// The generated secret file of the embedded default (src/crypto/secrets.ts
 // loadOrCreateSecretFile): commands that start at the same moment on a new data directory
 // (`serve` and an admin command, two admin commands) must all end up with one secret.
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const MODULE = new URL('../../src/security/secrets.ts', import.meta.url).href;
+const MODULE = new URL('../../src/crypto/secrets.ts', import.meta.url).href;
 const PROCESSES = 4;
 const DIRECTORIES = 20;
 

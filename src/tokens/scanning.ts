@@ -4,8 +4,8 @@
 // cannot try tokens without end (RFC 9700 §4.15). Only misses count, never a hit.
 import type { Client } from '../store/store.js';
 import { OAuthError } from '../oauth/errors.js';
-import { digest } from '../tokens/opaque.js';
-import { POLICIES, type ThrottlePolicy, type Throttler } from './throttle.js';
+import { digest } from './opaque.js';
+import { POLICIES, type ThrottlePolicy, type Throttler } from '../throttle/throttle.js';
 
 export interface ScanCounter {
   key: string;

@@ -1,5 +1,5 @@
 // Failure counters in Redis (ALIAS_REDIS_URL), shared by every node, with the semantics of
-// the database's counters (src/security/throttle.ts): a window, exponential back-off from
+// the database's counters (src/throttle/throttle.ts): a window, exponential back-off from
 // the first failure over the allowance, a cap, clear. Only failures are ever written.
 import { Redis } from 'ioredis';
 import type { ThrottlePolicy, Throttler } from './throttle.js';

@@ -1,6 +1,7 @@
 // `serve --demo`: a sample user and client, so a fresh clone can try a sign-in at once.
-import type { Services } from '../services.js';
-import { digest, mintOpaque } from '../tokens/opaque.js';
+// Seeded by the composition root (main.ts), which the CLI's serve command calls.
+import type { Services } from './services.js';
+import { digest, mintOpaque } from './tokens/opaque.js';
 
 export const DEMO = {
   email: 'demo@example.com',
