@@ -11,6 +11,8 @@ import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
 import { findClient, recheckClient, type ClientLookup } from './validate.js';
 
 export const INTERACTION_TTL_MS = 15 * 60_000;
+/** The parked form of AuthorizationRequest.idTokenHintSub. */
+const HINT_SUB = 'id_token_hint.sub';
 
 /** Stores the request for the interaction pages; returns the interaction id. */
 export async function park(store: Store, now: number, req: AuthorizationRequest, browserId: string): Promise<string> {
@@ -50,6 +52,8 @@ function toParams(req: AuthorizationRequest): Record<string, string> {
     p.code_challenge = req.codeChallenge;
     p.code_challenge_method = 'S256';
   }
+  // Not a wire name: the verified hint's subject, never the token (validate.ts).
+  if (req.idTokenHintSub !== undefined) p[HINT_SUB] = req.idTokenHintSub;
   return p;
 }
 
@@ -76,5 +80,6 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     prompt: parseList(get('prompt'), 'prompt') as Prompt[],
     maxAge: maxAge === undefined ? undefined : Number(maxAge),
     codeChallenge: get('code_challenge'),
+    idTokenHintSub: get(HINT_SUB),
   };
 }
