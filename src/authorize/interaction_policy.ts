@@ -18,6 +18,8 @@ export interface UserState {
   /** The grant already covers every requested scope and channel. */
   covered: boolean;
   now: number;
+  /** The request carries a verified id_token_hint naming somebody else than the session's user. */
+  notHinted?: boolean;
 }
 
 export type Need = { page: InteractionPage } | { error: OAuthError };
@@ -41,6 +43,22 @@ export const needsLogin: InteractionCheck = {
   },
 };
 
+/**
+ * OIDC Core §3.1.2.1 id_token_hint: the client expects the person its hint names. Someone
+ * else signed in: the sign-in page (login_required under prompt=none). Someone else signed
+ * in during this very interaction: login_required to the client, since "If the End-User
+ * identified by the ID Token is [not] logged in or is [not] logged in by the request",
+ * the OP SHOULD return an error such as login_required.
+ */
+export const needsHintedUser: InteractionCheck = {
+  name: 'id_token_hint',
+  check(req, { notHinted, authenticatedNow }) {
+    if (!notHinted) return undefined;
+    const error = () => new OAuthError('login_required', 'the signed-in user is not the one id_token_hint names');
+    return authenticatedNow ? { error: error() } : pageOr(req, 'login', error);
+  },
+};
+
 /** prompt=select_account: the account chooser, unless the user just chose or signed in. */
 export const needsAccountChoice: InteractionCheck = {
   name: 'select_account',
@@ -59,7 +77,7 @@ export const needsConsent: InteractionCheck = {
 };
 
 /** In order: each check may assume the ones before it passed (a session, then its user). */
-export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsAccountChoice, needsConsent];
+export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsHintedUser, needsAccountChoice, needsConsent];
 
 /** The first need, or undefined when the request can be answered now. */
 export function firstNeed(req: AuthorizationRequest, user: UserState): Need | undefined {

@@ -4,13 +4,58 @@
 // resumed against the client's current registration: only the [client] steps of
 // validate.ts run again, nothing is parsed twice.
 import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Client, Interaction, Store } from '../store/store.js';
+import type { ThrottlePolicy, Throttler } from '../security/throttle.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
 import { findClient, recheckClient, type ClientLookup } from './validate.js';
 
 export const INTERACTION_TTL_MS = 15 * 60_000;
+/** The parked form of AuthorizationRequest.idTokenHintSub. */
+const HINT_SUB = 'id_token_hint.sub';
+
+/**
+ * A stranger can make Alias store a parked request (up to about 13 KB: only the validated
+ * parameters, each at most 4096 characters, oauth/params.ts) without signing in. So parked
+ * requests are counted per source address: 300 in 10 minutes, then 429 for 1 minute,
+ * doubling with each further request up to 10 minutes. A NAT with 100 people each opening
+ * three sign-in tabs at once stays under it; a flood stores at most ~4 MB per address and
+ * window, and the rows expire after 15 minutes. Requests that need no page (a session
+ * and a remembered grant) park nothing and are never counted. IPv6 sources count per /64,
+ * the block a single host is usually given.
+ */
+export const PARK_POLICY: ThrottlePolicy = { allowed: 300, windowMs: 10 * 60_000, baseBlockMs: 60_000, maxBlockMs: 10 * 60_000 };
+
+/** The counter key of a source address: IPv4 as is, IPv6 by its /64. */
+export function parkKey(source: string): string {
+  return `interaction-source:${digest(addressBlock(source))}`;
+}
+
+export function addressBlock(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':') + '::/64';
+}
+
+/**
+ * Counts one parked request against its source; returns the seconds to wait when the
+ * source is over PARK_POLICY (nothing may be parked then), or 0.
+ */
+export async function reserveParking(throttle: Throttler, source: string): Promise<number> {
+  const key = parkKey(source);
+  // Already blocked: refused without counting, so the block does not grow while it lasts.
+  const blocked = await throttle.retryAfter(key);
+  if (blocked > 0) return blocked;
+  await throttle.fail(key, PARK_POLICY);
+  return throttle.retryAfter(key);
+}
 
 /** Stores the request for the interaction pages; returns the interaction id. */
 export async function park(store: Store, now: number, req: AuthorizationRequest, browserId: string): Promise<string> {
@@ -50,6 +95,8 @@ function toParams(req: AuthorizationRequest): Record<string, string> {
     p.code_challenge = req.codeChallenge;
     p.code_challenge_method = 'S256';
   }
+  // Not a wire name: the verified hint's subject, never the token (validate.ts).
+  if (req.idTokenHintSub !== undefined) p[HINT_SUB] = req.idTokenHintSub;
   return p;
 }
 
@@ -76,5 +123,6 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     prompt: parseList(get('prompt'), 'prompt') as Prompt[],
     maxAge: maxAge === undefined ? undefined : Number(maxAge),
     codeChallenge: get('code_challenge'),
+    idTokenHintSub: get(HINT_SUB),
   };
 }

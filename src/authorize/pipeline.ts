@@ -4,8 +4,8 @@
 //   1. validate   validate.ts: findClient → checkRedirectUri → checkState →
 //                 rejectDuplicates → rejectUnsupported → checkResponseType →
 //                 checkResponseMode → checkGrantType → checkImplicit → checkScopes →
-//                 checkPrompt → checkMaxAge → checkPkce
-//   2. interact   interaction_policy.ts: needsLogin → needsAccountChoice → needsConsent;
+//                 checkPrompt → checkMaxAge → checkPkce → checkIdTokenHint
+//   2. interact   interaction_policy.ts: needsLogin → needsHintedUser → needsAccountChoice → needsConsent;
 //                 a page to show parks the request (park.ts) and the interaction pages
 //                 resume it here, at step 2, without validating it again
 //   3. consent    recordConsent: the user's decision on the consent page
@@ -23,6 +23,7 @@ import { RedirectableError, UntrustedRequestError, type AuthorizationRequest } f
 import type { AuthorizationResponse } from './response_modes/index.js';
 import { errorResponse, successResponse } from './respond.js';
 import { validateAuthorizationRequest } from './validate.js';
+import { verifyIdTokenHint } from '../tokens/id_token_hint.js';
 
 /** An answer to the client (a code, an ID token or an error), in its response mode. */
 export interface Respond { kind: 'respond'; response: AuthorizationResponse }
@@ -36,7 +37,9 @@ export type Outcome = Respond | Interact;
 
 /** Step 1: a request as received at the authorization endpoint. */
 export async function start(s: Services, params: Record<string, unknown>): Promise<Validated> {
-  return validated(() => validateAuthorizationRequest(params, s.clients.get), s.config.issuer);
+  const verifyHint = async (token: string, clientId: string) =>
+    (await verifyIdTokenHint(s.keys, s.config.issuer, token, { audience: clientId }))?.sub;
+  return validated(() => validateAuthorizationRequest(params, s.clients.get, verifyHint), s.config.issuer);
 }
 
 /** Back to step 2 from the interaction pages: the parked request, its client as registered now. */
@@ -59,6 +62,7 @@ export async function proceed(s: Services, req: AuthorizationRequest, user: User
   const grant = session ? await s.consent.find(session.userId, req.client.id) : undefined;
   const need = firstNeed(req, {
     session, authenticatedNow: user.authenticatedNow, grant, covered: s.consent.covers(grant, req.scopes, req.channels), now: s.now(),
+    notHinted: req.idTokenHintSub !== undefined && session !== undefined && s.pairwise(req.client.id, session.userId) !== req.idTokenHintSub,
   });
   if (!need) return respondWith(s, req, grant!, tokenRights(req, grant!, req.scopes, req.channels), session!, user.source);
   if ('error' in need) return { kind: 'respond', response: errorResponse(s.config.issuer, req, need.error) };

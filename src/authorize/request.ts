@@ -26,6 +26,11 @@ export interface AuthorizationRequest {
   prompt: Prompt[];
   maxAge?: number;
   codeChallenge?: string;
+  /**
+   * The `sub` of a verified id_token_hint (OIDC Core §3.1.2.1): the person the client
+   * expects to be signed in. Only the subject is kept, never the token.
+   */
+  idTokenHintSub?: string;
 }
 
 /** Where an authorization error can be sent back safely. */

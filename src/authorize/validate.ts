@@ -4,7 +4,8 @@
 //   findClient → checkRedirectUri                      errors shown on Alias's own page
 //   checkState → rejectDuplicates → rejectUnsupported
 //   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
-//   → checkScopes → checkPrompt → checkMaxAge → checkPkce    errors go back to the client
+//   → checkScopes → checkPrompt → checkMaxAge → checkPkce
+//   → checkIdTokenHint (async: verifies a signature)           errors go back to the client
 //
 // Until client_id and redirect_uri are trusted, every error is shown on Alias's page
 // (RFC 6749 §4.1.2.1: MUST NOT redirect); after that, errors go back to the client.
@@ -23,14 +24,21 @@ import {
 } from './request.js';
 
 export type ClientLookup = (id: string) => Promise<Client | undefined>;
+/** The `sub` of an ID token Alias issued to `clientId` (any expiry), or undefined. */
+export type HintVerifier = (token: string, clientId: string) => Promise<string | undefined>;
 
-export async function validateAuthorizationRequest(params: RawParams, lookup: ClientLookup): Promise<AuthorizationRequest> {
+/** Without a verifier, no hint verifies. */
+const NO_HINTS: HintVerifier = async () => undefined;
+
+export async function validateAuthorizationRequest(params: RawParams, lookup: ClientLookup,
+  verifyHint: HintVerifier = NO_HINTS): Promise<AuthorizationRequest> {
   // Stage 1: the client and where to answer it.
   const client = await findClient(untrusted(() => single(params, 'client_id')), lookup);
   const redirectUri = checkRedirectUri(client, untrusted(() => single(params, 'redirect_uri')));
 
   // Stage 2: anything wrong from here on goes back to the client.
-  return redirectable(replyTarget(params, redirectUri), () => {
+  const target = replyTarget(params, redirectUri);
+  const req = redirectable(target, (): AuthorizationRequest => {
     const state = checkState(params);
     rejectDuplicates(params);
     rejectUnsupported(params);
@@ -56,8 +64,13 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
       prompt,
       maxAge,
       codeChallenge,
+      idTokenHintSub: undefined,
     };
   });
+  const idTokenHintSub = await checkIdTokenHint(params, client, verifyHint).catch((err: unknown) => {
+    throw err instanceof OAuthError ? new RedirectableError(err, target) : err;
+  });
+  return { ...req, idTokenHintSub };
 }
 
 /**
@@ -210,6 +223,23 @@ export function checkPkce(params: RawParams, client: Client, responseType: Respo
   checkChallenge(codeChallenge, single(params, 'code_challenge_method'));
   requirePkce(client, responseType, codeChallenge);
   return codeChallenge;
+}
+
+/**
+ * OIDC Core §3.1.2.1 id_token_hint: an ID token Alias issued to this client (signature,
+ * issuer and audience checked; it may have expired). Its `sub` is who the client expects
+ * to be signed in (interaction_policy.ts answers login_required for anybody else).
+ * A hint that does not verify is refused with invalid_request: OIDC Core §3.1.2.2 says
+ * the OP MUST validate every parameter, and RFC 6749 §4.1.2.1 names an invalid parameter
+ * value invalid_request. Ignoring it instead would let prompt=none issue a code for
+ * whoever is signed in, which is what the client's hint was meant to rule out.
+ */
+export async function checkIdTokenHint(params: RawParams, client: Client, verifyHint: HintVerifier): Promise<string | undefined> {
+  const hint = single(params, 'id_token_hint');
+  if (hint === undefined) return undefined;
+  const sub = await verifyHint(hint, client.id);
+  if (sub === undefined) throw new OAuthError('invalid_request', 'id_token_hint is not an ID token that Alias issued to this client');
+  return sub;
 }
 
 /** RFC 9700 §2.1.1 / DESIGN: PKCE is required for public clients. */

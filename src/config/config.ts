@@ -1,4 +1,5 @@
 // Typed configuration from flags and environment, validated once at boot.
+import { isIP } from 'node:net';
 import { isPostgresUrl } from '../store/db.js';
 import { MIN_SECRET_LENGTH } from '../crypto/secrets.js';
 
@@ -24,7 +25,15 @@ export interface Config {
   drainTimeoutMs: number;
   /** ALIAS_AUDIT_RETENTION_DAYS: audit events older than this are purged by serve's janitor. */
   auditRetentionDays: number;
+  /**
+   * ALIAS_TRUST_PROXY: which proxies may set X-Forwarded-For. false: none (the socket's
+   * address counts); a number: that many hops in front of Alias; a list: the proxies'
+   * addresses or CIDRs. The client is the right-most address not trusted (RFC 7239 §8).
+   */
+  trustProxy: TrustProxy;
 }
+
+export type TrustProxy = false | number | string[];
 
 /** Below the 30 s most process managers wait between SIGTERM and SIGKILL (Kubernetes, systemd: 90 s). */
 export const DEFAULT_DRAIN_TIMEOUT_S = 20;
@@ -79,8 +88,48 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (!/^\d{1,4}(\.\d{1,3})?$/.test(drainText) || Number(drainText) > 3600) {
     throw new ConfigError(`ALIAS_DRAIN_TIMEOUT must be a number of seconds from 0 to 3600, not '${drainText}'`);
   }
+  const trustProxy = parseTrustProxy(env.ALIAS_TRUST_PROXY);
   return { port, host, issuer, db, secret, smtpUrl, smtpFrom, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
-    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays };
+    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy };
+}
+
+/** The names proxy-addr (fastify's trustProxy) knows for address ranges. */
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * ALIAS_TRUST_PROXY. X-Forwarded-For is a list each proxy appends to, so only its right
+ * end is trustworthy: the client's address is the right-most entry not added by a trusted
+ * proxy (RFC 7239 §8), never the left-most, which the client writes itself.
+ *   unset, 0, false    no proxy: the socket's address
+ *   1, true            one hop (one load balancer): the right-most X-Forwarded-For entry
+ *   N (2-16)           N hops (a CDN in front of a load balancer: 2)
+ *   10.0.0.0/8,::1     the proxies' addresses or CIDRs (or loopback, linklocal, uniquelocal):
+ *                      entries from them are skipped, right to left
+ */
+export function parseTrustProxy(text: string | undefined): TrustProxy {
+  const value = (text ?? '').trim();
+  if (value === '' || /^(0|false|no)$/i.test(value)) return false;
+  if (/^(true|yes)$/i.test(value)) return 1;
+  if (/^\d{1,2}$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 16) throw new ConfigError(`ALIAS_TRUST_PROXY must be a hop count from 0 to 16 or a list of addresses, not '${value}'`);
+    return hops;
+  }
+  const entries = value.split(/[\s,]+/).filter(Boolean);
+  for (const entry of entries) {
+    if (!NAMED_RANGES.includes(entry) && !isAddressOrCidr(entry)) {
+      throw new ConfigError(`ALIAS_TRUST_PROXY: '${entry}' is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
+    }
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function retentionDays(text: string | undefined): number {

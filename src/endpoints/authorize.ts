@@ -6,7 +6,8 @@ import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { formBody } from '../http/api.js';
 import { proceed, start } from '../authorize/pipeline.js';
-import { park } from '../authorize/park.js';
+import { park, reserveParking } from '../authorize/park.js';
+import { sendErrorPage } from '../http/errors.js';
 import { sendAuthorizationResponse, sendUntrustedPage } from '../http/authorization_response.js';
 import type { RawParams } from '../oauth/params.js';
 
@@ -19,7 +20,15 @@ export function authorizeEndpoint(app: FastifyInstance, s: Services, page: PageC
     const req = validated.request;
     const outcome = await proceed(s, req, { session: await page.session(request), authenticatedNow: false, source: request.ip });
     if (outcome.kind === 'respond') return sendAuthorizationResponse(reply, outcome.response);
-    // The user has to see a page: park the request, bound to this browser.
+    // The user has to see a page: park the request, bound to this browser, unless this
+    // address parked too many already (park.ts, PARK_POLICY).
+    const wait = await reserveParking(s.throttle, request.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      return sendErrorPage(reply, 429, 'Too many sign-in requests',
+        'Too many sign-in requests came from your network in the last few minutes.',
+        `Please wait ${waitText(wait)} and try again.`);
+    }
     const browserId = page.browserId(request, reply);
     const id = await park(s.store, s.now(), req, browserId);
     return reply.redirect(`/interaction/${id}`, 303);
@@ -30,3 +39,6 @@ export function authorizeEndpoint(app: FastifyInstance, s: Services, page: PageC
   // refused as malformed instead of being read as parameters.
   app.post('/oauth2/authorize', (request, reply) => handle(request, reply, formBody(request)));
 }
+
+const waitText = (seconds: number): string =>
+  seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;

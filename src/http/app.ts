@@ -10,6 +10,8 @@ import type { Services } from '../services.js';
 import { installErrorHandlers, isApiPath, sendErrorPage, sendOAuthError } from './errors.js';
 import { OAuthError } from '../oauth/errors.js';
 import { installCors } from './cors.js';
+import { fastifyTrustProxy } from './trust_proxy.js';
+import { installRequestLog, logSerializers } from './request_log.js';
 import { installSecurityHeaders } from './security_headers.js';
 import { createPageContext } from './context.js';
 import { discoveryEndpoints } from '../endpoints/discovery.js';
@@ -39,9 +41,14 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
     bodyLimit: BODY_LIMIT,
     // Signed one-click unsubscribe tokens are longer than the default 100 characters.
     routerOptions: { maxParamLength: 512 },
-    trustProxy: process.env.ALIAS_TRUST_PROXY === '1' || process.env.ALIAS_TRUST_PROXY === 'true',
+    // RFC 7239 §8: a hop count or the proxies' addresses, never `true` (which would take
+    // the left-most X-Forwarded-For entry, the one the client chooses). trust_proxy.ts.
+    trustProxy: fastifyTrustProxy(s.config.trustProxy),
+    // One line per request at debug, with the route and never the URL (request_log.ts).
+    disableRequestLogging: true,
     logger: opts.logger === undefined || opts.logger === false ? false : {
       level: s.config.logLevel,
+      serializers: logSerializers,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       ...(typeof opts.logger === 'object' ? opts.logger : {}),
     },
@@ -70,6 +77,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
     production: true,
   });
 
+  installRequestLog(app);
   installErrorHandlers(app);
   installSecurityHeaders(app, s.config.issuer);
   installCors(app, s);

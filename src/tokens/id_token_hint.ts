@@ -1,10 +1,13 @@
-// Verifies an ID token we issued, used as id_token_hint (OIDC RP-Initiated Logout §2).
-// Expired hints are accepted: the spec lets the OP take them, and an RP often logs out
-// long after its ID token expired. Signature and issuer are always checked.
+// Verifies an ID token we issued, used as id_token_hint (OIDC RP-Initiated Logout §2, and
+// OIDC Core §3.1.2.1 at the authorization endpoint). Expired hints are accepted: the specs
+// let the OP take them, and an RP often sends one long after its ID token expired.
+// Signature, algorithm and issuer are always checked; `audience`, when given, must be the
+// token's audience (the client sending the hint).
 import { compactVerify, decodeProtectedHeader, type JWTPayload } from 'jose';
 import type { KeyService } from './keys.js';
 
-export async function verifyIdTokenHint(keys: KeyService, issuer: string, token: string): Promise<JWTPayload | undefined> {
+export async function verifyIdTokenHint(keys: KeyService, issuer: string, token: string,
+  opts: { audience?: string } = {}): Promise<JWTPayload | undefined> {
   try {
     const { kid } = decodeProtectedHeader(token);
     if (typeof kid !== 'string') return undefined;
@@ -15,6 +18,7 @@ export async function verifyIdTokenHint(keys: KeyService, issuer: string, token:
     const { payload } = await compactVerify(token, found.key, { algorithms: [found.alg] });
     const claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
     if (claims.iss !== issuer || typeof claims.sub !== 'string' || typeof claims.aud !== 'string') return undefined;
+    if (opts.audience !== undefined && claims.aud !== opts.audience) return undefined;
     return claims;
   } catch {
     return undefined;

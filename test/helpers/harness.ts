@@ -45,7 +45,9 @@ export async function startAlias(kind: DatabaseKind, opts: {
   const issuer = `http://127.0.0.1:${port}`;
   let offset = 0;
   const now = () => Date.now() + offset;
-  const config = loadConfig({ db: opts.via ? opts.via(db.location) : db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent', ...opts.env });
+  const config = loadConfig({ db: opts.via ? opts.via(db.location) : db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent',
+    // A test file may put Alias behind a proxy for all its servers (audit.test.ts).
+    ...(process.env.ALIAS_TRUST_PROXY ? { ALIAS_TRUST_PROXY: process.env.ALIAS_TRUST_PROXY } : {}), ...opts.env });
   const s = await createServices(config, { now, schema: db.schema });
   await s.keys.ensureKey();
   const app = await buildApp(s, process.env.ALIAS_TEST_LOG ? { logger: { level: 'error' } } : {});
