@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Client, Interaction, Store } from '../store/store.js';
-import type { ThrottlePolicy, Throttler } from '../security/throttle.js';
+import type { ThrottlePolicy, Throttler } from '../throttle/throttle.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
