@@ -4,7 +4,8 @@
 // resumed against the client's current registration: only the [client] steps of
 // validate.ts run again, nothing is parsed twice.
 import { randomBytes } from 'node:crypto';
-import type { Client, Interaction, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Client, Interaction } from '../store/types.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';

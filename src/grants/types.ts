@@ -1,4 +1,4 @@
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import type { Services } from '../services.js';
 import type { RawParams } from '../oauth/params.js';
 

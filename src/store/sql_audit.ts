@@ -4,7 +4,8 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { placeholders, runShape } from './compiled.js';
 import type { AuditEventsTable, Database } from './schema.js';
 import type { DialectName } from './db.js';
-import type { AuditEvent, AuditRepo } from './store.js';
+import type { AuditRepo } from './store.js';
+import type { AuditEvent } from './types.js';
 
 export const auditRow = (e: AuditEvent): AuditEventsTable => ({
   id: e.id, at: e.at, type: e.type, outcome: e.outcome, client_id: e.clientId, sub: e.sub,

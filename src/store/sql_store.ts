@@ -8,10 +8,10 @@ import { param, placeholders, runShape, type Args } from './compiled.js';
 import { auditRow, createAuditRepo } from './sql_audit.js';
 import { createPurgeRepo } from './sql_purge.js';
 import type { SigningAlg } from '../oauth/signing_algs.js';
-import {
-  UniqueViolation, type AccessToken, type AuthorizationCode, type Client, type Grant,
-  type Interaction, type RefreshToken, type DeviceCode, type LogoutDelivery, type Message, type SigningKeyRecord, type Store,
-} from './store.js';
+import { UniqueViolation, type Store } from './store.js';
+import type {
+  AccessToken, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message, RefreshToken, SigningKeyRecord,
+} from './types.js';
 
 /** Cached rows are shared by every reader: frozen, so no caller can change them. */
 function deepFreeze<T>(value: T): T {

@@ -1,7 +1,7 @@
 // Finds what an opaque token is, for introspection and revocation: an access token or
 // a refresh token, with the user's current grant applied; and the live user access
 // token behind a Bearer request (userinfo, the relay).
-import type { AccessToken, Grant, RefreshToken } from '../store/store.js';
+import type { AccessToken, Grant, RefreshToken } from '../store/types.js';
 import type { Services } from '../services.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from './opaque.js';

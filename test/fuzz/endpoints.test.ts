@@ -50,7 +50,7 @@ import { newFamilyId } from '../../src/tokens/issuer.js';
 import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import { DEVICE_GRANT } from '../../src/device/device_flow.js';
-import type { Client, Grant, User } from '../../src/store/store.js';
+import type { Client, Grant, User } from '../../src/store/types.js';
 
 /**
  * Tables whose rows may change on a rejected request: failure counters (DESIGN: "rate

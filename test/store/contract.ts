@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, migrate, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql_store.js';
-import {
-  UniqueViolation, type AccessToken, type AuditEvent, type AuthorizationCode, type Client, type Grant, type Interaction,
-  type RefreshToken, type Session, type SigningKeyRecord, type Store, type User,
-} from '../../src/store/store.js';
+import { UniqueViolation, type Store } from '../../src/store/store.js';
+import type {
+  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User,
+} from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
 
 /** Epoch milliseconds, beyond 2^31: times must survive as exact numbers (PostgreSQL int8). */

@@ -11,7 +11,8 @@ import { createJanitor, GRACE_MS, SETTLED_QUEUE_MS } from '../../src/maintenance
 import { loadConfig } from '../../src/config/config.js';
 import { createServices } from '../../src/services.js';
 import { startServer } from '../../src/main.js';
-import type { AuditEvent, Grant, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
+import type { AuditEvent, Grant } from '../../src/store/types.js';
 import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
 
 const NOW = 1_800_000_000_000;
