@@ -7,9 +7,9 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
-import { createReadCache, type ReadCache } from './read_cache.js';
-import { createPgPool } from './pg_pool.js';
-import { groupCommitDialect, type GroupCommitStats } from './sqlite_group_commit.js';
+import { createReadCache, type ReadCache } from './sqlite/read_cache.js';
+import { createPgPool } from './postgres/pool.js';
+import { groupCommitDialect, type GroupCommitStats } from './sqlite/group_commit.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -18,7 +18,7 @@ export interface Db {
   dialect: DialectName;
   /** Human-readable location (file path or URL without password). */
   location: string;
-  /** SQLite only: cached client and failure-counter reads (read_cache.ts). */
+  /** SQLite only: cached client and failure-counter reads (sqlite/read_cache.ts). */
   readCache?: ReadCache;
   /** SQLite only: how transactions were grouped into commits. */
   groupCommit?: GroupCommitStats;
@@ -58,7 +58,7 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
   sqlite.pragma('cache_size = -8192');
   const readCache = createReadCache(sqlite);
-  // Concurrent transactions share one commit (sqlite_group_commit.ts); a group whose
+  // Concurrent transactions share one commit (sqlite/group_commit.ts); a group whose
   // writes are lost takes what reads cached from it along.
   const dialect = groupCommitDialect(sqlite, () => readCache.changed());
   const kysely = new Kysely<Database>({ dialect });

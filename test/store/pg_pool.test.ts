@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds, PG_URL } from '../helpers/databases.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
-import { createPgPool } from '../../src/store/pg_pool.js';
+import { createPgPool } from '../../src/store/postgres/pool.js';
 import { isDatabaseUnavailable } from '../../src/store/unavailable.js';
 import type pg from 'pg';
 
