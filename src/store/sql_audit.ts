@@ -3,7 +3,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { placeholders, runShape } from './compiled.js';
 import type { AuditEventsTable, Database } from './schema.js';
-import type { DialectName } from './db.js';
+import type { Dialect } from './dialect.js';
 import type { AuditRepo } from './store.js';
 import type { AuditEvent } from './types.js';
 
@@ -25,13 +25,13 @@ const toEvent = (r: Selectable<AuditEventsTable>): AuditEvent => ({
   detail: r.detail,
 });
 
-export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dialect: DialectName): AuditRepo {
+export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dialect: Dialect): AuditRepo {
   return {
     async append(e) {
       // One INSERT of fixed shape: a cached prepared statement on SQLite; inside the
       // caller's transaction when there is one.
       const row = auditRow(e);
-      await runShape(k, dialect, 'audit.append', (b) => b.insertInto('audit_events').values(placeholders(row)), row);
+      await runShape(k, dialect.name, 'audit.append', (b) => b.insertInto('audit_events').values(placeholders(row)), row);
     },
     async query(q) {
       let s = k.selectFrom('audit_events').selectAll();
@@ -53,9 +53,9 @@ export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dia
       return rows.map((r) => r.client_id!).sort();
     },
     async purgeOlderThan(before, limit) {
-      let old = k.selectFrom('audit_events').select(['at', 'id']).where('at', '<', before).orderBy('at').limit(limit);
       // Several nodes purge at once: PostgreSQL skips rows another node is deleting.
-      if (dialect === 'postgres') old = old.forUpdate().skipLocked();
+      const old = dialect.skipLocked(k.selectFrom('audit_events').select(['at', 'id']).where('at', '<', before)
+        .orderBy('at').limit(limit));
       // By the whole key (at, id): the table has no index on id alone.
       const r = await sql`delete from audit_events where (at, id) in (${old})`.execute(k);
       return Number(r.numAffectedRows ?? 0);

@@ -4,12 +4,11 @@
 // are skipped, so several nodes can run the janitor at once without waiting on each other.
 import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
 import type { Database } from './schema.js';
-import type { DialectName } from './db.js';
+import type { Dialect } from './dialect.js';
 import type { PurgeRepo } from './store.js';
 
-export function createPurgeRepo(k: Kysely<Database> | Transaction<Database>, dialect: DialectName): PurgeRepo {
-  const lockFree = <DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>) =>
-    dialect === 'postgres' ? q.forUpdate().skipLocked() : q;
+export function createPurgeRepo(k: Kysely<Database> | Transaction<Database>, dialect: Dialect): PurgeRepo {
+  const lockFree = <DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>) => dialect.skipLocked(q);
   const count = (r: { numDeletedRows: bigint }) => Number(r.numDeletedRows);
 
   return {

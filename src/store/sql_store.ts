@@ -225,14 +225,6 @@ const toMessage = (r: Selectable<MessagesTable>): Message => ({
   deliveredAt: r.delivered_at,
 });
 
-/** Runs of a PostgreSQL transaction aborted by a deadlock or serialization failure, in all. */
-const TRANSACTION_ATTEMPTS = 3;
-
-const isRetryableAbort = (err: unknown): boolean => {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
-};
-
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
 }
@@ -240,7 +232,7 @@ export function createSqlStore(handle: Db): Store {
 function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: boolean): Store {
   /** A hot, fixed-shape query: compiled once per dialect (compiled.ts). */
   const run = <R>(name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
-    runShape<R>(k, handle.dialect, name, shape, args);
+    runShape<R>(k, handle.dialect.name, name, shape, args);
   const first = async <R>(name: string, shape: (b: Kysely<Database>) => Compilable, args: Args) =>
     (await run<R>(name, shape, args)).rows[0];
   // Cached reads (SQLite): never inside a transaction, which may see uncommitted rows.
@@ -279,7 +271,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
       .orderBy('next_attempt_at').limit(limit);
     const rows = await q.updateTable(name).set({ lease_until: leaseUntil })
-      .where('id', 'in', handle.dialect === 'postgres' ? due.forUpdate().skipLocked() : due)
+      .where('id', 'in', handle.dialect.skipLocked(due))
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
       .returningAll().execute();
     return rows as unknown as Selectable<Database[T]>[];
@@ -317,8 +309,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         });
       },
       async getForUpdate(id) {
-        const q = k.selectFrom('clients').selectAll().where('id', '=', id);
-        const r = await (handle.dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
+        const r = await handle.dialect.forUpdate(k.selectFrom('clients').selectAll().where('id', '=', id)).executeTakeFirst();
         return r && toClient(r);
       },
       async list() {
@@ -497,7 +488,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
         await run('accessTokens.insert', (b) => b.insertInto('access_tokens').values(placeholders(row)), row);
       },
       async insertWithEvent(t, event) {
-        if (handle.dialect === 'sqlite' || inTx) {
+        if (!handle.dialect.writableCte || inTx) {
           // SQLite: one transaction is one commit (and far cheaper than two autocommits).
           return store.transaction(async (tx) => {
             await tx.accessTokens.insert(t);
@@ -632,10 +623,9 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
       lock: (key, now) => writing(async () => {
         await k.insertInto('throttles').values({ key, failures: 0, window_start: now, blocked_until: 0 })
           .onConflict((oc) => oc.column('key').doNothing()).execute();
-        let q = k.selectFrom('throttles').selectAll().where('key', '=', key);
         // SQLite transactions already run one at a time; PostgreSQL needs the row lock.
-        if (handle.dialect === 'postgres') q = q.forUpdate();
-        const r = await q.executeTakeFirstOrThrow();
+        const r = await handle.dialect.forUpdate(k.selectFrom('throttles').selectAll().where('key', '=', key))
+          .executeTakeFirstOrThrow();
         return { key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until };
       }),
       put: (t) => writing(async () => {
@@ -766,19 +756,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
 
     async transaction(fn) {
       if (inTx) return fn(store);
-      const once = () => (k as Kysely<Database>).transaction().execute((trx) => fn(build(trx, handle, true)));
-      if (handle.dialect !== 'postgres') return once();
-      // PostgreSQL docs §13.6: a transaction aborted by a deadlock (40P01) or a
-      // serialization failure (40001) did nothing, and the remedy is to run it again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once();
-        } catch (err) {
-          if (attempt >= TRANSACTION_ATTEMPTS || !isRetryableAbort(err)) throw err;
-          // Apart, so the transactions that collided do not collide again at once.
-          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
-        }
-      }
+      // PostgreSQL runs it again after a deadlock or serialization failure (postgres/retry.ts).
+      return handle.dialect.retrying(() => (k as Kysely<Database>).transaction().execute((trx) => fn(build(trx, handle, true))));
     },
     async ping() {
       await sql`select 1`.execute(k);
