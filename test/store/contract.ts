@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User,
