@@ -3,8 +3,9 @@ import type { Selectable } from 'kysely';
 import type { AuthorizationCodesTable } from '../schema.js';
 import type { CodeRepo } from '../store.js';
 import type { AuthorizationCode } from '../types.js';
-import { param, placeholders } from '../compiled.js';
+import { placeholders } from '../compiled.js';
 import { json, list, type Sql } from './context.js';
+import { singleUse } from './single_use.js';
 
 const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   digest: r.digest,
@@ -23,8 +24,13 @@ const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   consumedAt: r.consumed_at,
 });
 
+/** A code is consumed once (single_use.ts). */
+const codes = singleUse({
+  table: 'authorization_codes', getName: 'codes.get', spendName: 'codes.consume', mark: 'consumed_at', to: toCode,
+});
+
 export function createCodeRepo(s: Sql): CodeRepo {
-  const { first, run } = s;
+  const { run } = s;
   return {
     async insert(c) {
       const row: Selectable<AuthorizationCodesTable> = {
@@ -35,17 +41,7 @@ export function createCodeRepo(s: Sql): CodeRepo {
       };
       await run('codes.insert', (b) => b.insertInto('authorization_codes').values(placeholders(row)), row);
     },
-    async get(digest) {
-      const r = await first<Selectable<AuthorizationCodesTable>>('codes.get', (b) => b.selectFrom('authorization_codes')
-        .selectAll().where('digest', '=', param('digest')), { digest });
-      return r && toCode(r);
-    },
-    async consume(digest, now) {
-      // One conditional UPDATE: the database decides the single winner.
-      const r = await first<Selectable<AuthorizationCodesTable>>('codes.consume', (b) => b.updateTable('authorization_codes')
-        .set({ consumed_at: param<number>('now') }).where('digest', '=', param('digest')).where('consumed_at', 'is', null)
-        .returningAll(), { digest, now });
-      return r && toCode(r);
-    },
+    get: (digest) => codes.get(s, digest),
+    consume: (digest, now) => codes.spend(s, digest, now),
   };
 }

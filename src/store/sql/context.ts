@@ -21,7 +21,7 @@ export interface Sql {
   run<R>(name: string, shape: ShapeOf, args: Args): Promise<QueryResult<R>>;
   /** As run, the first row. */
   first<R>(name: string, shape: ShapeOf, args: Args): Promise<R | undefined>;
-  /** A read through the SQLite read cache (read_cache.ts); never inside a transaction. */
+  /** A read through the SQLite read cache (sqlite/read_cache.ts); never inside a transaction. */
   cachedRead<T>(key: string, read: () => Promise<T | undefined>): Promise<T | undefined>;
   /** Every write to a cached table (clients, throttles) goes through here. */
   writing<T>(run: () => Promise<T>): Promise<T>;

@@ -3,8 +3,9 @@ import type { Selectable } from 'kysely';
 import type { RefreshTokensTable } from '../schema.js';
 import type { RefreshTokenRepo } from '../store.js';
 import type { RefreshToken } from '../types.js';
-import { param, placeholders } from '../compiled.js';
+import { placeholders } from '../compiled.js';
 import { json, list, type Sql } from './context.js';
+import { singleUse } from './single_use.js';
 
 const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
   digest: r.digest,
@@ -21,8 +22,14 @@ const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
   revokedAt: r.revoked_at,
 });
 
+/** A token is rotated once, and only while it is current: neither rotated nor revoked (single_use.ts). */
+const tokens = singleUse({
+  table: 'refresh_tokens', getName: 'refreshTokens.get', spendName: 'refreshTokens.rotate', mark: 'rotated_at',
+  alsoNull: ['revoked_at'], to: toRefresh,
+});
+
 export function createRefreshTokenRepo(s: Sql): RefreshTokenRepo {
-  const { k, first, run } = s;
+  const { k, run } = s;
   return {
     async insert(t) {
       const row: Selectable<RefreshTokensTable> = {
@@ -32,18 +39,8 @@ export function createRefreshTokenRepo(s: Sql): RefreshTokenRepo {
       };
       await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(row)), row);
     },
-    async get(digest) {
-      const r = await first<Selectable<RefreshTokensTable>>('refreshTokens.get', (b) => b.selectFrom('refresh_tokens')
-        .selectAll().where('digest', '=', param('digest')), { digest });
-      return r && toRefresh(r);
-    },
-    async rotate(digest, now) {
-      // One conditional UPDATE decides the single winner and returns the token (as codes.consume).
-      const r = await first<Selectable<RefreshTokensTable>>('refreshTokens.rotate', (b) => b.updateTable('refresh_tokens')
-        .set({ rotated_at: param<number>('now') }).where('digest', '=', param('digest'))
-        .where('rotated_at', 'is', null).where('revoked_at', 'is', null).returningAll(), { digest, now });
-      return r && toRefresh(r);
-    },
+    get: (digest) => tokens.get(s, digest),
+    rotate: (digest, now) => tokens.spend(s, digest, now),
     async revoke(digest, now) {
       await k.updateTable('refresh_tokens').set({ revoked_at: now }).where('digest', '=', digest)
         .where('revoked_at', 'is', null).execute();
