@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { Config } from './config/config.js';
 import { migrate, openDatabase, type Db, isPostgresUrl } from './store/db.js';
-import { createSqlStore } from './store/sql_store.js';
+import { createSqlStore } from './store/sql/index.js';
 import type { Store } from './store/store.js';
 import { createSecrets, loadOrCreateSecretFile, type Secrets } from './crypto/secrets.js';
 import { createThrottler, type Throttler } from './throttle/throttle.js';

@@ -1,7 +1,8 @@
 // Browser sessions: what a session cookie names. The cookie value is shown once, to the
 // browser; the store keeps only its digest. Ending sessions tells the user's clients
 // (back-channel logout) in the same transaction; delivery happens in the background.
-import type { Session, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Session } from '../store/types.js';
 import type { Backchannel } from '../logout/backchannel.js';
 import { detail, type Audit, type AuditSource } from '../audit/audit.js';
 import { digest, mintOpaque } from '../tokens/opaque.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Store, User } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { User } from '../store/types.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';

@@ -6,7 +6,8 @@
 // (`aliasid audit --user`). Never pass secrets, tokens, passwords or e-mail addresses.
 import { randomToken } from '../crypto/random.js';
 import type { Secrets } from '../crypto/secrets.js';
-import type { AuditEvent, AuditEventType, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { AuditEvent, AuditEventType } from '../store/types.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';
 
 export interface AuditEntry {

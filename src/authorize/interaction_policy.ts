@@ -2,7 +2,7 @@
 // order and the first that applies wins (a page to show, or under prompt=none an error
 // for the client). OIDC Core §3.1.2.1 (prompt, max_age), §3.1.2.3–4.
 // A new requirement (step-up with acr_values, a verified e-mail) is one more check here.
-import type { Grant, Session } from '../store/store.js';
+import type { Grant, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationRequest } from './request.js';
 

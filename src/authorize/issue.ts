@@ -3,7 +3,7 @@
 // (OIDC Core §3.2.2.5), which has no at_hash since no access token is issued through the
 // front channel.
 import type { Services } from '../services.js';
-import type { Grant } from '../store/store.js';
+import type { Grant } from '../store/types.js';
 import { META_CHANNEL, union } from '../oauth/scopes.js';
 import { signIdToken } from '../tokens/id_token.js';
 import { issueCode } from './issue_code.js';

@@ -1,6 +1,7 @@
 // Issues an authorization code: single use, 60 s, bound to the client, the redirect URI
 // and the PKCE challenge (RFC 6749 §4.1.2, RFC 7636 §4.4).
-import type { Grant, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Grant } from '../store/types.js';
 import { CODE_TTL_S, newFamilyId } from '../tokens/issuer.js';
 import { digest, mintKeyed } from '../tokens/opaque.js';
 import type { AuthorizationRequest } from './request.js';

@@ -5,7 +5,8 @@
 // validate.ts run again, nothing is parsed twice.
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { Client, Interaction, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Client, Interaction } from '../store/types.js';
 import type { ThrottlePolicy, Throttler } from '../throttle/throttle.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';

@@ -14,7 +14,7 @@
 //
 // Nothing here knows about HTTP: endpoints turn the outcomes into replies.
 import type { Services } from '../services.js';
-import type { Grant, Interaction, Session } from '../store/store.js';
+import type { Grant, Interaction, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { firstNeed, type InteractionPage } from './interaction_policy.js';
 import { issue, tokenRights, type Rights } from './issue.js';

@@ -1,6 +1,6 @@
 // The authorization request once validated (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), and
 // the two kinds of error a request can end in.
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { ResponseMode } from './response_modes/index.js';
 

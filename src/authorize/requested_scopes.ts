@@ -1,6 +1,6 @@
 // Scope and channel rules shared by every request a user consents to (authorization
 // and device requests): openid required, user scopes only, channels only with contact.
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { isUserScope, META_CHANNEL, parseList } from '../oauth/scopes.js';
 

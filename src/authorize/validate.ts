@@ -11,7 +11,7 @@
 // (RFC 6749 §4.1.2.1: MUST NOT redirect); after that, errors go back to the client.
 // The steps marked [client] depend on the client's registration: recheckClient re-runs
 // them, alone, when a parked request resumes (park.ts).
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { flag, repeated, single, type RawParams } from '../oauth/params.js';
 import { parseList } from '../oauth/scopes.js';

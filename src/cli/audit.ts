@@ -2,7 +2,7 @@
 // the alias IDs they have at each client in the log (and the keyed digest that stands for
 // them in events without a client), since the log never stores a user id or address.
 import type { Command } from 'commander';
-import type { AuditEvent } from '../store/store.js';
+import type { AuditEvent } from '../store/types.js';
 import type { Services } from '../services.js';
 import { parseSince } from '../audit/since.js';
 import { fail, print, UsageError, withServices } from './context.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { clientInformation, GRANT_TYPES, validateClient } from '../clients/registry.js';
 import { SIGNING_ALGS } from '../oauth/signing_algs.js';
-import type { Channel, Client } from '../store/store.js';
+import type { Channel, Client } from '../store/types.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
 import { detail } from '../audit/audit.js';
 

@@ -1,7 +1,8 @@
 // Client registration and authentication, shared by the CLI, the admin API and the
 // token endpoint.
 import { randomBytes } from 'node:crypto';
-import type { Channel, Client, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Channel, Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { registrationProblem } from '../oauth/redirect_uri.js';
 import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';

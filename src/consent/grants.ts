@@ -1,6 +1,7 @@
 // The user's grants: what each user allowed each client (scopes × channels).
 import { randomBytes } from 'node:crypto';
-import type { Grant, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Grant } from '../store/types.js';
 import { META_CHANNEL, subset, union } from '../oauth/scopes.js';
 import { withMeta } from '../oauth/channels.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';

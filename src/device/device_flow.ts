@@ -1,7 +1,8 @@
 // The device authorization grant's user side (RFC 8628): a device asks for a pair of
 // codes (§3.1–3.2), the user enters the user code on Alias's pages and approves or
 // denies (§3.3). Polling the token endpoint is grants/device_code.ts.
-import type { DeviceCode, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { DeviceCode } from '../store/types.js';
 import { UniqueViolation } from '../store/store.js';
 import type { Consent } from '../consent/grants.js';
 import type { AuditSource } from '../audit/audit.js';

@@ -8,7 +8,7 @@ import type { PageContext } from '../http/context.js';
 import { sourceOf } from '../http/context.js';
 import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
-import type { Session } from '../store/store.js';
+import type { Session } from '../store/types.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
 import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';

@@ -7,7 +7,7 @@ import { sourceOf } from '../http/context.js';
 import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
 import { formatUserCode } from '../oauth/user_code.js';
-import type { DeviceCode } from '../store/store.js';
+import type { DeviceCode } from '../store/types.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { checkLoginForm } from '../http/login_form.js';
 

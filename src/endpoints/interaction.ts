@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
 import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
-import type { Interaction } from '../store/store.js';
+import type { Interaction } from '../store/types.js';
 import type { AuthorizationRequest } from '../authorize/request.js';
 import { proceed, recordConsent, resumeParked } from '../authorize/pipeline.js';
 import { sendAuthorizationResponse, sendUntrustedPage } from '../http/authorization_response.js';

@@ -10,7 +10,7 @@ import { single, repeated, type RawParams } from '../oauth/params.js';
 import { OAuthError } from '../oauth/errors.js';
 import { queryRedirect } from '../authorize/response_modes/query.js';
 import { verifyIdTokenHint } from '../tokens/id_token_hint.js';
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 
 interface LogoutRequest {
   client?: Client;

@@ -10,7 +10,7 @@ import { noStore } from '../http/api.js';
 import { bearerError } from './userinfo.js';
 import { activeUserToken } from '../tokens/lookup.js';
 import { parseIdempotencyKey, parseMessage, type SendAuth } from '../relay/relay.js';
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { PATHS } from './discovery.js';
 
 function jsonBody(request: FastifyRequest): unknown {

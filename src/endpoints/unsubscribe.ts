@@ -9,7 +9,7 @@ import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
 import type { UnsubscribeRef } from '../relay/unsubscribe_token.js';
 import { channelLabel } from '../relay/mail.js';
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 
 /** RFC 8058 §3.1: the body carries List-Unsubscribe=One-Click, url-encoded or as multipart/form-data. */
 function isOneClick(request: FastifyRequest): boolean {

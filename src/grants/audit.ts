@@ -1,6 +1,7 @@
 // The token endpoint's audit events, each written in the transaction of the change it
 // records: one INSERT riding the transaction that already stores the tokens.
-import type { AuditEvent, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { AuditEvent } from '../store/types.js';
 import type { GrantContext } from './types.js';
 
 /** `token.issued`, for the grant type that issued it. `sub` is null for client tokens. */

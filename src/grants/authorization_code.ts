@@ -5,7 +5,7 @@ import { verifyS256 } from '../oauth/pkce.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
-import type { AuthorizationCode } from '../store/store.js';
+import type { AuthorizationCode } from '../store/types.js';
 import { auditIssued, revokeReusedFamily } from './audit.js';
 
 export const authorizationCode: GrantHandler = {

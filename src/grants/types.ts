@@ -1,4 +1,5 @@
-import type { Client, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import type { RawParams } from '../oauth/params.js';
 import type { TokenIssuer } from '../tokens/issuer.js';
 import type { Audit } from '../audit/audit.js';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { readClientCredentials } from '../oauth/client_auth.js';
 import { repeated } from '../oauth/params.js';
 import { OAuthError } from '../oauth/errors.js';

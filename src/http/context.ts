@@ -2,7 +2,7 @@
 // the anti-CSRF token derived from the browser cookie (signed double-submit pattern).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
-import type { Session } from '../store/store.js';
+import type { Session } from '../store/types.js';
 import { cookieNames, cookieOptions } from './cookies.js';
 import { mintOpaque, safeEqual } from '../tokens/opaque.js';
 import { SESSION_TTL_S } from '../accounts/sessions.js';

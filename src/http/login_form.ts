@@ -2,7 +2,7 @@
 // 429 and Retry-After; failures re-show the form with a message.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
-import type { User } from '../store/store.js';
+import type { User } from '../store/types.js';
 import type { LoginContext } from '../accounts/users.js';
 import { sourceOf } from './context.js';
 

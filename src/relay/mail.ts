@@ -1,7 +1,7 @@
 // The e-mail a relayed message becomes: addressed to the user's real address, saying
 // which app sent it and on which channel, with an RFC 8058 one-click unsubscribe.
 import type { SendMailOptions } from 'nodemailer';
-import type { Client, Message, User } from '../store/store.js';
+import type { Client, Message, User } from '../store/types.js';
 import { META_CHANNEL } from '../oauth/scopes.js';
 
 export interface ComposeInput {

@@ -3,7 +3,8 @@
 // grant, rate-limited, made idempotent, and written to the outbox in one statement, so
 // nothing accepted is ever lost. Delivery is the worker's job (worker.ts).
 import { randomBytes } from 'node:crypto';
-import type { Client, Grant, Message, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Client, Grant, Message } from '../store/types.js';
 import { UniqueViolation } from '../store/store.js';
 import { OAuthError } from '../oauth/errors.js';
 import { META_CHANNEL } from '../oauth/scopes.js';

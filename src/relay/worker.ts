@@ -3,7 +3,8 @@
 // back-off. Without ALIAS_SMTP_URL a message is marked sent as soon as it is claimed:
 // it lives in the user's inbox on the account page only.
 import nodemailer from 'nodemailer';
-import type { Message, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Message } from '../store/types.js';
 import type { Secrets } from '../crypto/secrets.js';
 import { composeMail, defaultFrom } from './mail.js';
 import { grantAllows } from './relay.js';

@@ -5,7 +5,7 @@
 // that is not a placeholder, or a placeholder never bound, fails loudly, not silently.
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
-import type { DialectName } from './db.js';
+import type { DialectName } from './dialect.js';
 
 const MARK = '\u0000alias-param:';
 

@@ -1,7 +1,8 @@
 // Mints the tokens of one token response and builds the response body
 // (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 import { randomHex } from '../crypto/random.js';
-import type { Client, Grant, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Client, Grant } from '../store/types.js';
 import { META_CHANNEL, formatList } from '../oauth/scopes.js';
 import { digest, mintKeyed } from './opaque.js';
 import { signIdToken, type IdTokenInput } from './id_token.js';

@@ -2,7 +2,8 @@
 // one active key, created on first start, rotated by `aliasid keys rotate`, stored
 // encrypted, published in JWKS from creation until every token it signed expired.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import type { Store, SigningKeyRecord } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { SigningKeyRecord } from '../store/types.js';
 import type { Secrets } from '../crypto/secrets.js';
 import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oauth/signing_algs.js';
 

@@ -1,7 +1,8 @@
 // Finds what an opaque token is, for introspection and revocation: an access token or
 // a refresh token, with the user's current grant applied; and the live user access
 // token behind a Bearer request (userinfo, the relay).
-import type { AccessToken, Grant, RefreshToken, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { AccessToken, Grant, RefreshToken } from '../store/types.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from './opaque.js';
 

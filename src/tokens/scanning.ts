@@ -2,7 +2,7 @@
 // anything about a token that is not the caller's (RFC 7662 §4, RFC 7009 §2.2: an unknown
 // and a foreign token get the same answer), and the misses are counted so that a client
 // cannot try tokens without end (RFC 9700 §4.15). Only misses count, never a hit.
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { digest } from './opaque.js';
 import { POLICIES, type ThrottlePolicy, type Throttler } from '../throttle/throttle.js';

@@ -1,5 +1,5 @@
 // The consent page's view model, shared by authorization and device requests.
-import type { Client } from '../store/store.js';
+import type { Client } from '../store/types.js';
 import { sortScopes } from '../oauth/scopes.js';
 
 const SCOPE_TEXT: Record<string, string> = {

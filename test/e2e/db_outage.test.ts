@@ -12,7 +12,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
 import { serve, start, until, type Proc } from '../helpers/processes.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
-import { CONNECT_TIMEOUT_MS } from '../../src/store/pg_pool.js';
+import { CONNECT_TIMEOUT_MS } from '../../src/store/postgres/pool.js';
 
 const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 const pgKind = databaseKinds().find((k) => k.name === 'postgres')!;

@@ -12,7 +12,7 @@ import { serve, sleep, start, until, type Proc } from '../helpers/processes.js';
 import { startSmtpSink, type Received, type SmtpSink } from '../helpers/smtp.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
-import type { Client, Message } from '../../src/store/store.js';
+import type { Client, Message } from '../../src/store/types.js';
 import { basic } from '../helpers/bad_input.js';
 
 // Ports handed out in this file are never handed out again: the crash test keeps its SMTP

@@ -12,7 +12,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp.js';
 import { refused, serve, slowPost, start, until, type Proc } from '../helpers/processes.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
-import type { Message } from '../../src/store/store.js';
+import type { Message } from '../../src/store/types.js';
 import { digest } from '../../src/tokens/opaque.js';
 import { basic } from '../helpers/bad_input.js';
 

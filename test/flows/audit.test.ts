@@ -8,7 +8,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { Browser } from '../helpers/browser.js';
 import { IP_PURPOSE, USER_PURPOSE } from '../../src/audit/audit.js';
-import type { AuditEvent } from '../../src/store/store.js';
+import type { AuditEvent } from '../../src/store/types.js';
 
 // Behind a trusted proxy the address comes from X-Forwarded-For, so the test can pick one
 // that appears nowhere else (TEST-NET-3, RFC 5737). Each test file is its own process.

@@ -8,7 +8,7 @@ import { startAlias, type Alias } from '../helpers/harness.js';
 import {
   encode, expectErrorPage, expectErrorRedirect, expectJsonError, expectUnchanged, rig, snapshot, verifierPair, type Params,
 } from '../helpers/bad_input.js';
-import type { Client } from '../../src/store/store.js';
+import type { Client } from '../../src/store/types.js';
 import { Browser } from '../helpers/browser.js';
 
 const APP_CB = 'https://app.example/cb';

@@ -9,7 +9,7 @@ import { startAlias, type Alias } from '../helpers/harness.js';
 import {
   basic, encode, expectJsonError, expectUnchanged, formEncode, rig, snapshot, verifierPair, type Params,
 } from '../helpers/bad_input.js';
-import type { Client } from '../../src/store/store.js';
+import type { Client } from '../../src/store/types.js';
 
 const APP_CB = 'https://app.example/cb';
 const APP_CB2 = 'https://app.example/other';

@@ -6,7 +6,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { expectUnchanged, snapshot } from '../helpers/bad_input.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
-import type { Client, User } from '../../src/store/store.js';
+import type { Client, User } from '../../src/store/types.js';
 
 for (const kind of databaseKinds()) {
   describe(`bad input: one-click unsubscribe (${kind.name})`, { skip: kind.skip }, () => {

@@ -10,9 +10,9 @@ import { postgres, databaseKinds, sqlite, PG_URL } from '../helpers/databases.js
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
 import { KEY_CACHE_MS } from '../../src/tokens/keys.js';
-import { CONNECT_TIMEOUT_MS } from '../../src/store/pg_pool.js';
+import { CONNECT_TIMEOUT_MS } from '../../src/store/postgres/pool.js';
 import { basic } from '../helpers/bad_input.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

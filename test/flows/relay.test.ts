@@ -11,7 +11,7 @@ import { startSmtpSink, type Received, type SmtpSink } from '../helpers/smtp.js'
 import { createServices } from '../../src/services.js';
 import { createRelayWorker } from '../../src/relay/worker.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
-import type { Client } from '../../src/store/store.js';
+import type { Client } from '../../src/store/types.js';
 import { basic } from '../helpers/bad_input.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';

@@ -7,7 +7,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { Browser, checkboxes } from '../helpers/browser.js';
 import { signIdToken } from '../../src/tokens/id_token.js';
-import type { Client, User } from '../../src/store/store.js';
+import type { Client, User } from '../../src/store/types.js';
 import { addressBlock, PARK_POLICY } from '../../src/authorize/park.js';
 
 const CB = 'https://rp.example/cb';

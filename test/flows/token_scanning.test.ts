@@ -9,7 +9,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { POLICIES } from '../../src/throttle/throttle.js';
 import { scanCounter } from '../../src/tokens/scanning.js';
-import type { Client } from '../../src/store/store.js';
+import type { Client } from '../../src/store/types.js';
 import { basic } from '../helpers/bad_input.js';
 
 const FORM = 'application/x-www-form-urlencoded';

@@ -50,7 +50,7 @@ import { newFamilyId } from '../../src/tokens/issuer.js';
 import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import { DEVICE_GRANT } from '../../src/device/device_flow.js';
-import type { Client, Grant, User } from '../../src/store/store.js';
+import type { Client, Grant, User } from '../../src/store/types.js';
 
 /**
  * Tables whose rows may change on a rejected request: failure counters (DESIGN: "rate
@@ -328,7 +328,7 @@ async function check(w: World, t: Template, mutations: Parameters<typeof mutate>
   const k = alias.s.db.kysely;
   // Lockouts would hide the deep paths from later cases; they are tested elsewhere.
   await k.deleteFrom('throttles').execute();
-  // Written behind the store's back: tell its read cache (src/store/read_cache.ts).
+  // Written behind the store's back: tell its read cache (src/store/sqlite/read_cache.ts).
   alias.s.db.readCache?.changed();
   // 7 s per case: device polling intervals pass and the relay's per-minute limits stay
   // reachable without being the only answer.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Alias } from './harness.js';
 import { Browser, checkboxes } from './browser.js';
-import type { Client } from '../../src/store/store.js';
+import type { Client } from '../../src/store/types.js';
 
 export type Params = Record<string, string | string[] | undefined>;
 

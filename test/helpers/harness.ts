@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import { buildApp } from '../../src/http/app.js';
 import type { NewClient } from '../../src/clients/registry.js';
-import type { Client, User } from '../../src/store/store.js';
+import type { Client, User } from '../../src/store/types.js';
 import { TEST_SECRET, type DatabaseKind, type TestDatabase } from './databases.js';
 
 export async function freePort(): Promise<number> {

@@ -10,11 +10,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
-import {
-  UniqueViolation, type AccessToken, type AuditEvent, type AuthorizationCode, type Client, type Grant, type Interaction,
-  type RefreshToken, type Session, type SigningKeyRecord, type Store, type User,
-} from '../../src/store/store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
+import { UniqueViolation, type Store } from '../../src/store/store.js';
+import type {
+  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User,
+} from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
 
 /** Epoch milliseconds, beyond 2^31: times must survive as exact numbers (PostgreSQL int8). */
@@ -206,7 +206,7 @@ export function storeContract(kind: DatabaseKind): void {
     describe('clients', () => {
       it('reads of clients and failure counters never serve a stale or negative answer after a change', async () => {
         // DESIGN.md: "caches of clients, users and keys never serve stale or negative answers after a
-        // change" (src/store/read_cache.ts on SQLite): changes by this handle and by another one.
+        // change" (src/store/sqlite/read_cache.ts on SQLite): changes by this handle and by another one.
         const c = newClient();
         assert.equal(await store.clients.get(c.id), undefined);
         await node2.clients.insert(c);
@@ -409,7 +409,7 @@ export function storeContract(kind: DatabaseKind): void {
           for (let n = 0; updating; n++) {
             if (!(await node2.clients.hasOrigin(origin))) misses.push(n);
             // A reader is another request: let the event loop run between reads (the
-            // writer's commit may wait for the end of the turn: sqlite_group_commit.ts).
+            // writer's commit may wait for the end of the turn: sqlite/group_commit.ts).
             await new Promise((resolve) => setImmediate(resolve));
           }
         })();
@@ -698,7 +698,7 @@ export function storeContract(kind: DatabaseKind): void {
       it(`${RACERS} concurrent saves of one (user, client) converge on one grant, round after round`, async () => {
         // store.ts GrantRepo.save is an upsert: consent given from two tabs (or two nodes) at once must
         // neither fail nor duplicate. On PostgreSQL the race is narrow (it hit ~1 round in 12 before the
-        // fix in sql_store.ts), so it runs for many fresh (user, client) pairs; SQLite runs one statement at
+        // fix in store/sql/), so it runs for many fresh (user, client) pairs; SQLite runs one statement at
         // a time, so a few rounds show convergence there.
         const rounds = kind.name === 'postgres' ? 40 : 5;
         const user = newUser();

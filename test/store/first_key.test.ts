@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds, TEST_SECRET } from '../helpers/databases.js';
 import { migrate, openDatabase } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
 import type { Store } from '../../src/store/store.js';
 import { sql } from 'kysely';
 import { createSecrets } from '../../src/crypto/secrets.js';

@@ -1,4 +1,4 @@
-// Group commit on the embedded SQLite store (src/store/sqlite_group_commit.ts): concurrent
+// Group commit on the embedded SQLite store (src/store/sqlite/group_commit.ts): concurrent
 // transactions share one COMMIT, yet each `transaction()` still returns only once its own
 // writes are committed, a failing one undoes only its own writes, and a group that fails
 // as a whole fails every transaction in it. Another handle on the same file (what an

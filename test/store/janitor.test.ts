@@ -6,12 +6,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
 import { createJanitor, GRACE_MS, SETTLED_QUEUE_MS } from '../../src/maintenance/janitor.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices } from '../../src/services.js';
 import { startServer } from '../../src/main.js';
-import type { AuditEvent, Grant, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
+import type { AuditEvent, Grant } from '../../src/store/types.js';
 import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
 
 const NOW = 1_800_000_000_000;

@@ -1,4 +1,4 @@
-// store/pg_pool.ts against a real PostgreSQL, through a TCP proxy: a connection that
+// store/postgres/pool.ts against a real PostgreSQL, through a TCP proxy: a connection that
 // goes silent mid-query fails after query_timeout and is thrown away (pg would reuse
 // it, and every later query on it would hang); a connection lost while checked out
 // never crashes the process.
@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds, PG_URL } from '../helpers/databases.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
-import { createPgPool } from '../../src/store/pg_pool.js';
+import { createPgPool } from '../../src/store/postgres/pool.js';
 import { isDatabaseUnavailable } from '../../src/store/unavailable.js';
 import type pg from 'pg';
 

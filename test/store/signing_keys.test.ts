@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { SignJWT, createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
 import { migrate, openDatabase, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
 import type { Store } from '../../src/store/store.js';
 import { createSecrets } from '../../src/crypto/secrets.js';
 import { ACTIVATION_DELAY_MS, ID_TOKEN_TTL_S, KEY_CACHE_MS, createKeyService, type KeyService } from '../../src/tokens/keys.js';

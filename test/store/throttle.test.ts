@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { databaseKinds, type DatabaseKind, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, dropPrefix, inspector, redisSkip, uniquePrefix } from '../helpers/redis.js';
 import { migrate, openDatabase, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql_store.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
 import { createThrottler, type ThrottlePolicy, type Throttler } from '../../src/throttle/throttle.js';
 import { connectRedis, createRedisThrottler, withFallback, type RedisConnection, type ThrottleLog } from '../../src/throttle/redis.js';
 

@@ -2,7 +2,8 @@
 // was validated, and a client changed meanwhile ends the request as validation would.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Client, Interaction, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
+import type { Client, Interaction } from '../../src/store/types.js';
 import { park, resume } from '../../src/authorize/park.js';
 import { validateAuthorizationRequest } from '../../src/authorize/validate.js';
 import { RedirectableError, UntrustedRequestError } from '../../src/authorize/request.js';

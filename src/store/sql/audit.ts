@@ -1,10 +1,11 @@
 // AuditRepo over Kysely (SQLite and PostgreSQL): append, read newest first, purge by age.
 // Nothing here updates or deletes a single event.
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { placeholders, runShape } from './compiled.js';
-import type { AuditEventsTable, Database } from './schema.js';
-import type { DialectName } from './db.js';
-import type { AuditEvent, AuditRepo } from './store.js';
+import { sql, type Selectable } from 'kysely';
+import { placeholders } from '../compiled.js';
+import type { AuditEventsTable } from '../schema.js';
+import type { AuditRepo } from '../store.js';
+import type { AuditEvent } from '../types.js';
+import type { Sql } from './context.js';
 
 export const auditRow = (e: AuditEvent): AuditEventsTable => ({
   id: e.id, at: e.at, type: e.type, outcome: e.outcome, client_id: e.clientId, sub: e.sub,
@@ -24,13 +25,13 @@ const toEvent = (r: Selectable<AuditEventsTable>): AuditEvent => ({
   detail: r.detail,
 });
 
-export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dialect: DialectName): AuditRepo {
+export function createAuditRepo({ k, dialect, run }: Sql): AuditRepo {
   return {
     async append(e) {
       // One INSERT of fixed shape: a cached prepared statement on SQLite; inside the
       // caller's transaction when there is one.
       const row = auditRow(e);
-      await runShape(k, dialect, 'audit.append', (b) => b.insertInto('audit_events').values(placeholders(row)), row);
+      await run('audit.append', (b) => b.insertInto('audit_events').values(placeholders(row)), row);
     },
     async query(q) {
       let s = k.selectFrom('audit_events').selectAll();
@@ -52,9 +53,9 @@ export function createAuditRepo(k: Kysely<Database> | Transaction<Database>, dia
       return rows.map((r) => r.client_id!).sort();
     },
     async purgeOlderThan(before, limit) {
-      let old = k.selectFrom('audit_events').select(['at', 'id']).where('at', '<', before).orderBy('at').limit(limit);
       // Several nodes purge at once: PostgreSQL skips rows another node is deleting.
-      if (dialect === 'postgres') old = old.forUpdate().skipLocked();
+      const old = dialect.skipLocked(k.selectFrom('audit_events').select(['at', 'id']).where('at', '<', before)
+        .orderBy('at').limit(limit));
       // By the whole key (at, id): the table has no index on id alone.
       const r = await sql`delete from audit_events where (at, id) in (${old})`.execute(k);
       return Number(r.numAffectedRows ?? 0);

@@ -1,0 +1,39 @@
+// InteractionRepo: authorization requests waiting for the user (login, consent).
+import type { Selectable } from 'kysely';
+import type { InteractionsTable } from '../schema.js';
+import type { InteractionRepo } from '../store.js';
+import type { Interaction } from '../types.js';
+import { json, type Sql } from './context.js';
+
+const toInteraction = (r: Selectable<InteractionsTable>): Interaction => ({
+  id: r.id,
+  browserDigest: r.browser_digest,
+  clientId: r.client_id,
+  params: JSON.parse(r.params) as Record<string, string>,
+  authenticatedSession: r.authenticated_session,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+export function createInteractionRepo(s: Sql): InteractionRepo {
+  const { k } = s;
+  return {
+    async insert(i) {
+      await k.insertInto('interactions').values({
+        id: i.id, browser_digest: i.browserDigest, client_id: i.clientId, params: json(i.params),
+        authenticated_session: i.authenticatedSession, created_at: i.createdAt, expires_at: i.expiresAt,
+      }).execute();
+    },
+    async get(id, now) {
+      const r = await k.selectFrom('interactions').selectAll().where('id', '=', id)
+        .where('expires_at', '>', now).executeTakeFirst();
+      return r && toInteraction(r);
+    },
+    async setAuthenticatedSession(id, sessionDigest) {
+      await k.updateTable('interactions').set({ authenticated_session: sessionDigest }).where('id', '=', id).execute();
+    },
+    async delete(id) {
+      await k.deleteFrom('interactions').where('id', '=', id).execute();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// RefreshTokenRepo: refresh tokens, by digest; each is rotated once.
+import type { Selectable } from 'kysely';
+import type { RefreshTokensTable } from '../schema.js';
+import type { RefreshTokenRepo } from '../store.js';
+import type { RefreshToken } from '../types.js';
+import { placeholders } from '../compiled.js';
+import { json, list, type Sql } from './context.js';
+import { singleUse } from './single_use.js';
+
+const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
+  digest: r.digest,
+  clientId: r.client_id,
+  userId: r.user_id,
+  grantId: r.grant_id,
+  familyId: r.family_id,
+  scopes: list(r.scopes),
+  channels: list(r.channels),
+  authTime: r.auth_time,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  rotatedAt: r.rotated_at,
+  revokedAt: r.revoked_at,
+});
+
+/** A token is rotated once, and only while it is current: neither rotated nor revoked (single_use.ts). */
+const tokens = singleUse({
+  table: 'refresh_tokens', getName: 'refreshTokens.get', spendName: 'refreshTokens.rotate', mark: 'rotated_at',
+  alsoNull: ['revoked_at'], to: toRefresh,
+});
+
+export function createRefreshTokenRepo(s: Sql): RefreshTokenRepo {
+  const { k, run } = s;
+  return {
+    async insert(t) {
+      const row: Selectable<RefreshTokensTable> = {
+        digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
+        scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
+        expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt,
+      };
+      await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(row)), row);
+    },
+    get: (digest) => tokens.get(s, digest),
+    rotate: (digest, now) => tokens.spend(s, digest, now),
+    async revoke(digest, now) {
+      await k.updateTable('refresh_tokens').set({ revoked_at: now }).where('digest', '=', digest)
+        .where('revoked_at', 'is', null).execute();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+// SessionRepo: browser sessions, by digest of the session id.
+import type { Selectable } from 'kysely';
+import type { SessionsTable } from '../schema.js';
+import type { SessionRepo } from '../store.js';
+import { param } from '../compiled.js';
+import type { Sql } from './context.js';
+
+export function createSessionRepo(s: Sql): SessionRepo {
+  const { k, first } = s;
+  return {
+    async insert(s) {
+      await k.insertInto('sessions').values({
+        id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
+        expires_at: s.expiresAt,
+      }).execute();
+    },
+    async get(idDigest, now) {
+      const r = await first<Selectable<SessionsTable>>('sessions.get', (b) => b.selectFrom('sessions').selectAll()
+        .where('id_digest', '=', param('digest')).where('expires_at', '>', param<number>('now')), { digest: idDigest, now });
+      return r && { idDigest: r.id_digest, userId: r.user_id, authTime: r.auth_time, createdAt: r.created_at,
+        expiresAt: r.expires_at };
+    },
+    async delete(idDigest) {
+      await k.deleteFrom('sessions').where('id_digest', '=', idDigest).execute();
+    },
+    async deleteByUser(userId) {
+      await k.deleteFrom('sessions').where('user_id', '=', userId).execute();
+    },
+  };
+}

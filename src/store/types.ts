@@ -1,0 +1,211 @@
+// The domain's records, as the repositories in store.ts take and return them. Times are
+// epoch milliseconds; digests are of secrets never stored (tokens, codes, session ids).
+import type { SigningAlg } from '../oauth/signing_algs.js';
+
+export interface Channel {
+  name: string;
+  description: string;
+}
+
+export interface Client {
+  id: string;
+  name: string;
+  /** SHA-256 digest of the client secret; null for public clients. */
+  secretDigest: string | null;
+  previousSecretDigest: string | null;
+  previousSecretExpiresAt: number | null;
+  isPublic: boolean;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: string[];
+  /** Client-level scopes (client_credentials). */
+  scopes: string[];
+  channels: Channel[];
+  /** OpenID Connect Back-Channel Logout 1.0 endpoint, if registered. */
+  backchannelLogoutUri: string | null;
+  /** Signs this client's ID tokens and logout tokens (OIDC Dynamic Client Registration §2). */
+  idTokenSignedResponseAlg: SigningAlg;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  passwordHash: string;
+  nickname: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Session {
+  idDigest: string;
+  userId: string;
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface Interaction {
+  id: string;
+  browserDigest: string;
+  clientId: string;
+  params: Record<string, string>;
+  authenticatedSession: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** What one user allowed one client: the consent record. */
+export interface Grant {
+  id: string;
+  userId: string;
+  clientId: string;
+  /** The pairwise subject (alias ID) of this user at this client. */
+  sub: string;
+  scopes: string[];
+  channels: string[];
+  createdAt: number;
+  updatedAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface AuthorizationCode {
+  digest: string;
+  clientId: string;
+  userId: string;
+  grantId: string;
+  /** Every token minted from this code shares it, so reuse can revoke them together. */
+  familyId: string;
+  redirectUri: string;
+  codeChallenge: string | null;
+  scopes: string[];
+  channels: string[];
+  nonce: string | null;
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export interface AccessToken {
+  digest: string;
+  clientId: string;
+  userId: string | null;
+  grantId: string | null;
+  familyId: string | null;
+  scopes: string[];
+  channels: string[];
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+export interface RefreshToken {
+  digest: string;
+  clientId: string;
+  userId: string;
+  grantId: string;
+  familyId: string;
+  scopes: string[];
+  channels: string[];
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+  rotatedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  /** Private key, encrypted under the key derived from ALIAS_SECRET. */
+  privateKeyEnc: string;
+  status: 'active' | 'retired';
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+export interface Throttle {
+  key: string;
+  failures: number;
+  windowStart: number;
+  blockedUntil: number;
+}
+
+export interface DeviceCode {
+  deviceDigest: string;
+  /** Normalised: upper case, no dash. */
+  userCode: string;
+  clientId: string;
+  scopes: string[];
+  channels: string[];
+  status: 'pending' | 'approved' | 'denied';
+  userId: string | null;
+  grantId: string | null;
+  approvedScopes: string[] | null;
+  approvedChannels: string[] | null;
+  authTime: number | null;
+  intervalS: number;
+  lastPolledAt: number | null;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export interface LogoutDelivery {
+  id: string;
+  clientId: string;
+  /** The user's pairwise subject at that client. */
+  sub: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: number;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+}
+
+export interface Message {
+  id: string;
+  clientId: string;
+  userId: string;
+  channel: string;
+  subject: string;
+  body: string;
+  idempotencyKey: string | null;
+  /** queued → sent, or failed after the last retry. */
+  status: 'queued' | 'sent' | 'failed';
+  attempts: number;
+  nextAttemptAt: number;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+/** Security events (src/audit/audit.ts decides what is recorded and how it is keyed). */
+export type AuditEventType =
+  | 'login' | 'logout'
+  | 'consent.granted' | 'consent.revoked'
+  | 'token.issued' | 'token.revoked'
+  | 'code.reused' | 'refresh_token.reused'
+  | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
+  | 'admin.user.created' | 'admin.keys.rotated';
+
+export interface AuditEvent {
+  id: string;
+  at: number;
+  type: AuditEventType;
+  outcome: 'success' | 'failure';
+  clientId: string | null;
+  /** The user's alias ID (pairwise sub) at `clientId`. */
+  sub: string | null;
+  /** Keyed digest of the internal user id, only for events without a client. */
+  userRef: string | null;
+  /** Keyed digest of the caller's IP address; never the address itself. */
+  ipDigest: string | null;
+  /** Short, secret-free context: a grant type, a scope name, where a sign-in happened. */
+  detail: string | null;
+}
