@@ -8,7 +8,6 @@ import { randomToken } from '../crypto/random.js';
 import type { Secrets } from '../crypto/secrets.js';
 import type { Store } from '../store/store.js';
 import type { AuditEvent, AuditEventType } from '../store/types.js';
-import type { PairwiseSubject } from '../tokens/pairwise.js';
 
 export interface AuditEntry {
   type: AuditEventType;
@@ -46,7 +45,7 @@ export interface Audit {
 export const USER_PURPOSE = 'audit-user';
 export const IP_PURPOSE = 'audit-ip';
 
-export function createAudit(deps: { store: Store; secrets: Secrets; pairwise: PairwiseSubject; now: () => number }): Audit {
+export function createAudit(deps: { store: Store; secrets: Secrets; pairwise: (clientId: string, userId: string) => string; now: () => number }): Audit {
   const userRef = (userId: string) => deps.secrets.mac(USER_PURPOSE, userId);
   const event = (e: AuditEntry): AuditEvent => {
     const clientId = e.clientId ?? null;

@@ -2,7 +2,7 @@
 // user to do. A code (RFC 6749 §4.1.2), or for response_type=id_token an ID token
 // (OIDC Core §3.2.2.5), which has no at_hash since no access token is issued through the
 // front channel.
-import type { Services } from '../services.js';
+import type { AuthorizeServices } from './services.js';
 import type { Grant } from '../store/types.js';
 import { META_CHANNEL, union } from '../oauth/scopes.js';
 import { signIdToken } from '../tokens/id_token.js';
@@ -29,14 +29,14 @@ export function tokenRights(req: AuthorizationRequest, grant: Grant, scopes: str
   };
 }
 
-export async function issue(s: Services, req: AuthorizationRequest, grant: Grant, rights: Rights,
+export async function issue(s: AuthorizeServices, req: AuthorizationRequest, grant: Grant, rights: Rights,
   authTime: number, source: string): Promise<Credential> {
   if (req.responseType === 'id_token') return { id_token: await issueIdToken(s, req, grant, rights, authTime, source) };
   return { code: await issueCode(s.store, s.now(), req, grant, rights, authTime) };
 }
 
 /** OIDC Core §3.2.2.5: the implicit flow's ID token (sent by form_post only). */
-async function issueIdToken(s: Services, req: AuthorizationRequest, grant: Grant, rights: Rights,
+async function issueIdToken(s: AuthorizeServices, req: AuthorizationRequest, grant: Grant, rights: Rights,
   authTime: number, source: string): Promise<string> {
   const nickname = rights.scopes.includes('nickname') ? (await s.store.users.get(grant.userId))?.nickname : null;
   const idToken = await signIdToken(s.keys, {

@@ -13,7 +13,7 @@
 //   5. respond    respond.ts + response_modes/: query, fragment or form_post
 //
 // Nothing here knows about HTTP: endpoints turn the outcomes into replies.
-import type { Services } from '../services.js';
+import type { AuthorizeServices } from './services.js';
 import type { Grant, Interaction, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { firstNeed, type InteractionPage } from './interaction_policy.js';
@@ -36,14 +36,14 @@ export type Validated = { kind: 'valid'; request: AuthorizationRequest } | Respo
 export type Outcome = Respond | Interact;
 
 /** Step 1: a request as received at the authorization endpoint. */
-export async function start(s: Services, params: Record<string, unknown>): Promise<Validated> {
+export async function start(s: AuthorizeServices, params: Record<string, unknown>): Promise<Validated> {
   const verifyHint = async (token: string, clientId: string) =>
     (await verifyIdTokenHint(s.keys, s.config.issuer, token, { audience: clientId }))?.sub;
   return validated(() => validateAuthorizationRequest(params, s.clients.get, verifyHint), s.config.issuer);
 }
 
 /** Back to step 2 from the interaction pages: the parked request, its client as registered now. */
-export async function resumeParked(s: Services, interaction: Interaction): Promise<Validated> {
+export async function resumeParked(s: AuthorizeServices, interaction: Interaction): Promise<Validated> {
   return validated(() => resume(interaction, s.clients.get), s.config.issuer);
 }
 
@@ -57,7 +57,7 @@ export interface User {
 }
 
 /** Steps 2, 4, 5: as far as the request can go without the user. */
-export async function proceed(s: Services, req: AuthorizationRequest, user: User): Promise<Outcome> {
+export async function proceed(s: AuthorizeServices, req: AuthorizationRequest, user: User): Promise<Outcome> {
   const { session } = user;
   const grant = session ? await s.consent.find(session.userId, req.client.id) : undefined;
   const need = firstNeed(req, {
@@ -72,7 +72,7 @@ export async function proceed(s: Services, req: AuthorizationRequest, user: User
 export type ConsentDecision = 'deny' | { allow: { approvedScopes: string[]; approvedChannels: string[] } };
 
 /** Step 3, then 4 and 5: the user allowed (some of) the request, or denied it. */
-export async function recordConsent(s: Services, req: AuthorizationRequest, session: Session,
+export async function recordConsent(s: AuthorizeServices, req: AuthorizationRequest, session: Session,
   decision: ConsentDecision, source: string): Promise<Respond> {
   if (decision === 'deny') {
     return { kind: 'respond', response: errorResponse(s.config.issuer, req, new OAuthError('access_denied', 'the user denied the request')) };
@@ -87,7 +87,7 @@ export async function recordConsent(s: Services, req: AuthorizationRequest, sess
 }
 
 /** Steps 4 and 5. */
-async function respondWith(s: Services, req: AuthorizationRequest, grant: Grant, rights: Rights,
+async function respondWith(s: AuthorizeServices, req: AuthorizationRequest, grant: Grant, rights: Rights,
   session: Session, source: string): Promise<Respond> {
   const credential = await issue(s, req, grant, rights, session.authTime, source);
   return { kind: 'respond', response: successResponse(s.config.issuer, req, credential) };

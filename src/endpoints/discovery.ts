@@ -4,18 +4,8 @@ import type { Services } from '../services.js';
 import { USER_SCOPES } from '../oauth/scopes.js';
 import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES } from '../grants/index.js';
+import { PATHS } from '../http/paths.js';
 
-export const PATHS = {
-  authorization: '/oauth2/authorize',
-  token: '/api/oauth2/token',
-  userinfo: '/api/oauth2/userinfo',
-  jwks: '/oauth2/jwks',
-  introspection: '/api/oauth2/introspect',
-  revocation: '/api/oauth2/revoke',
-  deviceAuthorization: '/api/oauth2/device_authorization',
-  endSession: '/oauth2/logout',
-  messages: '/api/v1/messages',
-} as const;
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
   return {

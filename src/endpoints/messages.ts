@@ -7,11 +7,11 @@ import type { Services } from '../services.js';
 import { readClientCredentials } from '../oauth/client_auth.js';
 import { OAuthError } from '../oauth/errors.js';
 import { noStore } from '../http/api.js';
-import { bearerError } from './userinfo.js';
+import { bearerError } from '../http/bearer.js';
 import { activeUserToken } from '../tokens/lookup.js';
 import { parseIdempotencyKey, parseMessage, type SendAuth } from '../relay/relay.js';
 import type { Client } from '../store/types.js';
-import { PATHS } from './discovery.js';
+import { PATHS } from '../http/paths.js';
 
 function jsonBody(request: FastifyRequest): unknown {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -2,19 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import { activeUserToken } from '../tokens/lookup.js';
-
-type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
-const STATUS: Record<BearerError, number> = { invalid_request: 400, invalid_token: 401, insufficient_scope: 403 };
-
-/** RFC 6750 §3: the error goes in WWW-Authenticate; no error code when no token was sent. */
-export function bearerError(reply: FastifyReply, error: BearerError | undefined, description?: string) {
-  const params = ['realm="alias"'];
-  if (error) params.push(`error="${error}"`, `error_description="${description ?? error}"`);
-  reply.code(error ? STATUS[error] : 401).header('www-authenticate', `Bearer ${params.join(', ')}`)
-    .header('cache-control', 'no-store');
-  // §3.1: a request without any token gets no error information, in the header or the body.
-  return error ? reply.send({ error, error_description: description }) : reply.send();
-}
+import { bearerError } from '../http/bearer.js';
 
 /** RFC 6750 §2.1 header or §2.2 form body; never both (§2: one method only). */
 function bearerToken(request: FastifyRequest): { token?: string; error?: string } {

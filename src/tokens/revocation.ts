@@ -1,6 +1,7 @@
 // Token revocation (RFC 7009 §2.1): a client takes back one of its own tokens. Revoking
 // a refresh token revokes every token of its family.
-import type { Services } from '../services.js';
+import type { Audit } from '../audit/audit.js';
+import type { Store } from '../store/store.js';
 import type { FoundToken } from './lookup.js';
 
 /**
@@ -8,7 +9,7 @@ import type { FoundToken } from './lookup.js';
  * or none at all, which the caller answers exactly like an unknown token. The change and
  * its `token.revoked` event commit together; revoking a revoked token is no event.
  */
-export async function revokeOwnToken(s: Pick<Services, 'store' | 'now' | 'audit'>, found: FoundToken | undefined,
+export async function revokeOwnToken(s: { store: Store; now: () => number; audit: Audit }, found: FoundToken | undefined,
   by: { clientId: string; ip: string }): Promise<boolean> {
   if (!found || found.rec.clientId !== by.clientId) return false;
   const { kind, rec } = found;
