@@ -286,7 +286,9 @@ async function main() {
           expect(res.status === 200, 'refresh', () => short(res));
           const next = json(res, 'refresh');
           expect(next.refresh_token && next.refresh_token !== this.tokens.refresh_token, 'refresh', 'not rotated');
-          this.tokens = { ...next, sub: this.tokens.sub };
+          // A refresh returns no new ID token: the first one stays the logout hint.
+          expect(next.id_token === undefined, 'refresh', 'a refresh answered with an ID token');
+          this.tokens = { ...this.tokens, ...next };
           return;
         }
         case 'userinfo':

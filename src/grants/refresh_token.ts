@@ -1,5 +1,8 @@
 // RFC 6749 §6 refreshing an access token, with rotation and reuse detection
-// (RFC 9700 §4.14.2).
+// (RFC 9700 §4.14.2), as the provider documentation defines it: "New user and refresh
+// tokens are returned - new ID tokens are not"; a `scope` with any scope not among the
+// original ones, or revoked since, fails; `openid` must be in every request; the rotated
+// refresh token "always has the same functionality … as the one used".
 import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required, single } from '../oauth/params.js';
 import { intersect, parseList, subset } from '../oauth/scopes.js';
@@ -28,20 +31,33 @@ export const refreshToken: GrantHandler = {
       if (!rec) return undefined;
       if (rec.clientId !== client.id) throw invalidGrant('the refresh token is invalid');
       if (rec.expiresAt <= now) throw invalidGrant('the refresh token has expired');
-      // RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
-      const requested = scopeParam === undefined ? rec.scopes : parseList(scopeParam);
-      if (!subset(requested, rec.scopes)) throw new OAuthError('invalid_scope', 'scope exceeds what the refresh token grants');
       const grant = await tx.grants.getById(rec.grantId);
       if (!grant || !grant.scopes.includes('offline_access')) {
         throw invalidGrant('the user revoked offline access for this application');
       }
-      // Scopes the user revoked since are dropped from both tokens.
+      // What the token may still do: its scopes that the user has not revoked since.
+      const live = intersect(rec.scopes, grant.scopes);
+      let scopes = live;
+      if (scopeParam !== undefined) {
+        const requested = parseList(scopeParam);
+        // Provider docs: "The openid scope must be included in all requests".
+        if (!requested.includes('openid')) throw new OAuthError('invalid_scope', 'the scope must include openid');
+        // RFC 6749 §6 and the provider docs: no scope beyond the original ones or revoked since.
+        if (!subset(requested, rec.scopes)) throw new OAuthError('invalid_scope', 'scope exceeds what the refresh token grants');
+        if (!subset(requested, live)) throw new OAuthError('invalid_scope', 'the user has revoked a requested scope');
+        scopes = requested;
+      }
+      // A failure above throws inside the transaction: the rotation is rolled back and the
+      // refresh token stays usable.
       const minted = await s.tokens.forUser(tx, {
-        client, grant, familyId: rec.familyId,
-        scopes: intersect(requested, grant.scopes),
+        client, grant, familyId: rec.familyId, scopes,
         channels: intersect(rec.channels, grant.channels),
-        refreshScopes: intersect(rec.scopes, grant.scopes),
+        // The rotated token keeps the full scopes and channels of the one used; what the
+        // user revoked is taken away again at each use.
+        refreshScopes: rec.scopes,
+        refreshChannels: rec.channels,
         authTime: rec.authTime,
+        idToken: false,
       });
       await auditIssued(ctx, tx, 'refresh_token', grant.sub);
       return minted;

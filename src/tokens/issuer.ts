@@ -32,6 +32,13 @@ export interface UserTokenRequest {
   nonce?: string | null;
   /** Scopes the new refresh token carries (RFC 6749 §6: unchanged by narrowing). */
   refreshScopes?: string[];
+  /** Channels the new refresh token carries (as refreshScopes). */
+  refreshChannels?: string[];
+  /**
+   * False: no ID token even with `openid` (a refresh; the provider documentation: "New
+   * user and refresh tokens are returned - new ID tokens are not").
+   */
+  idToken?: boolean;
 }
 
 /** Tokens stored in a transaction, with the ID token still to sign. */
@@ -87,14 +94,14 @@ export function createTokenIssuer(deps: {
         await tx.refreshTokens.insert({
           digest: digest(refreshToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
           familyId: req.familyId, scopes: refreshScopes,
-          channels: refreshScopes.includes('contact') ? req.channels.filter((c) => c !== META_CHANNEL) : [],
+          channels: refreshScopes.includes('contact') ? (req.refreshChannels ?? req.channels).filter((c) => c !== META_CHANNEL) : [],
           authTime: req.authTime, createdAt: t, expiresAt: t + REFRESH_TOKEN_TTL_S * 1000, rotatedAt: null,
           revokedAt: null,
         });
         body.refresh_token = refreshToken;
       }
       let idToken: IdTokenInput | undefined;
-      if (req.scopes.includes('openid')) {
+      if (req.scopes.includes('openid') && req.idToken !== false) {
         idToken = {
           alg: req.client.idTokenSignedResponseAlg,
           issuer: deps.issuer,
