@@ -1,10 +1,12 @@
 // The single-use links Alias mails about an account: e-mail verification, password
 // reset, e-mail change and its cancellation. ≥ 128 random bits (here 256), only the
 // SHA-256 digest is stored, each link works once and expires.
-import { randomToken } from '../security/random.js';
+import { randomToken } from '../crypto/random.js';
 import { digest } from '../tokens/opaque.js';
+import type { LinkPurpose, LinkToken } from '../store/types.js';
+import type { LinkTokenRepo } from '../store/store.js';
 
-export type LinkPurpose = 'verify_email' | 'reset_password' | 'change_email' | 'cancel_email_change';
+export type { LinkPurpose };
 
 /** How long each kind of link works. */
 export const LINK_TTL_MS: Record<LinkPurpose, number> = {
@@ -13,29 +15,6 @@ export const LINK_TTL_MS: Record<LinkPurpose, number> = {
   change_email: 24 * 3_600_000,
   cancel_email_change: 7 * 24 * 3_600_000,
 };
-
-export interface LinkToken {
-  digest: string;
-  purpose: LinkPurpose;
-  userId: string;
-  /** What the link needs to finish (the new address, the pending authorization). */
-  data: Record<string, string>;
-  createdAt: number;
-  expiresAt: number;
-  usedAt: number | null;
-}
-
-export interface LinkTokenRepo {
-  insert(token: LinkToken): Promise<void>;
-  /**
-   * Marks the link used if it is unused and unexpired, in one statement (of two clicks
-   * at once, one wins); returns it then, or undefined.
-   */
-  use(digest: string, purpose: LinkPurpose, now: number): Promise<LinkToken | undefined>;
-  get(digest: string): Promise<LinkToken | undefined>;
-  /** Marks every unused link of these purposes of the account used (a newer one replaces them). */
-  useAll(userId: string, purposes: LinkPurpose[], now: number): Promise<number>;
-}
 
 export type LinkResult =
   | { ok: true; token: LinkToken }

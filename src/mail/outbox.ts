@@ -3,34 +3,11 @@
 // mail is sealed at rest (it carries single-use links) and deleted once sent.
 import { randomUUID } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
-import type { LeasedQueue } from '../queue/claimed.js';
+import type { OutboxMail } from '../store/types.js';
+import type { MailOutboxRepo } from '../store/store.js';
 import { claimAndWork } from '../queue/claimed.js';
 import { describeMailError, isPermanentMailError, type MailTransport } from './transport.js';
 import { accountMailFromName, type AccountMail } from './account_mail.js';
-
-export interface OutboxMail {
-  id: string;
-  /** The account it is about; null once the account is gone (the deletion notice). */
-  userId: string | null;
-  /** verify, reset, password_changed, …: for the operator's eyes, never the content. */
-  purpose: string;
-  sealed: string;
-  status: 'queued' | 'failed';
-  attempts: number;
-  nextAttemptAt: number;
-  leaseUntil: number | null;
-  lastError: string | null;
-  createdAt: number;
-}
-
-export interface MailOutboxRepo extends LeasedQueue<OutboxMail> {
-  insert(mail: OutboxMail): Promise<void>;
-  /** Sent: the row (and with it the sealed mail) is deleted. */
-  remove(id: string): Promise<void>;
-  /** Failed for now (retry at `nextAttemptAt`) or for good (`failed`; the sealed mail is emptied). */
-  settle(id: string, r: { status: OutboxMail['status']; attempts: number; nextAttemptAt: number; lastError: string }): Promise<void>;
-  listByUser(userId: string): Promise<OutboxMail[]>;
-}
 
 export interface Sealer {
   seal(plain: string, purpose: string): string;
@@ -50,6 +27,8 @@ export interface AccountMailer {
   enqueue(repo: Pick<MailOutboxRepo, 'insert'>, mail: AccountMail & { userId: string | null; purpose: string }): Promise<void>;
   /** Sends what is due once; returns how many mails were claimed. */
   runOnce(signal?: AbortSignal): Promise<number>;
+  /** Tells the delivery worker to look now; call it after the enqueuing transaction committed. */
+  kick(): void;
 }
 
 export interface AccountMailerDeps {
@@ -60,6 +39,8 @@ export interface AccountMailerDeps {
   /** The envelope and From address. */
   from: string;
   now: () => number;
+  /** Wakes the delivery worker (set once the worker exists). */
+  kick?: () => void;
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -111,6 +92,7 @@ export function createAccountMailer(deps: AccountMailerDeps): AccountMailer {
         status: 'queued', attempts: 0, nextAttemptAt: now(), leaseUntil: null, lastError: null, createdAt: now(),
       });
     },
+    kick: () => deps.kick?.(),
     runOnce(signal = new AbortController().signal) {
       return claimAndWork(outbox, {
         now: now(), leaseMs: LEASE_MS, batch: BATCH, concurrency: CONCURRENCY, signal, work: deliver,

@@ -25,8 +25,9 @@ export const retryDelay = (attempts: number): number => Math.min(5_000 * 2 ** (a
 
 export interface RelayWorker {
   /**
-   * Delivers what is due once; returns how many messages were claimed. Once `signal` is
-   * aborted, claimed messages not yet started are released for another worker.
+   * Delivers what is due once, relayed messages then account mails; returns the larger of
+   * the two counts claimed (a full batch of either means more may be due). Once `signal`
+   * is aborted, claimed rows not yet started are released for another worker.
    */
   runOnce(signal?: AbortSignal): Promise<number>;
   /** Polls every `intervalMs` (at most 1 s by default) until stopped. */
@@ -49,6 +50,8 @@ export interface RelayWorkerDeps {
   transport: MailTransport;
   /** From address; alias@ the issuer's host by default. */
   from?: string;
+  /** Account mails, sent by the same worker after each round of relayed messages. */
+  accountMails?: { runOnce(signal?: AbortSignal): Promise<number> };
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -97,12 +100,15 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     return settle(m, attempts, { sent: true });
   }
 
-  function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
-    return claimAndWork(store.messages, {
+  async function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
+    const messages = await claimAndWork(store.messages, {
       now: now(), leaseMs: LEASE_MS, batch: BATCH, concurrency: CONCURRENCY, signal, work: deliver,
       // A database error while settling: the lease runs out and another attempt follows.
       onError: (m, err) => deps.log?.('relay delivery error', { message_id: m.id, error: (err as Error).message }),
     });
+    // A full batch of either makes the poller run again at once (queue/poller.ts).
+    const mails = deps.accountMails && !signal.aborted ? await deps.accountMails.runOnce(signal) : 0;
+    return Math.max(messages, mails);
   }
 
   const poller = createPoller(runOnce, {
