@@ -8,7 +8,7 @@ import { secretFilePath } from './crypto/secrets.js';
 import { isPostgresUrl } from './store/db.js';
 import { redactRedisUrl } from './throttle/redis.js';
 import { exitOnSignals } from './shutdown.js';
-import { redactSmtp } from './relay/worker.js';
+import { describeMail } from './mail/transport.js';
 
 export interface Running {
   app: FastifyInstance;
@@ -41,7 +41,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`  discovery  ${config.issuer}/.well-known/openid-configuration`);
   out(`  database   ${services.db.location}${sqlite ? ' (SQLite, embedded)' : ''}`);
   if (sqlite && !config.secret) out(`  secret     ${secretFilePath(services.db.location)} (generated; set ALIAS_SECRET to use your own)`);
-  out(`  relay      ${config.smtpUrl ? `mail over SMTP (${redactSmtp(config.smtpUrl)})` : 'inbox only (set ALIAS_SMTP_URL to send mail)'}`);
+  out(`  mail       ${describeMail(config)}${config.dkim ? `, DKIM-signed (${config.dkim.keySelector}._domainkey.${config.dkim.domainName})` : ''}`);
   out(`  counters   ${config.redisUrl ? `Redis (${redactRedisUrl(config.redisUrl)}, keys ${config.redisPrefix}…; the database while it is unreachable)` : 'in the database (set ALIAS_REDIS_URL to keep them in Redis)'}`);
   if (createdKeys.length) out(`  keys       created the first ${createdKeys.join(' and ')} signing key${createdKeys.length > 1 ? 's' : ''}`);
   if (demo) {

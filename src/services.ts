@@ -22,6 +22,10 @@ import { createUnsubscribe, type Unsubscribe } from './relay/unsubscribe.js';
 import { createAudit, type Audit } from './audit/audit.js';
 import { createJanitor, type Janitor } from './maintenance/janitor.js';
 import { pino } from 'pino';
+import { createMailTransport, type MailTransport } from './mail/transport.js';
+import { createAccountMailer, type AccountMailer } from './mail/outbox.js';
+import { createLinkTokens, type LinkTokens } from './accounts/link_tokens.js';
+import { defaultFrom } from './relay/mail.js';
 import { namedIfUnreachable } from './store/unavailable.js';
 
 export type Clock = () => number;
@@ -46,6 +50,12 @@ export interface Services {
   backchannel: Backchannel;
   /** Security events (append-only audit log). */
   audit: Audit;
+  /** How mail leaves Alias: SMTP, .eml files, or not at all. */
+  mail: MailTransport;
+  /** Account mails (verification, reset, notices): queued in a transaction, sent by the delivery worker. */
+  accountMail: AccountMailer;
+  /** Single-use links mailed about an account. */
+  links: LinkTokens;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
   /** One-click unsubscribe links from relayed mail. */
@@ -103,10 +113,14 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     });
     const backchannel = createBackchannel({ store, keys, issuer: config.issuer, now, log: (msg, fields) => logger.warn(fields, msg) });
     const consent = createConsent(store, pairwise, now, audit);
-    const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, smtpUrl: config.smtpUrl,
+    const mail = createMailTransport({ smtpUrl: config.smtpUrl, mailDir: config.mailDir, dkim: config.dkim });
+    const warn = (msg: string, fields: Record<string, unknown>) => logger.warn(fields, msg);
+    const accountMail = createAccountMailer({ outbox: store.mailOutbox, sealer: secrets, transport: mail, issuer: config.issuer,
+      from: config.smtpFrom ?? defaultFrom(config.issuer), now, kick: () => relayWorker.kick(), log: warn });
+    const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, transport: mail, accountMails: accountMail,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     return {
-      config, db, store, now, secrets, throttle, keys, pairwise, tokens,
+      config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links: createLinkTokens(now),
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),

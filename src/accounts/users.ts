@@ -23,7 +23,8 @@ export type LoginResult =
   | { ok: false; reason: 'throttled'; retryAfter: number };
 
 export interface Accounts {
-  create(input: { email: string; password: string; nickname?: string | null }): Promise<User>;
+  /** `emailVerified` defaults to true: an operator (CLI) or a test vouches for the address. */
+  create(input: { email: string; password: string; nickname?: string | null; emailVerified?: boolean }): Promise<User>;
   get(id: string): Promise<User | undefined>;
   /**
    * Checks a password; failures count per account and per source address. Every checked
@@ -59,7 +60,7 @@ export function validateNickname(nickname: string | null | undefined): string | 
 
 export function createAccounts(store: Store, throttle: Throttler, now: () => number, audit: Audit): Accounts {
   return {
-    async create({ email, password, nickname }) {
+    async create({ email, password, nickname, emailVerified = true }) {
       const e = email.trim().toLowerCase();
       if (!EMAIL.test(e)) throw new UserInputError(`'${email}' is not an e-mail address`);
       checkNewPassword(password);
@@ -69,6 +70,7 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
         email: e,
         passwordHash: await hashPassword(password),
         nickname: validateNickname(nickname),
+        emailVerified,
         createdAt: t,
         updatedAt: t,
       };

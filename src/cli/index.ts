@@ -7,6 +7,7 @@ import { clientCommand } from './client.js';
 import { keysCommand } from './keys.js';
 import { workerCommand } from './worker.js';
 import { auditCommand } from './audit.js';
+import { dkimCommand } from './dkim.js';
 
 const program = new Command('aliasid')
   .description('Alias: a privacy-first OAuth 2.0 and OpenID Connect provider')
@@ -20,5 +21,6 @@ clientCommand(program);
 keysCommand(program);
 workerCommand(program);
 auditCommand(program);
+dkimCommand(program);
 
 await program.parseAsync(process.argv);

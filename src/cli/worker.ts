@@ -1,10 +1,10 @@
 // `aliasid worker`: runs the contact relay's delivery worker alone (no HTTP), until
-// SIGTERM or SIGINT. Any number of workers, and `serve`, can share one database: each
+// SIGTERM or SIGINT; it sends account mails too. Any number of workers, and `serve`, can share one database: each
 // message is leased to one of them at a time.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { createServices } from '../services.js';
-import { redactSmtp } from '../relay/worker.js';
+import { describeMail } from '../mail/transport.js';
 import { fail, print } from './context.js';
 import { exitOnSignals } from '../shutdown.js';
 
@@ -20,8 +20,7 @@ export function workerCommand(program: Command) {
         s.relayWorker.start();
         // The worker's own timer does not hold the process open (it is unref'd for serve).
         const keepAlive = setInterval(() => {}, 3_600_000);
-        print(`Alias relay worker is running (database ${s.db.location}; ${config.smtpUrl
-          ? `mail over SMTP to ${redactSmtp(config.smtpUrl)}` : 'no ALIAS_SMTP_URL: messages go to the inbox only'}).`);
+        print(`Alias relay worker is running (database ${s.db.location}; mail ${describeMail(config)}).`);
         exitOnSignals(async () => {
           clearInterval(keepAlive);
           await s.relayWorker.stop();

@@ -2,6 +2,8 @@
 import { isIP } from 'node:net';
 import { isPostgresUrl } from '../store/db.js';
 import { MIN_SECRET_LENGTH } from '../crypto/secrets.js';
+import { dirname, join, resolve } from 'node:path';
+import { DkimConfigError, loadDkim, type DkimConfig } from '../mail/dkim.js';
 
 export interface Config {
   port: number;
@@ -15,6 +17,13 @@ export interface Config {
   smtpUrl?: string;
   /** ALIAS_SMTP_FROM: the relay's From address (default alias@ the issuer's host). */
   smtpFrom?: string;
+  /**
+   * Where mail goes as .eml files when there is no SMTP URL: ALIAS_MAIL_DIR, or `mail/`
+   * beside the SQLite database; undefined (no mail) on PostgreSQL without either.
+   */
+  mailDir?: string;
+  /** ALIAS_DKIM_DOMAIN, ALIAS_DKIM_SELECTOR, ALIAS_DKIM_KEY: signs every mail. */
+  dkim?: DkimConfig;
   /** ALIAS_REDIS_URL: failure counters shared in Redis; undefined means the database's. */
   redisUrl?: string;
   /** ALIAS_REDIS_PREFIX: put before every key Alias writes to Redis. */
@@ -77,6 +86,16 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('ALIAS_SMTP_URL must be smtp://host:port or smtps://host:port');
   const smtpFrom = env.ALIAS_SMTP_FROM || undefined;
   if (smtpFrom && !/^[^\s@<>"]+@[^\s@<>"]+$/.test(smtpFrom)) throw new ConfigError('ALIAS_SMTP_FROM must be a bare e-mail address (alias@example.com)');
+  const mailDir = smtpUrl ? undefined
+    : env.ALIAS_MAIL_DIR ? resolve(env.ALIAS_MAIL_DIR)
+    : isPostgresUrl(db) ? undefined : join(dirname(resolve(db)), 'mail');
+  let dkim: DkimConfig | undefined;
+  try {
+    dkim = loadDkim(env);
+  } catch (err) {
+    if (err instanceof DkimConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   // Environment only, like ALIAS_SMTP_URL: the URL may carry a password.
   const redisUrl = env.ALIAS_REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\/[^/]/.test(redisUrl)) throw new ConfigError('ALIAS_REDIS_URL must be redis://host:port or rediss://host:port');
@@ -89,7 +108,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     throw new ConfigError(`ALIAS_DRAIN_TIMEOUT must be a number of seconds from 0 to 3600, not '${drainText}'`);
   }
   const trustProxy = parseTrustProxy(env.ALIAS_TRUST_PROXY);
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
     drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy };
 }
 

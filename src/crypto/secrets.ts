@@ -7,9 +7,12 @@ import { dirname, join } from 'node:path';
 export const MIN_SECRET_LENGTH = 32;
 
 export interface Secrets {
-  /** AES-256-GCM encryption of signing keys at rest. */
-  seal(plain: string): string;
-  open(sealed: string): string;
+  /**
+   * AES-256-GCM encryption at rest, one key per purpose (signing keys by default; the
+   * mail outbox has its own).
+   */
+  seal(plain: string, purpose?: string): string;
+  open(sealed: string, purpose?: string): string;
   /** HMAC for anti-CSRF tokens and other keyed digests, separated by purpose. */
   mac(purpose: string, value: string): string;
 }
@@ -17,24 +20,31 @@ export interface Secrets {
 export function createSecrets(secret: string): Secrets {
   if (secret.length < MIN_SECRET_LENGTH) throw new Error(`ALIAS_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'alias', info, 32));
-  const sealKey = derive('signing-keys-at-rest');
+  const SIGNING_KEYS = 'signing-keys-at-rest';
+  const sealKeys = new Map<string, Buffer>();
+  const sealKey = (purpose: string) => {
+    let key = sealKeys.get(purpose);
+    if (!key) sealKeys.set(purpose, key = derive(purpose));
+    return key;
+  };
   const macKeys = new Map<string, Buffer>();
   return {
-    seal(plain) {
+    seal(plain, purpose = SIGNING_KEYS) {
       const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
+      const cipher = createCipheriv('aes-256-gcm', sealKey(purpose), iv);
       const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
       return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
     },
-    open(sealed) {
+    open(sealed, purpose = SIGNING_KEYS) {
       const [v, iv, tag, body] = sealed.split('.');
       if (v !== 'v1' || !iv || !tag || !body) throw new Error('sealed value has an unknown format');
-      const decipher = createDecipheriv('aes-256-gcm', sealKey, Buffer.from(iv, 'base64url'));
+      const decipher = createDecipheriv('aes-256-gcm', sealKey(purpose), Buffer.from(iv, 'base64url'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       try {
         return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
-        throw new Error('cannot decrypt signing keys: ALIAS_SECRET differs from the one they were stored with');
+        throw new Error(purpose === SIGNING_KEYS ? 'cannot decrypt signing keys: ALIAS_SECRET differs from the one they were stored with'
+          : `cannot decrypt (${purpose}): ALIAS_SECRET differs from the one it was stored with`);
       }
     },
     mac(purpose, value) {

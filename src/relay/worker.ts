@@ -2,7 +2,6 @@
 // several nodes never hold the same message), sends each over SMTP, and retries with
 // back-off. Without ALIAS_SMTP_URL a message is marked sent as soon as it is claimed:
 // it lives in the user's inbox on the account page only.
-import nodemailer from 'nodemailer';
 import type { Store } from '../store/store.js';
 import type { Message } from '../store/types.js';
 import type { Secrets } from '../crypto/secrets.js';
@@ -12,11 +11,10 @@ import { unsubscribeToken, unsubscribeUrl } from './unsubscribe_token.js';
 import { META_CHANNEL } from '../oauth/scopes.js';
 import { createPoller } from '../queue/poller.js';
 import { claimAndWork } from '../queue/claimed.js';
+import { describeMailError, isPermanentMailError, type MailTransport } from '../mail/transport.js';
 
 /** Longer than the worst case of one attempt (connect + greeting + send timeouts). */
 export const LEASE_MS = 120_000;
-const CONNECT_TIMEOUT_MS = 15_000;
-const SOCKET_TIMEOUT_MS = 30_000;
 export const MAX_ATTEMPTS = 12;
 const BATCH = 10;
 /** Messages of a batch in flight at once (SMTP connections per worker). */
@@ -27,8 +25,9 @@ export const retryDelay = (attempts: number): number => Math.min(5_000 * 2 ** (a
 
 export interface RelayWorker {
   /**
-   * Delivers what is due once; returns how many messages were claimed. Once `signal` is
-   * aborted, claimed messages not yet started are released for another worker.
+   * Delivers what is due once, relayed messages then account mails; returns the larger of
+   * the two counts claimed (a full batch of either means more may be due). Once `signal`
+   * is aborted, claimed rows not yet started are released for another worker.
    */
   runOnce(signal?: AbortSignal): Promise<number>;
   /** Polls every `intervalMs` (at most 1 s by default) until stopped. */
@@ -37,7 +36,7 @@ export interface RelayWorker {
   kick(): void;
   /** Stops claiming, releases claimed messages not yet started, waits for the sends in flight. */
   stop(): Promise<void>;
-  /** True when messages go out over SMTP; false when they stay in the inbox only. */
+  /** True when messages are mailed (SMTP or .eml files); false when they stay in the inbox only. */
   readonly smtp: boolean;
 }
 
@@ -47,52 +46,20 @@ export interface RelayWorkerDeps {
   secrets: Secrets;
   issuer: string;
   now: () => number;
-  smtpUrl?: string;
+  /** SMTP, .eml files, or none (the inbox only). */
+  transport: MailTransport;
   /** From address; alias@ the issuer's host by default. */
   from?: string;
+  /** Account mails, sent by the same worker after each round of relayed messages. */
+  accountMails?: { runOnce(signal?: AbortSignal): Promise<number> };
   log?: (msg: string, fields: Record<string, unknown>) => void;
 }
-
-/** smtp://user:pass@host:port → smtp://host:port, for printing. */
-export function redactSmtp(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return 'smtp';
-  }
-}
-
-/** SMTP 5xx replies and malformed envelopes will not get better by retrying. */
-function permanent(err: unknown): boolean {
-  const e = err as { responseCode?: number; code?: string };
-  if (typeof e.responseCode === 'number') return e.responseCode >= 500 && e.responseCode < 600;
-  return e.code === 'EENVELOPE' || e.code === 'EMESSAGE';
-}
-
-function describe(err: unknown): string {
-  const e = err as { responseCode?: number; code?: string; message?: string };
-  const text = (e.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 500);
-  return e.responseCode ? `SMTP ${e.responseCode}: ${text}` : e.code ? `${e.code}: ${text}` : text;
-}
-
-const makeTransport = (url: string) => nodemailer.createTransport({
-  url,
-  connectionTimeout: CONNECT_TIMEOUT_MS,
-  greetingTimeout: CONNECT_TIMEOUT_MS,
-  socketTimeout: SOCKET_TIMEOUT_MS,
-});
 
 export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
   const { store, now } = deps;
   const from = deps.from ?? defaultFrom(deps.issuer);
   const host = from.slice(from.lastIndexOf('@') + 1);
-  let transport: ReturnType<typeof makeTransport> | undefined;
-
-  function smtp() {
-    transport ??= makeTransport(deps.smtpUrl!);
-    return transport;
-  }
+  const { transport } = deps;
 
   async function settle(m: Message, attempts: number, outcome: { sent: true } | { error: string; permanent: boolean }) {
     if ('sent' in outcome) {
@@ -119,26 +86,29 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     if (!grantAllows(grant, m.channel)) {
       return settle(m, attempts, { error: 'not mailed: the user revoked this channel before delivery', permanent: true });
     }
-    if (!deps.smtpUrl) return settle(m, attempts, { sent: true });
+    if (transport.kind === 'none') return settle(m, attempts, { sent: true });
     const mail = composeMail({
       message: m, user, client, from, host, accountUrl: `${deps.issuer}/account`,
       unsubscribeUrl: m.channel === META_CHANNEL ? undefined
         : unsubscribeUrl(deps.issuer, unsubscribeToken(deps.secrets, { userId: m.userId, clientId: m.clientId, channel: m.channel })),
     });
     try {
-      await smtp().sendMail(mail);
+      await transport.send(mail);
     } catch (err) {
-      return settle(m, attempts, { error: describe(err), permanent: permanent(err) });
+      return settle(m, attempts, { error: describeMailError(err), permanent: isPermanentMailError(err) });
     }
     return settle(m, attempts, { sent: true });
   }
 
-  function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
-    return claimAndWork(store.messages, {
+  async function runOnce(signal: AbortSignal = new AbortController().signal): Promise<number> {
+    const messages = await claimAndWork(store.messages, {
       now: now(), leaseMs: LEASE_MS, batch: BATCH, concurrency: CONCURRENCY, signal, work: deliver,
       // A database error while settling: the lease runs out and another attempt follows.
       onError: (m, err) => deps.log?.('relay delivery error', { message_id: m.id, error: (err as Error).message }),
     });
+    // A full batch of either makes the poller run again at once (queue/poller.ts).
+    const mails = deps.accountMails && !signal.aborted ? await deps.accountMails.runOnce(signal) : 0;
+    return Math.max(messages, mails);
   }
 
   const poller = createPoller(runOnce, {
@@ -154,9 +124,8 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     kick: poller.kick,
     async stop() {
       await poller.stop();
-      transport?.close();
-      transport = undefined;
+      transport.close();
     },
-    smtp: !!deps.smtpUrl,
+    smtp: transport.kind !== 'none',
   };
 }

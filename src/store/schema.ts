@@ -32,6 +32,8 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   nickname: string | null;
+  /** 1 once the address is proven (migration 008; operator-made accounts are 1). */
+  email_verified: number;
   created_at: number;
   updated_at: number;
 }
@@ -215,4 +217,31 @@ export interface Database {
   logout_deliveries: LogoutDeliveriesTable;
   messages: MessagesTable;
   audit_events: AuditEventsTable;
+  account_tokens: AccountTokensTable;
+  mail_outbox: MailOutboxTable;
+}
+
+export interface AccountTokensTable {
+  digest: string;
+  purpose: string;
+  user_id: string;
+  /** JSON object of strings. */
+  data: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface MailOutboxTable {
+  id: string;
+  user_id: string | null;
+  purpose: string;
+  /** The whole mail, AES-256-GCM sealed; empty once given up. */
+  sealed: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
 }

@@ -3,7 +3,7 @@
 // carry are in types.ts; test/store/contract.ts holds every behaviour promised here.
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
-  RefreshToken, Session, SigningKeyRecord, Throttle, User,
+  RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -240,6 +240,8 @@ export interface Store {
   deviceCodes: DeviceCodeRepo;
   logoutDeliveries: LogoutDeliveryRepo;
   messages: MessageRepo;
+  linkTokens: LinkTokenRepo;
+  mailOutbox: MailOutboxRepo;
   audit: AuditRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
@@ -259,4 +261,31 @@ export class UniqueViolation extends Error {
     super(`${what} already exists`);
     this.name = 'UniqueViolation';
   }
+}
+
+/** Single-use mailed links, stored as digests. */
+export interface LinkTokenRepo {
+  insert(token: LinkToken): Promise<void>;
+  /**
+   * Marks the link used if it is unused and unexpired, in one statement (of two clicks
+   * at once, one wins); returns it then, or undefined.
+   */
+  use(digest: string, purpose: LinkPurpose, now: number): Promise<LinkToken | undefined>;
+  get(digest: string): Promise<LinkToken | undefined>;
+  /** Marks every unused link of these purposes of the account used (a newer one replaces them). */
+  useAll(userId: string, purposes: LinkPurpose[], now: number): Promise<number>;
+}
+
+/** Account mails waiting for the delivery worker; a leased queue. */
+export interface MailOutboxRepo {
+  insert(mail: OutboxMail): Promise<void>;
+  /** Leases up to `limit` due mails until `leaseUntil`; no two workers hold the same one. */
+  claim(now: number, leaseUntil: number, limit: number): Promise<OutboxMail[]>;
+  /** Ends this claim's lease on mails never attempted. */
+  release(ids: string[], leaseUntil: number): Promise<number>;
+  /** Sent: the row (and with it the sealed mail) is deleted. */
+  remove(id: string): Promise<void>;
+  /** Failed for now (retry at `nextAttemptAt`) or for good (`failed`; the sealed mail is emptied). */
+  settle(id: string, r: { status: OutboxMail['status']; attempts: number; nextAttemptAt: number; lastError: string }): Promise<void>;
+  listByUser(userId: string): Promise<OutboxMail[]>;
 }

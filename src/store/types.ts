@@ -34,6 +34,8 @@ export interface User {
   email: string;
   passwordHash: string;
   nickname: string | null;
+  /** The person opened a verification link sent to `email` (or an operator vouched). */
+  emailVerified: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -208,4 +210,35 @@ export interface AuditEvent {
   ipDigest: string | null;
   /** Short, secret-free context: a grant type, a scope name, where a sign-in happened. */
   detail: string | null;
+}
+
+/** A single-use link mailed about an account (accounts/link_tokens.ts). */
+export type LinkPurpose = 'verify_email' | 'reset_password' | 'change_email' | 'cancel_email_change';
+
+
+export interface LinkToken {
+  digest: string;
+  purpose: LinkPurpose;
+  userId: string;
+  /** What the link needs to finish (the new address, the pending authorization). */
+  data: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+/** An account mail waiting for the delivery worker (mail/outbox.ts). */
+export interface OutboxMail {
+  id: string;
+  /** The account it is about; null once the account is gone (the deletion notice). */
+  userId: string | null;
+  /** verify, reset, password_changed, …: for the operator's eyes, never the content. */
+  purpose: string;
+  sealed: string;
+  status: 'queued' | 'failed';
+  attempts: number;
+  nextAttemptAt: number;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
 }

@@ -3,6 +3,8 @@
 // (smtp-server on 127.0.0.1), and tests assert what arrived. User tokens come from the
 // authorization code flow through Alias's real pages.
 import { describe, it, before, after } from 'node:test';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
@@ -10,6 +12,7 @@ import { Browser, checkboxes } from '../helpers/browser.js';
 import { startSmtpSink, type Received, type SmtpSink } from '../helpers/smtp.js';
 import { createServices } from '../../src/services.js';
 import { createRelayWorker } from '../../src/relay/worker.js';
+import { createMailTransport } from '../../src/mail/transport.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import type { Client } from '../../src/store/types.js';
 import { basic } from '../helpers/bad_input.js';
@@ -485,8 +488,8 @@ for (const kind of databaseKinds()) {
         }
         await alias.s.consent.revokeChannel(subs[2]!.userId, subs[2]!.grantId, 'news');
         // Two independent workers (two database pools), racing until the outbox is empty.
-        const w1 = createRelayWorker({ store: alias.s.store, secrets: alias.s.secrets, issuer: alias.issuer, now: alias.s.now, smtpUrl: smtp.url });
-        const w2 = createRelayWorker({ store: second.store, secrets: second.secrets, issuer: alias.issuer, now: second.now, smtpUrl: smtp.url });
+        const w1 = createRelayWorker({ store: alias.s.store, secrets: alias.s.secrets, issuer: alias.issuer, now: alias.s.now, transport: createMailTransport({ smtpUrl: smtp.url }) });
+        const w2 = createRelayWorker({ store: second.store, secrets: second.secrets, issuer: alias.issuer, now: second.now, transport: createMailTransport({ smtpUrl: smtp.url }) });
         const drain = async (w: typeof w1) => {
           let n = 0;
           for (let k; (k = await w.runOnce()) > 0;) n += k;
@@ -508,7 +511,7 @@ for (const kind of databaseKinds()) {
       }
     });
 
-    it('without ALIAS_SMTP_URL messages are marked sent and stay in the inbox only', async () => {
+    it('without ALIAS_SMTP_URL: an .eml file in the mail folder beside the SQLite database; inbox only on PostgreSQL', async () => {
       const bare = await startAlias(kind);
       try {
         const { client, secret } = await bare.client({ redirectUris: [REDIRECT], channels: ['news'] });
@@ -522,12 +525,24 @@ for (const kind of databaseKinds()) {
           body: JSON.stringify(msg(grant.sub, 'news', { subject: 'Inbox only' })),
         });
         assert.equal(res.status, 202);
-        assert.equal(bare.s.relayWorker.smtp, false);
+        const mailDir = bare.s.config.mailDir;
+        // PostgreSQL has no data folder: without ALIAS_MAIL_DIR nothing is mailed.
+        assert.equal(bare.s.relayWorker.smtp, mailDir !== undefined);
+        assert.equal(mailDir === undefined, kind.name === 'postgres');
         assert.equal(await bare.s.relayWorker.runOnce(), 1);
         const [m] = await bare.s.store.messages.listByUser(user.id, 10);
         assert.equal(m!.subject, 'Inbox only');
         assert.equal(m!.status, 'sent');
-        assert.equal(smtp.received.length, before, 'no mail');
+        assert.equal(smtp.received.length, before, 'no SMTP mail');
+        if (mailDir) {
+          assert.equal(statSync(mailDir).mode & 0o777, 0o700);
+          const files = readdirSync(mailDir).filter((f) => f.endsWith('.eml'));
+          assert.equal(files.length, 1);
+          assert.equal(statSync(join(mailDir, files[0]!)).mode & 0o777, 0o600);
+          const eml = readFileSync(join(mailDir, files[0]!), 'utf8');
+          assert.match(eml, /^Subject: Inbox only$/m);
+          assert.match(eml, new RegExp(`^To: ${user.email}$`, 'm'));
+        }
       } finally {
         await bare.close();
       }

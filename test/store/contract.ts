@@ -13,7 +13,7 @@ import { openDatabase, migrate, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql/index.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type {
-  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User,
+  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail,
 } from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
 
@@ -55,6 +55,7 @@ function newUser(over: Partial<User> = {}): User {
     email: `${id}@example.com`,
     passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
     nickname: null,
+    emailVerified: true,
     createdAt: NOW,
     updatedAt: NOW,
     ...over,
@@ -1236,6 +1237,108 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(d!.leaseUntil, null);
         assert.equal(d!.attempts, 0);
         assert.deepEqual((await node2.logoutDeliveries.claim(t + 1, t + 30_000, 50)).map((x) => x.id).filter((x) => x === id), [id]);
+      });
+    });
+
+    describe('users: verified address', () => {
+      it('emailVerified round-trips through insert and update', async () => {
+        // store.ts UserRepo: emailVerified is stored as given (sign-up inserts false).
+        const u = newUser({ emailVerified: false });
+        await store.users.insert(u);
+        assert.equal((await store.users.get(u.id))!.emailVerified, false);
+        await store.users.update({ ...u, emailVerified: true, updatedAt: NOW + 1 });
+        assert.equal((await store.users.getByEmail(u.email))!.emailVerified, true);
+      });
+    });
+
+    describe('mailed links (account tokens)', () => {
+      const link = (userId: string, over: Partial<LinkToken> = {}): LinkToken => ({
+        digest: uid('link'), purpose: 'verify_email', userId, data: { interaction: 'i-1' },
+        createdAt: NOW, expiresAt: NOW + 60_000, usedAt: null, ...over,
+      });
+
+      it('use returns the link once, marks it used, and refuses another purpose or an expired link', async () => {
+        // store.ts LinkTokenRepo.use: unused, unexpired, of this purpose; single use.
+        const { user } = await seedGrant();
+        const l = link(user.id);
+        await store.linkTokens.insert(l);
+        assert.equal(await store.linkTokens.use(l.digest, 'reset_password', NOW + 1), undefined, 'another purpose');
+        assert.deepEqual(await store.linkTokens.use(l.digest, 'verify_email', NOW + 1), { ...l, usedAt: NOW + 1 });
+        assert.equal(await store.linkTokens.use(l.digest, 'verify_email', NOW + 2), undefined, 'used');
+        assert.deepEqual(await store.linkTokens.get(l.digest), { ...l, usedAt: NOW + 1 });
+        const old = link(user.id);
+        await store.linkTokens.insert(old);
+        assert.equal(await store.linkTokens.use(old.digest, 'verify_email', old.expiresAt), undefined, 'expiresAt is the first invalid instant');
+        assert.equal((await store.linkTokens.get(old.digest))!.usedAt, null, 'an expired link is not marked used');
+      });
+
+      it(`of ${RACERS} uses at once on two nodes, exactly one wins`, async () => {
+        // store.ts LinkTokenRepo.use: one conditional UPDATE decides the single winner.
+        const { user } = await seedGrant();
+        const l = link(user.id);
+        await store.linkTokens.insert(l);
+        const results = await Promise.all(Array.from({ length: RACERS }, (_, i) =>
+          (i % 2 ? node2 : store).linkTokens.use(l.digest, 'verify_email', NOW + 5)));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('useAll ends the unused links of the given purposes only; deleting the user deletes its links', async () => {
+        // store.ts LinkTokenRepo.useAll + migration 008 ON DELETE CASCADE.
+        const { user } = await seedGrant();
+        const a = link(user.id, { purpose: 'reset_password' });
+        const b = link(user.id, { purpose: 'reset_password' });
+        const c = link(user.id, { purpose: 'verify_email' });
+        for (const x of [a, b, c]) await store.linkTokens.insert(x);
+        assert.equal(await store.linkTokens.useAll(user.id, ['reset_password'], NOW + 9), 2);
+        assert.equal((await store.linkTokens.get(a.digest))!.usedAt, NOW + 9);
+        assert.equal((await store.linkTokens.get(c.digest))!.usedAt, null);
+        assert.equal(await store.linkTokens.useAll(user.id, [], NOW + 9), 0);
+      });
+    });
+
+    describe('mail outbox', () => {
+      const mail = (userId: string | null, over: Partial<OutboxMail> = {}): OutboxMail => ({
+        id: uid('mail'), userId, purpose: 'verify_email', sealed: 'v1.sealed', status: 'queued', attempts: 0,
+        nextAttemptAt: NOW, leaseUntil: null, lastError: null, createdAt: NOW, ...over,
+      });
+
+      it('claim leases due mails once; settle retries or gives up (emptying the sealed mail); remove deletes', async () => {
+        // store.ts MailOutboxRepo: a leased queue like the relay's.
+        const { user } = await seedGrant();
+        const t = NOW + 30_000_000;
+        const due = mail(user.id, { nextAttemptAt: t });
+        const later = mail(user.id, { nextAttemptAt: t + 1_000 });
+        await store.mailOutbox.insert(due);
+        await store.mailOutbox.insert(later);
+        const mine = (await store.mailOutbox.claim(t, t + 60_000, 50)).filter((m) => m.userId === user.id);
+        assert.deepEqual(mine, [{ ...due, leaseUntil: t + 60_000 }]);
+        assert.deepEqual((await node2.mailOutbox.claim(t, t + 60_000, 50)).filter((m) => m.userId === user.id), [], 'leased');
+        await store.mailOutbox.settle(due.id, { status: 'queued', attempts: 1, nextAttemptAt: t + 5_000, lastError: 'SMTP 451: later' });
+        const [retry] = (await store.mailOutbox.listByUser(user.id)).filter((m) => m.id === due.id);
+        assert.deepEqual(retry, { ...due, attempts: 1, nextAttemptAt: t + 5_000, lastError: 'SMTP 451: later' });
+        await store.mailOutbox.settle(due.id, { status: 'failed', attempts: 12, nextAttemptAt: t, lastError: 'SMTP 550: no' });
+        const [gone] = (await store.mailOutbox.listByUser(user.id)).filter((m) => m.id === due.id);
+        assert.equal(gone!.status, 'failed');
+        assert.equal(gone!.sealed, '', 'a mail given up keeps no content');
+        await store.mailOutbox.remove(later.id);
+        assert.deepEqual((await store.mailOutbox.listByUser(user.id)).map((m) => m.id), [due.id]);
+      });
+
+      it('release hands back unstarted mails; a deleted user takes queued mails along, a null user keeps its own', async () => {
+        // store.ts MailOutboxRepo.release; migration 008 ON DELETE CASCADE on user_id.
+        const { user } = await seedGrant();
+        const t = NOW + 40_000_000;
+        const m = mail(user.id, { nextAttemptAt: t });
+        const orphan = mail(null, { nextAttemptAt: t + 50_000_000 });
+        await store.mailOutbox.insert(m);
+        await store.mailOutbox.insert(orphan);
+        assert.equal((await store.mailOutbox.claim(t, t + 60_000, 50)).filter((x) => x.id === m.id).length, 1);
+        assert.equal(await store.mailOutbox.release([m.id], t + 60_000), 1);
+        assert.equal((await node2.mailOutbox.claim(t + 1, t + 60_000, 50)).filter((x) => x.id === m.id).length, 1);
+        await db!.kysely.deleteFrom('users').where('id', '=', user.id).execute();
+        assert.deepEqual(await store.mailOutbox.listByUser(user.id), []);
+        const left = await db!.kysely.selectFrom('mail_outbox').select('id').where('id', '=', orphan.id).execute();
+        assert.equal(left.length, 1);
       });
     });
 

@@ -42,7 +42,7 @@ for (const kind of databaseKinds()) {
     });
 
     async function seed(): Promise<Grant> {
-      const user = { id: id('user'), email: `${id('u')}@example.com`, passwordHash: 'x', nickname: null, createdAt: NOW, updatedAt: NOW };
+      const user = { id: id('user'), email: `${id('u')}@example.com`, passwordHash: 'x', nickname: null, emailVerified: true, createdAt: NOW, updatedAt: NOW };
       const client = { id: id('client'), name: 'c', secretDigest: 'd', previousSecretDigest: null, previousSecretExpiresAt: null,
         isPublic: false, redirectUris: ['https://c.example/cb'], postLogoutRedirectUris: [], grantTypes: ['authorization_code'],
         scopes: [], channels: [], backchannelLogoutUri: null, idTokenSignedResponseAlg: 'RS256' as const, createdAt: NOW, updatedAt: NOW };

@@ -28,3 +28,25 @@ describe('config: Redis', () => {
     }
   });
 });
+
+describe('config: mail', () => {
+  it('files mail beside the SQLite database by default; ALIAS_MAIL_DIR moves it; SMTP or PostgreSQL alone have no folder', () => {
+    assert.equal(loadConfig({ db: '/srv/alias/alias.db' }, {}).mailDir, '/srv/alias/mail');
+    assert.equal(loadConfig({ db: '/srv/alias/alias.db' }, { ALIAS_MAIL_DIR: '/var/mail/alias' }).mailDir, '/var/mail/alias');
+    assert.equal(loadConfig({ db: '/srv/alias/alias.db' }, { ALIAS_SMTP_URL: 'smtp://127.0.0.1:25' }).mailDir, undefined);
+    const pg = { ALIAS_SECRET: 'x'.repeat(32) };
+    assert.equal(loadConfig({ db: 'postgres://h/db' }, pg).mailDir, undefined);
+    assert.equal(loadConfig({ db: 'postgres://h/db' }, { ...pg, ALIAS_MAIL_DIR: '/m' }).mailDir, '/m');
+  });
+
+  it('DKIM needs all three variables and a readable private key, naming what is wrong', () => {
+    assert.equal(loadConfig({}, {}).dkim, undefined);
+    const partial = [{ ALIAS_DKIM_DOMAIN: 'example.com' }, { ALIAS_DKIM_DOMAIN: 'example.com', ALIAS_DKIM_SELECTOR: 's' },
+      { ALIAS_DKIM_KEY: '/k.pem' }];
+    for (const env of partial) {
+      assert.throws(() => loadConfig({}, env), (e: unknown) => e instanceof ConfigError && /all of ALIAS_DKIM_DOMAIN/.test(e.message));
+    }
+    assert.throws(() => loadConfig({}, { ALIAS_DKIM_DOMAIN: 'example.com', ALIAS_DKIM_SELECTOR: 's', ALIAS_DKIM_KEY: '/nonexistent/k.pem' }),
+      (e: unknown) => e instanceof ConfigError && /cannot read ALIAS_DKIM_KEY/.test(e.message));
+  });
+});

@@ -21,6 +21,8 @@ import { createDeviceCodeRepo } from './device_codes.js';
 import { createLogoutDeliveryRepo } from './logout_deliveries.js';
 import { createMessageRepo } from './messages.js';
 import { createAuditRepo } from './audit.js';
+import { createLinkTokenRepo } from './link_tokens.js';
+import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
 
 export function createSqlStore(handle: Db): Store {
@@ -46,6 +48,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     deviceCodes: createDeviceCodeRepo(s),
     logoutDeliveries: createLogoutDeliveryRepo(s),
     messages: createMessageRepo(s),
+    linkTokens: createLinkTokenRepo(s),
+    mailOutbox: createMailOutboxRepo(s),
     audit: createAuditRepo(s),
     expired: createPurgeRepo(s),
 

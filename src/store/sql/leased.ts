@@ -5,7 +5,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Sql } from './context.js';
 
-type LeasedTable = 'logout_deliveries' | 'messages';
+type LeasedTable = 'logout_deliveries' | 'messages' | 'mail_outbox';
 
 /**
  * One UPDATE picks and leases due rows, so two workers never take the same one

@@ -2,8 +2,12 @@
 import type { Selectable } from 'kysely';
 import type { UsersTable } from '../schema.js';
 import type { UserRepo } from '../store.js';
+import type { User } from '../types.js';
 import { param } from '../compiled.js';
 import { insertOrConflict, type Sql } from './context.js';
+
+const toUser = (r: Selectable<UsersTable>): User => ({ id: r.id, email: r.email, passwordHash: r.password_hash,
+  nickname: r.nickname, emailVerified: r.email_verified === 1, createdAt: r.created_at, updatedAt: r.updated_at });
 
 export function createUserRepo(s: Sql): UserRepo {
   const { k, first } = s;
@@ -11,23 +15,22 @@ export function createUserRepo(s: Sql): UserRepo {
     async insert(u) {
       await insertOrConflict('user', () => k.insertInto('users').values({
         id: u.id, email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname,
-        created_at: u.createdAt, updated_at: u.updatedAt,
+        email_verified: u.emailVerified ? 1 : 0, created_at: u.createdAt, updated_at: u.updatedAt,
       }).execute());
     },
     async get(id) {
       const r = await first<Selectable<UsersTable>>('users.get',
         (b) => b.selectFrom('users').selectAll().where('id', '=', param('id')), { id });
-      return r && { id: r.id, email: r.email, passwordHash: r.password_hash, nickname: r.nickname,
-        createdAt: r.created_at, updatedAt: r.updated_at };
+      return r && toUser(r);
     },
     async getByEmail(email) {
       const r = await k.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
-      return r && { id: r.id, email: r.email, passwordHash: r.password_hash, nickname: r.nickname,
-        createdAt: r.created_at, updatedAt: r.updated_at };
+      return r && toUser(r);
     },
     async update(u) {
       await k.updateTable('users').set({
-        email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname, updated_at: u.updatedAt,
+        email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname,
+        email_verified: u.emailVerified ? 1 : 0, updated_at: u.updatedAt,
       }).where('id', '=', u.id).execute();
     },
   };
