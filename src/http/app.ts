@@ -1,5 +1,5 @@
 // The fastify application: one plugin per area, services passed in.
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import formbody from '@fastify/formbody';
 import cookie from '@fastify/cookie';
 import view from '@fastify/view';
@@ -45,7 +45,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
     // the left-most X-Forwarded-For entry, the one the client chooses). trust_proxy.ts.
     trustProxy: fastifyTrustProxy(s.config.trustProxy),
     // One line per request at debug, with the route and never the URL (request_log.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     logger: opts.logger === undefined || opts.logger === false ? false : {
       level: s.config.logLevel,
       serializers: logSerializers,
