@@ -274,6 +274,17 @@ for (const kind of databaseKinds()) {
       assert.equal((await raw(new URLSearchParams({ csrf: 'x', new_email: 'z@example.com', current_password: me.password }).toString())).status, 403);
       assert.equal((await raw(`csrf=${encodeURIComponent(csrf)}&new_email=a%40b.c&new_email=d%40e.f&current_password=x`)).status, 400);
       assert.equal((await a.follow('/confirm-email/' + 'B'.repeat(43))).status, 404);
+      // An address that gets an account between the request and the link: 409, nothing changes.
+      const later = `later-${Date.now()}@example.org`;
+      await a.submit(section(await a.follow('/account'), '/account/email'), { new_email: later, current_password: me.password });
+      const link = linkIn((await mailTo(later, /Confirm your new Alias address/)).mail.text, 'confirm-email');
+      const page = await a.follow(link);
+      await alias.user({ email: later });
+      const clash = await a.submit(page, {});
+      assert.equal(clash.status, 409);
+      assert.match(clash.html, /Another Alias account uses this address/);
+      assert.equal((await alias.s.store.users.get(me.id))!.email, me.email, 'no stored change');
+      assert.equal((await a.follow(link)).status, 200, 'the link was not used up by the refusal');
       assert.equal((await a.follow('/cancel-email-change/nope')).status, 404);
     });
 
