@@ -12,6 +12,7 @@ import type { Session } from '../store/types.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
 import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';
+import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE } from '../accounts/credential_change.js';
 
 type Body = Record<string, unknown>;
 const SCOPE_TEXT: Record<string, string> = {
@@ -147,19 +148,16 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   app.post('/account/password', async (request, reply) => {
     const g = await guarded(request, reply);
     if (!g) return reply;
-    let result;
-    try {
-      result = await s.accounts.changePassword(g.session.userId, text(g.body.current_password), text(g.body.new_password), sourceOf(request));
-    } catch (err) {
-      if (err instanceof UserInputError) return accountPage(request, reply, g.session, { status: 400, error: `Password not changed: ${err.message}.` });
-      throw err;
-    }
+    // Issue 16 item 4 (src/accounts/credential_change.ts): ends every other session and every token.
+    const result = await changePasswordEverywhere(s, { userId: g.session.userId, sessionId: g.session.idDigest,
+      current: text(g.body.current_password), next: text(g.body.new_password), source: sourceOf(request) });
     if (!result.ok) {
+      if (result.reason === 'weak') return accountPage(request, reply, g.session, { status: 400, error: `Password not changed: ${result.message}.` });
       if (result.reason === 'throttled') reply.header('retry-after', String(result.retryAfter));
       return accountPage(request, reply, g.session, { status: result.reason === 'throttled' ? 429 : 400,
         error: result.reason === 'throttled' ? `Too many failed attempts. Try again in ${result.retryAfter} seconds.` : 'The current password is wrong.' });
     }
-    return accountPage(request, reply, g.session, { notice: 'Password changed.' });
+    return accountPage(request, reply, g.session, { notice: PASSWORD_CHANGED_NOTICE });
   });
 
   async function signOut(request: FastifyRequest, reply: FastifyReply, everywhere: boolean) {

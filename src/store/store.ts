@@ -149,6 +149,11 @@ export interface RefreshTokenRepo {
 export interface FamilyRepo {
   /** Revokes every access and refresh token of a code's family (RFC 9700 §4.14). */
   revoke(familyId: string, now: number): Promise<void>;
+  /**
+   * Revokes every access and refresh token of the user, of every app (a password reset or
+   * change, a cancelled e-mail change: RFC 9700 §4.14.2). Other users' tokens are untouched.
+   */
+  revokeByUser(userId: string, now: number): Promise<void>;
 }
 
 export interface SigningKeyRepo {

@@ -194,7 +194,8 @@ export type AuditEventType =
   | 'token.issued' | 'token.revoked'
   | 'code.reused' | 'refresh_token.reused'
   | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
-  | 'admin.user.created' | 'admin.keys.rotated';
+  | 'admin.user.created' | 'admin.keys.rotated'
+  | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled';
 
 export interface AuditEvent {
   id: string;

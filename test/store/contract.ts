@@ -978,6 +978,33 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(await store.refreshTokens.rotate(rts[0]!.digest, NOW + 10), undefined, 'a revoked family cannot refresh');
         await store.families.revoke(uid('family'), NOW); // unknown family: nothing to do, no error
       });
+
+      it('revokeByUser revokes every access and refresh token of that user, of every app, and no one else’s', async () => {
+        // RFC 9700 §4.14.2 / store.ts FamilyRepo.revokeByUser: a password reset ends every token of the account.
+        const { grant, user } = await seedGrant();
+        const c2 = newClient();
+        await store.clients.insert(c2);
+        const g2 = await store.grants.save(newGrant(user.id, c2.id));
+        const ats = [newAccess(grant, uid('family')), newAccess(g2, null), newAccess(g2, uid('family'), { revokedAt: NOW + 1 })];
+        const rts = [newRefresh(grant, uid('family')), newRefresh(g2, uid('family'), { rotatedAt: NOW })];
+        for (const a of ats) await store.accessTokens.insert(a);
+        for (const r of rts) await store.refreshTokens.insert(r);
+        const { grant: stranger } = await seedGrant();
+        const strangerAt = newAccess(stranger, uid('family'));
+        const strangerRt = newRefresh(stranger, uid('family'));
+        await store.accessTokens.insert(strangerAt);
+        await store.refreshTokens.insert(strangerRt);
+
+        await store.families.revokeByUser(user.id, NOW + 9);
+        assert.deepEqual(await store.accessTokens.get(ats[0]!.digest), { ...ats[0]!, revokedAt: NOW + 9 });
+        assert.deepEqual(await store.accessTokens.get(ats[1]!.digest), { ...ats[1]!, revokedAt: NOW + 9 });
+        assert.deepEqual(await store.accessTokens.get(ats[2]!.digest), ats[2], 'an earlier revocation keeps its time');
+        for (const r of rts) assert.deepEqual(await store.refreshTokens.get(r.digest), { ...r, revokedAt: NOW + 9 });
+        assert.deepEqual(await store.accessTokens.get(strangerAt.digest), strangerAt);
+        assert.deepEqual(await store.refreshTokens.get(strangerRt.digest), strangerRt);
+        assert.equal(await store.refreshTokens.rotate(rts[0]!.digest, NOW + 10), undefined, 'a revoked token cannot refresh');
+        await store.families.revokeByUser(uid('user'), NOW); // unknown user: nothing to do, no error
+      });
     });
 
     describe('signing keys', () => {

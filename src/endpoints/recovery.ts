@@ -1,0 +1,109 @@
+// Password reset pages (issue 14 §3): GET/POST /forgot, GET/POST /reset/:token. Thin: the
+// rules live in src/accounts/recovery.ts. Every form carries the CSRF token; a failed
+// check, a malformed field or a bad link changes nothing.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import type { PageContext } from '../http/context.js';
+import { sourceOf } from '../http/context.js';
+import { sendErrorPage } from '../http/errors.js';
+import { renderPage } from '../http/render.js';
+import { forgotPassword, MAX_EMAIL_LENGTH, peekLink, resetPassword } from '../accounts/recovery.js';
+import { MAX_NEW_PASSWORD_LENGTH } from '../accounts/password_policy.js';
+
+type Body = Record<string, unknown>;
+
+/** A form field: its text ('' when absent), or undefined when repeated, not text, or longer than `max`. */
+export function formField(body: unknown, name: string, max: number): string | undefined {
+  const v = body && typeof body === 'object' ? (body as Body)[name] : undefined;
+  if (v === undefined) return '';
+  if (typeof v !== 'string' || v.length > max) return undefined;
+  return v;
+}
+
+export async function csrfFailed(reply: FastifyReply): Promise<FastifyReply> {
+  return sendErrorPage(reply, 403, 'This form has expired', 'The form was not sent from this browser’s Alias page, so nothing was changed.',
+    'Go back, reload the page and try again.');
+}
+
+export async function malformed(reply: FastifyReply): Promise<FastifyReply> {
+  return sendErrorPage(reply, 400, 'This form could not be read', 'A field was missing, repeated or too long, so nothing was changed.',
+    'Go back, reload the page and try again.');
+}
+
+/** The readable page for a link that cannot be used: 404 unknown, 410 used or expired. */
+export async function badLink(reply: FastifyReply, reason: 'unknown' | 'used' | 'expired', what: string, again: string): Promise<FastifyReply> {
+  if (reason === 'unknown') return sendErrorPage(reply, 404, 'This link is not valid', `The ${what} link is incomplete or unknown. Nothing was changed.`, again);
+  if (reason === 'used') return sendErrorPage(reply, 410, 'This link was already used', `Each ${what} link works once. Nothing was changed.`, again);
+  return sendErrorPage(reply, 410, 'This link has expired', `The ${what} link is no longer valid. Nothing was changed.`, again);
+}
+
+const RESET_AGAIN = 'Ask for a new link with “Forgot your password?” on the sign-in page (/forgot).';
+
+export function recoveryEndpoints(app: FastifyInstance, s: Services, page: PageContext) {
+  const forgotPage = (request: FastifyRequest, reply: FastifyReply, opts: { status?: number; sent?: boolean; email?: string;
+    error?: string; emailError?: string } = {}) => {
+    reply.code(opts.status ?? 200).header('cache-control', 'no-store');
+    return renderPage(reply, 'forgot', { title: 'Forgot your password?', csrf: page.csrfToken(page.browserId(request, reply)),
+      email: opts.email ?? '', sent: opts.sent, error: opts.error, emailError: opts.emailError });
+  };
+
+  app.get('/forgot', (request, reply) => forgotPage(request, reply));
+
+  app.post('/forgot', async (request, reply) => {
+    const body = request.body as Body | undefined;
+    if (!page.checkCsrf(request, body?.csrf)) return csrfFailed(reply);
+    const email = formField(body, 'email', MAX_EMAIL_LENGTH);
+    if (email === undefined) return malformed(reply);
+    if (!email.trim()) return forgotPage(request, reply, { status: 400, emailError: 'Type the address of your account.' });
+    const result = await forgotPassword(s, email, sourceOf(request));
+    if (!result.ok) {
+      reply.header('retry-after', String(result.retryAfter));
+      return forgotPage(request, reply, { status: 429, email,
+        error: `Too many requests for a link. Try again in ${result.retryAfter} seconds.` });
+    }
+    // The same answer, at the same time, whether or not the address has an account: the
+    // lookup and the mail run after the page is sent.
+    await forgotPage(request, reply, { sent: true, email });
+    setImmediate(() => {
+      result.work().catch((err: unknown) => request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reset mail not queued'));
+    });
+    return reply;
+  });
+
+  const resetForm = (request: FastifyRequest, reply: FastifyReply, token: string, email: string, opts: { status?: number; passwordError?: string } = {}) => {
+    reply.code(opts.status ?? 200).header('cache-control', 'no-store');
+    return renderPage(reply, 'reset', { title: 'Choose a new password', action: `/reset/${token}`, email,
+      csrf: page.csrfToken(page.browserId(request, reply)), passwordError: opts.passwordError });
+  };
+
+  app.get('/reset/:token', async (request, reply) => {
+    const { token } = request.params as { token: string };
+    // Looking never uses the link (mail scanners open links too).
+    const seen = await peekLink(s, 'reset_password', token);
+    if (!seen.ok) return badLink(reply, seen.reason, 'password reset', RESET_AGAIN);
+    return resetForm(request, reply, token, seen.user.email);
+  });
+
+  app.post('/reset/:token', async (request, reply) => {
+    const { token } = request.params as { token: string };
+    const body = request.body as Body | undefined;
+    if (!page.checkCsrf(request, body?.csrf)) return csrfFailed(reply);
+    const password = formField(body, 'password', MAX_NEW_PASSWORD_LENGTH + 1);
+    if (password === undefined) return malformed(reply);
+    const result = await resetPassword(s, token, password, sourceOf(request));
+    if (!result.ok) {
+      if (result.reason === 'weak') {
+        const seen = await peekLink(s, 'reset_password', token);
+        if (!seen.ok) return badLink(reply, seen.reason, 'password reset', RESET_AGAIN);
+        return resetForm(request, reply, token, seen.user.email, { status: 400, passwordError: `Not set: ${result.message}.` });
+      }
+      return badLink(reply, result.reason, 'password reset', RESET_AGAIN);
+    }
+    // Every session ended, this browser's too.
+    page.clearSessionCookie(reply);
+    reply.header('cache-control', 'no-store');
+    return renderPage(reply, 'account_notice', { title: 'Password changed',
+      message: 'Your new password is set. Every browser was signed out and every app’s tokens were revoked; we sent a notice to your address.',
+      link: { href: '/account', label: 'Sign in with your new password' } });
+  });
+}
