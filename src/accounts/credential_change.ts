@@ -5,7 +5,7 @@
 // is kept), every refresh and access token of every app is revoked, apps with a
 // back-channel logout URI are told, the event is audited and a notice mail is queued to
 // the account's address. The mail and logout workers are kicked once it commits.
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import type { Store } from '../store/store.js';
 import type { AuditEventType, User } from '../store/types.js';
 import { detail, type AuditSource } from '../audit/audit.js';
@@ -37,7 +37,7 @@ export interface CredentialChange {
  * queues the notice (to `user.email` as given: the address after the change). Call
  * `kickAfterCredentialChange(s)` once the transaction commits.
  */
-export async function endCredentialsIn(s: Services, tx: Store, user: User, change: CredentialChange): Promise<void> {
+export async function endCredentialsIn(s: AccountServices, tx: Store, user: User, change: CredentialChange): Promise<void> {
   const t = s.now();
   const kept = change.keepSessionId ? await tx.sessions.get(change.keepSessionId, t) : undefined;
   await tx.sessions.deleteByUser(user.id);
@@ -52,7 +52,7 @@ export async function endCredentialsIn(s: Services, tx: Store, user: User, chang
 }
 
 /** After the transaction of `endCredentialsIn` committed: logout notices and the mail go out. */
-export function kickAfterCredentialChange(s: Services): void {
+export function kickAfterCredentialChange(s: AccountServices): void {
   s.backchannel.kick();
   s.accountMail.kick();
 }
@@ -67,7 +67,7 @@ export type PasswordChangeResult =
  * like a sign-in), the new one like sign-up, then stores it and ends every OTHER session
  * and every token, keeping `sessionId` (the browser that asked) signed in.
  */
-export async function changePasswordEverywhere(s: Services, input: { userId: string; sessionId: string; current: string;
+export async function changePasswordEverywhere(s: AccountServices, input: { userId: string; sessionId: string; current: string;
   next: string; source: string }): Promise<PasswordChangeResult> {
   const user = await s.accounts.get(input.userId);
   if (!user) return { ok: false, reason: 'invalid' };

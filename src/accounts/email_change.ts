@@ -4,7 +4,7 @@
 // the old address back and ends every session and token of the account. Asking needs the
 // current password. A new address that already has an account gets the same answer; its
 // owner is told, the account is not changed (no enumeration).
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import type { User } from '../store/types.js';
 import type { ThrottlePolicy } from '../throttle/throttle.js';
 import { accountMail } from '../mail/account_mail.js';
@@ -19,7 +19,7 @@ export type EmailChangeRequest =
   | { ok: false; reason: 'bad_email' | 'same' | 'wrong_password'; message: string }
   | { ok: false; reason: 'throttled'; retryAfter: number };
 
-export async function requestEmailChange(s: Services, user: User, input: { newEmail: string; password: string; source: string }):
+export async function requestEmailChange(s: AccountServices, user: User, input: { newEmail: string; password: string; source: string }):
   Promise<EmailChangeRequest> {
   const newEmail = input.newEmail.trim().toLowerCase();
   if (newEmail.length > MAX_EMAIL_LENGTH || !EMAIL_SHAPE.test(newEmail)) {
@@ -69,7 +69,7 @@ export type EmailLinkResult =
 class Taken extends Error {}
 
 /** /confirm-email/TOKEN (POST): the new address takes effect; the old one gets the cancel link. */
-export async function confirmEmailChange(s: Services, secret: string, source: string): Promise<EmailLinkResult> {
+export async function confirmEmailChange(s: AccountServices, secret: string, source: string): Promise<EmailLinkResult> {
   const seen = await peekLink(s, 'change_email', secret);
   if (!seen.ok) return seen;
   try {
@@ -108,7 +108,7 @@ export async function confirmEmailChange(s: Services, secret: string, source: st
 }
 
 /** /cancel-email-change/TOKEN (POST): the old address comes back; every session and token ends. */
-export async function cancelEmailChange(s: Services, secret: string, source: string): Promise<EmailLinkResult> {
+export async function cancelEmailChange(s: AccountServices, secret: string, source: string): Promise<EmailLinkResult> {
   const seen = await peekLink(s, 'cancel_email_change', secret);
   if (!seen.ok) return seen;
   try {

@@ -4,7 +4,7 @@
 // 30 min, single use, digest stored) leads to a form for the new password, checked like
 // sign-up. A reset ends every session and revokes every token of the account
 // (credential_change.ts) and tells the address so.
-import type { Services } from '../services.js';
+import type { AccountServices } from './services.js';
 import type { LinkPurpose, LinkToken, User } from '../store/types.js';
 import type { ThrottlePolicy } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
@@ -30,7 +30,7 @@ const LINK_SHAPE = /^[A-Za-z0-9_-]{32,128}$/;
 export type LinkCheck = { ok: true; token: LinkToken; user: User } | { ok: false; reason: 'unknown' | 'used' | 'expired' };
 
 /** Looks at a link without using it (a GET, which mail scanners may fetch, never uses one). */
-export async function peekLink(s: Services, purpose: LinkPurpose, secret: string): Promise<LinkCheck> {
+export async function peekLink(s: AccountServices, purpose: LinkPurpose, secret: string): Promise<LinkCheck> {
   if (!LINK_SHAPE.test(secret)) return { ok: false, reason: 'unknown' };
   const token = await s.store.linkTokens.get(digest(secret));
   if (!token || token.purpose !== purpose) return { ok: false, reason: 'unknown' };
@@ -44,7 +44,7 @@ export async function peekLink(s: Services, purpose: LinkPurpose, secret: string
  * Counts the request against the address and the source, before any lookup; when neither
  * is blocked, returns the work to run after answering (the lookup and the mail).
  */
-export async function forgotPassword(s: Services, email: string, source: string):
+export async function forgotPassword(s: AccountServices, email: string, source: string):
   Promise<{ ok: true; work: () => Promise<void> } | { ok: false; retryAfter: number }> {
   const address = email.trim().toLowerCase();
   const accountKey = `forgot:${digest(address)}`;
@@ -56,7 +56,7 @@ export async function forgotPassword(s: Services, email: string, source: string)
   return { ok: true, work: () => sendResetMail(s, address, source) };
 }
 
-async function sendResetMail(s: Services, address: string, source: string): Promise<void> {
+async function sendResetMail(s: AccountServices, address: string, source: string): Promise<void> {
   const user = await s.store.users.getByEmail(address);
   if (!user) return;
   await s.store.transaction(async (tx) => {
@@ -83,7 +83,7 @@ export type ResetResult =
   | { ok: false; reason: 'weak'; message: string };
 
 /** Sets the new password through a reset link: the link is used in the same transaction. */
-export async function resetPassword(s: Services, secret: string, password: string, source: string): Promise<ResetResult> {
+export async function resetPassword(s: AccountServices, secret: string, password: string, source: string): Promise<ResetResult> {
   const seen = await peekLink(s, 'reset_password', secret);
   if (!seen.ok) return seen;
   const weak = newPasswordProblem(password, seen.user);

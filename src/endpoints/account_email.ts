@@ -10,7 +10,7 @@ import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
 import { MAX_EMAIL_LENGTH, peekLink } from '../accounts/recovery.js';
 import { cancelEmailChange, confirmEmailChange, requestEmailChange } from '../accounts/email_change.js';
-import { badLink, csrfFailed, formField, malformed } from './recovery.js';
+import { badLink, csrfFailed, formField, malformed } from '../http/form_pages.js';
 import type { LinkPurpose } from '../store/types.js';
 
 type Body = Record<string, unknown>;
