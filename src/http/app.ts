@@ -27,6 +27,7 @@ import { logoutEndpoints } from '../endpoints/logout.js';
 import { messagesEndpoint } from '../endpoints/messages.js';
 import { unsubscribeEndpoints } from '../endpoints/unsubscribe.js';
 import { accountEndpoints } from '../endpoints/account.js';
+import { accountDataEndpoints } from '../endpoints/account_data.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -105,5 +106,6 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   messagesEndpoint(app, s);
   unsubscribeEndpoints(app, s, page);
   accountEndpoints(app, s, page);
+  accountDataEndpoints(app, s, page);
   return app;
 }
