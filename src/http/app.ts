@@ -29,6 +29,7 @@ import { unsubscribeEndpoints } from '../endpoints/unsubscribe.js';
 import { accountEndpoints } from '../endpoints/account.js';
 import { recoveryEndpoints } from '../endpoints/recovery.js';
 import { accountEmailEndpoints } from '../endpoints/account_email.js';
+import { accountDataEndpoints } from '../endpoints/account_data.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -109,5 +110,6 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   accountEndpoints(app, s, page);
   recoveryEndpoints(app, s, page);
   accountEmailEndpoints(app, s, page);
+  accountDataEndpoints(app, s, page);
   return app;
 }

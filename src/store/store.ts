@@ -81,6 +81,14 @@ export interface UserRepo {
   /** `email` is matched case-insensitively (stored lower-cased). */
   getByEmail(email: string): Promise<User | undefined>;
   update(user: User): Promise<void>;
+  /** Every account, oldest first (`aliasid user list`). */
+  list(): Promise<User[]>;
+  /**
+   * Deletes the account and every row tied to it (sessions, grants, codes, tokens, device
+   * codes, inbox messages, mailed links, queued account mails) in one transaction; the
+   * audit log and queued back-channel logout deliveries stay. False when there was none.
+   */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface SessionRepo {
@@ -89,6 +97,8 @@ export interface SessionRepo {
   get(idDigest: string, now: number): Promise<Session | undefined>;
   delete(idDigest: string): Promise<void>;
   deleteByUser(userId: string): Promise<void>;
+  /** The user's unexpired sessions, oldest first (data export). */
+  listByUser(userId: string, now: number): Promise<Session[]>;
 }
 
 export interface InteractionRepo {

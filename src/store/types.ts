@@ -190,6 +190,7 @@ export interface Message {
 /** Security events (src/audit/audit.ts decides what is recorded and how it is keyed). */
 export type AuditEventType =
   | 'login' | 'logout'
+  | 'account.deleted' | 'account.exported'
   | 'consent.granted' | 'consent.revoked'
   | 'token.issued' | 'token.revoked'
   | 'code.reused' | 'refresh_token.reused'

@@ -1369,6 +1369,90 @@ export function storeContract(kind: DatabaseKind): void {
       });
     });
 
+    describe('users: list, delete, sessions by user', () => {
+      it('delete removes the account and every row tied to it, and nothing of anyone else', async () => {
+        // store.ts UserRepo.delete (account deletion, GDPR Art. 17): sessions, grants, codes,
+        // tokens, device codes, inbox, links and queued mails go; the audit log and the
+        // back-channel logout deliveries queued for the user's apps stay.
+        const { user, client, grant } = await seedGrant();
+        const other = await seedGrant();
+        const sessionOf = (userId: string): Session => ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE });
+        const seed = async (g: Grant, c: Client) => {
+          const code = newCode(g, { familyId: uid('fam') });
+          await store.codes.insert(code);
+          const access = newAccess(g, code.familyId);
+          await store.accessTokens.insert(access);
+          const refresh = newRefresh(g, code.familyId);
+          await store.refreshTokens.insert(refresh);
+          const session = sessionOf(g.userId);
+          await store.sessions.insert(session);
+          const message = { id: uid('msg'), clientId: c.id, userId: g.userId, channel: '_meta', subject: 's', body: 'b', idempotencyKey: null,
+            status: 'sent' as const, attempts: 1, nextAttemptAt: NOW, leaseUntil: null, lastError: null, createdAt: NOW, deliveredAt: NOW };
+          await store.messages.insert(message);
+          const link = { digest: uid('link'), purpose: 'verify_email' as const, userId: g.userId, data: {}, createdAt: NOW, expiresAt: NOW + MINUTE, usedAt: null };
+          await store.linkTokens.insert(link);
+          const mail = { id: uid('mail'), userId: g.userId, purpose: 'verify_email', sealed: 'v1.x', status: 'queued' as const, attempts: 0,
+            nextAttemptAt: NOW + 10 ** 12, leaseUntil: null, lastError: null, createdAt: NOW };
+          await store.mailOutbox.insert(mail);
+          return { code, access, refresh, session, message, link };
+        };
+        const mine = await seed(grant, client);
+        const theirs = await seed(other.grant, other.client);
+        await store.logoutDeliveries.enqueue([{ id: uid('ld'), clientId: client.id, sub: grant.sub, status: 'pending', attempts: 0,
+          nextAttemptAt: NOW + 10 ** 12, leaseUntil: null, lastError: null, createdAt: NOW }]);
+        await store.audit.append({ id: uid('ev'), at: NOW, type: 'login', outcome: 'success', clientId: client.id, sub: grant.sub,
+          userRef: null, ipDigest: null, detail: null });
+
+        assert.equal(await store.users.delete(user.id), true);
+        assert.equal(await store.users.delete(user.id), false, 'already gone');
+        assert.equal(await store.users.get(user.id), undefined);
+        assert.equal(await store.grants.getById(grant.id), undefined);
+        assert.equal(await store.codes.get(mine.code.digest), undefined);
+        assert.equal(await store.accessTokens.get(mine.access.digest), undefined);
+        assert.equal(await store.refreshTokens.get(mine.refresh.digest), undefined);
+        assert.equal(await store.sessions.get(mine.session.idDigest, NOW), undefined);
+        assert.equal(await store.messages.get(mine.message.id), undefined);
+        assert.equal(await store.linkTokens.get(mine.link.digest), undefined);
+        assert.deepEqual(await store.mailOutbox.listByUser(user.id), []);
+        assert.equal((await store.logoutDeliveries.listByClient(client.id)).length, 1, 'the queued logout token stays');
+        assert.equal((await store.audit.query({ clientId: client.id, limit: 10 })).length, 1, 'the audit log stays');
+        // Someone else's rows are untouched.
+        assert.ok(await store.users.get(other.user.id));
+        assert.ok(await store.grants.getById(other.grant.id));
+        assert.ok(await store.accessTokens.get(theirs.access.digest));
+        assert.ok(await store.refreshTokens.get(theirs.refresh.digest));
+        assert.ok(await store.sessions.get(theirs.session.idDigest, NOW));
+        assert.ok(await store.messages.get(theirs.message.id));
+        assert.equal((await store.mailOutbox.listByUser(other.user.id)).length, 1);
+      });
+
+      it('delete inside a failed transaction changes nothing', async () => {
+        // store.ts Store.transaction: the deletion commits with the caller's other writes or not at all.
+        const { user, grant } = await seedGrant();
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.users.delete(user.id);
+          throw new Error('boom');
+        }), /boom/);
+        assert.ok(await store.users.get(user.id));
+        assert.ok(await store.grants.getById(grant.id));
+      });
+
+      it('list returns every account oldest first; sessions.listByUser only that user\'s unexpired sessions', async () => {
+        // store.ts UserRepo.list (aliasid user list) and SessionRepo.listByUser (data export).
+        const a = newUser({ createdAt: NOW - 2 });
+        const b = newUser({ createdAt: NOW - 1 });
+        await store.users.insert(b);
+        await store.users.insert(a);
+        const ids = (await store.users.list()).map((u) => u.id);
+        assert.ok(ids.indexOf(a.id) >= 0 && ids.indexOf(a.id) < ids.indexOf(b.id));
+        const s1: Session = { idDigest: uid('sid'), userId: a.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE };
+        const s2: Session = { ...s1, idDigest: uid('sid'), createdAt: NOW + 1 };
+        const old: Session = { ...s1, idDigest: uid('sid'), expiresAt: NOW };
+        for (const s of [s2, old, s1, { ...s1, idDigest: uid('sid'), userId: b.id }]) await store.sessions.insert(s);
+        assert.deepEqual(await store.sessions.listByUser(a.id, NOW), [s1, s2]);
+      });
+    });
+
     describe('transactions', () => {
       it('commits and returns the value of fn; the tx store sees its own writes', async () => {
         // store.ts Store.transaction: runs fn in one transaction.

@@ -26,5 +26,11 @@ export function createSessionRepo(s: Sql): SessionRepo {
     async deleteByUser(userId) {
       await k.deleteFrom('sessions').where('user_id', '=', userId).execute();
     },
+    async listByUser(userId, now) {
+      const rows = await k.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('expires_at', '>', now)
+        .orderBy('created_at').orderBy('id_digest').execute();
+      return rows.map((r) => ({ idDigest: r.id_digest, userId: r.user_id, authTime: r.auth_time, createdAt: r.created_at,
+        expiresAt: r.expires_at }));
+    },
   };
 }

@@ -10,7 +10,7 @@ const toUser = (r: Selectable<UsersTable>): User => ({ id: r.id, email: r.email,
   nickname: r.nickname, emailVerified: r.email_verified === 1, createdAt: r.created_at, updatedAt: r.updated_at });
 
 export function createUserRepo(s: Sql): UserRepo {
-  const { k, first } = s;
+  const { k, first, inTx, transaction } = s;
   return {
     async insert(u) {
       await insertOrConflict('user', () => k.insertInto('users').values({
@@ -32,6 +32,24 @@ export function createUserRepo(s: Sql): UserRepo {
         email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname,
         email_verified: u.emailVerified ? 1 : 0, updated_at: u.updatedAt,
       }).where('id', '=', u.id).execute();
+    },
+    async list() {
+      const rows = await k.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute();
+      return rows.map(toUser);
+    },
+    async delete(id) {
+      // Every table below also cascades from users (migrations 001, 002, 004, 008); the
+      // explicit deletes, children first, keep the outcome the same should a foreign key
+      // ever be off (SQLite without foreign_keys), and make this list the record of what
+      // an account owns. The audit log (digests and alias IDs only) and logout_deliveries
+      // (queued for the user's apps, naming only the alias ID) are kept on purpose.
+      if (!inTx) return transaction((tx) => tx.users.delete(id));
+      for (const table of ['authorization_codes', 'access_tokens', 'refresh_tokens', 'device_codes', 'messages',
+        'account_tokens', 'mail_outbox', 'sessions', 'grants'] as const) {
+        await k.deleteFrom(table).where('user_id', '=', id).execute();
+      }
+      const r = await k.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
     },
   };
 }
