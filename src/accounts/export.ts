@@ -20,7 +20,7 @@ export interface AccountExport {
     granted_at: string; updated_at: string; last_used_at: string | null }[];
   inbox: { app: string | null; client_id: string; channel: string; subject: string; body: string; status: string;
     created_at: string; delivered_at: string | null }[];
-  sessions: { created_at: string; signed_in_at: string; expires_at: string }[];
+  sessions: { device: string | null; created_at: string; signed_in_at: string; last_seen_at: string | null; expires_at: string }[];
   audit_events: { type: string; outcome: string; at: string; client_id: string | null; app: string | null;
     alias_id: string | null; detail: string | null }[];
 }
@@ -54,10 +54,10 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     inbox.push({ app: await nameOf(m.clientId), client_id: m.clientId, channel: m.channel, subject: m.subject, body: m.body,
       status: m.status, created_at: iso(m.createdAt)!, delivered_at: iso(m.deliveredAt) });
   }
-  // The store keeps a session's times only (no device, browser or last-seen time); the
-  // session id's digest is left out: it is a credential's fingerprint, not data about you.
+  // The session id's digest is left out: it is a credential's fingerprint, not data about you.
   const sessions = (await store.sessions.listByUser(user.id, now())).map((s) => ({
-    created_at: iso(s.createdAt)!, signed_in_at: iso(s.authTime)!, expires_at: iso(s.expiresAt)!,
+    device: s.device, created_at: iso(s.createdAt)!, signed_in_at: iso(s.authTime)!, last_seen_at: iso(s.lastSeenAt),
+    expires_at: iso(s.expiresAt)!,
   }));
   // The person's events, found the way `aliasid audit --user` finds them: by their alias
   // ID at every client the log names, or by their user digest. The IP digest is left out:

@@ -8,6 +8,8 @@ import { detail, type Audit, type AuditSource } from '../audit/audit.js';
 import { digest, mintOpaque } from '../tokens/opaque.js';
 
 export const SESSION_TTL_S = 14 * 24 * 3600;
+/** "Last seen" is shown by the day; one write per session every 5 minutes is enough. */
+export const LAST_SEEN_STEP_MS = 5 * 60_000;
 /** Cookie values Alias mints are 43 characters; anything much longer is not worth a lookup. */
 const MAX_COOKIE_LENGTH = 64;
 
@@ -23,8 +25,11 @@ export interface Sessions {
    * every sign-in prevents fixation: the browser's previous session (`replaces`, its
    * cookie) is deleted first, without telling any client.
    */
-  start(userId: string, authTime: number, opts?: { replaces?: string }): Promise<StartedSession>;
-  /** The unexpired session a cookie names, if its user still exists. */
+  start(userId: string, authTime: number, opts?: { replaces?: string; device?: string }): Promise<StartedSession>;
+  /**
+   * The unexpired session a cookie names, if its user still exists. Notes when it was
+   * last used (at most every LAST_SEEN_STEP_MS, so a busy session costs no write a request).
+   */
   read(cookie: string | undefined): Promise<Session | undefined>;
   /**
    * Ends the session a cookie names and queues back-channel logout notices for its user,
@@ -48,7 +53,8 @@ export function createSessions(deps: { store: Store; backchannel: Backchannel; a
       if (usable(opts.replaces)) await store.sessions.delete(digest(opts.replaces));
       const cookie = mintOpaque();
       const t = now();
-      const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000 };
+      const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000,
+        device: opts.device ?? null, lastSeenAt: t };
       await store.sessions.insert(session);
       return { cookie, session };
     },
@@ -57,7 +63,13 @@ export function createSessions(deps: { store: Store; backchannel: Backchannel; a
       const session = await store.sessions.get(digest(cookie), now());
       if (!session) return undefined;
       // A deleted user's session must not live on.
-      return (await store.users.get(session.userId)) ? session : undefined;
+      if (!(await store.users.get(session.userId))) return undefined;
+      const t = now();
+      if (session.lastSeenAt === null || t - session.lastSeenAt >= LAST_SEEN_STEP_MS) {
+        await store.sessions.touch(session.idDigest, t);
+        return { ...session, lastSeenAt: t };
+      }
+      return session;
     },
     async end(cookie) {
       if (!usable(cookie)) return false;

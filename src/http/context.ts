@@ -2,6 +2,7 @@
 // the anti-CSRF token derived from the browser cookie (signed double-submit pattern).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
+import { deviceLabel } from './device_label.js';
 import type { Session } from '../store/types.js';
 import { cookieNames, cookieOptions } from './cookies.js';
 import { mintOpaque, safeEqual } from '../tokens/opaque.js';
@@ -40,7 +41,8 @@ export function createPageContext(s: Services) {
     },
     /** Starts a fresh session (a new id on every sign-in prevents fixation). */
     async startSession(request: FastifyRequest, reply: FastifyReply, userId: string): Promise<Session> {
-      const { cookie, session } = await s.sessions.start(userId, s.now(), { replaces: request.cookies[names.session] });
+      const { cookie, session } = await s.sessions.start(userId, s.now(), { replaces: request.cookies[names.session],
+        device: deviceLabel(request.headers['user-agent']) });
       reply.setCookie(names.session, cookie, cookieOptions(s.config.issuer, SESSION_TTL_S));
       return session;
     },

@@ -44,6 +44,9 @@ export interface SessionsTable {
   auth_time: number;
   created_at: number;
   expires_at: number;
+  /** Migration 009: a coarse browser and system label; when the session was last used. */
+  device: string | null;
+  last_seen_at: number | null;
 }
 
 export interface InteractionsTable {

@@ -95,6 +95,8 @@ export interface SessionRepo {
   insert(session: Session): Promise<void>;
   /** Returns only unexpired sessions. */
   get(idDigest: string, now: number): Promise<Session | undefined>;
+  /** Records that the session was used at `at`. */
+  touch(idDigest: string, at: number): Promise<void>;
   delete(idDigest: string): Promise<void>;
   deleteByUser(userId: string): Promise<void>;
   /** The user's unexpired sessions, oldest first (data export). */

@@ -46,6 +46,10 @@ export interface Session {
   authTime: number;
   createdAt: number;
   expiresAt: number;
+  /** A coarse label of the browser and system ("Firefox on Linux"), never the raw User-Agent. */
+  device: string | null;
+  /** Updated at most every few minutes while the session is used. */
+  lastSeenAt: number | null;
 }
 
 export interface Interaction {

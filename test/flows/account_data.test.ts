@@ -103,6 +103,9 @@ for (const kind of databaseKinds()) {
       assert.equal(doc.inbox[0].body, 'Body of For me');
       assert.equal(doc.sessions.length, 1);
       assert.ok(doc.sessions[0].created_at && doc.sessions[0].signed_in_at && doc.sessions[0].expires_at);
+      // The device as a coarse label and when the session was last used (migration 009).
+      assert.equal(typeof doc.sessions[0].device, 'string');
+      assert.ok(doc.sessions[0].last_seen_at);
       const types = new Set(doc.audit_events.map((e: { type: string }) => e.type));
       for (const t of ['login', 'consent.granted', 'token.issued']) assert.ok(types.has(t), `own ${t} event`);
       assert.ok(doc.audit_events.every((e: { alias_id: string | null }) => e.alias_id === null || e.alias_id === me.sub), 'only my alias ID');

@@ -535,11 +535,24 @@ export function storeContract(kind: DatabaseKind): void {
     });
 
     describe('sessions', () => {
+      it('device and lastSeenAt round-trip; touch records the last use (migration 009)', async () => {
+        // store.ts SessionRepo.touch: the session's last use, shown in the data export.
+        const u = newUser();
+        await store.users.insert(u);
+        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE,
+          device: 'Firefox on Linux', lastSeenAt: NOW };
+        await store.sessions.insert(s);
+        assert.deepEqual(await store.sessions.get(s.idDigest, NOW), s);
+        await store.sessions.touch(s.idDigest, NOW + 5);
+        assert.deepEqual(await store.sessions.get(s.idDigest, NOW), { ...s, lastSeenAt: NOW + 5 });
+        assert.deepEqual(await store.sessions.listByUser(u.id, NOW), [{ ...s, lastSeenAt: NOW + 5 }]);
+      });
+
       it('get returns a session only before it expires', async () => {
         // store.ts SessionRepo.get: returns only unexpired sessions (expiresAt is the first invalid instant).
         const u = newUser();
         await store.users.insert(u);
-        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE };
+        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null };
         await store.sessions.insert(s);
         assert.deepEqual(await store.sessions.get(s.idDigest, NOW), s);
         assert.deepEqual(await store.sessions.get(s.idDigest, s.expiresAt - 1), s);
@@ -555,7 +568,7 @@ export function storeContract(kind: DatabaseKind): void {
         await store.users.insert(alice);
         await store.users.insert(bob);
         const mk = (userId: string): Session =>
-          ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE });
+          ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null });
         const [a1, a2, a3, b1] = [mk(alice.id), mk(alice.id), mk(alice.id), mk(bob.id)];
         for (const s of [a1!, a2!, a3!, b1!]) await store.sessions.insert(s);
 
@@ -1376,7 +1389,7 @@ export function storeContract(kind: DatabaseKind): void {
         // back-channel logout deliveries queued for the user's apps stay.
         const { user, client, grant } = await seedGrant();
         const other = await seedGrant();
-        const sessionOf = (userId: string): Session => ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE });
+        const sessionOf = (userId: string): Session => ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null });
         const seed = async (g: Grant, c: Client) => {
           const code = newCode(g, { familyId: uid('fam') });
           await store.codes.insert(code);
@@ -1445,7 +1458,7 @@ export function storeContract(kind: DatabaseKind): void {
         await store.users.insert(a);
         const ids = (await store.users.list()).map((u) => u.id);
         assert.ok(ids.indexOf(a.id) >= 0 && ids.indexOf(a.id) < ids.indexOf(b.id));
-        const s1: Session = { idDigest: uid('sid'), userId: a.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE };
+        const s1: Session = { idDigest: uid('sid'), userId: a.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null };
         const s2: Session = { ...s1, idDigest: uid('sid'), createdAt: NOW + 1 };
         const old: Session = { ...s1, idDigest: uid('sid'), expiresAt: NOW };
         for (const s of [s2, old, s1, { ...s1, idDigest: uid('sid'), userId: b.id }]) await store.sessions.insert(s);
@@ -1662,7 +1675,7 @@ export function storeContract(kind: DatabaseKind): void {
       it('sessions, interactions, device codes and access tokens go once expired before `before`', async () => {
         // store.ts PurgeKind: expired before `before`.
         const { user, client, grant } = await seedGrant();
-        const session = (expiresAt: number): Session => ({ idDigest: uid('sid'), userId: user.id, authTime: PAST, createdAt: PAST, expiresAt });
+        const session = (expiresAt: number): Session => ({ idDigest: uid('sid'), userId: user.id, authTime: PAST, createdAt: PAST, expiresAt, device: null, lastSeenAt: null });
         const [s1, s2] = [session(PAST), session(LATER)];
         for (const x of [s1, s2]) await store.sessions.insert(x);
         const interaction = (expiresAt: number): Interaction => ({ id: uid('i'), browserDigest: 'b', clientId: client.id,

@@ -68,7 +68,7 @@ for (const kind of databaseKinds()) {
       const long = NOW - GRACE_MS - 1;
       const recent = NOW - 1;
       const sessions = [long, recent, NOW + DAY].map((expiresAt) => ({ idDigest: id('sid'), userId: g.userId, authTime: NOW - DAY,
-        createdAt: NOW - DAY, expiresAt }));
+        createdAt: NOW - DAY, expiresAt, device: null, lastSeenAt: null }));
       for (const x of sessions) await store.sessions.insert(x);
       const interactions = [long, NOW + MINUTE].map((expiresAt) => ({ id: id('i'), browserDigest: 'b', clientId: g.clientId, params: {},
         authenticatedSession: null, createdAt: NOW - DAY, expiresAt }));
@@ -143,7 +143,7 @@ for (const kind of databaseKinds()) {
 
     it('two nodes running it at once delete every row once, without errors', async () => {
       const g = await seed();
-      for (let i = 0; i < 40; i++) await store.sessions.insert({ idDigest: id('sid'), userId: g.userId, authTime: 0, createdAt: 0, expiresAt: NOW - DAY });
+      for (let i = 0; i < 40; i++) await store.sessions.insert({ idDigest: id('sid'), userId: g.userId, authTime: 0, createdAt: 0, expiresAt: NOW - DAY, device: null, lastSeenAt: null });
       // Two SQLite connections in one process would block each other (the driver is
       // synchronous); SQLite nodes are separate processes in real life.
       const other = kind.name === 'postgres' ? node2 : store;

@@ -7,13 +7,14 @@ import * as m005 from './005_audit.js';
 import * as m006 from './006_token_indexes.js';
 import * as m007 from './007_id_token_alg.js';
 import * as m008 from './008_accounts.js';
+import * as m009 from './009_session_device.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
     return {
       '001_initial': m001, '002_device_codes': m002, '003_backchannel_logout': m003, '004_messages': m004,
-      '005_audit': m005, '006_token_indexes': m006, '007_id_token_alg': m007, '008_accounts': m008,
+      '005_audit': m005, '006_token_indexes': m006, '007_id_token_alg': m007, '008_accounts': m008, '009_session_device': m009,
     };
   },
 };

@@ -2,8 +2,12 @@
 import type { Selectable } from 'kysely';
 import type { SessionsTable } from '../schema.js';
 import type { SessionRepo } from '../store.js';
+import type { Session } from '../types.js';
 import { param } from '../compiled.js';
 import type { Sql } from './context.js';
+
+const toSession = (r: Selectable<SessionsTable>): Session => ({ idDigest: r.id_digest, userId: r.user_id,
+  authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at, device: r.device, lastSeenAt: r.last_seen_at });
 
 export function createSessionRepo(s: Sql): SessionRepo {
   const { k, first } = s;
@@ -11,14 +15,16 @@ export function createSessionRepo(s: Sql): SessionRepo {
     async insert(s) {
       await k.insertInto('sessions').values({
         id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
-        expires_at: s.expiresAt,
+        expires_at: s.expiresAt, device: s.device, last_seen_at: s.lastSeenAt,
       }).execute();
     },
     async get(idDigest, now) {
       const r = await first<Selectable<SessionsTable>>('sessions.get', (b) => b.selectFrom('sessions').selectAll()
         .where('id_digest', '=', param('digest')).where('expires_at', '>', param<number>('now')), { digest: idDigest, now });
-      return r && { idDigest: r.id_digest, userId: r.user_id, authTime: r.auth_time, createdAt: r.created_at,
-        expiresAt: r.expires_at };
+      return r && toSession(r);
+    },
+    async touch(idDigest, at) {
+      await k.updateTable('sessions').set({ last_seen_at: at }).where('id_digest', '=', idDigest).execute();
     },
     async delete(idDigest) {
       await k.deleteFrom('sessions').where('id_digest', '=', idDigest).execute();
@@ -29,8 +35,7 @@ export function createSessionRepo(s: Sql): SessionRepo {
     async listByUser(userId, now) {
       const rows = await k.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('expires_at', '>', now)
         .orderBy('created_at').orderBy('id_digest').execute();
-      return rows.map((r) => ({ idDigest: r.id_digest, userId: r.user_id, authTime: r.auth_time, createdAt: r.created_at,
-        expiresAt: r.expires_at }));
+      return rows.map(toSession);
     },
   };
 }
