@@ -238,7 +238,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   let session: string | undefined;
   if (uses('$SESSION', '$COOKIES', '$INTERACTION')) {
     session = mintOpaque();
-    await s.store.sessions.insert({ idDigest: digest(session), userId: w.user.id, authTime: t0, createdAt: t0, expiresAt: t0 + 3600_000, device: null, lastSeenAt: null });
+    await s.store.sessions.insert({ idDigest: digest(session), userId: w.user.id, authTime: t0, createdAt: t0, expiresAt: t0 + 3600_000, device: null, lastSeenAt: t0 });
     v.set('$SESSION', session);
     v.set('$COOKIES', `alias_session=${session}; alias_browser=${w.browser}`);
   }
