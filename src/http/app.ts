@@ -27,6 +27,8 @@ import { logoutEndpoints } from '../endpoints/logout.js';
 import { messagesEndpoint } from '../endpoints/messages.js';
 import { unsubscribeEndpoints } from '../endpoints/unsubscribe.js';
 import { accountEndpoints } from '../endpoints/account.js';
+import { signupEndpoints } from '../endpoints/signup.js';
+import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -105,5 +107,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   messagesEndpoint(app, s);
   unsubscribeEndpoints(app, s, page);
   accountEndpoints(app, s, page);
+  signupEndpoints(app, s, page);
+  verifyEmailEndpoints(app, s, page);
   return app;
 }

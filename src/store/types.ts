@@ -194,7 +194,8 @@ export type AuditEventType =
   | 'token.issued' | 'token.revoked'
   | 'code.reused' | 'refresh_token.reused'
   | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
-  | 'admin.user.created' | 'admin.keys.rotated';
+  | 'admin.user.created' | 'admin.keys.rotated'
+  | 'signup' | 'email.verified';
 
 export interface AuditEvent {
   id: string;
