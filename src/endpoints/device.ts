@@ -11,6 +11,7 @@ import type { DeviceCode } from '../store/types.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { confirmAddressPage } from './verify_email.js';
+import { signupUrl } from './signup.js';
 
 type Body = Record<string, unknown>;
 const WARNING = 'Continue only if you started this on your own device just now. If someone gave you this code, deny: ' +
@@ -57,7 +58,8 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const hidden = [{ name: 'user_code', value: formatUserCode(rec.userCode) }];
     const session = await page.session(request);
     if (!session) {
-      return renderPage(reply, 'login', { title: 'Sign in', clientName: client.name, action: '/device/login', csrf, hidden, email: '' });
+      return renderPage(reply, 'login', { title: 'Sign in', clientName: client.name, action: '/device/login', csrf, hidden, email: '',
+        signupUrl: signupUrl(s) });
     }
     const user = await s.accounts.get(session.userId);
     // Issue 14 §2: an unconfirmed address cannot approve a device either.
@@ -96,7 +98,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
       reply.code(result.failed.status).header('cache-control', 'no-store');
       return renderPage(reply, 'login', { title: 'Sign in', clientName: client?.name ?? '', action: '/device/login',
         csrf: page.csrfToken(page.browserId(request, reply)), hidden: [{ name: 'user_code', value: formatUserCode(rec.userCode) }],
-        email: result.failed.email, error: result.failed.error });
+        email: result.failed.email, error: result.failed.error, signupUrl: signupUrl(s) });
     }
     await page.startSession(request, reply, result.user.id);
     return reply.redirect(approveUrl(rec), 303);
