@@ -42,6 +42,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`  database   ${services.db.location}${sqlite ? ' (SQLite, embedded)' : ''}`);
   if (sqlite && !config.secret) out(`  secret     ${secretFilePath(services.db.location)} (generated; set ALIAS_SECRET to use your own)`);
   out(`  mail       ${describeMail(config)}${config.dkim ? `, DKIM-signed (${config.dkim.keySelector}._domainkey.${config.dkim.domainName})` : ''}`);
+  out(`  sign-up    ${config.signup === 'open' ? `open (${config.issuer}/signup; --signup closed to turn it off)` : 'closed (accounts only from aliasid user create)'}`);
   out(`  counters   ${config.redisUrl ? `Redis (${redactRedisUrl(config.redisUrl)}, keys ${config.redisPrefix}…; the database while it is unreachable)` : 'in the database (set ALIAS_REDIS_URL to keep them in Redis)'}`);
   if (createdKeys.length) out(`  keys       created the first ${createdKeys.join(' and ')} signing key${createdKeys.length > 1 ? 's' : ''}`);
   if (demo) {

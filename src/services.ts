@@ -25,6 +25,7 @@ import { pino } from 'pino';
 import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { createAccountMailer, type AccountMailer } from './mail/outbox.js';
 import { createLinkTokens, type LinkTokens } from './accounts/link_tokens.js';
+import { createSignup, type Signup } from './accounts/signup.js';
 import { defaultFrom } from './relay/mail.js';
 import { namedIfUnreachable } from './store/unavailable.js';
 
@@ -56,6 +57,8 @@ export interface Services {
   accountMail: AccountMailer;
   /** Single-use links mailed about an account. */
   links: LinkTokens;
+  /** Sign-up, e-mail verification and "send the link again". */
+  signup: Signup;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
   /** One-click unsubscribe links from relayed mail. */
@@ -119,8 +122,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       from: config.smtpFrom ?? defaultFrom(config.issuer), now, kick: () => relayWorker.kick(), log: warn });
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, transport: mail, accountMails: accountMail,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
+    const links = createLinkTokens(now);
     return {
-      config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links: createLinkTokens(now),
+      config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links,
+      signup: createSignup({ store, throttle, links, accountMail, audit, issuer: config.issuer, now }),
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),

@@ -6,7 +6,7 @@ import type { Grant, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationRequest } from './request.js';
 
-export type InteractionPage = 'login' | 'select_account' | 'consent';
+export type InteractionPage = 'login' | 'select_account' | 'confirm_address' | 'consent';
 
 /** What is known about the user when the checks run. */
 export interface UserState {
@@ -20,6 +20,8 @@ export interface UserState {
   now: number;
   /** The request carries a verified id_token_hint naming somebody else than the session's user. */
   notHinted?: boolean;
+  /** The signed-in user proved their e-mail address (issue 14 §2); undefined without a session. */
+  emailVerified?: boolean;
 }
 
 export type Need = { page: InteractionPage } | { error: OAuthError };
@@ -67,6 +69,19 @@ export const needsAccountChoice: InteractionCheck = {
   },
 };
 
+/**
+ * Issue 14 §2: a person who has not opened their verification link yet may sign in but
+ * not finish an authorization request: the "confirm your address" page (with a resend
+ * button), or interaction_required under prompt=none (the client learns nothing more).
+ */
+export const needsVerifiedEmail: InteractionCheck = {
+  name: 'email_verified',
+  check(req, { session, emailVerified }) {
+    if (!session || emailVerified !== false) return undefined;
+    return pageOr(req, 'confirm_address', () => new OAuthError('interaction_required', 'the user must complete an action on Alias first'));
+  },
+};
+
 /** prompt=consent, or the remembered grant does not cover the request. */
 export const needsConsent: InteractionCheck = {
   name: 'consent',
@@ -77,7 +92,7 @@ export const needsConsent: InteractionCheck = {
 };
 
 /** In order: each check may assume the ones before it passed (a session, then its user). */
-export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsHintedUser, needsAccountChoice, needsConsent];
+export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsHintedUser, needsAccountChoice, needsVerifiedEmail, needsConsent];
 
 /** The first need, or undefined when the request can be answered now. */
 export function firstNeed(req: AuthorizationRequest, user: UserState): Need | undefined {

@@ -5,7 +5,7 @@
 //                 rejectDuplicates → rejectUnsupported → checkResponseType →
 //                 checkResponseMode → checkGrantType → checkImplicit → checkScopes →
 //                 checkPrompt → checkMaxAge → checkPkce → checkIdTokenHint
-//   2. interact   interaction_policy.ts: needsLogin → needsHintedUser → needsAccountChoice → needsConsent;
+//   2. interact   interaction_policy.ts: needsLogin → needsHintedUser → needsAccountChoice → needsVerifiedEmail → needsConsent;
 //                 a page to show parks the request (park.ts) and the interaction pages
 //                 resume it here, at step 2, without validating it again
 //   3. consent    recordConsent: the user's decision on the consent page
@@ -63,6 +63,7 @@ export async function proceed(s: AuthorizeServices, req: AuthorizationRequest, u
   const need = firstNeed(req, {
     session, authenticatedNow: user.authenticatedNow, grant, covered: s.consent.covers(grant, req.scopes, req.channels), now: s.now(),
     notHinted: req.idTokenHintSub !== undefined && session !== undefined && s.pairwise(req.client.id, session.userId) !== req.idTokenHintSub,
+    emailVerified: session ? (await s.accounts.get(session.userId))?.emailVerified ?? false : undefined,
   });
   if (!need) return respondWith(s, req, grant!, tokenRights(req, grant!, req.scopes, req.channels), session!, user.source);
   if ('error' in need) return { kind: 'respond', response: errorResponse(s.config.issuer, req, need.error) };

@@ -1,5 +1,6 @@
 // What the authorization pipeline uses of the service set: services.ts builds it, and
 // authorize/ names only the layers below it (docs/ARCHITECTURE.md).
+import type { Accounts } from '../accounts/users.js';
 import type { Audit } from '../audit/audit.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { Consent } from '../consent/grants.js';
@@ -16,4 +17,5 @@ export interface AuthorizeServices {
   clients: ClientRegistry;
   consent: Consent;
   audit: Audit;
+  accounts: Pick<Accounts, 'get'>;
 }

@@ -11,7 +11,8 @@ export function serveCommand(program: Command) {
     .option('--issuer <url>', 'public issuer URL (env ALIAS_ISSUER; default http://localhost:PORT)')
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB; default ./data/alias.db)')
     .option('--demo', 'also create a sample user and client and print their credentials (env ALIAS_DEMO=1)')
-    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean }) => {
+    .option('--signup <mode>', 'open: anyone may create an account on /signup; closed: only `aliasid user create` (env ALIAS_SIGNUP; default open)')
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; signup?: string }) => {
       try {
         const config = loadConfig(opts);
         const running = await startServer(config);

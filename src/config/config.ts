@@ -40,7 +40,11 @@ export interface Config {
    * addresses or CIDRs. The client is the right-most address not trusted (RFC 7239 §8).
    */
   trustProxy: TrustProxy;
+  /** ALIAS_SIGNUP / serve --signup: whether people may create accounts on /signup (default open). */
+  signup: SignupMode;
 }
+
+export type SignupMode = 'open' | 'closed';
 
 export type TrustProxy = false | number | string[];
 
@@ -66,6 +70,7 @@ export interface ConfigInput {
   issuer?: string;
   db?: string;
   demo?: boolean;
+  signup?: string;
 }
 
 export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
@@ -108,8 +113,10 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     throw new ConfigError(`ALIAS_DRAIN_TIMEOUT must be a number of seconds from 0 to 3600, not '${drainText}'`);
   }
   const trustProxy = parseTrustProxy(env.ALIAS_TRUST_PROXY);
+  const signup = flags.signup ?? env.ALIAS_SIGNUP ?? 'open';
+  if (signup !== 'open' && signup !== 'closed') throw new ConfigError(`--signup (ALIAS_SIGNUP) must be open or closed, not '${signup}'`);
   return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
-    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy };
+    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup };
 }
 
 /** The names proxy-addr (fastify's trustProxy) knows for address ranges. */

@@ -13,6 +13,7 @@ import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
 import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE } from '../accounts/credential_change.js';
+import { signupUrl } from '../http/account_pages.js';
 
 type Body = Record<string, unknown>;
 const SCOPE_TEXT: Record<string, string> = {
@@ -33,7 +34,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   async function loginPage(request: FastifyRequest, reply: FastifyReply, opts: { status?: number; error?: string; email?: string } = {}) {
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'login', { title: 'Sign in', action: '/account/login',
-      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '' });
+      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '', signupUrl: signupUrl(s) });
   }
 
   async function accountPage(request: FastifyRequest, reply: FastifyReply, session: Session,

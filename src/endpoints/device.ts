@@ -10,6 +10,8 @@ import { formatUserCode } from '../oauth/user_code.js';
 import type { DeviceCode } from '../store/types.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { checkLoginForm } from '../http/login_form.js';
+import { confirmAddressPage } from '../http/account_pages.js';
+import { signupUrl } from '../http/account_pages.js';
 
 type Body = Record<string, unknown>;
 const WARNING = 'Continue only if you started this on your own device just now. If someone gave you this code, deny: ' +
@@ -56,9 +58,12 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const hidden = [{ name: 'user_code', value: formatUserCode(rec.userCode) }];
     const session = await page.session(request);
     if (!session) {
-      return renderPage(reply, 'login', { title: 'Sign in', clientName: client.name, action: '/device/login', csrf, hidden, email: '' });
+      return renderPage(reply, 'login', { title: 'Sign in', clientName: client.name, action: '/device/login', csrf, hidden, email: '',
+        signupUrl: signupUrl(s) });
     }
     const user = await s.accounts.get(session.userId);
+    // Issue 14 §2: an unconfirmed address cannot approve a device either.
+    if (user && !user.emailVerified) return confirmAddressPage(reply, { email: user.email, csrf, clientName: client.name });
     return renderPage(reply, 'consent', { ...consentView(client, rec.scopes, rec.channels), email: user?.email ?? '',
       action: '/device/approve', csrf, hidden, warning: WARNING });
   }
@@ -93,7 +98,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
       reply.code(result.failed.status).header('cache-control', 'no-store');
       return renderPage(reply, 'login', { title: 'Sign in', clientName: client?.name ?? '', action: '/device/login',
         csrf: page.csrfToken(page.browserId(request, reply)), hidden: [{ name: 'user_code', value: formatUserCode(rec.userCode) }],
-        email: result.failed.email, error: result.failed.error });
+        email: result.failed.email, error: result.failed.error, signupUrl: signupUrl(s) });
     }
     await page.startSession(request, reply, result.user.id);
     return reply.redirect(approveUrl(rec), 303);
@@ -106,6 +111,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     if (rec === 'answered') return reply;
     const session = await page.session(request);
     if (!session) return reply.redirect(approveUrl(rec), 303);
+    if (!(await s.accounts.get(session.userId))?.emailVerified) return approvePage(request, reply, rec);
     if (body.decision !== 'allow' && body.decision !== 'deny') {
       return sendErrorPage(reply, 400, 'Bad request', 'Choose Allow or Deny.');
     }

@@ -14,6 +14,8 @@ import { checkLoginForm } from '../http/login_form.js';
 import { sourceOf } from '../http/context.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
+import { signupUrl } from '../http/account_pages.js';
+import { confirmAddressPage } from '../http/account_pages.js';
 
 type Body = Record<string, unknown>;
 
@@ -61,6 +63,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     return renderPage(reply, 'login', {
       title: 'Sign in', clientName: req.client.name, action: action(interaction, 'login'),
       csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '',
+      signupUrl: signupUrl(s, interaction.id),
     });
   }
 
@@ -76,6 +79,9 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (outcome.page === 'login') return loginPage(request, reply, interaction, req);
     const account = await s.accounts.get(session!.userId);
     const csrf = page.csrfToken(page.browserId(request, reply));
+    if (outcome.page === 'confirm_address') {
+      return confirmAddressPage(reply, { email: account?.email ?? '', csrf, clientName: req.client.name, interaction: interaction.id });
+    }
     if (outcome.page === 'select_account') {
       return renderPage(reply, 'select_account', { title: 'Choose an account', clientName: req.client.name,
         action: action(interaction, 'select'), csrf, email: account?.email ?? '' });

@@ -37,6 +37,8 @@ export const password: GrantHandler = {
       // RFC 6749 §5.2: invalid resource owner credentials are invalid_grant.
       throw invalidGrant('the username or password is wrong');
     }
+    // Issue 14 §2: no tokens before the address is confirmed; the client is not told why.
+    if (!result.user.emailVerified) throw invalidGrant('these credentials cannot be used to sign in here');
     const authTime = s.now();
     const minted = await s.store.transaction(async (tx) => {
       // Typing the password into this client is the user's consent to these scopes.

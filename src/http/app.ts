@@ -30,6 +30,8 @@ import { accountEndpoints } from '../endpoints/account.js';
 import { recoveryEndpoints } from '../endpoints/recovery.js';
 import { accountEmailEndpoints } from '../endpoints/account_email.js';
 import { accountDataEndpoints } from '../endpoints/account_data.js';
+import { signupEndpoints } from '../endpoints/signup.js';
+import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -111,5 +113,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   recoveryEndpoints(app, s, page);
   accountEmailEndpoints(app, s, page);
   accountDataEndpoints(app, s, page);
+  signupEndpoints(app, s, page);
+  verifyEmailEndpoints(app, s, page);
   return app;
 }

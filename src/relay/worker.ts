@@ -86,6 +86,9 @@ export function createRelayWorker(deps: RelayWorkerDeps): RelayWorker {
     if (!grantAllows(grant, m.channel)) {
       return settle(m, attempts, { error: 'not mailed: the user revoked this channel before delivery', permanent: true });
     }
+    // Issue 14 §2: nothing is mailed to an address nobody proved they own (the app got its
+    // 202 and learns nothing; the message stays in the inbox).
+    if (!user.emailVerified) return settle(m, attempts, { error: 'not mailed: the address is not confirmed', permanent: true });
     if (transport.kind === 'none') return settle(m, attempts, { sent: true });
     const mail = composeMail({
       message: m, user, client, from, host, accountUrl: `${deps.issuer}/account`,

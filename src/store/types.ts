@@ -200,7 +200,8 @@ export type AuditEventType =
   | 'code.reused' | 'refresh_token.reused'
   | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
   | 'admin.user.created' | 'admin.keys.rotated'
-  | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled';
+  | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled'
+  | 'signup' | 'email.verified';
 
 export interface AuditEvent {
   id: string;

@@ -1,0 +1,185 @@
+// Sign-up and e-mail verification (issue 14 §1–2). A new account starts unverified and
+// gets a single-use /verify-email/ link (link_tokens.ts, 24 h). An address that already
+// has an account gets the same answer, and its owner a mail saying someone tried (with
+// the password-reset link): the page never tells whether an address is taken, and both
+// paths hash the password so timing does not tell either.
+import { randomBytes } from 'node:crypto';
+import type { Store } from '../store/store.js';
+import type { User } from '../store/types.js';
+import type { Audit } from '../audit/audit.js';
+import type { Throttler, ThrottlePolicy } from '../throttle/throttle.js';
+import type { LinkTokens } from './link_tokens.js';
+import type { AccountMailer } from '../mail/outbox.js';
+import { accountMail } from '../mail/account_mail.js';
+import { hashPassword } from './passwords.js';
+import { passwordProblem } from './password_policy.js';
+import { UserInputError, validateNickname } from './users.js';
+import { digest } from '../tokens/opaque.js';
+
+/** The same pragmatic address check as `aliasid user create` (users.ts). */
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/** Sign-up forms per source address: a few families behind one address are fine, a script is not. */
+export const SIGNUP_SOURCE: ThrottlePolicy = { allowed: 20, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 };
+// The throttler blocks once more than `allowed` were counted: `allowed: 2` lets 3 through.
+/** Mails to one address caused by sign-ups (new account or "someone tried"): 3 an hour, nobody is mail-bombed. */
+export const SIGNUP_ADDRESS: ThrottlePolicy = { allowed: 2, windowMs: 60 * 60_000, baseBlockMs: 10 * 60_000, maxBlockMs: 60 * 60_000 };
+/** "Send the link again", per account: 3 links, then a pause. */
+export const RESEND_ACCOUNT: ThrottlePolicy = { allowed: 2, windowMs: 60 * 60_000, baseBlockMs: 5 * 60_000, maxBlockMs: 60 * 60_000 };
+/** "Send the link again", per source address. */
+export const RESEND_SOURCE: ThrottlePolicy = { allowed: 20, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 };
+
+export interface SignupInput {
+  email: string;
+  password: string;
+  nickname?: string;
+  /** The parked authorization request this browser came from (already checked to be its own). */
+  interactionId?: string;
+  source: string;
+}
+
+export type FieldErrors = Partial<Record<'email' | 'password' | 'nickname', string>>;
+
+export type SignupResult =
+  | { ok: true }
+  | { ok: false; reason: 'invalid'; errors: FieldErrors }
+  | { ok: false; reason: 'throttled'; retryAfter: number };
+
+export type VerifyResult =
+  | { ok: true; userId: string; interactionId?: string }
+  | { ok: false; reason: 'unknown' | 'used' | 'expired' };
+
+export type ResendResult = { ok: true } | { ok: false; reason: 'throttled'; retryAfter: number };
+
+export interface Signup {
+  signUp(input: SignupInput): Promise<SignupResult>;
+  /** Uses a verification link: the address is verified (once); says why not otherwise. */
+  verify(secret: string, source: string): Promise<VerifyResult>;
+  /** A fresh link for a signed-in, unverified account (older links stop working). */
+  resend(userId: string, source: string, interactionId?: string): Promise<ResendResult>;
+}
+
+export interface SignupDeps {
+  store: Store;
+  throttle: Throttler;
+  links: LinkTokens;
+  accountMail: AccountMailer;
+  audit: Audit;
+  issuer: string;
+  now: () => number;
+}
+
+const text = (v: string | undefined) => (v ?? '');
+
+export function createSignup(deps: SignupDeps): Signup {
+  const { store, throttle, links, audit, issuer, now } = deps;
+
+  const verifyMail = (to: string, secret: string) => accountMail({
+    to, subject: 'Confirm your e-mail address',
+    lines: ['Someone, hopefully you, created an Alias account with this address.',
+      'Open the link below within 24 hours to confirm that the address is yours. The link works once.'],
+    link: { url: `${issuer}/verify-email/${secret}`, label: 'Confirm your address' },
+    after: ['If you did not create this account, ignore this mail: without the confirmation the account cannot be used with any app.'],
+  }, issuer);
+
+  const triedMail = (to: string) => accountMail({
+    to, subject: 'Someone tried to create an account with your address',
+    lines: ['Someone tried to create a new Alias account with this e-mail address. You already have an account, ' +
+      'so nothing was created and your account is unchanged.',
+    'If it was you and you do not remember your password, you can choose a new one:'],
+    link: { url: `${issuer}/forgot`, label: 'Reset your password' },
+    after: ['If it was not you, you can ignore this mail.'],
+  }, issuer);
+
+  /** Issues a verification link and queues its mail, inside `tx`. */
+  async function sendLink(tx: Store, user: User, interactionId?: string) {
+    const data: Record<string, string> = { email: user.email };
+    if (interactionId) data.interaction = interactionId;
+    const secret = await links.issue(tx.linkTokens, 'verify_email', user.id, data);
+    await deps.accountMail.enqueue(tx.mailOutbox, { ...verifyMail(user.email, secret), userId: user.id, purpose: 'verify_email' });
+  }
+
+  return {
+    async signUp(input) {
+      const email = text(input.email).trim().toLowerCase();
+      const errors: FieldErrors = {};
+      if (!EMAIL.test(email) || email.length > 320) errors.email = 'Enter an e-mail address such as name@example.com.';
+      let nickname: string | null = null;
+      try {
+        nickname = validateNickname(input.nickname);
+      } catch (err) {
+        if (!(err instanceof UserInputError)) throw err;
+        errors.nickname = `The nickname cannot be used: ${err.message}.`;
+      }
+      const problem = passwordProblem(input.password, [email, nickname ?? ''].filter(Boolean));
+      if (problem) errors.password = `Choose another password: ${problem}.`;
+      if (Object.keys(errors).length) return { ok: false, reason: 'invalid', errors };
+
+      // Counted before the expensive work (the hash, the mail).
+      const sourceKey = `signup-source:${digest(input.source)}`;
+      const wait = await throttle.retryAfter(sourceKey);
+      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
+      await throttle.fail(sourceKey, SIGNUP_SOURCE);
+      const addressKey = `signup-address:${digest(email)}`;
+      const mayMail = (await throttle.retryAfter(addressKey)) === 0;
+      await throttle.fail(addressKey, SIGNUP_ADDRESS);
+
+      // Hashed on both paths: a taken address answers no faster than a free one.
+      const passwordHash = await hashPassword(input.password);
+      const t = now();
+      let created: string | undefined;
+      await store.transaction(async (tx) => {
+        const existing = await tx.users.getByEmail(email);
+        if (existing) {
+          if (mayMail) await deps.accountMail.enqueue(tx.mailOutbox, { ...triedMail(existing.email), userId: existing.id, purpose: 'signup_attempt' });
+          await audit.record({ type: 'signup', outcome: 'failure', userId: existing.id, ip: input.source, detail: 'reason=address_taken' }, tx);
+          return;
+        }
+        const user: User = { id: randomBytes(16).toString('hex'), email, passwordHash, nickname, emailVerified: false, createdAt: t, updatedAt: t };
+        await tx.users.insert(user);
+        await sendLink(tx, user, input.interactionId);
+        await audit.record({ type: 'signup', userId: user.id, ip: input.source, detail: 'via=signup' }, tx);
+        created = user.id;
+      }).catch(async (err) => {
+        // Two sign-ups for one address at once: the loser sees the same page as anyone else.
+        if (created === undefined && await store.users.getByEmail(email)) return;
+        throw err;
+      });
+      deps.accountMail.kick();
+      return { ok: true };
+    },
+
+    async verify(secret, source) {
+      const result = await store.transaction(async (tx): Promise<VerifyResult> => {
+        const used = await links.use(tx.linkTokens, 'verify_email', secret);
+        if (!used.ok) return used;
+        const user = await tx.users.get(used.token.userId);
+        // A link for an address the account no longer has confirms nothing.
+        if (!user || user.email !== used.token.data.email) return { ok: false, reason: 'expired' };
+        const t = now();
+        if (!user.emailVerified) await tx.users.update({ ...user, emailVerified: true, updatedAt: t });
+        await tx.linkTokens.useAll(user.id, ['verify_email'], t);
+        await audit.record({ type: 'email.verified', userId: user.id, ip: source, detail: 'via=link' }, tx);
+        return { ok: true, userId: user.id, interactionId: used.token.data.interaction };
+      });
+      return result;
+    },
+
+    async resend(userId, source, interactionId) {
+      const accountKey = `verify-resend:${digest(userId)}`;
+      const sourceKey = `verify-resend-source:${digest(source)}`;
+      const wait = Math.max(await throttle.retryAfter(accountKey), await throttle.retryAfter(sourceKey));
+      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
+      await throttle.fail(accountKey, RESEND_ACCOUNT);
+      await throttle.fail(sourceKey, RESEND_SOURCE);
+      await store.transaction(async (tx) => {
+        const user = await tx.users.get(userId);
+        if (!user || user.emailVerified) return;
+        await tx.linkTokens.useAll(user.id, ['verify_email'], now());
+        await sendLink(tx, user, interactionId);
+      });
+      deps.accountMail.kick();
+      return { ok: true };
+    },
+  };
+}
