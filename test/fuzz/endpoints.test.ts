@@ -50,7 +50,7 @@ import { newFamilyId } from '../../src/tokens/issuer.js';
 import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import { DEVICE_GRANT } from '../../src/device/device_flow.js';
-import type { Client, Grant, User } from '../../src/store/types.js';
+import type { Client, Grant, LinkPurpose, User } from '../../src/store/types.js';
 
 /**
  * Tables whose rows may change on a rejected request: failure counters (DESIGN: "rate
@@ -169,6 +169,25 @@ const GROUPS: Record<string, Record<string, Template>> = {
     sign_out: { spec: form('/account/logout', [['csrf', '$CSRF']], COOKIES) },
     sign_out_everywhere: { spec: form('/account/logout-all', [['csrf', '$CSRF']], COOKIES) },
   },
+  'account lifecycle pages (issue 14)': {
+    signup_page: { spec: get('/signup', [], BROWSER_ONLY) },
+    signup: { spec: form('/signup', [['csrf', '$CSRF'], ['email', 'new-$RUNID@example.com'], ['password', 'a fresh long passphrase'],
+      ['nickname', 'Newbie']], BROWSER_ONLY) },
+    verify_email: { spec: get('/verify-email/$VERIFY', [], BROWSER_ONLY) },
+    verify_resend: { spec: form('/verify-email/resend', [['csrf', '$CSRF']], COOKIES) },
+    forgot_page: { spec: get('/forgot', [], BROWSER_ONLY) },
+    // An address without an account: the answer's deferred work then touches only counters.
+    forgot: { spec: form('/forgot', [['csrf', '$CSRF'], ['email', 'nobody-$RUNID@example.com']], BROWSER_ONLY) },
+    reset_page: { spec: get('/reset/$RESET', [], BROWSER_ONLY) },
+    reset: { spec: form('/reset/$RESET', [['csrf', '$CSRF'], ['password', '$PASSWORD']], BROWSER_ONLY) },
+    email_change: { spec: form('/account/email', [['csrf', '$CSRF'], ['new_email', 'moved-$RUNID@example.com'],
+      ['current_password', '$PASSWORD']], COOKIES) },
+    confirm_email_page: { spec: get('/confirm-email/$CONFIRM', [], COOKIES) },
+    cancel_email_change: { spec: form('/cancel-email-change/$CANCEL', [['csrf', '$CSRF']], COOKIES) },
+    reauth: { spec: form('/account/reauth', [['csrf', '$CSRF'], ['password', '$PASSWORD'], ['next', '/account/export']], COOKIES) },
+    export: { spec: get('/account/export', [], COOKIES) },
+    delete_page: { spec: get('/account/delete', [], COOKIES) },
+  },
   'messages relay': {
     bearer: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('news') },
       headers: { authorization: 'Bearer $ACCESS', 'content-type': 'application/json', 'idempotency-key': 'k-$RUNID' } } },
@@ -277,6 +296,14 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     v.set('$DEVICECODE', deviceCode);
     v.set('$USERCODE', formatUserCode(userCode));
   }
+  // Mailed links of the fixture's account (a link changing its address is only looked at).
+  const link = async (name: string, purpose: LinkPurpose, data: Record<string, string> = {}) => {
+    if (uses(name)) v.set(name, await s.links.issue(s.store.linkTokens, purpose, w.user.id, data));
+  };
+  await link('$VERIFY', 'verify_email', { email: w.user.email });
+  await link('$RESET', 'reset_password');
+  await link('$CONFIRM', 'change_email', { email: `moved-${v.get('$RUNID')}@example.com` });
+  await link('$CANCEL', 'cancel_email_change', { email: w.user.email, to: w.user.email });
   if (uses('$INTERACTION')) {
     const id = mintOpaque(24);
     const i = t.interaction ?? { prompt: 'consent', authenticated: true };
