@@ -4,6 +4,7 @@ import type { User } from '../store/types.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
+import { unsafeText } from '../oauth/text.js';
 import type { Audit } from '../audit/audit.js';
 
 export class UserInputError extends Error {
@@ -54,7 +55,9 @@ export function validateNickname(nickname: string | null | undefined): string | 
   const n = nickname.trim();
   if (!n) return null;
   if (n.length > MAX_NICKNAME_LENGTH) throw new UserInputError(`nickname is longer than ${MAX_NICKNAME_LENGTH} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(n)) throw new UserInputError('nickname contains control characters');
+  // PRECIS / UTS #39 (issue 16 item 8): no controls, bidi overrides, separators or invisible characters.
+  const problem = unsafeText(n);
+  if (problem) throw new UserInputError(`nickname contains ${problem}`);
   return n;
 }
 
@@ -62,7 +65,7 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
   return {
     async create({ email, password, nickname, emailVerified = true }) {
       const e = email.trim().toLowerCase();
-      if (!EMAIL.test(e)) throw new UserInputError(`'${email}' is not an e-mail address`);
+      if (!EMAIL.test(e) || unsafeText(e)) throw new UserInputError(`'${JSON.stringify(email).slice(1, -1)}' is not an e-mail address`);
       checkNewPassword(password);
       const t = now();
       const user: User = {

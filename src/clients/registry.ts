@@ -9,6 +9,7 @@ import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
 import type { ClientCredentials } from '../oauth/client_auth.js';
 import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
 import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
+import { unsafeText } from '../oauth/text.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES, clientGrantType } from '../grants/index.js';
 
@@ -51,6 +52,21 @@ function parseChannel(c: string | Channel): Channel {
 
 export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDigest' | 'previousSecretDigest' |
   'previousSecretExpiresAt' | 'createdAt' | 'updatedAt'> {
+  // No controls, bidi overrides or invisible characters in any field (issue 16 items 8, 9):
+  // names and descriptions reach consent pages and mail footers.
+  const fieldText = (label: string, value: string | null | undefined) => {
+    const problem = value ? unsafeText(value) : undefined;
+    if (problem) throw new ClientInputError(`${label} contains ${problem}`);
+  };
+  fieldText('--name', input.name);
+  if (input.id !== undefined) fieldText('the client id', input.id);
+  for (const uri of [...input.redirectUris ?? [], ...input.postLogoutRedirectUris ?? []]) fieldText(`the URI '${JSON.stringify(uri).slice(1, -1)}'`, uri);
+  fieldText('--backchannel-logout-uri', input.backchannelLogoutUri);
+  for (const sc of input.scopes ?? []) fieldText('--scope', sc);
+  for (const raw of input.channels ?? []) {
+    if (typeof raw === 'string') fieldText('--channel', raw);
+    else { fieldText('--channel', raw.name); fieldText('--channel', raw.description); }
+  }
   const name = input.name?.trim();
   if (!name) throw new ClientInputError('a client needs a --name');
   if (name.length > 200) throw new ClientInputError('--name is longer than 200 characters');
