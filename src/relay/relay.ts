@@ -187,8 +187,13 @@ export function createRelay(deps: { store: Store; now: () => number; limits?: Pa
         // item 13): concurrent sends on every node are counted one after another, so the
         // limits hold under any concurrency. The lock row is a throttles row with no
         // failures, which the janitor removes once it is old.
-        await store.transaction(async (tx) => {
+        const prior = await store.transaction(async (tx): Promise<Message | undefined> => {
           await tx.throttles.lock(`relay-send:${client.id}`, t);
+          // A request with the same key that held the lock before this one has committed.
+          if (idempotencyKey !== undefined) {
+            const prior = await tx.messages.getByIdempotencyKey(client.id, idempotencyKey);
+            if (prior) return prior;
+          }
           // A sliding one-minute window over accepted messages; after Retry-After seconds
           // every message counted now has left it.
           if (await tx.messages.countSince(client.id, since, grant.userId) >= limits.perUserPerMinute) {
@@ -201,7 +206,9 @@ export function createRelay(deps: { store: Store; now: () => number; limits?: Pa
           }
           // One INSERT: the inbox entry and the outbox row are the same row.
           await tx.messages.insert(message);
+          return undefined;
         });
+        if (prior) return replay(prior, grant.userId, m);
       } catch (err) {
         if (!(err instanceof UniqueViolation) || idempotencyKey === undefined) throw err;
         // A concurrent request with the same key won the race: answer as it did.

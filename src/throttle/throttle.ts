@@ -134,9 +134,9 @@ export function createThrottler(store: Store, now: () => number): Throttler {
           released = true;
           await store.transaction(async (tx) => {
             const cur = await tx.throttles.lock(key, now());
-            const next = releaseStep(cur, policy);
-            if (next.failures === 0) await tx.throttles.delete(key);
-            else await tx.throttles.put({ ...cur, ...next });
+            // Never deleted here: a reservation waiting on this row lock (PostgreSQL) would
+            // find its row gone. A row with no failures is harmless; the janitor removes it.
+            await tx.throttles.put({ ...cur, ...releaseStep(cur, policy) });
           });
         },
       };
