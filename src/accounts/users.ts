@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { User } from '../store/types.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
-import { POLICIES, type Throttler } from '../throttle/throttle.js';
+import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
+import { unsafeText } from '../oauth/text.js';
 import type { Audit } from '../audit/audit.js';
 
 export class UserInputError extends Error {
@@ -54,7 +55,9 @@ export function validateNickname(nickname: string | null | undefined): string | 
   const n = nickname.trim();
   if (!n) return null;
   if (n.length > MAX_NICKNAME_LENGTH) throw new UserInputError(`nickname is longer than ${MAX_NICKNAME_LENGTH} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(n)) throw new UserInputError('nickname contains control characters');
+  // PRECIS / UTS #39 (issue 16 item 8): no controls, bidi overrides, separators or invisible characters.
+  const problem = unsafeText(n);
+  if (problem) throw new UserInputError(`nickname contains ${problem}`);
   return n;
 }
 
@@ -62,7 +65,7 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
   return {
     async create({ email, password, nickname, emailVerified = true }) {
       const e = email.trim().toLowerCase();
-      if (!EMAIL.test(e)) throw new UserInputError(`'${email}' is not an e-mail address`);
+      if (!EMAIL.test(e) || unsafeText(e)) throw new UserInputError(`'${JSON.stringify(email).slice(1, -1)}' is not an e-mail address`);
       checkNewPassword(password);
       const t = now();
       const user: User = {
@@ -81,8 +84,11 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
     async login(email, password, source, ctx = {}) {
       const accountKey = `login:${digest(email.trim().toLowerCase())}`;
       const sourceKey = `login-source:${digest(source)}`;
-      const wait = Math.max(await throttle.retryAfter(accountKey), await throttle.retryAfter(sourceKey));
-      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
+      // Reserved before the password is checked (issue 16 item 1): parallel guesses are
+      // counted one by one, so a burst gets no more checks than the allowance.
+      const reserved = await reserveAll(throttle, [
+        { key: accountKey, policy: POLICIES.account }, { key: sourceKey, policy: POLICIES.source }]);
+      if (!reserved.ok) return { ok: false, reason: 'throttled', retryAfter: reserved.retryAfter };
       const user = email.length <= 320 ? await store.users.getByEmail(email.trim()) : undefined;
       const ok = password.length <= MAX_PASSWORD_LENGTH &&
         await verifyPassword(user?.passwordHash ?? await dummyHash(), password) && user !== undefined;
@@ -91,11 +97,11 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       const event = { type: 'login', clientId: ctx.clientId, userId: user?.id, ip: source,
         detail: ctx.via ? `via=${ctx.via}` : null } as const;
       if (!ok || !user) {
-        await throttle.fail(accountKey, POLICIES.account);
-        await throttle.fail(sourceKey, POLICIES.source);
+        // The reserved attempts stay counted as failures.
         await audit.record({ ...event, outcome: 'failure' });
         return { ok: false, reason: 'invalid' };
       }
+      await reserved.release();
       await throttle.clear(accountKey);
       await audit.record({ ...event, outcome: 'success' });
       return { ok: true, user };

@@ -8,7 +8,8 @@ import { registrationProblem } from '../oauth/redirect_uri.js';
 import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
 import type { ClientCredentials } from '../oauth/client_auth.js';
 import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
-import { POLICIES, type Throttler } from '../throttle/throttle.js';
+import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
+import { unsafeText } from '../oauth/text.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES, clientGrantType } from '../grants/index.js';
 
@@ -51,6 +52,21 @@ function parseChannel(c: string | Channel): Channel {
 
 export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDigest' | 'previousSecretDigest' |
   'previousSecretExpiresAt' | 'createdAt' | 'updatedAt'> {
+  // No controls, bidi overrides or invisible characters in any field (issue 16 items 8, 9):
+  // names and descriptions reach consent pages and mail footers.
+  const fieldText = (label: string, value: string | null | undefined) => {
+    const problem = value ? unsafeText(value) : undefined;
+    if (problem) throw new ClientInputError(`${label} contains ${problem}`);
+  };
+  fieldText('--name', input.name);
+  if (input.id !== undefined) fieldText('the client id', input.id);
+  for (const uri of [...input.redirectUris ?? [], ...input.postLogoutRedirectUris ?? []]) fieldText(`the URI '${JSON.stringify(uri).slice(1, -1)}'`, uri);
+  fieldText('--backchannel-logout-uri', input.backchannelLogoutUri);
+  for (const sc of input.scopes ?? []) fieldText('--scope', sc);
+  for (const raw of input.channels ?? []) {
+    if (typeof raw === 'string') fieldText('--channel', raw);
+    else { fieldText('--channel', raw.name); fieldText('--channel', raw.description); }
+  }
   const name = input.name?.trim();
   if (!name) throw new ClientInputError('a client needs a --name');
   if (name.length > 200) throw new ClientInputError('--name is longer than 200 characters');
@@ -134,7 +150,7 @@ export interface ClientRegistry {
   list(): Promise<Client[]>;
   delete(id: string): Promise<boolean>;
   /** Authenticates a client at the token endpoint (RFC 6749 §2.3). Throws invalid_client. */
-  authenticate(creds: ClientCredentials | undefined): Promise<Client>;
+  authenticate(creds: ClientCredentials | undefined, source?: string): Promise<Client>;
   /**
    * Gives a confidential client a new secret (returned once; only its digest is stored).
    * The secret it replaces keeps working for `overlapMs` (0: stops at once). There is one
@@ -145,6 +161,12 @@ export interface ClientRegistry {
 
 /** The throttle key under which authenticate() counts a client_id's failed secrets. */
 const secretFailuresKey = (clientId: string) => `client:${digest(clientId)}`;
+/**
+ * The per-(client_id, source) counter. It names the client's current secret digest, so a
+ * rotation (a new secret) starts every source's count afresh, as it clears the ceiling.
+ */
+const secretSourceKey = (clientId: string, source: string, client: Client | undefined) =>
+  `client-source:${digest(`${clientId}\n${source}\n${client?.secretDigest ?? ''}`)}`;
 
 export function createClientRegistry(store: Store, throttle: Throttler, now: () => number): ClientRegistry {
   return {
@@ -167,30 +189,37 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
     get: (id) => store.clients.get(id),
     list: () => store.clients.list(),
     delete: (id) => store.clients.delete(id),
-    async authenticate(creds) {
+    async authenticate(creds, source = '') {
       if (!creds) throw new OAuthError('invalid_client', 'client authentication is required', { status: 401 });
-      const key = `client:${digest(creds.clientId)}`;
-      // Both reads at once: on PostgreSQL they are two round trips on two connections.
-      const [wait, client] = await Promise.all([throttle.retryAfter(key), store.clients.get(creds.clientId)]);
-      if (wait > 0) {
-        throw new OAuthError('too_many_requests', 'too many failed client authentications; try again later',
-          { status: 429, retryAfter: wait });
-      }
-      const fail = async (why: string): Promise<never> => {
-        await throttle.fail(key, POLICIES.client);
+      const client = await store.clients.get(creds.clientId);
+      const refuse = (why: string): never => {
         throw new OAuthError('invalid_client', 'client authentication failed', { status: 401, detail: why });
       };
-      if (!client) return fail('unknown client');
-      if (client.isPublic) {
-        if (creds.method !== 'none') return fail('public client presented a secret');
+      // Nothing guessed, nothing counted (issue 16 item 2): a public client has no secret,
+      // and a request without a secret guesses none. A client_id is public (RFC 6749 §2.1).
+      if (client?.isPublic) {
+        if (creds.method !== 'none') refuse('public client presented a secret');
         return client;
       }
-      if (creds.method === 'none' || creds.clientSecret === undefined) return fail('confidential client without a secret');
+      if (creds.method === 'none' || creds.clientSecret === undefined) refuse(client ? 'confidential client without a secret' : 'unknown client');
+      // A secret guess: reserved before the comparison (issue 16 item 1), per client_id and
+      // source (nobody can lock a client out for every caller), under a high per-client
+      // ceiling that still slows a guesser spread over many addresses.
+      const reserved = await reserveAll(throttle, [
+        { key: secretSourceKey(creds.clientId, source, client), policy: POLICIES.client },
+        { key: secretFailuresKey(creds.clientId), policy: POLICIES.clientCeiling },
+      ]);
+      if (!reserved.ok) {
+        throw new OAuthError('too_many_requests', 'too many failed client authentications; try again later',
+          { status: 429, retryAfter: reserved.retryAfter });
+      }
+      if (!client) return refuse('unknown client');
       const t = now();
-      const ok = matchesDigest(creds.clientSecret, client.secretDigest) ||
+      const ok = matchesDigest(creds.clientSecret!, client.secretDigest) ||
         (client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt > t &&
-          matchesDigest(creds.clientSecret, client.previousSecretDigest));
-      if (!ok) return fail('wrong secret');
+          matchesDigest(creds.clientSecret!, client.previousSecretDigest));
+      if (!ok) return refuse('wrong secret');
+      await reserved.release();
       return client;
     },
     async rotateSecret(id, overlapMs) {

@@ -75,14 +75,13 @@ export function createDeviceFlow(deps: { store: Store; consent: Consent; throttl
     },
     async find(userCode, source) {
       const key = `device-source:${digest(source)}`;
-      const wait = await throttle.retryAfter(key);
-      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
+      // Reserved before the lookup (issue 16 item 1): parallel guesses are counted one by one.
+      const reserved = await throttle.reserve(key, POLICIES.source);
+      if (!reserved.ok) return { ok: false, reason: 'throttled', retryAfter: reserved.retryAfter };
       const code = userCode !== undefined ? normaliseUserCode(userCode) : undefined;
       const request = code ? await store.deviceCodes.getPendingByUserCode(code, now()) : undefined;
-      if (!request) {
-        await throttle.fail(key, POLICIES.source);
-        return { ok: false, reason: 'unknown' };
-      }
+      if (!request) return { ok: false, reason: 'unknown' };
+      await reserved.release();
       return { ok: true, request };
     },
     async deny(request, by) {

@@ -44,7 +44,7 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
       auth = { kind: 'token', grant: active.grant, scopes: active.scopes, channels: active.channels };
     } else {
       // Only the Authorization header: the body is the message, not a form.
-      client = await s.clients.authenticate(readClientCredentials(authorization, {}));
+      client = await s.clients.authenticate(readClientCredentials(authorization, {}), request.ip);
       if (client.isPublic) throw new OAuthError('invalid_client', 'client authentication failed', { status: 401 });
       auth = { kind: 'client' };
     }

@@ -29,7 +29,7 @@ export async function clientForm(s: Services, request: FastifyRequest, reply: Fa
   opts: { confidentialOnly?: string } = {}): Promise<{ client: Client; body: Record<string, unknown> }> {
   noStore(reply);
   const body = formBody(request);
-  const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body));
+  const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body), request.ip);
   if (opts.confidentialOnly && client.isPublic) throw new OAuthError('invalid_client', opts.confidentialOnly, { status: 401 });
   const dupes = repeated(body);
   if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);

@@ -83,7 +83,10 @@ export function createBackchannel(deps: BackchannelDeps): Backchannel {
         redirect: 'manual',
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
-      await res.arrayBuffer().catch(() => undefined);
+      // The body means nothing here (§2.8): discarded unread, so a client streaming without
+      // end neither holds the delivery nor fills memory (issue 16 item 12). Cancelling
+      // closes the connection.
+      await res.body?.cancel().catch(() => undefined);
       // §2.8: the RP answers 200 (204 is common too); anything else is a failure to retry.
       if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
     } catch (err) {

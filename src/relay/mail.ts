@@ -19,6 +19,25 @@ export interface ComposeInput {
 }
 
 /** The channel's name as the user saw it on the consent page. */
+/**
+ * RFC 2047 base64 encoded words of `text`, each at most 75 characters and never splitting
+ * a character, separated by folding whitespace (ignored between encoded words on decoding).
+ */
+export function encodeAsWords(text: string): string {
+  const words: string[] = [];
+  let chunk = '';
+  for (const c of text) {
+    // 45 bytes of UTF-8 are 60 base64 characters: with "=?UTF-8?B?" and "?=", 72.
+    if (Buffer.byteLength(chunk + c, 'utf8') > 45) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += c;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join('\r\n ');
+}
+
 export function channelLabel(client: Client, channel: string): string {
   if (channel === META_CHANNEL) return `notices about your connection with ${client.name}`;
   return client.channels.find((c) => c.name === channel)?.description ?? channel;
@@ -53,10 +72,15 @@ export function composeMail(input: ComposeInput): SendMailOptions {
     headers['List-Unsubscribe'] = { prepared: true, value: `<${input.unsubscribeUrl}>` };
     headers['List-Unsubscribe-Post'] = { prepared: true, value: 'List-Unsubscribe=One-Click' };
   }
+  // A subject that looks like an RFC 2047 encoded word ("=?utf-8?q?…?=") would be sent
+  // as it is, ASCII, and decoded by the reader's mail program: it is encoded as text
+  // (base64 encoded words of the literal characters) so it reads as typed (issue 16 item 8).
+  const literal = /=\?/.test(m.subject);
+  if (literal) headers['Subject'] = { prepared: true, value: encodeAsWords(m.subject) };
   return {
     from: { name: `${client.name} via Alias`, address: input.from },
     to: user.email,
-    subject: m.subject,
+    ...(literal ? {} : { subject: m.subject }),
     text: `${m.body}\n${footer.join('\n')}\n`,
     messageId: `<${m.id}@${input.host}>`,
     date: new Date(m.createdAt),

@@ -2,6 +2,7 @@
 // addressed by the alias ID it knows. Every send is checked against the user's current
 // grant, rate-limited, made idempotent, and written to the outbox in one statement, so
 // nothing accepted is ever lost. Delivery is the worker's job (worker.ts).
+import { unsafeText } from '../oauth/text.js';
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { Client, Grant, Message } from '../store/types.js';
@@ -89,9 +90,14 @@ export function parseMessage(body: unknown): MessageInput {
   if (!CHANNEL.test(channel)) throw bad("'channel' must be a channel name");
   if (/[\r\n]/.test(subject)) throw bad("'subject' must be one line (no CR or LF)");
   if (CONTROL.test(subject) || subject.includes('\t')) throw bad("'subject' contains control characters");
+  // PRECIS / UTS #39 (issue 16 item 8): no C1 controls, bidi overrides, separators or invisible characters.
+  const subjectProblem = unsafeText(subject);
+  if (subjectProblem) throw bad(`'subject' contains ${subjectProblem}`);
   if (!subject.trim()) throw bad("'subject' must not be empty");
   if ([...subject].length > LIMITS.subjectChars) throw tooLarge(`'subject' is longer than ${LIMITS.subjectChars} characters`);
   if (CONTROL.test(content)) throw bad("'body' contains control characters");
+  const bodyProblem = unsafeText(content.replace(/\r(?!\n)/g, '\n'), { multiline: true });
+  if (bodyProblem) throw bad(`'body' contains ${bodyProblem}`);
   if (!content.trim()) throw bad("'body' must not be empty");
   if (Buffer.byteLength(content, 'utf8') > LIMITS.bodyBytes) throw tooLarge(`'body' is larger than ${LIMITS.bodyBytes} bytes (UTF-8)`);
   return { to, channel, subject, body: content };
@@ -160,16 +166,6 @@ export function createRelay(deps: { store: Store; now: () => number; limits?: Pa
       }
       const t = now();
       const since = t - WINDOW_MS;
-      // A sliding one-minute window over accepted messages; after Retry-After seconds
-      // every message counted now has left it.
-      if (await store.messages.countSince(client.id, since, grant.userId) >= limits.perUserPerMinute) {
-        throw new OAuthError('too_many_requests', 'too many messages to this user; try again later',
-          { status: 429, retryAfter: WINDOW_MS / 1000 });
-      }
-      if (await store.messages.countSince(client.id, since) >= limits.perClientPerMinute) {
-        throw new OAuthError('too_many_requests', 'too many messages from this application; try again later',
-          { status: 429, retryAfter: WINDOW_MS / 1000 });
-      }
       const message: Message = {
         id: randomBytes(16).toString('hex'),
         clientId: client.id,
@@ -187,8 +183,32 @@ export function createRelay(deps: { store: Store; now: () => number; limits?: Pa
         deliveredAt: null,
       };
       try {
-        // One INSERT: the inbox entry and the outbox row are the same row.
-        await store.messages.insert(message);
+        // Counted and inserted in one transaction holding the client's lock row (issue 16
+        // item 13): concurrent sends on every node are counted one after another, so the
+        // limits hold under any concurrency. The lock row is a throttles row with no
+        // failures, which the janitor removes once it is old.
+        const prior = await store.transaction(async (tx): Promise<Message | undefined> => {
+          await tx.throttles.lock(`relay-send:${client.id}`, t);
+          // A request with the same key that held the lock before this one has committed.
+          if (idempotencyKey !== undefined) {
+            const prior = await tx.messages.getByIdempotencyKey(client.id, idempotencyKey);
+            if (prior) return prior;
+          }
+          // A sliding one-minute window over accepted messages; after Retry-After seconds
+          // every message counted now has left it.
+          if (await tx.messages.countSince(client.id, since, grant.userId) >= limits.perUserPerMinute) {
+            throw new OAuthError('too_many_requests', 'too many messages to this user; try again later',
+              { status: 429, retryAfter: WINDOW_MS / 1000 });
+          }
+          if (await tx.messages.countSince(client.id, since) >= limits.perClientPerMinute) {
+            throw new OAuthError('too_many_requests', 'too many messages from this application; try again later',
+              { status: 429, retryAfter: WINDOW_MS / 1000 });
+          }
+          // One INSERT: the inbox entry and the outbox row are the same row.
+          await tx.messages.insert(message);
+          return undefined;
+        });
+        if (prior) return replay(prior, grant.userId, m);
       } catch (err) {
         if (!(err instanceof UniqueViolation) || idempotencyKey === undefined) throw err;
         // A concurrent request with the same key won the race: answer as it did.

@@ -2,7 +2,7 @@
 // the database's counters (src/throttle/throttle.ts): a window, exponential back-off from
 // the first failure over the allowance, a cap, clear. Only failures are ever written.
 import { Redis } from 'ioredis';
-import type { ThrottlePolicy, Throttler } from './throttle.js';
+import type { Reservation, ThrottlePolicy, Throttler } from './throttle.js';
 
 /**
  * One failure, atomically: Redis runs a script alone, so failures arriving at once from
@@ -38,13 +38,66 @@ redis.call('PEXPIRE', KEYS[1], int(math.max(windowStart + windowMs, blockedUntil
 return int(blockedUntil)
 `;
 
+/**
+ * One reservation, atomically (createThrottler's `reserve`, reserveStep): refused while
+ * blocked (returns {0, blockedUntil}); otherwise the attempt is counted and the block
+ * starts with the attempt that uses the last free try (returns {1, blockedUntil}).
+ */
+const RESERVE_LUA = `
+local t = tonumber(ARGV[1])
+local allowed = tonumber(ARGV[2])
+local windowMs = tonumber(ARGV[3])
+local baseMs = tonumber(ARGV[4])
+local maxMs = tonumber(ARGV[5])
+local function int(n) return string.format('%.0f', n) end
+local cur = redis.call('HMGET', KEYS[1], 'f', 'w', 'b')
+local failures = tonumber(cur[1]) or 0
+local windowStart = tonumber(cur[2]) or t
+local blocked = tonumber(cur[3]) or 0
+if blocked > t then return {0, int(blocked)} end
+if failures == 0 or t - windowStart > windowMs then
+  failures = 1
+  windowStart = t
+else
+  failures = failures + 1
+end
+local over = failures - allowed
+local blockedUntil = 0
+if over >= 0 then
+  blockedUntil = t + math.min(baseMs * 2 ^ math.min(over, 30), maxMs)
+end
+redis.call('HSET', KEYS[1], 'f', int(failures), 'w', int(windowStart), 'b', int(blockedUntil))
+redis.call('PEXPIRE', KEYS[1], int(math.max(windowStart + windowMs, blockedUntil) - t + 1))
+return {1, int(blockedUntil)}
+`;
+
+/** Takes one reserved attempt back (releaseStep); the key goes once nothing is counted. */
+const RELEASE_LUA = `
+local allowed = tonumber(ARGV[1])
+local cur = redis.call('HMGET', KEYS[1], 'f', 'b')
+if not cur[1] then return 0 end
+local failures = math.max(0, tonumber(cur[1]) - 1)
+if failures == 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+local blocked = cur[2]
+if failures < allowed then blocked = '0' end
+redis.call('HSET', KEYS[1], 'f', string.format('%.0f', failures), 'b', blocked)
+return failures
+`;
+
 type ScriptedRedis = Redis & {
+  aliasThrottleReserve(key: string, now: number, allowed: number, windowMs: number, baseMs: number, maxMs: number): Promise<[number, string]>;
+  aliasThrottleRelease(key: string, allowed: number): Promise<number>;
   aliasThrottleFail(key: string, now: number, allowed: number, windowMs: number, baseMs: number, maxMs: number): Promise<string>;
 };
 
 export function createRedisThrottler(redis: Redis, opts: { prefix: string; now: () => number }): Throttler {
   // ioredis sends EVALSHA and falls back to EVAL when Redis does not know the script yet.
   redis.defineCommand('aliasThrottleFail', { numberOfKeys: 1, lua: FAIL_LUA });
+  redis.defineCommand('aliasThrottleReserve', { numberOfKeys: 1, lua: RESERVE_LUA });
+  redis.defineCommand('aliasThrottleRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   const scripted = redis as ScriptedRedis;
   const keyOf = (key: string) => `${opts.prefix}throttle:${key}`;
   return {
@@ -58,6 +111,21 @@ export function createRedisThrottler(redis: Redis, opts: { prefix: string; now: 
     },
     async clear(key) {
       await redis.del(keyOf(key));
+    },
+    async reserve(key, policy: ThrottlePolicy): Promise<Reservation> {
+      const t = opts.now();
+      const [ok, blockedUntil] = await scripted.aliasThrottleReserve(keyOf(key), t, policy.allowed, policy.windowMs,
+        policy.baseBlockMs, policy.maxBlockMs);
+      if (!ok) return { ok: false, retryAfter: Math.max(1, Math.ceil((Number(blockedUntil) - t) / 1000)) };
+      let released = false;
+      return {
+        ok: true,
+        async release() {
+          if (released) return;
+          released = true;
+          await scripted.aliasThrottleRelease(keyOf(key), policy.allowed);
+        },
+      };
     },
   };
 }
@@ -91,6 +159,13 @@ export function withFallback(primary: Throttler, fallback: Throttler, log: Throt
     retryAfter: (key) => attempt((t) => t.retryAfter(key)),
     fail: (key, policy) => attempt((t) => t.fail(key, policy)),
     clear: (key) => attempt((t) => t.clear(key)),
+    reserve: async (key, policy) => {
+      // The release goes to the counters that took the reservation (if they answer).
+      let from: Throttler = primary;
+      const r = await attempt((t) => { from = t; return t.reserve(key, policy); });
+      if (!r.ok) return r;
+      return { ok: true, release: () => r.release().catch((err) => { if (from === fallback) throw err; }) };
+    },
   };
 }
 

@@ -16,8 +16,14 @@ export const POLICIES = {
   account: { allowed: 5, windowMs: 15 * 60_000, baseBlockMs: 1_000, maxBlockMs: 15 * 60_000 },
   /** Passwords, per source address: at least 100 failures per 10 minutes. */
   source: { allowed: 100, windowMs: 10 * 60_000, baseBlockMs: 60_000, maxBlockMs: 10 * 60_000 },
-  /** Client secrets, per client_id. */
+  /** Client secrets, per client_id and source address (a client_id is public: RFC 6749 §2.1). */
   client: { allowed: 10, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 5 * 60_000 },
+  /**
+   * Client secrets, per client_id from every source: a ceiling for a guesser spread over
+   * many addresses. One address gets about 20 tries in 10 minutes (10, then back-off), so
+   * reaching it takes some 50 addresses; a 256-bit secret stays unguessable either way.
+   */
+  clientCeiling: { allowed: 1_000, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 5 * 60_000 },
   /**
    * Token scanning (RFC 7662 §4, RFC 7009 §2.2, RFC 9700 §4.15): introspections answered
    * `active: false` and revocations of unknown or foreign tokens, per authenticated client.
@@ -29,11 +35,61 @@ export const POLICIES = {
   scanSource: { allowed: 1_000, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 10 * 60_000 },
 } satisfies Record<string, ThrottlePolicy>;
 
+/**
+ * An attempt reserved before the check (issue 16 item 1): `ok` — the attempt is already
+ * counted as a failure; call `release()` when the check succeeded (it takes the attempt
+ * back). Not ok — refused without counting; wait `retryAfter` seconds.
+ */
+export type Reservation = { ok: true; release(): Promise<void> } | { ok: false; retryAfter: number };
+
 export interface Throttler {
   /** Seconds to wait before trying again, or 0. */
   retryAfter(key: string): Promise<number>;
   fail(key: string, policy: ThrottlePolicy): Promise<void>;
   clear(key: string): Promise<void>;
+  /**
+   * Atomically: refuses while the key is blocked; otherwise counts this attempt as a
+   * failure *before* the caller checks anything, so N parallel guesses are N counted
+   * attempts and a burst gets no more checks than `policy.allowed` (the attempt that uses
+   * the last free try starts the block). The caller releases the reservation on success.
+   */
+  reserve(key: string, policy: ThrottlePolicy): Promise<Reservation>;
+}
+
+/** The counter after a reservation at `t`, or the block that refuses it. Shared by the SQL and Redis counters. */
+export function reserveStep(cur: { failures: number; windowStart: number; blockedUntil: number }, t: number, policy: ThrottlePolicy):
+  { ok: true; failures: number; windowStart: number; blockedUntil: number } | { ok: false; retryAfter: number } {
+  if (cur.blockedUntil > t) return { ok: false, retryAfter: Math.ceil((cur.blockedUntil - t) / 1000) };
+  const fresh = cur.failures === 0 || t - cur.windowStart > policy.windowMs;
+  const failures = fresh ? 1 : cur.failures + 1;
+  const over = failures - policy.allowed;
+  const blockedUntil = over >= 0
+    ? t + Math.min(policy.baseBlockMs * 2 ** Math.min(over, 30), policy.maxBlockMs)
+    : 0;
+  return { ok: true, failures, windowStart: fresh ? t : cur.windowStart, blockedUntil };
+}
+
+/** Takes one reserved attempt back: one failure fewer, and no block once under the allowance. */
+export function releaseStep(cur: { failures: number; blockedUntil: number }, policy: ThrottlePolicy): { failures: number; blockedUntil: number } {
+  const failures = Math.max(0, cur.failures - 1);
+  return { failures, blockedUntil: failures < policy.allowed ? 0 : cur.blockedUntil };
+}
+
+/**
+ * Reserves one attempt on every counter, in order; when one refuses, the ones already
+ * reserved are released (nothing was checked) and the longest wait is returned.
+ */
+export async function reserveAll(throttle: Throttler, counters: { key: string; policy: ThrottlePolicy }[]): Promise<Reservation> {
+  const held: Extract<Reservation, { ok: true }>[] = [];
+  for (const c of counters) {
+    const r = await throttle.reserve(c.key, c.policy);
+    if (!r.ok) {
+      for (const h of held) await h.release();
+      return r;
+    }
+    held.push(r);
+  }
+  return { ok: true, async release() { for (const h of held) await h.release(); } };
 }
 
 export function createThrottler(store: Store, now: () => number): Throttler {
@@ -58,6 +114,32 @@ export function createThrottler(store: Store, now: () => number): Throttler {
     },
     async clear(key) {
       await store.throttles.delete(key);
+    },
+    async reserve(key, policy) {
+      // One transaction with the row locked (FOR UPDATE on PostgreSQL; SQLite runs write
+      // transactions one at a time): reservations from every node are counted one by one.
+      const step = await store.transaction(async (tx) => {
+        const t = now();
+        const cur = await tx.throttles.lock(key, t);
+        const next = reserveStep(cur, t, policy);
+        if (next.ok) await tx.throttles.put({ key, failures: next.failures, windowStart: next.windowStart, blockedUntil: next.blockedUntil });
+        return next;
+      });
+      if (!step.ok) return step;
+      let released = false;
+      return {
+        ok: true,
+        async release() {
+          if (released) return;
+          released = true;
+          await store.transaction(async (tx) => {
+            const cur = await tx.throttles.lock(key, now());
+            // Never deleted here: a reservation waiting on this row lock (PostgreSQL) would
+            // find its row gone. A row with no failures is harmless; the janitor removes it.
+            await tx.throttles.put({ ...cur, ...releaseStep(cur, policy) });
+          });
+        },
+      };
     },
   };
 }

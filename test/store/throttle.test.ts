@@ -166,6 +166,50 @@ function throttlerContract(impl: Implementation) {
       assert.equal(await nodes.a.retryAfter(key), 2 ** (n - 1));
       assert.equal(await nodes.b.retryAfter(key), 2 ** (n - 1));
     });
+
+    // Issue 16 item 1 (RFC 6749 §4.3.2, §10.10): an attempt is reserved before the check,
+    // so a burst of parallel guesses gets no more checks than the allowance.
+    it('reserve: 40 parallel reservations from two nodes: exactly the allowance goes through, the rest wait', async () => {
+      const key = freshKey();
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? nodes.a : nodes.b).reserve(key, policy)));
+      const ok = results.filter((r) => r.ok).length;
+      assert.equal(ok, policy.allowed, `${ok} of 40 reservations went through`);
+      for (const r of results) if (!r.ok) assert.equal(r.retryAfter, 1);
+      assert.equal(await nodes.a.retryAfter(key), 1, 'the last free try starts the block');
+      clock.advance(1_000);
+      const next = await nodes.b.reserve(key, policy);
+      assert.ok(next.ok, 'one try once the block ended');
+      assert.equal(await nodes.a.retryAfter(key), 2, 'and the block doubles');
+    });
+
+    it('reserve: a released reservation is taken back; clear ends the count', async () => {
+      const key = freshKey();
+      for (let i = 0; i < policy.allowed - 1; i++) assert.ok((await nodes.a.reserve(key, policy)).ok);
+      const last = await nodes.b.reserve(key, policy);
+      assert.ok(last.ok);
+      assert.equal(await nodes.a.retryAfter(key), 1, 'blocked while the last free try is out');
+      await last.release();
+      await last.release(); // Releasing twice takes back one attempt only.
+      assert.equal(await nodes.a.retryAfter(key), 0, 'released: the try is free again');
+      const again = await nodes.a.reserve(key, policy);
+      assert.ok(again.ok);
+      assert.equal(await nodes.a.retryAfter(key), 1, 'and used again');
+      await nodes.b.clear(key);
+      assert.equal(await nodes.a.retryAfter(key), 0);
+      const r = await nodes.a.reserve(key, policy);
+      assert.ok(r.ok);
+      await r.release();
+      assert.equal(await nodes.b.retryAfter(key), 0);
+    });
+
+    it('reserve: a refused reservation counts nothing (the block does not grow while it lasts)', async () => {
+      const key = freshKey();
+      for (let i = 0; i < policy.allowed; i++) await nodes.a.reserve(key, policy);
+      for (let i = 0; i < 10; i++) assert.deepEqual(await nodes.b.reserve(key, policy), { ok: false, retryAfter: 1 });
+      clock.advance(1_000);
+      assert.ok((await nodes.a.reserve(key, policy)).ok);
+      assert.equal(await nodes.a.retryAfter(key), 2);
+    });
   });
 }
 

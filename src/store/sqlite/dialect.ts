@@ -1,7 +1,7 @@
 // SQLite (the embedded default): one better-sqlite3 handle behind group commit
 // (group_commit.ts) and a read cache (read_cache.ts). Write transactions run one at a
 // time, so there are no row locks to take or skip and no aborted transaction to rerun.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely } from 'kysely';
 import SQLite from 'better-sqlite3';
@@ -10,11 +10,37 @@ import type { Dialect } from '../dialect.js';
 import { createReadCache } from './read_cache.js';
 import { groupCommitDialect } from './group_commit.js';
 
+/**
+ * The database holds password hashes, e-mail addresses and the pairwise salt (issue 16
+ * item 10): a data directory Alias creates is 0700, and the file is created 0600 before
+ * SQLite opens it (SQLite gives its -wal and -shm files the main file's permissions). An
+ * existing file, -wal or -shm readable by group or others is tightened to 0600 (permissions
+ * are only ever taken away); an existing directory is left as it is (it may be shared).
+ */
+function privateFiles(file: string) {
+  if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      const mode = statSync(f).mode & 0o777;
+      if (mode & 0o077) chmodSync(f, mode & 0o700);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Not there yet, or not ours to change (EPERM): SQLite's own permission check decides.
+      if (code !== 'ENOENT' && code !== 'EPERM') throw err;
+    }
+  }
+}
+
 export const sqlite: Dialect = {
   name: 'sqlite',
   open(location) {
     const file = resolve(location);
-    mkdirSync(dirname(file), { recursive: true });
+    privateFiles(file);
     const db = new SQLite(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
