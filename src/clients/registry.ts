@@ -202,25 +202,31 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
         return client;
       }
       if (creds.method === 'none' || creds.clientSecret === undefined) refuse(client ? 'confidential client without a secret' : 'unknown client');
-      // A secret guess: reserved before the comparison (issue 16 item 1), per client_id and
-      // source (nobody can lock a client out for every caller), under a high per-client
-      // ceiling that still slows a guesser spread over many addresses.
-      const reserved = await reserveAll(throttle, [
+      // Per client_id and source (nobody can lock a client out for every caller), under a
+      // high per-client ceiling that still slows a guesser spread over many addresses.
+      const counters = [
         { key: secretSourceKey(creds.clientId, source, client), policy: POLICIES.client },
         { key: secretFailuresKey(creds.clientId), policy: POLICIES.clientCeiling },
-      ]);
-      if (!reserved.ok) {
-        throw new OAuthError('too_many_requests', 'too many failed client authentications; try again later',
-          { status: 429, retryAfter: reserved.retryAfter });
-      }
-      if (!client) return refuse('unknown client');
+      ];
+      const tooMany = (retryAfter: number) => new OAuthError('too_many_requests',
+        'too many failed client authentications; try again later', { status: 429, retryAfter });
+      // A blocked caller is refused before any comparison, whatever it sends.
+      const [a, b] = await Promise.all(counters.map((c) => throttle.retryAfter(c.key)));
+      const wait = Math.max(a!, b!);
+      if (wait > 0) throw tooMany(wait);
       const t = now();
-      const ok = matchesDigest(creds.clientSecret!, client.secretDigest) ||
+      const ok = client !== undefined && (matchesDigest(creds.clientSecret!, client.secretDigest) ||
         (client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt > t &&
-          matchesDigest(creds.clientSecret!, client.previousSecretDigest));
-      if (!ok) return refuse('wrong secret');
-      await reserved.release();
-      return client;
+          matchesDigest(creds.clientSecret!, client.previousSecretDigest)));
+      // The right secret costs no write: the token endpoint's every request comes here.
+      if (ok) return client;
+      // A wrong one is answered only once it is counted, atomically (issue 16 item 1): of a
+      // burst of parallel wrong guesses, at most the allowance get 401, the rest 429. (A right
+      // guess racing inside such a burst is not held back by it; client secrets are 256
+      // random bits Alias mints, so the bound that matters is on the answers to wrong ones.)
+      const reserved = await reserveAll(throttle, counters);
+      if (!reserved.ok) throw tooMany(reserved.retryAfter);
+      return refuse(client ? 'wrong secret' : 'unknown client');
     },
     async rotateSecret(id, overlapMs) {
       if (!Number.isSafeInteger(overlapMs) || overlapMs < 0) {
