@@ -167,10 +167,12 @@ export function roundTripSteps(t) {
 
 /** Alias's sign-in form, posted with the right password: 303 back to the interaction. */
 export function loginSteps(form) {
+  let i = 0;
   return [{
     method: 'POST', path: form.path,
     headers: { cookie: form.cookie, 'content-type': FORM },
-    body: form.body,
+    // Round robin over the login scenario's people (targets.mjs LOGIN_USERS).
+    setup: () => form.bodies[i++ % form.bodies.length],
     check(status, _body, headers) {
       const location = headers.location ?? headers.Location;
       return status === 303 && typeof location === 'string' && location.startsWith('/interaction/');

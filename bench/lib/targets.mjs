@@ -12,6 +12,12 @@ import { Jar, pool, readForm, request } from './http.mjs';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const USER = { email: 'bench@example.com', password: 'bench-password-0123', nickname: 'Bench' };
+/**
+ * The people of the login scenario: parallel sign-ins are different people, as in real
+ * traffic. (Alias reserves each password attempt per account before checking it, so one
+ * account signing in 20 times at once would meet its own lockout, by design.)
+ */
+export const LOGIN_USERS = Array.from({ length: 16 }, (_, i) => ({ email: `bench-${i}@example.com`, password: USER.password }));
 export const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 export const CLIENT_SCOPE = 'reports:read';
 export const STATE = 'bench-state';
@@ -63,6 +69,11 @@ export async function provisionAlias(db, env, entry) {
     aliasCli(['client', 'create', '--name', 'Bench', '--redirect-uri', REDIRECT_URI, '--grant-type', 'authorization_code',
       '--grant-type', 'refresh_token', '--grant-type', 'client_credentials', '--scope', CLIENT_SCOPE, '--json', '--db', db], env, undefined, entry),
   ])).map((out) => JSON.parse(out));
+  // The login scenario's people, a few at a time (each command hashes one password).
+  for (let i = 0; i < LOGIN_USERS.length; i += 8) {
+    await Promise.all(LOGIN_USERS.slice(i, i + 8).map((u) =>
+      aliasCli(['user', 'create', '--email', u.email, '--password', u.password, '--db', db], env, undefined, entry)));
+  }
   return { userId: user.id, clientId: client.client_id, clientSecret: client.client_secret };
 }
 
@@ -269,8 +280,8 @@ export async function loginForm(t) {
   const page = await jar.follow(authorizeQuery(t, CODE_SCOPE, { prompt: 'login' }));
   if (page.status !== 200) throw new Error(`${t.name}: expected the login page, got ${page.status}`);
   const form = readForm(page.text);
-  const body = new URLSearchParams({ ...form.fields, email: USER.email, password: USER.password }).toString();
-  return { path: new URL(form.action, t.origin).pathname, body, cookie: jar.header(new URL(form.action, t.origin).pathname) };
+  const bodies = LOGIN_USERS.map((u) => new URLSearchParams({ ...form.fields, email: u.email, password: u.password }).toString());
+  return { path: new URL(form.action, t.origin).pathname, bodies, cookie: jar.header(new URL(form.action, t.origin).pathname) };
 }
 
 /** Peak resident set (VmHWM) of a process in MB; and its reset (Linux ≥ 4.0, clear_refs 5). */
