@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { User } from '../store/types.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
-import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
+import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
 import { unsafeText } from '../oauth/text.js';
 import type { Audit } from '../audit/audit.js';
@@ -85,10 +85,16 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       const accountKey = `login:${digest(email.trim().toLowerCase())}`;
       const sourceKey = `login-source:${digest(source)}`;
       // Reserved before the password is checked (issue 16 item 1): parallel guesses are
-      // counted one by one, so a burst gets no more checks than the allowance.
-      const reserved = await reserveAll(throttle, [
-        { key: accountKey, policy: POLICIES.account }, { key: sourceKey, policy: POLICIES.source }]);
-      if (!reserved.ok) return { ok: false, reason: 'throttled', retryAfter: reserved.retryAfter };
+      // counted one by one, so a burst gets no more checks than the allowance. Both
+      // counters at once (their transactions share a commit on SQLite).
+      const [account, perSource] = await Promise.all([
+        throttle.reserve(accountKey, POLICIES.account), throttle.reserve(sourceKey, POLICIES.source)]);
+      if (!account.ok || !perSource.ok) {
+        // Refused: the one that was counted is taken back (nothing was checked).
+        await Promise.all([account, perSource].map((r) => (r.ok ? r.release() : undefined)));
+        const retryAfter = Math.max(account.ok ? 0 : account.retryAfter, perSource.ok ? 0 : perSource.retryAfter);
+        return { ok: false, reason: 'throttled', retryAfter };
+      }
       const user = email.length <= 320 ? await store.users.getByEmail(email.trim()) : undefined;
       const ok = password.length <= MAX_PASSWORD_LENGTH &&
         await verifyPassword(user?.passwordHash ?? await dummyHash(), password) && user !== undefined;
@@ -101,9 +107,9 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
         await audit.record({ ...event, outcome: 'failure' });
         return { ok: false, reason: 'invalid' };
       }
-      await reserved.release();
-      await throttle.clear(accountKey);
-      await audit.record({ ...event, outcome: 'success' });
+      // A success clears the account's counter (which takes its reservation back too) and
+      // returns the source's attempt, together.
+      await Promise.all([perSource.release(), throttle.clear(accountKey), audit.record({ ...event, outcome: 'success' })]);
       return { ok: true, user };
     },
     async setNickname(userId, nickname) {
