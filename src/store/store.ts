@@ -200,6 +200,11 @@ export interface ThrottleRepo {
    */
   lock(key: string, now: number): Promise<Throttle>;
   put(throttle: Throttle): Promise<void>;
+  /**
+   * Forgets the counter's failures and block, keeping the row: a reservation waiting on
+   * its lock (PostgreSQL) still finds it. No row is made for a key without one.
+   */
+  reset(key: string): Promise<void>;
   delete(key: string): Promise<void>;
 }
 

@@ -113,7 +113,8 @@ export function createThrottler(store: Store, now: () => number): Throttler {
       });
     },
     async clear(key) {
-      await store.throttles.delete(key);
+      // Reset, never deleted: a reservation waiting on this row's lock would find it gone.
+      await store.throttles.reset(key);
     },
     async reserve(key, policy) {
       // One transaction with the row locked (FOR UPDATE on PostgreSQL; SQLite runs write

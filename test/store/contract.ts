@@ -1226,6 +1226,28 @@ export function storeContract(kind: DatabaseKind): void {
         await store.throttles.delete(key);
       });
 
+      it('reset forgets failures and block but keeps the row; it makes none for a missing key', async () => {
+        // store.ts ThrottleRepo.reset: clearing a counter never deletes the row a reservation may be waiting on.
+        const key = `login:${uid('reset')}`;
+        await store.throttles.put({ key, failures: 7, windowStart: NOW, blockedUntil: NOW + 60_000 });
+        await store.throttles.reset(key);
+        assert.deepEqual(await store.throttles.get(key), { key, failures: 0, windowStart: NOW, blockedUntil: 0 });
+        await store.throttles.reset(`${key}:none`);
+        assert.equal(await store.throttles.get(`${key}:none`), undefined);
+      });
+
+      it('reservations and clears of one counter at the same moment on two nodes all succeed', async () => {
+        // A successful sign-in clears its account's counter while other attempts of that
+        // account hold or wait for its row lock (issue 16 item 1); none of them may fail.
+        const key = `login:${uid('clear-race')}`;
+        const policy = { allowed: 1000, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 60_000 };
+        const a = createThrottler(store, () => NOW);
+        const b = createThrottler(kind.name === 'postgres' ? node2 : store, () => NOW);
+        const results = await Promise.allSettled(Array.from({ length: RACERS }, (_, i) =>
+          (i % 2 ? a.reserve(key, policy) : b.clear(key))));
+        assert.deepEqual(results.filter((r) => r.status === 'rejected'), []);
+      });
+
       it('failures counted at the same moment on two nodes are all counted (lock)', async () => {
         // DESIGN: failures are counted per account/client; with several nodes the counters
         // are shared, so concurrent failures must not overwrite each other.

@@ -29,6 +29,9 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
         failures: row.failures, window_start: row.window_start, blocked_until: row.blocked_until,
       })).execute();
     }),
+    reset: (key) => writing(async () => {
+      await k.updateTable('throttles').set({ failures: 0, blocked_until: 0 }).where('key', '=', key).execute();
+    }),
     delete: (key) => writing(async () => {
       await k.deleteFrom('throttles').where('key', '=', key).execute();
     }),
