@@ -34,8 +34,6 @@ export interface Accounts {
    */
   login(email: string, password: string, source: string, ctx?: LoginContext): Promise<LoginResult>;
   setNickname(userId: string, nickname: string | null): Promise<void>;
-  /** Checks the current password (counted like a sign-in) before setting the new one. */
-  changePassword(userId: string, current: string, next: string, source: string): Promise<LoginResult>;
 }
 
 export interface LoginContext {
@@ -116,15 +114,6 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       const user = await store.users.get(userId);
       if (!user) return;
       await store.users.update({ ...user, nickname: validateNickname(nickname), updatedAt: now() });
-    },
-    async changePassword(userId, current, next, source) {
-      checkNewPassword(next);
-      const user = await store.users.get(userId);
-      if (!user) return { ok: false, reason: 'invalid' };
-      const result = await this.login(user.email, current, source, { via: 'password_change' });
-      if (!result.ok) return result;
-      await store.users.update({ ...user, passwordHash: await hashPassword(next), updatedAt: now() });
-      return result;
     },
   };
 }
