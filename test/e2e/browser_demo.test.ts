@@ -10,28 +10,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { sqlite, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
-import { freePort } from '../helpers/harness.js';
+import { freePort, freePortPair } from '../helpers/harness.js';
 import { chromiumMissing, launchChromium, openPage, watchCsp } from '../helpers/chromium.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer, type Running } from '../../src/main.js';
 import { DEMO } from '../../src/demo.js';
 
 const NO_CSP_ERRORS = 'no Content-Security-Policy errors in the console';
-
-/** A port whose next port is free too (the second demo app's). */
-export async function freePortPair(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const free = (port: number) => new Promise<boolean>((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-  for (let i = 0; i < 50; i++) {
-    const port = await freePort();
-    if (port < 65535 && await free(port + 1)) return port;
-  }
-  throw new Error('no two adjacent free ports');
-}
 
 describe('the demo tour in a real browser', { skip: chromiumMissing }, () => {
   let db: TestDatabase;
@@ -159,6 +144,24 @@ describe('the demo tour in a real browser', { skip: chromiumMissing }, () => {
     // Each app keeps its own session although both live on localhost.
     await page.goto(app1);
     assert.equal(await aliasIdOn(page), firstId);
+  });
+
+  it('taken back on Alias: a revoked channel is refused with a readable message; a disconnected app signs the person out', async () => {
+    const uid = await userId();
+    const grant = (await running.services.consent.find(uid, 'demo-client'))!;
+    // What the account page's "Revoke" and "Disconnect" buttons do (browser_account tests drive those).
+    assert.ok(await running.services.consent.revokeChannel(uid, grant.id, 'news'));
+    await page.goto(app1);
+    await page.getByLabel('Subject').fill('After revoking');
+    await page.getByRole('button', { name: 'Send me a message' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /Alias refused: you have not allowed this app to send you messages/);
+    assert.equal(await page.getByLabel('Subject').inputValue(), 'After revoking', 'what the person typed is kept');
+
+    assert.ok(await running.services.consent.revokeApp(uid, grant.id));
+    await page.getByRole('button', { name: 'Send me a message' }).click();
+    await page.getByRole('heading', { name: 'Alias no longer lets this app act for you' }).waitFor();
+    await page.goto(app1);
+    await page.getByRole('link', { name: 'Sign in with Alias' }).waitFor();
   });
 
   it('a form without its CSRF token sends nothing and says so', async () => {
