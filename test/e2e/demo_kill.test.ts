@@ -39,7 +39,7 @@ async function npmRunDemo() {
   const dir = mkdtempSync(join(tmpdir(), 'alias-demo-kill-'));
   const port = await freePort();
   const appPort = await freePortPair();
-  const env = { ...process.env, ALIAS_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ALIAS_LOG_LEVEL: 'warn' };
   for (const k of ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_DEMO_APP_PORT', 'PORT']) delete env[k];
   // Its own process group, like a shell job: the test can see every process npm started.
   const child = spawn('npm', ['run', 'demo', '--', '--port', String(port), '--demo-app-port', String(appPort),
