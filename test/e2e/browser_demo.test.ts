@@ -15,6 +15,20 @@ import { chromiumMissing, launchChromium, openPage, watchCsp } from '../helpers/
 import { loadConfig } from '../../src/config/config.js';
 import { startServer, type Running } from '../../src/main.js';
 import { DEMO } from '../../src/demo.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WIDTHS = [{ width: 1280, height: 900 }, { width: 390, height: 844 }];
+
+/** axe-core's WCAG 2.2 A/AA violations on the page (evaluated through DevTools: the pages' CSP allows no script). */
+async function axeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{
+    violations: { id: string; help: string; nodes: { target: unknown }[] }[] }> } }).axe.run(document,
+    { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }));
+  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')})`);
+}
 
 const NO_CSP_ERRORS = 'no Content-Security-Policy errors in the console';
 
@@ -162,6 +176,37 @@ describe('the demo tour in a real browser', { skip: chromiumMissing }, () => {
     await page.getByRole('heading', { name: 'Alias no longer lets this app act for you' }).waitFor();
     await page.goto(app1);
     await page.getByRole('link', { name: 'Sign in with Alias' }).waitFor();
+  });
+
+  it('the start page and the demo app\'s pages have no WCAG 2.2 A/AA violations (axe-core), at 1280 and 390 px', async () => {
+    for (const viewport of WIDTHS) {
+      const { context: other, page: p } = await openPage(browser, { viewport });
+      try {
+        const seen: Record<string, string[]> = {};
+        await p.goto(`${issuer}/`);
+        seen['start page'] = await axeViolations(p);
+        await p.goto(app1);
+        seen['app, signed out'] = await axeViolations(p);
+        await signInThroughApp(p, app1);
+        await p.getByRole('heading', { name: 'You are signed in with Alias' }).waitFor();
+        seen['app, signed in'] = await axeViolations(p);
+        await p.getByRole('button', { name: 'Send me a message' }).click();
+        await p.getByRole('status').waitFor();
+        seen['app, message sent'] = await axeViolations(p);
+        await p.goto(`${app1}/callback?code=x&state=unknown`);
+        seen['app, error page'] = await axeViolations(p);
+        await p.goto(`${issuer}/`);
+        seen['start page, signed in'] = await axeViolations(p);
+        for (const [name, violations] of Object.entries(seen)) assert.deepEqual(violations, [], `${name} at ${viewport.width} px`);
+        // WCAG 2.2 §2.5.8: the app's buttons and button-links are at least 24 px high.
+        await p.goto(app1);
+        for (const box of await Promise.all((await p.locator('button, a.button').all()).map((b) => b.boundingBox()))) {
+          assert.ok(box && box.height >= 24, `a target ${box?.height} px high at ${viewport.width} px`);
+        }
+      } finally {
+        await other.close();
+      }
+    }
   });
 
   it('a form without its CSRF token sends nothing and says so', async () => {
