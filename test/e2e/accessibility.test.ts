@@ -62,6 +62,8 @@ interface PageCase {
 
 // Every page, one line each. Pages of later features join here.
 const PAGES: PageCase[] = [
+  { name: 'start page (signed out)', open: (t) => t.goto('/'), heading: /without giving them your e-mail address/ },
+  { name: 'start page (signed in)', open: async (t) => { await t.signIn(); await t.goto('/'); }, heading: /without giving them your e-mail address/ },
   { name: 'sign-in (authorization request)', open: (t) => t.authorize(), heading: 'Sign in' },
   { name: 'sign-in with an error', open: async (t) => { await t.authorize(); await t.fill('E-mail', t.user.email); await t.fill('Password', 'wrong password'); await t.click('Sign in'); await t.page.getByRole('alert').waitFor(); }, heading: 'Sign in' },
   { name: 'consent with channels', open: async (t) => { await t.signIn(await t.newUser()); await t.authorize(); }, heading: /Newsy wants to/ },
