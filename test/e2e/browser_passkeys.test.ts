@@ -1,6 +1,7 @@
 // Issue 15 §1 in a real browser: Chromium with the DevTools WebAuthn virtual authenticator
 // (ctap2, internal, resident keys, user verification) over a CDP session. A person adds a
-// passkey on /account, signs out, signs in with it alone from an app's authorization
+// passkey on /account, signs out, is signed in by the e-mail field's passkey autofill
+// (conditional mediation), signs out, signs in with it alone from an app's authorization
 // request, the app finishes the code flow and the ID token (verified by oauth4webapi
 // against the JWKS) says amr [hwk|swk, user] and acr urn:alias:acr:mfa; then the passkey
 // is renamed and removed (removal asks for the password again once the sign-in is old).
@@ -64,23 +65,36 @@ for (const kind of databaseKinds()) {
         await page.getByRole('button', { name: 'Sign out', exact: true }).click();
         await page.waitForURL(/\/account\/logout$/);
 
-        // 3. An app's authorization request; the passkey alone signs in.
+        // 3. Conditional mediation: on the sign-in page the browser offers the passkey from
+        // the e-mail field's autofill; the virtual authenticator answers it at once, so the
+        // person is signed in without pressing anything.
+        await page.goto(`${alias.issuer}/account`);
+        await page.getByRole('heading', { name: 'Your Alias account' }).waitFor();
+        const sessions = await alias.s.store.sessions.listByUser(user.id, alias.s.now());
+        assert.ok(sessions.some((x) => x.amr.includes('user') && (x.amr.includes('hwk') || x.amr.includes('swk'))), 'signed in by the passkey');
+        await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+        await page.waitForURL(/\/account\/logout$/);
+
+        // 4. An app's authorization request; the passkey alone signs in.
         const verifier = oauth.generateRandomCodeVerifier();
         const authorize = new URL(`${alias.issuer}/oauth2/authorize`);
         authorize.search = new URLSearchParams({ response_type: 'code', client_id: registered.id, redirect_uri: redirectUri,
           scope: 'openid', state: 'st-1', nonce: 'n-1', code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
           code_challenge_method: 'S256' }).toString();
+        // The button path, deterministically: this browser claims no autofill support, so
+        // conditional mediation (which a virtual authenticator may answer at once) stays off.
+        await page.addInitScript(() => {
+          (window as unknown as { PublicKeyCredential: { isConditionalMediationAvailable: () => Promise<boolean> } })
+            .PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+        });
         await page.goto(authorize.href);
-        const passkeyButton = page.getByRole('button', { name: 'Sign in with a passkey' });
-        const allow = page.getByRole('button', { name: 'Allow' });
-        // Conditional mediation may already have used the passkey from the e-mail field's autofill.
-        await Promise.race([passkeyButton.waitFor(), allow.waitFor()]);
-        if (!(await allow.isVisible())) await passkeyButton.click();
-        await allow.click();
+        assert.equal(await page.getByLabel('E-mail').getAttribute('autocomplete'), 'username webauthn', 'autofill offered where supported');
+        await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+        await page.getByRole('button', { name: 'Allow' }).click();
         const arrival = await app.next('/cb');
         assert.ok(arrival, 'the browser came back to the app');
 
-        // 4. The app finishes the code flow; oauth4webapi verifies the ID token against the JWKS.
+        // 5. The app finishes the code flow; oauth4webapi verifies the ID token against the JWKS.
         const as = await oauth.processDiscoveryResponse(new URL(alias.issuer),
           await oauth.discoveryRequest(new URL(alias.issuer), { [oauth.allowInsecureRequests]: true }));
         const client: oauth.Client = { client_id: registered.id };
@@ -97,14 +111,14 @@ for (const kind of databaseKinds()) {
         const [stored] = await alias.s.store.passkeys.listByUser(user.id);
         assert.ok(stored!.lastUsedAt, 'last use recorded');
 
-        // 5. Rename it on /account.
+        // 6. Rename it on /account.
         await page.goto(`${alias.issuer}/account`);
         await page.getByLabel('New name for “Test key”').fill('Work laptop');
         await page.getByRole('button', { name: 'Rename' }).click();
         await page.getByText('Passkey renamed.').waitFor();
         await page.getByText('Work laptop', { exact: true }).waitFor();
 
-        // 6. Remove it: the sign-in is old by now, so the password is asked for first.
+        // 7. Remove it: the sign-in is old by now, so the password is asked for first.
         alias.advance(REAUTH_WINDOW_MS + 60_000);
         await page.getByRole('button', { name: 'Remove “Work laptop”' }).click();
         await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
