@@ -65,7 +65,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
       title: 'Sign in', clientName: req.client.name, action: action(interaction, 'login'),
       csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '',
       signupUrl: signupUrl(s, interaction.id),
-      // "Sign in with a passkey" continues this very interaction (endpoints/passkeys.ts).
+      // "Use a passkey" continues this very interaction (endpoints/passkeys.ts).
       passkey: { interaction: interaction.id, scripts: passkeyScripts() },
     });
   }

@@ -89,7 +89,7 @@ for (const kind of databaseKinds()) {
         });
         await page.goto(authorize.href);
         assert.equal(await page.getByLabel('E-mail').getAttribute('autocomplete'), 'username webauthn', 'autofill offered where supported');
-        await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+        await page.getByRole('button', { name: 'Use a passkey' }).click();
         await page.getByRole('button', { name: 'Allow' }).click();
         const arrival = await app.next('/cb');
         assert.ok(arrival, 'the browser came back to the app');

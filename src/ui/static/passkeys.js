@@ -1,4 +1,4 @@
-// Passkeys on Alias's pages (issue 15 §1): "Sign in with a passkey", the e-mail field's
+// Passkeys on Alias's pages (issue 15 §1): "Use a passkey", the e-mail field's
 // passkey autofill (conditional mediation) and "Add a passkey" on /account. Served by
 // Alias after the @simplewebauthn/browser bundle (global SimpleWebAuthnBrowser); reads
 // what it needs from data- attributes, since the CSP allows no inline script. Without
