@@ -26,6 +26,7 @@ import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { createAccountMailer, type AccountMailer } from './mail/outbox.js';
 import { createLinkTokens, type LinkTokens } from './accounts/link_tokens.js';
 import { createSignup, type Signup } from './accounts/signup.js';
+import { createPasskeys, type Passkeys } from './accounts/passkeys.js';
 import { defaultFrom } from './relay/mail.js';
 import { namedIfUnreachable } from './store/unavailable.js';
 
@@ -59,6 +60,8 @@ export interface Services {
   links: LinkTokens;
   /** Sign-up, e-mail verification and "send the link again". */
   signup: Signup;
+  /** Passkeys (WebAuthn): registration, sign-in, the person's list. */
+  passkeys: Passkeys;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
   /** One-click unsubscribe links from relayed mail. */
@@ -126,6 +129,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links,
       signup: createSignup({ store, throttle, links, accountMail, audit, issuer: config.issuer, now }),
+      passkeys: createPasskeys({ store, audit, accountMail, throttle, issuer: config.issuer, now }),
       clients: createClientRegistry(store, throttle, now),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),

@@ -21,6 +21,8 @@ export interface AccountExport {
   inbox: { app: string | null; client_id: string; channel: string; subject: string; body: string; status: string;
     created_at: string; delivered_at: string | null }[];
   sessions: { device: string | null; created_at: string; signed_in_at: string; last_seen_at: string | null; expires_at: string }[];
+  /** The public credential id only: never the public key or the counter. */
+  passkeys: { name: string; credential_id: string; device_type: string; created_at: string; last_used_at: string | null }[];
   audit_events: { type: string; outcome: string; at: string; client_id: string | null; app: string | null;
     alias_id: string | null; detail: string | null }[];
 }
@@ -59,6 +61,8 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     device: s.device, created_at: iso(s.createdAt)!, signed_in_at: iso(s.authTime)!, last_seen_at: iso(s.lastSeenAt),
     expires_at: iso(s.expiresAt)!,
   }));
+  const passkeys = (await store.passkeys.listByUser(user.id)).map((p) => ({ name: p.name, credential_id: p.credentialId,
+    device_type: p.deviceType, created_at: iso(p.createdAt)!, last_used_at: iso(p.lastUsedAt) }));
   // The person's events, found the way `aliasid audit --user` finds them: by their alias
   // ID at every client the log names, or by their user digest. The IP digest is left out:
   // it is a keyed digest of an address (possibly a shared one, someone else's too), which
@@ -77,7 +81,7 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     exported_at: iso(now())!,
     profile: { id: user.id, email: user.email, email_verified: user.emailVerified, nickname: user.nickname,
       created_at: iso(user.createdAt)!, updated_at: iso(user.updatedAt)! },
-    apps, inbox, sessions, audit_events,
+    apps, inbox, sessions, passkeys, audit_events,
   };
 }
 

@@ -243,6 +243,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   account_tokens: AccountTokensTable;
   mail_outbox: MailOutboxTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 export interface AccountTokensTable {
@@ -268,4 +270,29 @@ export interface MailOutboxTable {
   lease_until: number | null;
   last_error: string | null;
   created_at: number;
+}
+
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+  /** JSON list of transport names. */
+  transports: string;
+  backup_eligible: number;
+  backup_state: number;
+  device_type: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebauthnChallengesTable {
+  digest: string;
+  purpose: string;
+  browser_digest: string;
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
 }

@@ -4,6 +4,7 @@
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
   RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail,
+  Passkey, WebauthnChallenge, WebauthnPurpose,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -236,10 +237,11 @@ export interface AuditRepo {
  * - authorization_codes: expired before `before` and no token of its family left (a
  *   reused code revokes its family while there is one);
  * - throttles: window started and any block ended before `before`;
- * - logout_deliveries: delivered or failed, queued before `before`.
+ * - logout_deliveries: delivered or failed, queued before `before`;
+ * - webauthn_challenges: expired before `before` (used ones are gone already).
  */
 export type PurgeKind = 'interactions' | 'sessions' | 'device_codes' | 'access_tokens' | 'refresh_tokens'
-  | 'authorization_codes' | 'throttles' | 'logout_deliveries';
+  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges';
 
 export interface PurgeRepo {
   /** Deletes up to `limit` rows of `kind` (rules above); returns how many. Safe to run on several nodes at once. */
@@ -264,6 +266,8 @@ export interface Store {
   messages: MessageRepo;
   linkTokens: LinkTokenRepo;
   mailOutbox: MailOutboxRepo;
+  passkeys: PasskeyRepo;
+  webauthnChallenges: WebauthnChallengeRepo;
   audit: AuditRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
@@ -310,4 +314,34 @@ export interface MailOutboxRepo {
   /** Failed for now (retry at `nextAttemptAt`) or for good (`failed`; the sealed mail is emptied). */
   settle(id: string, r: { status: OutboxMail['status']; attempts: number; nextAttemptAt: number; lastError: string }): Promise<void>;
   listByUser(userId: string): Promise<OutboxMail[]>;
+}
+
+/** The passkeys (WebAuthn credentials) of accounts. */
+export interface PasskeyRepo {
+  /** A credential id already registered (to anyone) → UniqueViolation. */
+  insert(passkey: Passkey): Promise<void>;
+  getByCredentialId(credentialId: string): Promise<Passkey | undefined>;
+  /** Oldest first. */
+  listByUser(userId: string): Promise<Passkey[]>;
+  /** Renames the user's passkey; false when the user has no passkey `id`. */
+  rename(userId: string, id: string, name: string): Promise<boolean>;
+  /** Deletes the user's passkey and returns it; undefined when the user has no passkey `id`. */
+  delete(userId: string, id: string): Promise<Passkey | undefined>;
+  /**
+   * Records a sign-in: the new counter, the backup state and the time. Only while the
+   * stored counter is still `expectedCounter` (compare-and-set), so of two sign-ins racing
+   * with the same counter value one wins; false for the loser.
+   */
+  recordUse(id: string, expectedCounter: number, use: { counter: number; backupState: boolean; at: number }): Promise<boolean>;
+}
+
+/** Challenges of WebAuthn ceremonies in progress: single use, per browser and purpose. */
+export interface WebauthnChallengeRepo {
+  insert(challenge: WebauthnChallenge): Promise<void>;
+  /**
+   * Deletes and returns the challenge when it exists, has this purpose, was issued to this
+   * browser and is unexpired at `now`, in one statement (of two uses at once, one wins).
+   * Otherwise nothing changes and undefined comes back.
+   */
+  take(digest: string, purpose: WebauthnPurpose, browserDigest: string, now: number): Promise<WebauthnChallenge | undefined>;
 }

@@ -224,7 +224,8 @@ export type AuditEventType =
   | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
   | 'admin.user.created' | 'admin.keys.rotated'
   | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled'
-  | 'signup' | 'email.verified';
+  | 'signup' | 'email.verified'
+  | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning';
 
 export interface AuditEvent {
   id: string;
@@ -271,4 +272,39 @@ export interface OutboxMail {
   leaseUntil: number | null;
   lastError: string | null;
   createdAt: number;
+}
+
+/** A registered passkey (WebAuthn credential) of an account (accounts/passkeys.ts). */
+export interface Passkey {
+  /** Alias's own id (hex), used in the account page's URLs. */
+  id: string;
+  userId: string;
+  /** The WebAuthn credential id, base64url. */
+  credentialId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The signature counter last seen (0 for authenticators that keep none). */
+  counter: number;
+  transports: string[];
+  backupEligible: boolean;
+  backupState: boolean;
+  /** singleDevice or multiDevice (synced), from the backup-eligible flag. */
+  deviceType: 'singleDevice' | 'multiDevice';
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export type WebauthnPurpose = 'register' | 'authenticate';
+
+/** A WebAuthn ceremony's challenge, stored as its digest. */
+export interface WebauthnChallenge {
+  digest: string;
+  purpose: WebauthnPurpose;
+  /** Digest of the alias_browser cookie that asked for it. */
+  browserDigest: string;
+  /** Registration: the account the passkey is for. */
+  userId: string | null;
+  createdAt: number;
+  expiresAt: number;
 }

@@ -88,7 +88,7 @@ for (const kind of databaseKinds()) {
       assert.match(res.headers.get('content-type')!, /application\/json/);
       const raw = await res.text();
       const doc = JSON.parse(raw);
-      assert.deepEqual(Object.keys(doc).sort(), ['apps', 'audit_events', 'exported_at', 'format', 'inbox', 'issuer', 'profile', 'sessions']);
+      assert.deepEqual(Object.keys(doc).sort(), ['apps', 'audit_events', 'exported_at', 'format', 'inbox', 'issuer', 'passkeys', 'profile', 'sessions']);
       assert.equal(doc.profile.id, me.person.id);
       assert.equal(doc.profile.email, me.person.email);
       assert.equal(doc.profile.nickname, 'Ann');

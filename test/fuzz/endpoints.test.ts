@@ -36,7 +36,7 @@
 // ALIAS_FUZZ_LOG=1 to print every answer's status.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
@@ -51,6 +51,7 @@ import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import { DEVICE_GRANT } from '../../src/device/device_flow.js';
 import type { Client, Grant, LinkPurpose, User } from '../../src/store/types.js';
+import { SoftAuthenticator } from '../helpers/webauthn.js';
 
 /**
  * Tables whose rows may change on a rejected request: failure counters (DESIGN: "rate
@@ -84,6 +85,8 @@ const form = (path: string, pairs: Pairs, headers: Record<string, string> = {}):
   ({ method: 'POST', path, query: [], body: { kind: 'form', pairs }, headers: { 'content-type': FORM, ...headers } });
 const get = (path: string, query: Pairs = [], headers: Record<string, string> = {}): Spec =>
   ({ method: 'GET', path, query, headers });
+const json = (path: string, value: unknown, headers: Record<string, string> = {}): Spec =>
+  ({ method: 'POST', path, query: [], body: { kind: 'json', value }, headers: { 'content-type': 'application/json', ...headers } });
 const COOKIES = { cookie: '$COOKIES' };
 const BROWSER_ONLY = { cookie: 'alias_browser=$BROWSER' };
 const BASIC = { authorization: '$CONFBASIC' };
@@ -188,6 +191,16 @@ const GROUPS: Record<string, Record<string, Template>> = {
     export: { spec: get('/account/export', [], COOKIES) },
     delete_page: { spec: get('/account/delete', [], COOKIES) },
   },
+  'passkeys (issue 15)': {
+    // JSON bodies; `"$PKREG"` and `"$PKAUTH"` (quotes included) become a software
+    // authenticator's fresh registration and assertion for this browser's challenge.
+    register_options: { spec: json('/api/passkeys/register/options', { csrf: '$CSRF' }, COOKIES) },
+    register_verify: { spec: json('/api/passkeys/register/verify', { csrf: '$CSRF', response: '$PKREG', name: 'Fuzz $RUNID' }, COOKIES) },
+    authenticate_options: { spec: json('/api/passkeys/authenticate/options', { csrf: '$CSRF' }, BROWSER_ONLY) },
+    authenticate_verify: { spec: json('/api/passkeys/authenticate/verify', { csrf: '$CSRF', response: '$PKAUTH' }, BROWSER_ONLY) },
+    rename: { spec: form('/account/passkeys/$PASSKEY/rename', [['csrf', '$CSRF'], ['name', 'Renamed']], COOKIES) },
+    remove: { spec: form('/account/passkeys/$PASSKEY/remove', [['csrf', '$CSRF']], COOKIES) },
+  },
   'messages relay': {
     bearer: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('news') },
       headers: { authorization: 'Bearer $ACCESS', 'content-type': 'application/json', 'idempotency-key': 'k-$RUNID' } } },
@@ -222,6 +235,8 @@ interface World {
   pub: Client;
   browser: string;
   unsub: string;
+  /** The fuzz user's registered passkey (authenticate_verify signs in with it). */
+  authenticator: SoftAuthenticator;
 }
 
 const challengeOf = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
@@ -304,6 +319,21 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   await link('$RESET', 'reset_password');
   await link('$CONFIRM', 'change_email', { email: `moved-${v.get('$RUNID')}@example.com` });
   await link('$CANCEL', 'cancel_email_change', { email: w.user.email, to: w.user.email });
+  if (uses('$PKREG')) {
+    // Passkeys added by earlier cases go (the fuzz key stays), so the per-account limit is never the answer.
+    for (const p of await s.store.passkeys.listByUser(w.user.id)) {
+      if (p.credentialId !== w.authenticator.credentials[0]!.id) await s.store.passkeys.delete(w.user.id, p.id);
+    }
+    const options = await s.passkeys.registrationOptions(w.user, w.browser);
+    v.set('"$PKREG"', JSON.stringify(new SoftAuthenticator(w.alias.issuer).register(options)));
+  }
+  if (uses('$PKAUTH')) v.set('"$PKAUTH"', JSON.stringify(w.authenticator.assert(await s.passkeys.authenticationOptions(w.browser))));
+  if (uses('$PASSKEY')) {
+    const id = randomBytes(16).toString('hex');
+    await s.store.passkeys.insert({ id, userId: w.user.id, credentialId: mintOpaque(), publicKey: mintOpaque(), counter: 0, transports: [],
+      backupEligible: false, backupState: false, deviceType: 'singleDevice', name: 'Spare', createdAt: t0, lastUsedAt: null });
+    v.set('$PASSKEY', id);
+  }
   if (uses('$INTERACTION')) {
     const id = mintOpaque(24);
     const i = t.interaction ?? { prompt: 'consent', authenticated: true };
@@ -335,9 +365,13 @@ function rejection(w: Wire, status: number, headers: Record<string, unknown>, bo
  * - RFC 6749 §4.1.2 / RFC 9700 §4.14.2: a reused authorization code or refresh token
  *   (invalid_grant "already used") revokes the tokens issued from it;
  * - RFC 8628 §3.5: a device's poll (authorization_pending, slow_down, access_denied) records
- *   when it polled, and slow_down widens its interval.
+ *   when it polled, and slow_down widens its interval;
+ * - issue 15 §1: a refused passkey verification spends the challenge it took.
  */
 function legitimateOnRejection(c: RowChange, w: Wire, error: { error?: string; error_description?: string } | undefined): boolean {
+  // Issue 15 §1: a WebAuthn challenge is single use; a verification that was refused
+  // after taking it has spent it (a replay must not get another try).
+  if (w.url.startsWith('/api/passkeys/') && w.url.includes('/verify') && c.table === 'webauthn_challenges' && c.kind === 'delete') return true;
   if (w.url.split('?')[0] !== '/api/oauth2/token' || !error) return false;
   if (error.error === 'invalid_grant' && /already used/.test(error.error_description ?? '') && c.kind === 'update' &&
     (c.table === 'access_tokens' || c.table === 'refresh_tokens') && c.columns.every((x) => x === 'revoked_at') &&
@@ -430,7 +464,12 @@ for (const kind of databaseKinds()) {
       });
       const { client: pub } = await alias.client({ name: 'Fuzz TV', redirectUris: [LOOPBACK_CB], isPublic: true,
         grantTypes: ['authorization_code', DEVICE_GRANT] });
-      w = { alias, user, conf, confSecret: secret!, pub, browser: mintOpaque(),
+      const browser = mintOpaque();
+      const authenticator = new SoftAuthenticator(alias.issuer);
+      const registered = await alias.s.passkeys.register({ user, browserId: browser, name: 'Fuzz key',
+        response: authenticator.register(await alias.s.passkeys.registrationOptions(user, browser)) });
+      assert.ok(registered.ok, 'the fuzz passkey is registered');
+      w = { alias, user, conf, confSecret: secret!, pub, browser, authenticator,
         unsub: unsubscribeToken(alias.s.secrets, { userId: user.id, clientId: conf.id, channel: 'news' }) };
     });
     after(async () => {

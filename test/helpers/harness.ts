@@ -53,10 +53,12 @@ export async function startAlias(kind: DatabaseKind, opts: {
   env?: Record<string, string>;
   /** Rewrites the database location Alias connects to (e.g. through a TCP proxy). */
   via?: (location: string) => string;
+  /** The issuer's host name (still served on 127.0.0.1): `localhost` where an IP address will not do (a WebAuthn RP ID). */
+  issuerHost?: string;
 } = {}): Promise<Alias> {
   const db = await kind.create();
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${opts.issuerHost ?? '127.0.0.1'}:${port}`;
   let offset = 0;
   const now = () => Date.now() + offset;
   const config = loadConfig({ db: opts.via ? opts.via(db.location) : db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent',

@@ -53,6 +53,10 @@ export function createPurgeRepo({ k, dialect, writing }: Sql): PurgeRepo {
           .where('blocked_until', '<', before).limit(limit));
         return count(await k.deleteFrom('throttles').where('key', 'in', due).executeTakeFirst());
       }
+      case 'webauthn_challenges': {
+        const due = lockFree(k.selectFrom('webauthn_challenges').select('digest').where('expires_at', '<', before).limit(limit));
+        return count(await k.deleteFrom('webauthn_challenges').where('digest', 'in', due).executeTakeFirst());
+      }
       case 'logout_deliveries': {
         const due = lockFree(k.selectFrom('logout_deliveries').select('id').where('created_at', '<', before)
           .where('status', 'in', ['delivered', 'failed']).limit(limit));
