@@ -24,6 +24,7 @@ import { createAuditRepo } from './audit.js';
 import { createLinkTokenRepo } from './link_tokens.js';
 import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
+import { createJwtReplayRepo } from './jwt_replays.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -52,6 +53,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     mailOutbox: createMailOutboxRepo(s),
     audit: createAuditRepo(s),
     expired: createPurgeRepo(s),
+    jwtReplays: createJwtReplayRepo(s),
 
     async transaction(fn) {
       if (inTx) return fn(store);
