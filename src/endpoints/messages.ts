@@ -47,8 +47,7 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
         const why = 'the access token is invalid, expired or revoked';
         return presented.scheme === 'DPoP' ? dpopError(reply, 'invalid_token', why) : bearerError(reply, 'invalid_token', why);
       }
-      const refused = await checkSenderConstraint(s, request, reply, { scheme: presented.scheme, token }, active.token, url);
-      if (refused) return refused;
+      if (!(await checkSenderConstraint(s, request, reply, { scheme: presented.scheme, token }, active.token, url))) return reply;
       client = owner;
       auth = { kind: 'token', grant: active.grant, scopes: active.scopes, channels: active.channels };
     } else {

@@ -37,8 +37,7 @@ export function userinfoEndpoint(app: FastifyInstance, s: Services) {
       const why = 'the access token is invalid, expired or revoked';
       return scheme === 'DPoP' ? dpopError(reply, 'invalid_token', why) : bearerError(reply, 'invalid_token', why);
     }
-    const refused = await checkSenderConstraint(s, request, reply, { scheme, token }, active.token, url);
-    if (refused) return refused;
+    if (!(await checkSenderConstraint(s, request, reply, { scheme, token }, active.token, url))) return reply;
     if (!active.scopes.includes('openid')) return bearerError(reply, 'insufficient_scope', 'the token lacks the openid scope');
     const claims: Record<string, unknown> = { sub: active.grant.sub };
     if (active.scopes.includes('nickname')) {

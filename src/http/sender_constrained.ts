@@ -29,24 +29,29 @@ export function dpopError(reply: FastifyReply, error: string, description: strin
 }
 
 /**
- * Checks the token's binding against how it was presented. Returns undefined when the
- * request may go on, or the reply already sent with the error.
+ * Checks the token's binding against how it was presented. True when the request may go
+ * on; false when the error has been sent. (A boolean, not the reply: a FastifyReply is
+ * thenable, so an async function cannot hand it back.)
  */
 export async function checkSenderConstraint(s: Pick<Services, 'dpop'>, request: FastifyRequest, reply: FastifyReply,
-  presented: { scheme: TokenScheme; token: string }, rec: AccessToken, url: string): Promise<FastifyReply | undefined> {
+  presented: { scheme: TokenScheme; token: string }, rec: AccessToken, url: string): Promise<boolean> {
+  const refuse = (error: string, description: string, headers?: Record<string, string>) => {
+    void dpopError(reply, error, description, headers);
+    return false;
+  };
   if (!rec.dpopJkt) {
-    if (presented.scheme === 'DPoP') return dpopError(reply, 'invalid_token', 'the access token is not DPoP-bound: send it as a Bearer token');
-    return undefined;
+    if (presented.scheme === 'DPoP') return refuse('invalid_token', 'the access token is not DPoP-bound: send it as a Bearer token');
+    return true;
   }
   if (presented.scheme !== 'DPoP') {
-    return dpopError(reply, 'invalid_token', 'the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof');
+    return refuse('invalid_token', 'the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof');
   }
   try {
     const proof = await s.dpop.resourceRequest(request.headers.dpop, request.method, url, presented.token);
-    if (proof.jkt !== rec.dpopJkt) return dpopError(reply, 'invalid_dpop_proof', 'the DPoP proof key is not the key the access token is bound to');
+    if (proof.jkt !== rec.dpopJkt) return refuse('invalid_dpop_proof', 'the DPoP proof key is not the key the access token is bound to');
   } catch (err) {
-    if (err instanceof OAuthError) return dpopError(reply, err.error, err.description, err.headers);
+    if (err instanceof OAuthError) return refuse(err.error, err.description, err.headers);
     throw err;
   }
-  return undefined;
+  return true;
 }

@@ -169,6 +169,8 @@ for (const kind of databaseKinds()) {
         headers: { authorization: `Bearer ${result.access_token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ to: info.sub, channel: 'news', subject: 'Hi', body: 'Hello' }) });
       assert.equal(relayBearer.status, 401, 'the relay refuses a bound token as Bearer');
+      const queued = await alias.s.db.kysely.selectFrom('messages').select('id').where('client_id', '=', client.id).execute();
+      assert.equal(queued.length, 1, 'only the message sent with a proof was queued');
 
       // Refresh: the new access token is bound to the key of the new proof (§5).
       const refreshed = await oauth.processRefreshTokenResponse(as, oclient,
