@@ -40,6 +40,8 @@ export interface NewClient {
   backchannelLogoutUri?: string | null;
   /** id_token_signed_response_alg (OIDC Dynamic Client Registration §2): RS256 (default) or ES256. */
   idTokenSignedResponseAlg?: string;
+  /** RFC 9449 §5.2: every token request needs a DPoP proof (default false). */
+  dpopBoundAccessTokens?: boolean;
 }
 
 export class ClientInputError extends Error {
@@ -126,7 +128,8 @@ export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDig
     throw new ClientInputError(`unsupported ID token signing algorithm '${idTokenSignedResponseAlg}' (supported: ${SIGNING_ALGS.join(', ')})`);
   }
   return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels, backchannelLogoutUri,
-    idTokenSignedResponseAlg, ...CLIENT_METADATA_DEFAULTS, tokenEndpointAuthMethod: isPublic ? 'none' : 'client_secret_basic' };
+    idTokenSignedResponseAlg, ...CLIENT_METADATA_DEFAULTS, dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
+    tokenEndpointAuthMethod: isPublic ? 'none' : 'client_secret_basic' };
 }
 
 /** RFC 7591 §3.2.1 client information response. */
