@@ -341,6 +341,11 @@ for (const kind of databaseKinds()) {
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(ok.json().token_type, 'DPoP');
       assert.equal(ok.headers['dpop-nonce'], nonce, 'the current nonce comes with every answer');
+      // A browser client can read it (CORS for a registered redirect URI's origin).
+      const { client: spa } = await alias.client({ isPublic: true, redirectUris: ['https://spa.example/cb'] });
+      void spa;
+      const cors = await tokenRequest(body, { ...auth, origin: 'https://spa.example', dpop: await proof(keys, 'POST', tokenUrl) });
+      assert.match(String(cors.headers['access-control-expose-headers']), /DPoP-Nonce/);
       const replay = await tokenRequest(body, { ...auth, dpop: good });
       assert.equal(replay.statusCode, 400);
       assert.equal(replay.json().error, 'invalid_dpop_proof');
