@@ -11,6 +11,10 @@ import { createKeyService, type KeyService } from './tokens/keys.js';
 import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
+import { createAssertionVerifier } from './clients/assertion.js';
+import { createJwksFetcher } from './clients/jwks_fetch.js';
+import { createDpopChecker, type DpopChecker } from './tokens/dpop.js';
+import { createDpopNonces } from './crypto/dpop_nonce.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
@@ -43,6 +47,8 @@ export interface Services {
   pairwise: PairwiseSubject;
   tokens: TokenIssuer;
   clients: ClientRegistry;
+  /** RFC 9449 proofs: checked with nonces and single use across nodes. */
+  dpop: DpopChecker;
   accounts: Accounts;
   /** Browser sessions: start, read, end, end everywhere. */
   sessions: Sessions;
@@ -130,7 +136,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links,
       signup: createSignup({ store, throttle, links, accountMail, audit, issuer: config.issuer, now }),
       passkeys: createPasskeys({ store, audit, accountMail, throttle, issuer: config.issuer, now }),
-      clients: createClientRegistry(store, throttle, now),
+      clients: createClientRegistry(store, throttle, now, createAssertionVerifier({
+        store, jwks: createJwksFetcher(now), 
+        // RFC 7523bis: the issuer; the token endpoint (DESIGN: POST /api/oauth2/token) too.
+        audiences: [config.issuer, `${config.issuer}/api/oauth2/token`], now })),
+      dpop: createDpopChecker({ store, nonces: createDpopNonces(secrets, now), now }),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),
       consent,

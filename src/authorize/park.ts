@@ -94,6 +94,7 @@ function toParams(req: AuthorizationRequest): Record<string, string> {
     p.code_challenge = req.codeChallenge;
     p.code_challenge_method = 'S256';
   }
+  if (req.dpopJkt !== undefined) p.dpop_jkt = req.dpopJkt;
   // Not a wire name: the verified hint's subject, never the token (validate.ts).
   if (req.idTokenHintSub !== undefined) p[HINT_SUB] = req.idTokenHintSub;
   return p;
@@ -122,6 +123,7 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     prompt: parseList(get('prompt'), 'prompt') as Prompt[],
     maxAge: maxAge === undefined ? undefined : Number(maxAge),
     codeChallenge: get('code_challenge'),
+    ...(get('dpop_jkt') ? { dpopJkt: get('dpop_jkt') } : {}),
     idTokenHintSub: get(HINT_SUB),
   };
 }

@@ -5,6 +5,9 @@ import type { Channel, Client } from '../store/types.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
 import { detail } from '../audit/audit.js';
 
+/** RFC 9449 §5.2 dpop_bound_access_tokens: every token request of the client needs a DPoP proof. */
+const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
+
 function describe(c: Client): string[] {
   return [
     `client_id      ${c.id}`,
@@ -17,6 +20,7 @@ function describe(c: Client): string[] {
     `post_logout    ${c.postLogoutRedirectUris.join(' ') || '-'}`,
     `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
     `id_token_alg   ${c.idTokenSignedResponseAlg}`,
+    `dpop_bound     ${c.dpopBoundAccessTokens ? 'yes (every token request needs a DPoP proof)' : 'no'}`,
   ];
 }
 
@@ -50,16 +54,19 @@ export function clientCommand(program: Command) {
     .option('--post-logout-redirect-uri <uri>', 'where logout may return (repeatable)', collect, [])
     .option('--backchannel-logout-uri <uri>', 'where Alias POSTs a logout_token when a user signs out (OIDC Back-Channel Logout)')
     .option(idTokenAlgOpt[0], `${idTokenAlgOpt[1]} (default RS256)`)
+    .option(...DPOP_OPT)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
-      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; json?: boolean; db?: string }) => {
+      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; dpopBoundAccessTokens?: boolean;
+      json?: boolean; db?: string }) => {
       try {
         const { client: c, secret } = await withServices(opts, async (s) => {
           const created = await s.clients.create({
             name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
             channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
             backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -111,13 +118,16 @@ export function clientCommand(program: Command) {
     .option('--channel <name[:description]>', 'add a channel, or change the description of an existing one (repeatable)', collect, [])
     .option('--remove-channel <name>', 'remove a channel: apps can no longer send on it (repeatable)', collect, [])
     .option(...idTokenAlgOpt)
+    .option(...DPOP_OPT)
+    .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string; json?: boolean;
-      db?: string }) => {
+    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string;
+      dpopBoundAccessTokens?: boolean; json?: boolean; db?: string }) => {
       try {
-        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined) {
-          throw new UsageError('nothing to change: give --name, --channel, --remove-channel or --id-token-alg');
+        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
+          opts.dpopBoundAccessTokens === undefined) {
+          throw new UsageError('nothing to change: give --name, --channel, --remove-channel, --id-token-alg or --[no-]dpop-bound-access-tokens');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -145,12 +155,14 @@ export function clientCommand(program: Command) {
             backchannelLogoutUri: c.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
           });
           const next: Client = { ...c, name: fields.name, channels: fields.channels,
-            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, updatedAt: s.now() };
+            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
             channels_removed: opts.removeChannel,
             id_token_alg: fields.idTokenSignedResponseAlg !== c.idTokenSignedResponseAlg ? fields.idTokenSignedResponseAlg : undefined,
+            dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
             via: 'cli' }) }, tx);
           return next;
         }));

@@ -18,7 +18,7 @@ const LONGEST_WINDOW_MS = Math.max(...Object.values(POLICIES).map((p) => p.windo
 
 // Tokens before codes: a code goes only when no token of its family is left.
 const ORDER: PurgeKind[] = ['interactions', 'sessions', 'device_codes', 'access_tokens', 'refresh_tokens',
-  'authorization_codes', 'throttles', 'logout_deliveries', 'webauthn_challenges'];
+  'authorization_codes', 'throttles', 'logout_deliveries', 'webauthn_challenges', 'jwt_replays'];
 
 export interface JanitorOptions {
   store: Store;
@@ -51,6 +51,7 @@ export function cutoffs(now: number, auditRetentionDays: number): Record<PurgeKi
     throttles: now - LONGEST_WINDOW_MS - GRACE_MS,
     logout_deliveries: now - SETTLED_QUEUE_MS,
     webauthn_challenges: expired,
+    jwt_replays: expired,
     audit_events: now - auditRetentionDays * DAY_MS,
   };
 }

@@ -106,6 +106,8 @@ export interface AuthorizationCodesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  /** Migration 015: RFC 9449 §10 dpop_jkt. */
+  dpop_jkt: string | null;
 }
 
 export interface AccessTokensTable {
@@ -119,6 +121,8 @@ export interface AccessTokensTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** Migration 015: RFC 9449 §6 cnf.jkt. */
+  dpop_jkt: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -134,6 +138,14 @@ export interface RefreshTokensTable {
   expires_at: number;
   rotated_at: number | null;
   revoked_at: number | null;
+  /** Migration 015: RFC 9449 §5, public clients' refresh tokens. */
+  dpop_jkt: string | null;
+}
+
+/** Migration 015: single-use JWT ids (RFC 7523 §3 item 7, RFC 9449 §11.1). */
+export interface JwtReplaysTable {
+  key: string;
+  expires_at: number;
 }
 
 export interface SigningKeysTable {
@@ -245,6 +257,7 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  jwt_replays: JwtReplaysTable;
 }
 
 export interface AccountTokensTable {

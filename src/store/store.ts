@@ -238,10 +238,24 @@ export interface AuditRepo {
  *   reused code revokes its family while there is one);
  * - throttles: window started and any block ended before `before`;
  * - logout_deliveries: delivered or failed, queued before `before`;
- * - webauthn_challenges: expired before `before` (used ones are gone already).
+ * - webauthn_challenges: expired before `before` (used ones are gone already);
+ * - jwt_replays: expired before `before` (the JWT they name is refused by its exp by then).
  */
 export type PurgeKind = 'interactions' | 'sessions' | 'device_codes' | 'access_tokens' | 'refresh_tokens'
-  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges';
+  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges' | 'jwt_replays';
+
+/**
+ * Single-use JWT ids (RFC 7523 §3 item 7 client assertions, RFC 9449 §11.1 DPoP proofs),
+ * shared by every node.
+ */
+export interface JwtReplayRepo {
+  /**
+   * Records `key` as used until `expiresAt`. True for the first use; false when the key
+   * is already recorded and not expired at `now`. Of any number of concurrent callers
+   * with one key, on any node, exactly one gets true. An expired record is taken over.
+   */
+  claim(key: string, expiresAt: number, now: number): Promise<boolean>;
+}
 
 export interface PurgeRepo {
   /** Deletes up to `limit` rows of `kind` (rules above); returns how many. Safe to run on several nodes at once. */
@@ -271,6 +285,7 @@ export interface Store {
   audit: AuditRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
+  jwtReplays: JwtReplayRepo;
   /**
    * Runs `fn` in one transaction; nested calls join the outer one. When PostgreSQL aborts
    * the transaction for a deadlock or a serialization failure, `fn` runs again (at most

@@ -113,6 +113,8 @@ export interface AuthorizationCode {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
+  /** RFC 9449 §10: the thumbprint of the key the client named with dpop_jkt. */
+  dpopJkt?: string | null;
 }
 
 export interface AccessToken {
@@ -126,6 +128,8 @@ export interface AccessToken {
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** RFC 9449 §6: the JWK thumbprint (RFC 7638) the token is bound to; null for Bearer tokens. */
+  dpopJkt?: string | null;
 }
 
 export interface RefreshToken {
@@ -141,6 +145,8 @@ export interface RefreshToken {
   expiresAt: number;
   rotatedAt: number | null;
   revokedAt: number | null;
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key. */
+  dpopJkt?: string | null;
 }
 
 export interface SigningKeyRecord {

@@ -45,6 +45,8 @@ import {
   cases, describeWire, diffRows, mutate, serialize, snapshotRows, type Pairs, type RowChange, type Spec, type Wire,
 } from '../helpers/fuzz.js';
 import { isApiPath } from '../../src/http/errors.js';
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { accessTokenHash } from '../../src/oauth/dpop.js';
 import { digest, mintOpaque } from '../../src/tokens/opaque.js';
 import { newFamilyId } from '../../src/tokens/issuer.js';
 import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
@@ -58,7 +60,10 @@ import { SoftAuthenticator } from '../helpers/webauthn.js';
  * limits and lockouts count failures"), migration bookkeeping, and an audit log of
  * refusals if one exists (names another engineer may give it).
  */
-export const NOT_STATE = ['throttles', 'kysely_migration', 'kysely_migration_lock', 'audit_events', 'audit_log', 'audit_logs'] as const;
+export const NOT_STATE = ['throttles', 'kysely_migration', 'kysely_migration_lock', 'audit_events', 'audit_log', 'audit_logs',
+  // Used JWT ids (RFC 9449 §11.1, RFC 7523 §3): a proof or assertion presented is spent even
+  // when the request fails later (its replay must still be refused).
+  'jwt_replays'] as const;
 
 const SEED = process.env.ALIAS_FUZZ_SEED ? Number(process.env.ALIAS_FUZZ_SEED) : 20_240_505;
 const PATH = process.env.ALIAS_FUZZ_PATH;
@@ -209,6 +214,18 @@ const GROUPS: Record<string, Record<string, Template>> = {
     basic_meta: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('_meta') },
       headers: { authorization: '$CONFBASIC', 'content-type': 'application/json', 'idempotency-key': 'meta-$RUNID' } } },
   },
+  'DPoP proofs and client assertions (RFC 9449, RFC 7523)': {
+    dpop_client_credentials: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'], ['scope', 'reports:read']],
+      { ...BASIC, dpop: '$DPOP_TOKEN' }) },
+    dpop_refresh: { spec: form('/api/oauth2/token', [['grant_type', 'refresh_token'], ['refresh_token', '$REFRESH']],
+      { ...BASIC, dpop: '$DPOP_TOKEN' }) },
+    assertion_client_credentials: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'],
+      ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', '$ASSERTION']]) },
+    assertion_introspect: { spec: form('/api/oauth2/introspect', [['token', '$KEY_ACCESS'], ['client_id', '$KEYCLIENT'],
+      ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', '$ASSERTION']]) },
+    userinfo_dpop: { spec: get('/api/oauth2/userinfo', [], { authorization: 'DPoP $DPOP_ACCESS', dpop: '$DPOP_USERINFO' }) },
+    authorize_dpop_jkt: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none'], ['dpop_jkt', '$JKT']]), COOKIES) },
+  },
   'unsubscribe, discovery, JWKS and the rest': {
     unsubscribe_page: { spec: get('/unsubscribe/$UNSUB', [], COOKIES) },
     unsubscribe_one_click: { spec: form('/unsubscribe/$UNSUB', [['List-Unsubscribe', 'One-Click']]) },
@@ -229,6 +246,10 @@ const GROUPS: Record<string, Record<string, Template>> = {
 /** The fixed world every case runs in. */
 interface World {
   alias: Alias;
+  /** A private_key_jwt client (RFC 7523) and its key; the DPoP key of the run. */
+  keyClient: Client;
+  clientKey: CryptoKeyPair;
+  dpopKey: CryptoKeyPair;
   user: User & { password: string };
   conf: Client;
   confSecret: string;
@@ -292,6 +313,32 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     v.set('$ACCESS', body.access_token);
     v.set('$REFRESH', body.refresh_token!);
     v.set('$IDTOKEN', body.id_token!);
+  }
+  // RFC 9449 proofs and an RFC 7523 assertion, fresh for each case (each is single use).
+  const dpopProof = async (htm: string, htu: string, extra: Record<string, string> = {}) => new SignJWT({ htm, htu, jti: mintOpaque(12),
+    nonce: s.dpop.nonce(), ...extra }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(w.dpopKey.publicKey) })
+    .setIssuedAt(Math.floor(t0 / 1000)).sign(w.dpopKey.privateKey);
+  if (uses('$DPOP_TOKEN')) v.set('$DPOP_TOKEN', await dpopProof('POST', `${w.alias.issuer}/api/oauth2/token`));
+  if (uses('$JKT')) v.set('$JKT', await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey)));
+  if (uses('$DPOP_ACCESS')) {
+    const jkt = await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey));
+    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
+      scopes: USER_SCOPES, channels: ['news'], authTime: t0, amr: ['pwd'], idToken: false, dpopJkt: jkt }));
+    v.set('$DPOP_ACCESS', minted.body.access_token);
+    v.set('$DPOP_USERINFO', await dpopProof('GET', `${w.alias.issuer}/api/oauth2/userinfo`,
+      { ath: accessTokenHash(minted.body.access_token) }));
+  }
+  v.set('$KEYCLIENT', w.keyClient.id);
+  if (uses('$ASSERTION')) {
+    v.set('$ASSERTION', await new SignJWT({ jti: mintOpaque(12) }).setProtectedHeader({ alg: 'ES256', kid: 'fuzz' })
+      .setIssuer(w.keyClient.id).setSubject(w.keyClient.id).setAudience(w.alias.issuer).setIssuedAt(Math.floor(t0 / 1000))
+      .setExpirationTime(Math.floor(t0 / 1000) + 60).sign(w.clientKey.privateKey));
+  }
+  if (uses('$KEY_ACCESS')) {
+    const token = mintOpaque();
+    await s.store.accessTokens.insert({ digest: digest(token), clientId: w.keyClient.id, userId: null, grantId: null, familyId: null,
+      scopes: [], channels: [], createdAt: t0, expiresAt: t0 + 1800_000, revokedAt: null });
+    v.set('$KEY_ACCESS', token);
   }
   if (uses('$CC_ACCESS')) {
     const token = mintOpaque();
@@ -469,7 +516,13 @@ for (const kind of databaseKinds()) {
       const registered = await alias.s.passkeys.register({ user, browserId: browser, name: 'Fuzz key',
         response: authenticator.register(await alias.s.passkeys.registrationOptions(user, browser)) });
       assert.ok(registered.ok, 'the fuzz passkey is registered');
-      w = { alias, user, conf, confSecret: secret!, pub, browser, authenticator,
+      // RFC 7523: a private_key_jwt client, set up through the store (the registry's fields).
+      const clientKey = await generateKeyPair('ES256');
+      const { client: keyed } = await alias.client({ name: 'Fuzz agent', redirectUris: [], grantTypes: ['client_credentials'] });
+      const keyClient: Client = { ...keyed, tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [{ ...await exportJWK(clientKey.publicKey), kid: 'fuzz', alg: 'ES256' }] } };
+      await alias.s.store.clients.update(keyClient);
+      w = { alias, user, conf, confSecret: secret!, pub, browser, authenticator, keyClient, clientKey, dpopKey: await generateKeyPair('ES256'),
         unsub: unsubscribeToken(alias.s.secrets, { userId: user.id, clientId: conf.id, channel: 'news' }) };
     });
     after(async () => {

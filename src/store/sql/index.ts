@@ -25,6 +25,7 @@ import { createLinkTokenRepo } from './link_tokens.js';
 import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
 import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
+import { createJwtReplayRepo } from './jwt_replays.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -55,6 +56,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     webauthnChallenges: createWebauthnChallengeRepo(s),
     audit: createAuditRepo(s),
     expired: createPurgeRepo(s),
+    jwtReplays: createJwtReplayRepo(s),
 
     async transaction(fn) {
       if (inTx) return fn(store);
