@@ -11,6 +11,7 @@ import { createKeyService, type KeyService } from './tokens/keys.js';
 import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
+import { createRegistration, type Registration } from './clients/registration.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
@@ -42,6 +43,8 @@ export interface Services {
   pairwise: PairwiseSubject;
   tokens: TokenIssuer;
   clients: ClientRegistry;
+  /** Dynamic client registration (RFC 7591) and its management (RFC 7592). */
+  registration: Registration;
   accounts: Accounts;
   /** Browser sessions: start, read, end, end everywhere. */
   sessions: Sessions;
@@ -123,10 +126,13 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, transport: mail, accountMails: accountMail,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     const links = createLinkTokens(now);
+    const clients = createClientRegistry(store, throttle, now);
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links,
       signup: createSignup({ store, throttle, links, accountMail, audit, issuer: config.issuer, now }),
-      clients: createClientRegistry(store, throttle, now),
+      clients,
+      registration: createRegistration({ store, clients, throttle, audit, now, mode: config.registration,
+        issuer: config.issuer }),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),
       consent,

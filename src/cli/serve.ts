@@ -12,7 +12,10 @@ export function serveCommand(program: Command) {
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB; default ./data/alias.db)')
     .option('--demo', 'also create a sample user and client and print their credentials (env ALIAS_DEMO=1)')
     .option('--signup <mode>', 'open: anyone may create an account on /signup; closed: only `aliasid user create` (env ALIAS_SIGNUP; default open)')
-    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; signup?: string }) => {
+    .option('--registration <mode>', 'dynamic client registration (RFC 7591): token (with an initial access token from ' +
+      '`aliasid registration-token create`), open (also anonymous public clients, rate-limited per address) or closed ' +
+      '(env ALIAS_REGISTRATION; default token)')
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; signup?: string; registration?: string }) => {
       try {
         const config = loadConfig(opts);
         const running = await startServer(config);

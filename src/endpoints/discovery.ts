@@ -6,9 +6,10 @@ import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES } from '../grants/index.js';
 import { PATHS } from '../http/paths.js';
 import { ACR_VALUES_SUPPORTED } from '../oauth/acr.js';
+import { REGISTRABLE_AUTH_METHODS } from '../oauth/auth_methods.js';
 
 
-export function discoveryDocument(issuer: string): Record<string, unknown> {
+export function discoveryDocument(issuer: string, opts: { registration?: boolean } = {}): Record<string, unknown> {
   return {
     issuer,
     authorization_endpoint: issuer + PATHS.authorization,
@@ -19,6 +20,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     revocation_endpoint: issuer + PATHS.revocation,
     device_authorization_endpoint: issuer + PATHS.deviceAuthorization,
     end_session_endpoint: issuer + PATHS.endSession,
+    // RFC 8414 §2: only while registration is possible (--registration token or open).
+    ...(opts.registration ? { registration_endpoint: issuer + PATHS.registration } : {}),
     scopes_supported: [...USER_SCOPES],
     response_types_supported: ['code', 'id_token'],
     response_modes_supported: ['query', 'form_post'],
@@ -26,9 +29,10 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     subject_types_supported: ['pairwise'],
     // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    // Each client uses the one method it registered (RFC 7591 §2); these are the methods one may register.
+    token_endpoint_auth_methods_supported: [...REGISTRABLE_AUTH_METHODS],
+    introspection_endpoint_auth_methods_supported: REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none'),
+    revocation_endpoint_auth_methods_supported: [...REGISTRABLE_AUTH_METHODS],
     code_challenge_methods_supported: ['S256'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'acr', 'nonce', 'at_hash', 'jti', 'nickname'],
     acr_values_supported: ACR_VALUES_SUPPORTED,
@@ -45,7 +49,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
 }
 
 export function discoveryEndpoints(app: FastifyInstance, s: Services) {
-  const doc = discoveryDocument(s.config.issuer);
+  const doc = discoveryDocument(s.config.issuer, { registration: s.config.registration !== 'closed' });
   for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
     app.get(path, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');

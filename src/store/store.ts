@@ -3,7 +3,7 @@
 // carry are in types.ts; test/store/contract.ts holds every behaviour promised here.
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
-  RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail,
+  RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, RegistrationToken, ClientRegistration,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -265,6 +265,8 @@ export interface Store {
   linkTokens: LinkTokenRepo;
   mailOutbox: MailOutboxRepo;
   audit: AuditRepo;
+  registrationTokens: RegistrationTokenRepo;
+  clientRegistrations: ClientRegistrationRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
   /**
@@ -310,4 +312,23 @@ export interface MailOutboxRepo {
   /** Failed for now (retry at `nextAttemptAt`) or for good (`failed`; the sealed mail is emptied). */
   settle(id: string, r: { status: OutboxMail['status']; attempts: number; nextAttemptAt: number; lastError: string }): Promise<void>;
   listByUser(userId: string): Promise<OutboxMail[]>;
+}
+
+/** Initial access tokens for dynamic client registration (RFC 7591 §3), stored as digests. */
+export interface RegistrationTokenRepo {
+  insert(token: RegistrationToken): Promise<void>;
+  get(digest: string): Promise<RegistrationToken | undefined>;
+  /**
+   * Spends one use of an unexpired token with uses left, in one conditional statement (of
+   * any number of concurrent registrations, at most `usesLeft` succeed); true when spent.
+   */
+  spend(digest: string, now: number): Promise<boolean>;
+}
+
+/** The registration access token of each self-registered client (RFC 7592), as a digest. */
+export interface ClientRegistrationRepo {
+  /** A client has at most one: a second insert for it → UniqueViolation. */
+  insert(registration: ClientRegistration): Promise<void>;
+  /** Gone with its client (cascade). */
+  get(clientId: string): Promise<ClientRegistration | undefined>;
 }

@@ -224,7 +224,8 @@ export type AuditEventType =
   | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
   | 'admin.user.created' | 'admin.keys.rotated'
   | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled'
-  | 'signup' | 'email.verified';
+  | 'signup' | 'email.verified'
+  | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created';
 
 export interface AuditEvent {
   id: string;
@@ -270,5 +271,21 @@ export interface OutboxMail {
   nextAttemptAt: number;
   leaseUntil: number | null;
   lastError: string | null;
+  createdAt: number;
+}
+
+/** An initial access token (RFC 7591 §3): `aliasid registration-token create`. */
+export interface RegistrationToken {
+  digest: string;
+  /** Registrations it may still make. */
+  usesLeft: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** How a self-registered client manages its registration (RFC 7592 §1.1). */
+export interface ClientRegistration {
+  clientId: string;
+  accessTokenDigest: string;
   createdAt: number;
 }

@@ -24,6 +24,7 @@ import { createAuditRepo } from './audit.js';
 import { createLinkTokenRepo } from './link_tokens.js';
 import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
+import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -51,6 +52,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     linkTokens: createLinkTokenRepo(s),
     mailOutbox: createMailOutboxRepo(s),
     audit: createAuditRepo(s),
+    registrationTokens: createRegistrationTokenRepo(s),
+    clientRegistrations: createClientRegistrationRepo(s),
     expired: createPurgeRepo(s),
 
     async transaction(fn) {

@@ -1,0 +1,26 @@
+// Which token_endpoint_auth_method values a client may register (RFC 7591 §2, OIDC Core
+// §9), for the CLI and dynamic registration alike, and what discovery advertises.
+import type { TokenEndpointAuthMethod } from './client_auth.js';
+
+/**
+ * The one switch for the assertion methods (RFC 7523, OIDC Core §9): true once the token
+ * endpoint verifies client_secret_jwt and private_key_jwt assertions (issue 19 §3). Until
+ * then registering them fails with a clear error, and discovery does not advertise them.
+ */
+export const ASSERTION_AUTH_VERIFIED = false;
+
+/** The methods a client may be registered with; `none` is the public clients' method. */
+export const REGISTRABLE_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
+  'client_secret_basic', 'client_secret_post',
+  ...(ASSERTION_AUTH_VERIFIED ? ['client_secret_jwt', 'private_key_jwt'] as const : []),
+  'none',
+];
+
+export function isRegistrableAuthMethod(value: string): value is TokenEndpointAuthMethod {
+  return (REGISTRABLE_AUTH_METHODS as readonly string[]).includes(value);
+}
+
+/** Methods in which the client holds a secret Alias minted (RFC 7591 §3.2.1 client_secret). */
+export function usesClientSecret(method: TokenEndpointAuthMethod): boolean {
+  return method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt';
+}
