@@ -32,6 +32,7 @@ import { accountEmailEndpoints } from '../endpoints/account_email.js';
 import { accountDataEndpoints } from '../endpoints/account_data.js';
 import { signupEndpoints } from '../endpoints/signup.js';
 import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
+import { registrationEndpoints } from '../endpoints/registration.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -115,5 +116,6 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   accountDataEndpoints(app, s, page);
   signupEndpoints(app, s, page);
   verifyEmailEndpoints(app, s, page);
+  registrationEndpoints(app, s);
   return app;
 }
