@@ -9,6 +9,7 @@ import * as oauth from 'oauth4webapi';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { digest } from '../../src/tokens/opaque.js';
+import { Browser, checkboxes } from '../helpers/browser.js';
 import { POLICIES } from '../../src/throttle/throttle.js';
 
 const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -87,6 +88,36 @@ for (const kind of databaseKinds()) {
       const page = await fetch(url, { redirect: 'manual' });
       assert.ok(page.status === 200 || page.status === 302 || page.status === 303, `authorize: ${page.status}`);
       if (page.status !== 200) assert.doesNotMatch(page.headers.get('location') ?? '', /error=/);
+    });
+
+    it('the consent page shows what the app registered: its logo (alt text, CSP allows only its origin) and its links (rel=noopener); the form is unchanged', async () => {
+      const res = await send('POST', endpoint(), { client_name: 'Logo agent', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none',
+        logo_uri: 'https://cdn.agent.example/logo.png', client_uri: 'https://agent.example/', policy_uri: 'https://agent.example/privacy',
+        tos_uri: 'https://agent.example/tos', alias_channels: [{ name: 'news', description: 'Weekly news' }] }, await iat());
+      const reg = await res.json();
+      const user = await alias.user();
+      const verifier = oauth.generateRandomCodeVerifier();
+      const url = new URL(`${alias.issuer}/oauth2/authorize`);
+      url.search = new URLSearchParams({ client_id: reg.client_id, response_type: 'code', scope: 'openid nickname contact', channels: 'news',
+        redirect_uri: 'http://127.0.0.1/cb', code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's' }).toString();
+      const browser = new Browser(alias.issuer);
+      const login = await browser.follow(url.href);
+      const consent = await browser.submit(login, { email: user.email, password: user.password });
+      assert.equal(consent.status, 200, consent.html);
+      assert.match(consent.html, /<img class="app-logo" src="https:\/\/cdn\.agent\.example\/logo\.png" alt="Logo of Logo agent"/);
+      for (const href of ['https://agent.example/', 'https://agent.example/privacy', 'https://agent.example/tos']) {
+        assert.match(consent.html, new RegExp(`<a href="${href.replace(/[./]/g, '\\$&')}" rel="noopener noreferrer"`), href);
+      }
+      const csp = consent.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /img-src 'self' data: https:\/\/cdn\.agent\.example(;|$)/);
+      assert.match(csp, /default-src 'none'/);
+      assert.deepEqual(checkboxes(consent.html, 'scope').map((c) => c.value).sort(), ['contact', 'nickname']);
+      assert.deepEqual(checkboxes(consent.html, 'channel').map((c) => c.value), ['news'], 'its self-registered channel, like a CLI-made one');
+      assert.match(consent.html, /name="csrf"/);
+      assert.match(consent.html, /name="decision" value="allow"/);
+      // Other pages keep the strict policy.
+      const plain = await fetch(`${alias.issuer}/login-nowhere`);
+      assert.match(plain.headers.get('content-security-policy') ?? '', /img-src 'self' data:;/);
     });
 
     it('RFC 7592: read, replace (full), delete with the registration access token; delete stops its tokens at once', async () => {
