@@ -44,8 +44,11 @@ export interface Registration {
   register(metadata: unknown, caller: Caller): Promise<Record<string, unknown>>;
   /** RFC 7592 §2.1. */
   read(clientId: string, caller: Caller): Promise<Record<string, unknown>>;
-  /** RFC 7592 §2.2: full replacement of the metadata; the secret is never changed. */
-  replace(clientId: string, metadata: unknown, caller: Caller): Promise<Record<string, unknown>>;
+  /**
+   * RFC 7592 §2.2: full replacement of the metadata; the secret is never changed.
+   * `metadata` is read only once the registration access token is accepted.
+   */
+  replace(clientId: string, metadata: () => unknown, caller: Caller): Promise<Record<string, unknown>>;
   /** RFC 7592 §2.3: the client, its grants and every token issued to it are gone at once. */
   remove(clientId: string, caller: Caller): Promise<void>;
 }
@@ -179,8 +182,9 @@ export function createRegistration(d: RegistrationDeps): Registration {
       return response(client, caller.bearer!);
     },
 
-    async replace(clientId, metadata, caller) {
+    async replace(clientId, readMetadata, caller) {
       await authorised(clientId, caller);
+      const metadata = readMetadata();
       refuseSoftwareStatement(metadata);
       const body = (metadata && typeof metadata === 'object' && !Array.isArray(metadata) ? metadata : {}) as Record<string, unknown>;
       // RFC 7592 §2.2: the request names the client it replaces.

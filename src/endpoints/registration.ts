@@ -51,11 +51,9 @@ export function registrationEndpoints(app: FastifyInstance, s: Services) {
   app.get(managed, async (request, reply) => answering(reply, async () =>
     reply.send(await s.registration.read(clientIdOf(request), { bearer: bearerOf(request), source: sourceOf(request) }))));
   app.put(managed, async (request, reply) => answering(reply, async () => {
-    const bearer = bearerOf(request);
-    const caller = { bearer, source: sourceOf(request) };
-    // The token first: nothing about the metadata is judged for a caller without one.
-    if (bearer === undefined) return reply.send(await s.registration.read(clientIdOf(request), caller));
-    return reply.send(await s.registration.replace(clientIdOf(request), jsonBody(request), caller));
+    // The token first: nothing about the metadata is judged for a caller without a good one.
+    return reply.send(await s.registration.replace(clientIdOf(request), () => jsonBody(request),
+      { bearer: bearerOf(request), source: sourceOf(request) }));
   }));
   app.delete(managed, async (request, reply) => answering(reply, async () => {
     await s.registration.remove(clientIdOf(request), { bearer: bearerOf(request), source: sourceOf(request) });
