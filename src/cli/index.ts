@@ -8,6 +8,7 @@ import { keysCommand } from './keys.js';
 import { workerCommand } from './worker.js';
 import { auditCommand } from './audit.js';
 import { dkimCommand } from './dkim.js';
+import { registrationTokenCommand } from './registration_token.js';
 
 const program = new Command('aliasid')
   .description('Alias: a privacy-first OAuth 2.0 and OpenID Connect provider')
@@ -22,5 +23,6 @@ keysCommand(program);
 workerCommand(program);
 auditCommand(program);
 dkimCommand(program);
+registrationTokenCommand(program);
 
 await program.parseAsync(process.argv);

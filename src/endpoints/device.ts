@@ -9,6 +9,7 @@ import { renderPage } from '../http/render.js';
 import { formatUserCode } from '../oauth/user_code.js';
 import type { DeviceCode } from '../store/types.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
+import { allowClientLogo } from '../http/security_headers.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { confirmAddressPage } from '../http/account_pages.js';
 import { signupUrl } from '../http/account_pages.js';
@@ -64,6 +65,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const user = await s.accounts.get(session.userId);
     // Issue 14 §2: an unconfirmed address cannot approve a device either.
     if (user && !user.emailVerified) return confirmAddressPage(reply, { email: user.email, csrf, clientName: client.name });
+    allowClientLogo(reply, client.logoUri);
     return renderPage(reply, 'consent', { ...consentView(client, rec.scopes, rec.channels), email: user?.email ?? '',
       action: '/device/approve', csrf, hidden, warning: WARNING });
   }

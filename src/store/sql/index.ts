@@ -26,6 +26,7 @@ import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
 import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
 import { createJwtReplayRepo } from './jwt_replays.js';
+import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -55,6 +56,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     passkeys: createPasskeyRepo(s),
     webauthnChallenges: createWebauthnChallengeRepo(s),
     audit: createAuditRepo(s),
+    registrationTokens: createRegistrationTokenRepo(s),
+    clientRegistrations: createClientRegistrationRepo(s),
     expired: createPurgeRepo(s),
     jwtReplays: createJwtReplayRepo(s),
 
