@@ -6,6 +6,7 @@ import type { Session } from '../store/types.js';
 import type { Backchannel } from '../logout/backchannel.js';
 import { detail, type Audit, type AuditSource } from '../audit/audit.js';
 import { digest, mintOpaque } from '../tokens/opaque.js';
+import { PASSWORD_AMR } from '../oauth/acr.js';
 
 export const SESSION_TTL_S = 14 * 24 * 3600;
 /** "Last seen" is shown by the day; one write per session every 5 minutes is enough. */
@@ -23,9 +24,10 @@ export interface Sessions {
   /**
    * Starts a fresh session for a user who just authenticated at `authTime`. A new id on
    * every sign-in prevents fixation: the browser's previous session (`replaces`, its
-   * cookie) is deleted first, without telling any client.
+   * cookie) is deleted first, without telling any client. `amr` names the methods the
+   * person used (RFC 8176); a password sign-in (["pwd"]) unless given.
    */
-  start(userId: string, authTime: number, opts?: { replaces?: string; device?: string }): Promise<StartedSession>;
+  start(userId: string, authTime: number, opts?: { replaces?: string; device?: string; amr?: readonly string[] }): Promise<StartedSession>;
   /**
    * The unexpired session a cookie names, if its user still exists. Notes when it was
    * last used (at most every LAST_SEEN_STEP_MS, so a busy session costs no write a request).
@@ -54,7 +56,7 @@ export function createSessions(deps: { store: Store; backchannel: Backchannel; a
       const cookie = mintOpaque();
       const t = now();
       const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000,
-        device: opts.device ?? null, lastSeenAt: t };
+        device: opts.device ?? null, lastSeenAt: t, amr: [...(opts.amr ?? PASSWORD_AMR)] };
       await store.sessions.insert(session);
       return { cookie, session };
     },

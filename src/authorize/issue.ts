@@ -6,7 +6,7 @@ import type { AuthorizeServices } from './services.js';
 import type { Grant } from '../store/types.js';
 import { META_CHANNEL, union } from '../oauth/scopes.js';
 import { signIdToken } from '../tokens/id_token.js';
-import { issueCode } from './issue_code.js';
+import { issueCode, type SignIn } from './issue_code.js';
 import type { AuthorizationRequest } from './request.js';
 
 export interface Rights {
@@ -30,18 +30,18 @@ export function tokenRights(req: AuthorizationRequest, grant: Grant, scopes: str
 }
 
 export async function issue(s: AuthorizeServices, req: AuthorizationRequest, grant: Grant, rights: Rights,
-  authTime: number, source: string): Promise<Credential> {
-  if (req.responseType === 'id_token') return { id_token: await issueIdToken(s, req, grant, rights, authTime, source) };
-  return { code: await issueCode(s.store, s.now(), req, grant, rights, authTime) };
+  signIn: SignIn, source: string): Promise<Credential> {
+  if (req.responseType === 'id_token') return { id_token: await issueIdToken(s, req, grant, rights, signIn, source) };
+  return { code: await issueCode(s.store, s.now(), req, grant, rights, signIn) };
 }
 
 /** OIDC Core §3.2.2.5: the implicit flow's ID token (sent by form_post only). */
 async function issueIdToken(s: AuthorizeServices, req: AuthorizationRequest, grant: Grant, rights: Rights,
-  authTime: number, source: string): Promise<string> {
+  signIn: SignIn, source: string): Promise<string> {
   const nickname = rights.scopes.includes('nickname') ? (await s.store.users.get(grant.userId))?.nickname : null;
   const idToken = await signIdToken(s.keys, {
     alg: req.client.idTokenSignedResponseAlg, issuer: s.config.issuer, clientId: req.client.id, sub: grant.sub,
-    authTime, nonce: req.nonce, nickname, now: s.now(),
+    authTime: signIn.authTime, amr: signIn.amr, nonce: req.nonce, nickname, now: s.now(),
   });
   await s.store.grants.touch(grant.id, s.now());
   await s.audit.record({ type: 'token.issued', clientId: req.client.id, sub: grant.sub, ip: source, detail: 'grant_type=implicit' });

@@ -1,13 +1,16 @@
 // Issues an authorization code: single use, 60 s, bound to the client, the redirect URI
 // and the PKCE challenge (RFC 6749 §4.1.2, RFC 7636 §4.4).
 import type { Store } from '../store/store.js';
-import type { Grant } from '../store/types.js';
+import type { Grant, Session } from '../store/types.js';
+
+/** When and how the person signed in: what the ID token's auth_time, amr and acr say. */
+export type SignIn = Pick<Session, 'authTime' | 'amr'>;
 import { CODE_TTL_S, newFamilyId } from '../tokens/issuer.js';
 import { digest, mintKeyed } from '../tokens/opaque.js';
 import type { AuthorizationRequest } from './request.js';
 
 export async function issueCode(store: Store, now: number, req: AuthorizationRequest, grant: Grant,
-  rights: { scopes: string[]; channels: string[] }, authTime: number): Promise<string> {
+  rights: { scopes: string[]; channels: string[] }, signIn: SignIn): Promise<string> {
   const code = mintKeyed();
   await store.codes.insert({
     digest: digest(code),
@@ -20,7 +23,8 @@ export async function issueCode(store: Store, now: number, req: AuthorizationReq
     scopes: rights.scopes,
     channels: rights.channels,
     nonce: req.nonce ?? null,
-    authTime,
+    authTime: signIn.authTime,
+    amr: signIn.amr,
     createdAt: now,
     expiresAt: now + CODE_TTL_S * 1000,
     consumedAt: null,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Store } from '../store/store.js';
 import type { Client, Interaction } from '../store/types.js';
-import type { ThrottlePolicy, Throttler } from '../throttle/throttle.js';
+import { countEvent, type ThrottlePolicy, type Throttler } from '../throttle/throttle.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
@@ -50,12 +50,10 @@ export function addressBlock(address: string): string {
  * source is over PARK_POLICY (nothing may be parked then), or 0.
  */
 export async function reserveParking(throttle: Throttler, source: string): Promise<number> {
-  const key = parkKey(source);
-  // Already blocked: refused without counting, so the block does not grow while it lasts.
-  const blocked = await throttle.retryAfter(key);
-  if (blocked > 0) return blocked;
-  await throttle.fail(key, PARK_POLICY);
-  return throttle.retryAfter(key);
+  // Counted atomically before parking (a burst cannot park more than the policy allows);
+  // a refused request is not counted, so the block does not grow while it lasts.
+  const counted = await countEvent(throttle, [{ key: parkKey(source), policy: PARK_POLICY }]);
+  return counted.ok ? 0 : counted.retryAfter;
 }
 
 /** Stores the request for the interaction pages; returns the interaction id. */

@@ -90,7 +90,7 @@ export async function recordConsent(s: AuthorizeServices, req: AuthorizationRequ
 /** Steps 4 and 5. */
 async function respondWith(s: AuthorizeServices, req: AuthorizationRequest, grant: Grant, rights: Rights,
   session: Session, source: string): Promise<Respond> {
-  const credential = await issue(s, req, grant, rights, session.authTime, source);
+  const credential = await issue(s, req, grant, rights, session, source);
   return { kind: 'respond', response: successResponse(s.config.issuer, req, credential) };
 }
 

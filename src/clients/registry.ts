@@ -19,6 +19,12 @@ export const GRANT_TYPES: readonly string[] = CLIENT_GRANT_TYPES.map((g) => g.gr
 const REDIRECTED = CLIENT_GRANT_TYPES.filter((g) => g.needsRedirectUri).map((g) => g.grantType);
 const NAME_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
+/** RFC 7591 §2 metadata a client has unless it registers otherwise. */
+export const CLIENT_METADATA_DEFAULTS = {
+  jwks: null, jwksUri: null, requirePushedAuthorizationRequests: false, dpopBoundAccessTokens: false, requireMfa: false,
+  logoUri: null, policyUri: null, tosUri: null, clientUri: null,
+} as const satisfies Partial<Client>;
+
 export interface NewClient {
   /** Fixed id (demo mode); normally generated. */
   id?: string;
@@ -119,7 +125,7 @@ export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDig
     throw new ClientInputError(`unsupported ID token signing algorithm '${idTokenSignedResponseAlg}' (supported: ${SIGNING_ALGS.join(', ')})`);
   }
   return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels, backchannelLogoutUri,
-    idTokenSignedResponseAlg };
+    idTokenSignedResponseAlg, ...CLIENT_METADATA_DEFAULTS, tokenEndpointAuthMethod: isPublic ? 'none' : 'client_secret_basic' };
 }
 
 /** RFC 7591 §3.2.1 client information response. */

@@ -29,10 +29,11 @@ export type FindResult =
   | { ok: false; reason: 'throttled'; retryAfter: number }
   | { ok: false; reason: 'unknown' };
 
-/** Who decided, and when they authenticated (the tokens' auth_time). */
+/** Who decided, and when and how they authenticated (the tokens' auth_time and amr). */
 export interface DeviceDecider {
   userId: string;
   authTime: number;
+  amr: string[];
 }
 
 export interface DeviceFlow {
@@ -64,7 +65,7 @@ export function createDeviceFlow(deps: { store: Store; consent: Consent; throttl
         try {
           await store.deviceCodes.insert({
             deviceDigest: digest(deviceCode), userCode, clientId, scopes, channels, status: 'pending',
-            userId: null, grantId: null, approvedScopes: null, approvedChannels: null, authTime: null,
+            userId: null, grantId: null, approvedScopes: null, approvedChannels: null, authTime: null, amr: null,
             intervalS: DEVICE_INTERVAL_S, lastPolledAt: null, createdAt: t, expiresAt: t + DEVICE_CODE_TTL_S * 1000, consumedAt: null,
           });
           return { deviceCode, userCode, expiresIn: DEVICE_CODE_TTL_S, interval: DEVICE_INTERVAL_S };
@@ -86,7 +87,7 @@ export function createDeviceFlow(deps: { store: Store; consent: Consent; throttl
     },
     async deny(request, by) {
       await store.deviceCodes.decide(request.deviceDigest, { status: 'denied', userId: by.userId, grantId: null,
-        scopes: [], channels: [], authTime: by.authTime });
+        scopes: [], channels: [], authTime: by.authTime, amr: by.amr });
     },
     async approve(request, by) {
       const { approvedScopes, approvedChannels } = by;
@@ -97,7 +98,7 @@ export function createDeviceFlow(deps: { store: Store; consent: Consent; throttl
           source: by.source,
         }, tx);
         await tx.deviceCodes.decide(request.deviceDigest, { status: 'approved', userId: by.userId, grantId: grant.id,
-          scopes: approvedScopes, channels: approvedChannels, authTime: by.authTime });
+          scopes: approvedScopes, channels: approvedChannels, authTime: by.authTime, amr: by.amr });
       });
     },
   };

@@ -116,7 +116,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
       return sendErrorPage(reply, 400, 'Bad request', 'Choose Allow or Deny.');
     }
     reply.header('cache-control', 'no-store');
-    const decider = { userId: session.userId, authTime: session.authTime };
+    const decider = { userId: session.userId, authTime: session.authTime, amr: session.amr };
     if (body.decision === 'deny') {
       await s.deviceFlow.deny(rec, decider);
       return renderPage(reply, 'device_done', { title: 'Request denied', approved: false });

@@ -5,6 +5,7 @@ import { USER_SCOPES } from '../oauth/scopes.js';
 import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES } from '../grants/index.js';
 import { PATHS } from '../http/paths.js';
+import { ACR_VALUES_SUPPORTED } from '../oauth/acr.js';
 
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
@@ -29,7 +30,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     code_challenge_methods_supported: ['S256'],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'jti', 'nickname'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'acr', 'nonce', 'at_hash', 'jti', 'nickname'],
+    acr_values_supported: ACR_VALUES_SUPPORTED,
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
     claims_parameter_supported: false,
     request_parameter_supported: false,

@@ -36,7 +36,7 @@ export const authorizationCode: GrantHandler = {
       // Rights the user revoked since the code was issued are gone.
       const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId, scopes: intersect(rec.scopes, grant.scopes),
-        channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, nonce: rec.nonce,
+        channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, amr: rec.amr, nonce: rec.nonce,
       });
       await auditIssued(ctx, tx, 'authorization_code', grant.sub);
       return minted;

@@ -2,6 +2,7 @@
 import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required } from '../oauth/params.js';
 import { intersect } from '../oauth/scopes.js';
+import { PASSWORD_AMR } from '../oauth/acr.js';
 import { newFamilyId } from '../tokens/issuer.js';
 import { digest } from '../tokens/opaque.js';
 import { DEVICE_GRANT } from '../device/device_flow.js';
@@ -40,6 +41,7 @@ export const deviceCode: GrantHandler = {
         scopes: intersect(rec.approvedScopes ?? [], grant.scopes),
         channels: intersect(rec.approvedChannels ?? [], grant.channels),
         authTime: rec.authTime ?? now,
+        amr: rec.amr ?? PASSWORD_AMR,
       });
       await auditIssued(ctx, tx, DEVICE_GRANT, grant.sub);
       return tokens;

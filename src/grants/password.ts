@@ -8,6 +8,7 @@ import { parseList } from '../oauth/scopes.js';
 import { newFamilyId } from '../tokens/issuer.js';
 import type { GrantHandler } from './types.js';
 import { auditIssued } from './audit.js';
+import { PASSWORD_AMR } from '../oauth/acr.js';
 
 const ALLOWED_USER_SCOPES = ['openid', 'nickname', 'offline_access'];
 
@@ -46,7 +47,8 @@ export const password: GrantHandler = {
         userId: result.user.id, clientId: client.id, requestedScopes: [], requestedChannels: [],
         approvedScopes: scopes, approvedChannels: [], source: { ip: source, via: 'password_grant' },
       }, tx);
-      const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime });
+      const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime,
+        amr: PASSWORD_AMR });
       await auditIssued(ctx, tx, 'password', grant.sub);
       return tokens;
     });

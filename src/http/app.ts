@@ -32,6 +32,7 @@ import { accountEmailEndpoints } from '../endpoints/account_email.js';
 import { accountDataEndpoints } from '../endpoints/account_data.js';
 import { signupEndpoints } from '../endpoints/signup.js';
 import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
+import { homeEndpoint } from '../endpoints/home.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -90,13 +91,13 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   const css = readFileSync(UI_DIR + 'static/alias.css', 'utf8');
   app.get('/static/alias.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(css));
-  app.get('/', async (_request, reply) => reply.redirect('/.well-known/openid-configuration', 302));
   app.get('/healthz', async (_request, reply) => {
     await s.store.ping();
     return reply.header('cache-control', 'no-store').send({ status: 'ok' });
   });
 
   const page = createPageContext(s);
+  homeEndpoint(app, s, page);
   discoveryEndpoints(app, s);
   authorizeEndpoint(app, s, page);
   interactionEndpoints(app, s, page);

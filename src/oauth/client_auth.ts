@@ -1,5 +1,9 @@
 import { OAuthError } from './errors.js';
 
+/** RFC 7591 §2 token_endpoint_auth_method values Alias knows (OIDC Core §9). */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
+export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
+
 export interface ClientCredentials {
   method: 'client_secret_basic' | 'client_secret_post' | 'none';
   clientId: string;

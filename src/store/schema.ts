@@ -18,6 +18,21 @@ export interface ClientsTable {
   backchannel_logout_uri: string | null;
   /** RS256 or ES256 (OIDC Dynamic Client Registration §2). */
   id_token_signed_response_alg: string;
+  /** RFC 7591 §2 (migration 011): none, client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt. */
+  token_endpoint_auth_method: string;
+  /** RFC 7591 §2: the client's JWK Set (JSON text), or where to fetch it. */
+  jwks: string | null;
+  jwks_uri: string | null;
+  /** RFC 9126 §6. */
+  require_pushed_authorization_requests: number;
+  /** RFC 9449 §5.2. */
+  dpop_bound_access_tokens: number;
+  /** Every sign-in for this client reaches urn:alias:acr:mfa. */
+  require_mfa: number;
+  logo_uri: string | null;
+  policy_uri: string | null;
+  tos_uri: string | null;
+  client_uri: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -42,6 +57,8 @@ export interface SessionsTable {
   id_digest: string;
   user_id: string;
   auth_time: number;
+  /** Migration 010: RFC 8176 methods as a JSON list; NULL on older rows means ["pwd"]. */
+  amr: string | null;
   created_at: number;
   expires_at: number;
   /** Migration 009: a coarse browser and system label; when the session was last used. */
@@ -84,6 +101,8 @@ export interface AuthorizationCodesTable {
   channels: string;
   nonce: string | null;
   auth_time: number;
+  /** Migration 010: RFC 8176 methods as a JSON list; NULL on older rows means ["pwd"]. */
+  amr: string | null;
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
@@ -151,6 +170,8 @@ export interface DeviceCodesTable {
   approved_scopes: string | null;
   approved_channels: string | null;
   auth_time: number | null;
+  /** Migration 010: RFC 8176 methods as a JSON list; NULL on older rows means ["pwd"]. */
+  amr: string | null;
   interval_s: number;
   last_polled_at: number | null;
   created_at: number;

@@ -13,7 +13,7 @@ export interface DeviceCodeRepo {
   getPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined>;
   /** Records the user's decision on a pending request; false if it was no longer pending. */
   decide(deviceDigest: string, decision: { status: 'approved' | 'denied'; userId: string; grantId: string | null;
-    scopes: string[]; channels: string[]; authTime: number }): Promise<boolean>;
+    scopes: string[]; channels: string[]; authTime: number; amr: string[] }): Promise<boolean>;
   /** Records a poll and the (possibly slowed-down) interval. */
   polled(deviceDigest: string, now: number, intervalS: number): Promise<void>;
   /** Marks an approved request redeemed; exactly one concurrent caller wins. */

@@ -1,6 +1,7 @@
 // The domain's records, as the repositories in store.ts take and return them. Times are
 // epoch milliseconds; digests are of secrets never stored (tokens, codes, session ids).
 import type { SigningAlg } from '../oauth/signing_algs.js';
+import type { TokenEndpointAuthMethod } from '../oauth/client_auth.js';
 
 export interface Channel {
   name: string;
@@ -25,6 +26,22 @@ export interface Client {
   backchannelLogoutUri: string | null;
   /** Signs this client's ID tokens and logout tokens (OIDC Dynamic Client Registration §2). */
   idTokenSignedResponseAlg: SigningAlg;
+  /** How it authenticates at the token endpoint (RFC 7591 §2); `none` for public clients. */
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** Its public keys for private_key_jwt (RFC 7523): inline, or where to fetch them. */
+  jwks: { keys: Record<string, unknown>[] } | null;
+  jwksUri: string | null;
+  /** RFC 9126 §6: authorization requests must be pushed first. */
+  requirePushedAuthorizationRequests: boolean;
+  /** RFC 9449 §5.2: access tokens are always DPoP-bound. */
+  dpopBoundAccessTokens: boolean;
+  /** Every sign-in for this client must reach urn:alias:acr:mfa. */
+  requireMfa: boolean;
+  /** Shown on the consent page (RFC 7591 §2). */
+  logoUri: string | null;
+  policyUri: string | null;
+  tosUri: string | null;
+  clientUri: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -50,6 +67,8 @@ export interface Session {
   device: string | null;
   /** Updated at most every few minutes while the session is used. */
   lastSeenAt: number | null;
+  /** How the person signed in (RFC 8176 values), e.g. ["pwd"] or ["hwk", "user"]. */
+  amr: string[];
 }
 
 export interface Interaction {
@@ -89,6 +108,8 @@ export interface AuthorizationCode {
   channels: string[];
   nonce: string | null;
   authTime: number;
+  /** The session's sign-in methods (RFC 8176), for the ID token. */
+  amr: string[];
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
@@ -153,6 +174,8 @@ export interface DeviceCode {
   approvedScopes: string[] | null;
   approvedChannels: string[] | null;
   authTime: number | null;
+  /** The deciding session's sign-in methods (RFC 8176); null until approved. */
+  amr: string[] | null;
   intervalS: number;
   lastPolledAt: number | null;
   createdAt: number;

@@ -5,6 +5,7 @@ import { SignJWT } from 'jose';
 import type { KeyService } from './keys.js';
 import { ID_TOKEN_TTL_S } from './keys.js';
 import type { SigningAlg } from '../oauth/signing_algs.js';
+import { acrOf } from '../oauth/acr.js';
 
 export interface IdTokenInput {
   /** The client's id_token_signed_response_alg (OIDC Dynamic Client Registration §2). */
@@ -13,6 +14,8 @@ export interface IdTokenInput {
   clientId: string;
   sub: string;
   authTime: number;
+  /** The sign-in methods (RFC 8176); the `acr` claim is derived from them. */
+  amr: readonly string[];
   nonce?: string | null;
   accessToken?: string;
   nickname?: string | null;
@@ -30,7 +33,8 @@ export function atHash(accessToken: string): string {
 export async function signIdToken(keys: KeyService, input: IdTokenInput): Promise<string> {
   const key = await keys.signingKey(input.alg);
   const iat = Math.floor(input.now / 1000);
-  const claims: Record<string, unknown> = { auth_time: Math.floor(input.authTime / 1000) };
+  // OIDC Core §2: auth_time, amr (RFC 8176 values) and acr (the level those methods reach).
+  const claims: Record<string, unknown> = { auth_time: Math.floor(input.authTime / 1000), amr: [...input.amr], acr: acrOf(input.amr) };
   if (input.nonce) claims.nonce = input.nonce;
   if (input.accessToken) claims.at_hash = atHash(input.accessToken);
   if (input.nickname) claims.nickname = input.nickname;

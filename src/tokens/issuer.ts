@@ -29,6 +29,8 @@ export interface UserTokenRequest {
   scopes: string[];
   channels: string[];
   authTime: number;
+  /** How the person signed in (RFC 8176), for the ID token; needed when one is issued. */
+  amr?: readonly string[];
   nonce?: string | null;
   /** Scopes the new refresh token carries (RFC 6749 §6: unchanged by narrowing). */
   refreshScopes?: string[];
@@ -102,12 +104,14 @@ export function createTokenIssuer(deps: {
       }
       let idToken: IdTokenInput | undefined;
       if (req.scopes.includes('openid') && req.idToken !== false) {
+        if (!req.amr) throw new Error('an ID token needs the sign-in methods (amr)');
         idToken = {
           alg: req.client.idTokenSignedResponseAlg,
           issuer: deps.issuer,
           clientId: req.client.id,
           sub: req.grant.sub,
           authTime: req.authTime,
+          amr: req.amr,
           nonce: req.nonce,
           accessToken,
           nickname: req.scopes.includes('nickname') ? await deps.nickname(req.grant.userId, tx) : null,

@@ -11,7 +11,7 @@ import { aliasid, json, ok, refused } from '../helpers/cli.js';
 
 const LEAF_OPTIONS: Record<string, string[]> = {
   '': ['serve', 'migrate', 'user', 'client', 'keys'],
-  serve: ['--port', '--host', '--issuer', '--db', '--demo'],
+  serve: ['--port', '--host', '--issuer', '--db', '--demo', '--demo-app-port'],
   migrate: ['--db'],
   'user create': ['--email', '--password', '--nickname', '--json', '--db'],
   'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',

@@ -69,6 +69,9 @@ for (const kind of databaseKinds()) {
       const claims = oauth.getValidatedIdTokenClaims(result)!;
       assert.equal(claims.nickname, 'Zed');
       assert.ok(claims.auth_time);
+      // OIDC Core §2 amr/acr: a password sign-in (RFC 8176 "pwd") reaches the password level.
+      assert.deepEqual(claims.amr, ['pwd']);
+      assert.equal(claims.acr, 'urn:alias:acr:password');
       assert.ok(claims.at_hash);
       assert.ok(claims.jti);
     });

@@ -86,6 +86,9 @@ for (const kind of databaseKinds()) {
       assert.equal(typeof claims.auth_time, 'number');
       assert.ok(claims.auth_time! >= before - 5 && claims.auth_time! <= Math.floor(Date.now() / 1000) + 5);
       assert.equal(claims.nickname, 'Pat');
+      // RFC 8176 §2: the password grant is a password sign-in.
+      assert.deepEqual(claims.amr, ['pwd']);
+      assert.equal(claims.acr, 'urn:alias:acr:password');
       // The access token works at userinfo for the same subject.
       const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
       assert.equal(info.sub, claims.sub);

@@ -28,7 +28,7 @@ describe('request log', () => {
     alias = await startAlias(sqlite, { listen: false });
     const { client } = await alias.client({ redirectUris: [CB], channels: ['news:News'] });
     const user = await alias.user();
-    const idToken = await signIdToken(alias.s.keys, { alg: client.idTokenSignedResponseAlg, issuer: alias.issuer, clientId: client.id,
+    const idToken = await signIdToken(alias.s.keys, { amr: ['pwd'], alg: client.idTokenSignedResponseAlg, issuer: alias.issuer, clientId: client.id,
       sub: alias.s.pairwise(client.id, user.id), authTime: Date.now(), now: Date.now() });
     const unsubscribe = unsubscribeToken(alias.s.secrets, { userId: user.id, clientId: client.id, channel: 'news' });
     const userCode = 'WDJB-MJHT';

@@ -33,7 +33,7 @@ for (const kind of databaseKinds()) {
     });
 
     const hintFor = (client: Client, user: User, opts: { issuer?: string; aud?: string; at?: number } = {}) =>
-      signIdToken(alias.s.keys, { alg: client.idTokenSignedResponseAlg, issuer: opts.issuer ?? alias.issuer,
+      signIdToken(alias.s.keys, { amr: ['pwd'], alg: client.idTokenSignedResponseAlg, issuer: opts.issuer ?? alias.issuer,
         clientId: opts.aud ?? client.id, sub: alias.s.pairwise(client.id, user.id), authTime: opts.at ?? Date.now(), now: opts.at ?? Date.now() });
 
     const answer = (url: string) => Object.fromEntries(new URL(url).searchParams);

@@ -257,7 +257,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   let session: string | undefined;
   if (uses('$SESSION', '$COOKIES', '$INTERACTION')) {
     session = mintOpaque();
-    await s.store.sessions.insert({ idDigest: digest(session), userId: w.user.id, authTime: t0, createdAt: t0, expiresAt: t0 + 3600_000, device: null, lastSeenAt: t0 });
+    await s.store.sessions.insert({ idDigest: digest(session), userId: w.user.id, authTime: t0, createdAt: t0, expiresAt: t0 + 3600_000, device: null, lastSeenAt: t0, amr: ['pwd'] });
     v.set('$SESSION', session);
     v.set('$COOKIES', `alias_session=${session}; alias_browser=${w.browser}`);
   }
@@ -265,14 +265,14 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     const value = mintOpaque();
     await s.store.codes.insert({ digest: digest(value), clientId: client.id, userId: w.user.id, grantId: grantFor.id,
       familyId: newFamilyId(), redirectUri, codeChallenge: challengeOf(verifier), scopes: ['openid', 'offline_access', 'nickname'],
-      channels: [], nonce: 'n', authTime: t0, createdAt: t0, expiresAt: t0 + 60_000, consumedAt: null });
+      channels: [], nonce: 'n', authTime: t0, amr: ['pwd'], createdAt: t0, expiresAt: t0 + 60_000, consumedAt: null });
     return value;
   };
   if (uses('$CODE')) v.set('$CODE', await code(w.conf, grant, APP_CB));
   if (uses('$PUBCODE')) v.set('$PUBCODE', await code(w.pub, await ensureGrant(w, w.pub), LOOPBACK_CB));
   if (uses('$ACCESS', '$REFRESH', '$IDTOKEN')) {
     const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
-      scopes: USER_SCOPES, channels: ['news'], authTime: t0, nonce: 'n' }));
+      scopes: USER_SCOPES, channels: ['news'], authTime: t0, amr: ['pwd'], nonce: 'n' }));
     const body = await s.tokens.complete(minted);
     v.set('$ACCESS', body.access_token);
     v.set('$REFRESH', body.refresh_token!);
@@ -291,7 +291,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     const pubGrant = approved ? await ensureGrant(w, w.pub) : undefined;
     await s.store.deviceCodes.insert({ deviceDigest: digest(deviceCode), userCode, clientId: w.pub.id, scopes: ['openid', 'nickname'],
       channels: [], status: approved ? 'approved' : 'pending', userId: approved ? w.user.id : null, grantId: pubGrant?.id ?? null,
-      approvedScopes: approved ? ['openid', 'nickname'] : null, approvedChannels: approved ? [] : null, authTime: approved ? t0 : null,
+      approvedScopes: approved ? ['openid', 'nickname'] : null, approvedChannels: approved ? [] : null, authTime: approved ? t0 : null, amr: approved ? ['pwd'] : null,
       intervalS: 5, lastPolledAt: null, createdAt: t0, expiresAt: t0 + 600_000, consumedAt: null });
     v.set('$DEVICECODE', deviceCode);
     v.set('$USERCODE', formatUserCode(userCode));

@@ -20,6 +20,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A free port whose next port is free too (`serve --demo`'s two demo apps). */
+export async function freePortPair(): Promise<number> {
+  const free = (port: number) => new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  for (let i = 0; i < 50; i++) {
+    const port = await freePort();
+    if (port < 65535 && await free(port + 1)) return port;
+  }
+  throw new Error('no two adjacent free ports');
+}
+
 export interface Alias {
   s: Services;
   app: FastifyInstance;

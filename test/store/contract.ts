@@ -16,6 +16,7 @@ import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail,
 } from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
+import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
 
 /** Epoch milliseconds, beyond 2^31: times must survive as exact numbers (PostgreSQL int8). */
 const NOW = 1_700_000_000_000;
@@ -42,6 +43,8 @@ function newClient(over: Partial<Client> = {}): Client {
     channels: [],
     backchannelLogoutUri: null,
     idTokenSignedResponseAlg: 'RS256',
+    ...CLIENT_METADATA_DEFAULTS,
+    tokenEndpointAuthMethod: 'client_secret_basic',
     createdAt: NOW,
     updatedAt: NOW,
     ...over,
@@ -90,6 +93,7 @@ function newCode(g: Grant, over: Partial<AuthorizationCode> = {}): Authorization
     channels: g.channels,
     nonce: null,
     authTime: NOW,
+    amr: ['pwd'],
     createdAt: NOW,
     expiresAt: NOW + MINUTE,
     consumedAt: null,
@@ -205,6 +209,20 @@ export function storeContract(kind: DatabaseKind): void {
     });
 
     describe('clients', () => {
+      it('RFC 7591 metadata round-trips (migration 011)', async () => {
+        // store.ts ClientRepo: every Client field is stored and read back as given.
+        const c = newClient({ tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'abc' }] },
+          jwksUri: null, requirePushedAuthorizationRequests: true, dpopBoundAccessTokens: true, requireMfa: true,
+          logoUri: 'https://app.example/logo.png', policyUri: 'https://app.example/policy', tosUri: 'https://app.example/tos',
+          clientUri: 'https://app.example/' });
+        await store.clients.insert(c);
+        assert.deepEqual(await store.clients.get(c.id), c);
+        const next = { ...c, tokenEndpointAuthMethod: 'client_secret_post' as const, jwks: null, jwksUri: 'https://app.example/jwks',
+          requirePushedAuthorizationRequests: false, dpopBoundAccessTokens: false, requireMfa: false, logoUri: null, updatedAt: NOW + 1 };
+        await store.clients.update(next);
+        assert.deepEqual(await store.clients.get(c.id), next);
+      });
+
       it('reads of clients and failure counters never serve a stale or negative answer after a change', async () => {
         // DESIGN.md: "caches of clients, users and keys never serve stale or negative answers after a
         // change" (src/store/sqlite/read_cache.ts on SQLite): changes by this handle and by another one.
@@ -540,7 +558,7 @@ export function storeContract(kind: DatabaseKind): void {
         const u = newUser();
         await store.users.insert(u);
         const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE,
-          device: 'Firefox on Linux', lastSeenAt: NOW };
+          device: 'Firefox on Linux', lastSeenAt: NOW, amr: ['pwd'] };
         await store.sessions.insert(s);
         assert.deepEqual(await store.sessions.get(s.idDigest, NOW), s);
         await store.sessions.touch(s.idDigest, NOW + 5);
@@ -548,11 +566,31 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.sessions.listByUser(u.id, NOW), [{ ...s, lastSeenAt: NOW + 5 }]);
       });
 
+      it('amr round-trips on sessions, codes and device decisions (migration 010)', async () => {
+        // store.ts: the sign-in methods (RFC 8176) a session records reach the ID token through codes and device requests.
+        const { user, grant } = await seedGrant();
+        const s: Session = { idDigest: uid('sid'), userId: user.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE,
+          device: null, lastSeenAt: null, amr: ['hwk', 'user'] };
+        await store.sessions.insert(s);
+        assert.deepEqual((await store.sessions.get(s.idDigest, NOW))?.amr, ['hwk', 'user']);
+        const code = newCode(grant, { amr: ['pwd', 'otp', 'mfa'] });
+        await store.codes.insert(code);
+        assert.deepEqual((await store.codes.get(code.digest))?.amr, ['pwd', 'otp', 'mfa']);
+        const d = { deviceDigest: uid('dc'), userCode: uid('UC').toUpperCase(), clientId: grant.clientId, scopes: ['openid'], channels: [],
+          status: 'pending' as const, userId: null, grantId: null, approvedScopes: null, approvedChannels: null, authTime: null, amr: null,
+          intervalS: 5, lastPolledAt: null, createdAt: NOW, expiresAt: NOW + MINUTE, consumedAt: null };
+        await store.deviceCodes.insert(d);
+        assert.equal((await store.deviceCodes.get(d.deviceDigest))?.amr, null);
+        assert.ok(await store.deviceCodes.decide(d.deviceDigest, { status: 'approved', userId: user.id, grantId: grant.id,
+          scopes: ['openid'], channels: [], authTime: NOW, amr: ['swk', 'user'] }));
+        assert.deepEqual((await store.deviceCodes.get(d.deviceDigest))?.amr, ['swk', 'user']);
+      });
+
       it('get returns a session only before it expires', async () => {
         // store.ts SessionRepo.get: returns only unexpired sessions (expiresAt is the first invalid instant).
         const u = newUser();
         await store.users.insert(u);
-        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null };
+        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null, amr: ['pwd'] };
         await store.sessions.insert(s);
         assert.deepEqual(await store.sessions.get(s.idDigest, NOW), s);
         assert.deepEqual(await store.sessions.get(s.idDigest, s.expiresAt - 1), s);
@@ -568,7 +606,7 @@ export function storeContract(kind: DatabaseKind): void {
         await store.users.insert(alice);
         await store.users.insert(bob);
         const mk = (userId: string): Session =>
-          ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null });
+          ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null, amr: ['pwd'] });
         const [a1, a2, a3, b1] = [mk(alice.id), mk(alice.id), mk(alice.id), mk(bob.id)];
         for (const s of [a1!, a2!, a3!, b1!]) await store.sessions.insert(s);
 
@@ -1411,7 +1449,7 @@ export function storeContract(kind: DatabaseKind): void {
         // back-channel logout deliveries queued for the user's apps stay.
         const { user, client, grant } = await seedGrant();
         const other = await seedGrant();
-        const sessionOf = (userId: string): Session => ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null });
+        const sessionOf = (userId: string): Session => ({ idDigest: uid('sid'), userId, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null, amr: ['pwd'] });
         const seed = async (g: Grant, c: Client) => {
           const code = newCode(g, { familyId: uid('fam') });
           await store.codes.insert(code);
@@ -1480,7 +1518,7 @@ export function storeContract(kind: DatabaseKind): void {
         await store.users.insert(a);
         const ids = (await store.users.list()).map((u) => u.id);
         assert.ok(ids.indexOf(a.id) >= 0 && ids.indexOf(a.id) < ids.indexOf(b.id));
-        const s1: Session = { idDigest: uid('sid'), userId: a.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null };
+        const s1: Session = { idDigest: uid('sid'), userId: a.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE, device: null, lastSeenAt: null, amr: ['pwd'] };
         const s2: Session = { ...s1, idDigest: uid('sid'), createdAt: NOW + 1 };
         const old: Session = { ...s1, idDigest: uid('sid'), expiresAt: NOW };
         for (const s of [s2, old, s1, { ...s1, idDigest: uid('sid'), userId: b.id }]) await store.sessions.insert(s);
@@ -1697,7 +1735,7 @@ export function storeContract(kind: DatabaseKind): void {
       it('sessions, interactions, device codes and access tokens go once expired before `before`', async () => {
         // store.ts PurgeKind: expired before `before`.
         const { user, client, grant } = await seedGrant();
-        const session = (expiresAt: number): Session => ({ idDigest: uid('sid'), userId: user.id, authTime: PAST, createdAt: PAST, expiresAt, device: null, lastSeenAt: null });
+        const session = (expiresAt: number): Session => ({ idDigest: uid('sid'), userId: user.id, authTime: PAST, createdAt: PAST, expiresAt, device: null, lastSeenAt: null, amr: ['pwd'] });
         const [s1, s2] = [session(PAST), session(LATER)];
         for (const x of [s1, s2]) await store.sessions.insert(x);
         const interaction = (expiresAt: number): Interaction => ({ id: uid('i'), browserDigest: 'b', clientId: client.id,
@@ -1706,7 +1744,7 @@ export function storeContract(kind: DatabaseKind): void {
         for (const x of [i1, i2]) await store.interactions.insert(x);
         const device = (expiresAt: number) => ({ deviceDigest: uid('dc'), userCode: uid('UC').toUpperCase(), clientId: client.id,
           scopes: ['openid'], channels: [], status: 'pending' as const, userId: null, grantId: null, approvedScopes: null,
-          approvedChannels: null, authTime: null, intervalS: 5, lastPolledAt: null, createdAt: PAST, expiresAt, consumedAt: null });
+          approvedChannels: null, authTime: null, amr: null, intervalS: 5, lastPolledAt: null, createdAt: PAST, expiresAt, consumedAt: null });
         const [d1, d2] = [device(PAST), device(LATER)];
         for (const x of [d1, d2]) await store.deviceCodes.insert(x);
         const [a1, a2] = [newAccess(grant, null, { expiresAt: PAST }), newAccess(grant, null, { expiresAt: LATER })];

@@ -14,6 +14,7 @@ import { startServer } from '../../src/main.js';
 import type { Store } from '../../src/store/store.js';
 import type { AuditEvent, Grant } from '../../src/store/types.js';
 import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
+import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
 
 const NOW = 1_800_000_000_000;
 const MINUTE = 60_000;
@@ -45,7 +46,8 @@ for (const kind of databaseKinds()) {
       const user = { id: id('user'), email: `${id('u')}@example.com`, passwordHash: 'x', nickname: null, emailVerified: true, createdAt: NOW, updatedAt: NOW };
       const client = { id: id('client'), name: 'c', secretDigest: 'd', previousSecretDigest: null, previousSecretExpiresAt: null,
         isPublic: false, redirectUris: ['https://c.example/cb'], postLogoutRedirectUris: [], grantTypes: ['authorization_code'],
-        scopes: [], channels: [], backchannelLogoutUri: null, idTokenSignedResponseAlg: 'RS256' as const, createdAt: NOW, updatedAt: NOW };
+        scopes: [], channels: [], backchannelLogoutUri: null, idTokenSignedResponseAlg: 'RS256' as const,
+        ...CLIENT_METADATA_DEFAULTS, tokenEndpointAuthMethod: 'client_secret_basic' as const, createdAt: NOW, updatedAt: NOW };
       await store.users.insert(user);
       await store.clients.insert(client);
       return store.grants.save({ id: id('grant'), userId: user.id, clientId: client.id, sub: id('sub'), scopes: ['openid'],
@@ -57,7 +59,7 @@ for (const kind of databaseKinds()) {
       clientId: g.clientId, userId: g.userId, grantId: g.id, familyId, scopes: ['openid'], channels: [], authTime: NOW,
       createdAt: expiresAt - 30 * DAY, expiresAt, rotatedAt, revokedAt: null });
     const code = (g: Grant, familyId: string, expiresAt: number) => ({ digest: id('code'), clientId: g.clientId, userId: g.userId,
-      grantId: g.id, familyId, redirectUri: 'https://c.example/cb', codeChallenge: null, scopes: ['openid'], channels: [], nonce: null,
+      grantId: g.id, familyId, redirectUri: 'https://c.example/cb', codeChallenge: null, scopes: ['openid'], channels: [], nonce: null, amr: ['pwd'],
       authTime: NOW, createdAt: expiresAt - MINUTE, expiresAt, consumedAt: expiresAt - MINUTE });
     const event = (at: number): AuditEvent => ({ id: id('ev'), at, type: 'login', outcome: 'success', clientId: null, sub: null,
       userRef: 'ref', ipDigest: null, detail: null });
@@ -68,14 +70,14 @@ for (const kind of databaseKinds()) {
       const long = NOW - GRACE_MS - 1;
       const recent = NOW - 1;
       const sessions = [long, recent, NOW + DAY].map((expiresAt) => ({ idDigest: id('sid'), userId: g.userId, authTime: NOW - DAY,
-        createdAt: NOW - DAY, expiresAt, device: null, lastSeenAt: null }));
+        createdAt: NOW - DAY, expiresAt, device: null, lastSeenAt: null, amr: ['pwd'] }));
       for (const x of sessions) await store.sessions.insert(x);
       const interactions = [long, NOW + MINUTE].map((expiresAt) => ({ id: id('i'), browserDigest: 'b', clientId: g.clientId, params: {},
         authenticatedSession: null, createdAt: NOW - DAY, expiresAt }));
       for (const x of interactions) await store.interactions.insert(x);
       const devices = [long, NOW + MINUTE].map((expiresAt) => ({ deviceDigest: id('dc'), userCode: id('UC'), clientId: g.clientId,
         scopes: ['openid'], channels: [], status: 'pending' as const, userId: null, grantId: null, approvedScopes: null,
-        approvedChannels: null, authTime: null, intervalS: 5, lastPolledAt: null, createdAt: NOW - DAY, expiresAt, consumedAt: null }));
+        approvedChannels: null, authTime: null, amr: null, intervalS: 5, lastPolledAt: null, createdAt: NOW - DAY, expiresAt, consumedAt: null }));
       for (const x of devices) await store.deviceCodes.insert(x);
       const tokens = [access(g, long), access(g, recent), access(g, NOW + MINUTE)];
       for (const x of tokens) await store.accessTokens.insert(x);
@@ -143,7 +145,7 @@ for (const kind of databaseKinds()) {
 
     it('two nodes running it at once delete every row once, without errors', async () => {
       const g = await seed();
-      for (let i = 0; i < 40; i++) await store.sessions.insert({ idDigest: id('sid'), userId: g.userId, authTime: 0, createdAt: 0, expiresAt: NOW - DAY, device: null, lastSeenAt: null });
+      for (let i = 0; i < 40; i++) await store.sessions.insert({ idDigest: id('sid'), userId: g.userId, authTime: 0, createdAt: 0, expiresAt: NOW - DAY, device: null, lastSeenAt: null, amr: ['pwd'] });
       // Two SQLite connections in one process would block each other (the driver is
       // synchronous); SQLite nodes are separate processes in real life.
       const other = kind.name === 'postgres' ? node2 : store;

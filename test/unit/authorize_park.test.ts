@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { Store } from '../../src/store/store.js';
 import type { Client, Interaction } from '../../src/store/types.js';
 import { park, resume } from '../../src/authorize/park.js';
+import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
 import { validateAuthorizationRequest } from '../../src/authorize/validate.js';
 import { RedirectableError, UntrustedRequestError } from '../../src/authorize/request.js';
 
@@ -13,7 +14,7 @@ const client = (over: Partial<Client> = {}): Client => ({
   id: 'c1', name: 'App', secretDigest: null, previousSecretDigest: null, previousSecretExpiresAt: null, isPublic: true,
   redirectUris: [CB], postLogoutRedirectUris: [], grantTypes: ['authorization_code', 'implicit'], scopes: [],
   channels: [{ name: 'news', description: 'News' }] as Client['channels'], backchannelLogoutUri: null,
-  idTokenSignedResponseAlg: 'RS256', createdAt: 0, updatedAt: 0, ...over,
+  idTokenSignedResponseAlg: 'RS256', ...CLIENT_METADATA_DEFAULTS, tokenEndpointAuthMethod: 'none', createdAt: 0, updatedAt: 0, ...over,
 });
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 

@@ -8,6 +8,8 @@ import * as m006 from './006_token_indexes.js';
 import * as m007 from './007_id_token_alg.js';
 import * as m008 from './008_accounts.js';
 import * as m009 from './009_session_device.js';
+import * as m010 from './010_auth_context.js';
+import * as m011 from './011_client_metadata.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
@@ -15,6 +17,7 @@ export const migrationProvider: MigrationProvider = {
     return {
       '001_initial': m001, '002_device_codes': m002, '003_backchannel_logout': m003, '004_messages': m004,
       '005_audit': m005, '006_token_indexes': m006, '007_id_token_alg': m007, '008_accounts': m008, '009_session_device': m009,
+      '010_auth_context': m010, '011_client_metadata': m011,
     };
   },
 };

@@ -4,6 +4,7 @@ import type { ClientsTable } from '../schema.js';
 import type { ClientRepo } from '../store.js';
 import type { Client } from '../types.js';
 import type { SigningAlg } from '../../oauth/signing_algs.js';
+import type { TokenEndpointAuthMethod } from '../../oauth/client_auth.js';
 import { param } from '../compiled.js';
 import { insertOrConflict, json, list, type Sql } from './context.js';
 
@@ -22,6 +23,17 @@ const toClient = (r: Selectable<ClientsTable>): Client => ({
   backchannelLogoutUri: r.backchannel_logout_uri,
   // Written only through the registry, which accepts only the algorithms Alias signs with.
   idTokenSignedResponseAlg: r.id_token_signed_response_alg as SigningAlg,
+  // Written only through the registry, which accepts only the methods Alias knows.
+  tokenEndpointAuthMethod: r.token_endpoint_auth_method as TokenEndpointAuthMethod,
+  jwks: r.jwks === null ? null : JSON.parse(r.jwks) as Client['jwks'],
+  jwksUri: r.jwks_uri,
+  requirePushedAuthorizationRequests: r.require_pushed_authorization_requests === 1,
+  dpopBoundAccessTokens: r.dpop_bound_access_tokens === 1,
+  requireMfa: r.require_mfa === 1,
+  logoUri: r.logo_uri,
+  policyUri: r.policy_uri,
+  tosUri: r.tos_uri,
+  clientUri: r.client_uri,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -40,6 +52,16 @@ const fromClient = (c: Client): ClientsTable => ({
   channels: json(c.channels),
   backchannel_logout_uri: c.backchannelLogoutUri,
   id_token_signed_response_alg: c.idTokenSignedResponseAlg,
+  token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+  jwks: c.jwks === null ? null : JSON.stringify(c.jwks),
+  jwks_uri: c.jwksUri,
+  require_pushed_authorization_requests: c.requirePushedAuthorizationRequests ? 1 : 0,
+  dpop_bound_access_tokens: c.dpopBoundAccessTokens ? 1 : 0,
+  require_mfa: c.requireMfa ? 1 : 0,
+  logo_uri: c.logoUri,
+  policy_uri: c.policyUri,
+  tos_uri: c.tosUri,
+  client_uri: c.clientUri,
   created_at: c.createdAt,
   updated_at: c.updatedAt,
 });

@@ -6,6 +6,7 @@ import type { AuthorizationCode } from '../types.js';
 import { placeholders } from '../compiled.js';
 import { json, list, type Sql } from './context.js';
 import { singleUse } from './single_use.js';
+import { PASSWORD_AMR } from '../../oauth/acr.js';
 
 const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   digest: r.digest,
@@ -19,6 +20,7 @@ const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   channels: list(r.channels),
   nonce: r.nonce,
   authTime: r.auth_time,
+  amr: r.amr === null ? [...PASSWORD_AMR] : list(r.amr),
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   consumedAt: r.consumed_at,
@@ -36,7 +38,7 @@ export function createCodeRepo(s: Sql): CodeRepo {
       const row: Selectable<AuthorizationCodesTable> = {
         digest: c.digest, client_id: c.clientId, user_id: c.userId, grant_id: c.grantId, family_id: c.familyId,
         redirect_uri: c.redirectUri, code_challenge: c.codeChallenge, scopes: json(c.scopes),
-        channels: json(c.channels), nonce: c.nonce, auth_time: c.authTime, created_at: c.createdAt,
+        channels: json(c.channels), nonce: c.nonce, auth_time: c.authTime, amr: json(c.amr), created_at: c.createdAt,
         expires_at: c.expiresAt, consumed_at: c.consumedAt,
       };
       await run('codes.insert', (b) => b.insertInto('authorization_codes').values(placeholders(row)), row);

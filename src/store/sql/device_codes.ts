@@ -4,6 +4,7 @@ import type { DeviceCodesTable } from '../schema.js';
 import type { DeviceCodeRepo } from '../store.js';
 import type { DeviceCode } from '../types.js';
 import { insertOrConflict, json, list, type Sql } from './context.js';
+import { PASSWORD_AMR } from '../../oauth/acr.js';
 
 const toDevice = (r: Selectable<DeviceCodesTable>): DeviceCode => ({
   deviceDigest: r.device_digest,
@@ -17,6 +18,8 @@ const toDevice = (r: Selectable<DeviceCodesTable>): DeviceCode => ({
   approvedScopes: r.approved_scopes === null ? null : list(r.approved_scopes),
   approvedChannels: r.approved_channels === null ? null : list(r.approved_channels),
   authTime: r.auth_time,
+  // Approved before migration 010: a password sign-in.
+  amr: r.amr === null ? (r.auth_time === null ? null : [...PASSWORD_AMR]) : list(r.amr),
   intervalS: r.interval_s,
   lastPolledAt: r.last_polled_at,
   createdAt: r.created_at,
@@ -32,7 +35,7 @@ export function createDeviceCodeRepo(s: Sql): DeviceCodeRepo {
         device_digest: d.deviceDigest, user_code: d.userCode, client_id: d.clientId, scopes: json(d.scopes),
         channels: json(d.channels), status: d.status, user_id: d.userId, grant_id: d.grantId,
         approved_scopes: d.approvedScopes && json(d.approvedScopes), approved_channels: d.approvedChannels && json(d.approvedChannels),
-        auth_time: d.authTime, interval_s: d.intervalS, last_polled_at: d.lastPolledAt, created_at: d.createdAt,
+        auth_time: d.authTime, amr: d.amr && json(d.amr), interval_s: d.intervalS, last_polled_at: d.lastPolledAt, created_at: d.createdAt,
         expires_at: d.expiresAt, consumed_at: d.consumedAt,
       }).execute());
     },
@@ -48,7 +51,7 @@ export function createDeviceCodeRepo(s: Sql): DeviceCodeRepo {
     async decide(deviceDigest, d) {
       const r = await k.updateTable('device_codes').set({
         status: d.status, user_id: d.userId, grant_id: d.grantId, approved_scopes: json(d.scopes),
-        approved_channels: json(d.channels), auth_time: d.authTime,
+        approved_channels: json(d.channels), auth_time: d.authTime, amr: json(d.amr),
       }).where('device_digest', '=', deviceDigest).where('status', '=', 'pending').executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     },

@@ -4,10 +4,12 @@ import type { SessionsTable } from '../schema.js';
 import type { SessionRepo } from '../store.js';
 import type { Session } from '../types.js';
 import { param } from '../compiled.js';
-import type { Sql } from './context.js';
+import { json, list, type Sql } from './context.js';
+import { PASSWORD_AMR } from '../../oauth/acr.js';
 
 const toSession = (r: Selectable<SessionsTable>): Session => ({ idDigest: r.id_digest, userId: r.user_id,
-  authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at, device: r.device, lastSeenAt: r.last_seen_at });
+  authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at, device: r.device, lastSeenAt: r.last_seen_at,
+  amr: r.amr === null ? [...PASSWORD_AMR] : list(r.amr) });
 
 export function createSessionRepo(s: Sql): SessionRepo {
   const { k, first } = s;
@@ -15,7 +17,7 @@ export function createSessionRepo(s: Sql): SessionRepo {
     async insert(s) {
       await k.insertInto('sessions').values({
         id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
-        expires_at: s.expiresAt, device: s.device, last_seen_at: s.lastSeenAt,
+        expires_at: s.expiresAt, device: s.device, last_seen_at: s.lastSeenAt, amr: json(s.amr),
       }).execute();
     },
     async get(idDigest, now) {
