@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { clientInformation, clientInput, GRANT_TYPES, validateClient } from '../clients/registry.js';
 import { REGISTRABLE_AUTH_METHODS, usesClientSecret } from '../oauth/auth_methods.js';
@@ -7,6 +8,24 @@ import { collect, fail, print, printJson, UsageError, withServices } from './con
 import { detail } from '../audit/audit.js';
 
 /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request of the client needs a DPoP proof. */
+const JWKS_OPT = ['--jwks <file>', "the client's public keys for private_key_jwt (RFC 7523): a file holding a JWK Set"] as const;
+const JWKS_URI_OPT = ['--jwks-uri <url>', "where Alias fetches the client's JWK Set for private_key_jwt (https)"] as const;
+
+/** Reads a JWK Set file for --jwks; the registry judges its content. */
+function readJwks(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --jwks file '${file}': ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`--jwks file '${file}' is not JSON (a JWK Set: {"keys": [...]})`);
+  }
+}
+
 const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
 
 function describe(c: Client): string[] {
@@ -80,13 +99,16 @@ export function clientCommand(program: Command) {
     .option(idTokenAlgOpt[0], `${idTokenAlgOpt[1]} (default RS256)`)
     .option('--token-endpoint-auth-method <method>', `${AUTH_METHOD_HELP}; default client_secret_basic`)
     .option(...DISPLAY_URI_OPTIONS[0]).option(...DISPLAY_URI_OPTIONS[1]).option(...DISPLAY_URI_OPTIONS[2]).option(...DISPLAY_URI_OPTIONS[3])
+    .option(...JWKS_OPT)
+    .option(...JWKS_URI_OPT)
     .option(...DPOP_OPT)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
       scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean;
-      json?: boolean; db?: string } & DisplayUriOpts) => {
+      jwks?: string; jwksUri?: string; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
+        const jwks = opts.jwks !== undefined ? readJwks(opts.jwks) : undefined;
         const { client: c, secret } = await withServices(opts, async (s) => {
           const created = await s.clients.create({
             name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
@@ -94,7 +116,7 @@ export function clientCommand(program: Command) {
             backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
             tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod,
             logoUri: opts.logoUri, clientUri: opts.clientUri, policyUri: opts.policyUri, tosUri: opts.tosUri,
-            dpopBoundAccessTokens: opts.dpopBoundAccessTokens,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens, jwks, jwksUri: opts.jwksUri,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -153,19 +175,25 @@ export function clientCommand(program: Command) {
     .option(DISPLAY_URI_OPTIONS[1][0], `${DISPLAY_URI_OPTIONS[1][1]} ('' removes it)`)
     .option(DISPLAY_URI_OPTIONS[2][0], `${DISPLAY_URI_OPTIONS[2][1]} ('' removes it)`)
     .option(DISPLAY_URI_OPTIONS[3][0], `${DISPLAY_URI_OPTIONS[3][1]} ('' removes it)`)
+    .option(...JWKS_OPT)
+    .option(JWKS_URI_OPT[0], `${JWKS_URI_OPT[1]}; --jwks and --jwks-uri replace each other`)
     .option(...DPOP_OPT)
     .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (id: string, opts: { name?: string; redirectUri: string[]; removeRedirectUri: string[]; channel: string[];
-      removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
+      removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; jwks?: string; jwksUri?: string; json?: boolean;
+      db?: string } & DisplayUriOpts) => {
       try {
+        if (opts.jwks !== undefined && opts.jwksUri !== undefined) throw new UsageError('give --jwks or --jwks-uri, not both (RFC 7591 §2)');
+        const keys = opts.jwks !== undefined ? { jwks: readJwks(opts.jwks) as Client['jwks'], jwksUri: null }
+          : opts.jwksUri !== undefined ? { jwks: null, jwksUri: opts.jwksUri } : {};
         const displayChanges = (['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const).filter((f) => opts[f] !== undefined);
         if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
           !opts.redirectUri.length && !opts.removeRedirectUri.length && opts.tokenEndpointAuthMethod === undefined && !displayChanges.length &&
-          opts.dpopBoundAccessTokens === undefined) {
+          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined) {
           throw new UsageError('nothing to change: give --name, --redirect-uri, --remove-redirect-uri, --channel, --remove-channel, ' +
-            '--id-token-alg, --token-endpoint-auth-method, --[no-]dpop-bound-access-tokens, --logo-uri, --client-uri, --policy-uri or --tos-uri');
+            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --logo-uri, --client-uri, --policy-uri or --tos-uri');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -207,7 +235,7 @@ export function clientCommand(program: Command) {
             ...clientInput(c), name: opts.name ?? c.name, redirectUris, channels,
             idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
             tokenEndpointAuthMethod: method ?? c.tokenEndpointAuthMethod, ...display,
-            dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, ...keys,
           });
           const next: Client = { ...c, ...fields, updatedAt: s.now() };
           await tx.clients.update(next);
