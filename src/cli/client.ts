@@ -17,6 +17,7 @@ function describe(c: Client): string[] {
     `post_logout    ${c.postLogoutRedirectUris.join(' ') || '-'}`,
     `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
     `id_token_alg   ${c.idTokenSignedResponseAlg}`,
+    `require_mfa    ${c.requireMfa ? 'yes (urn:alias:acr:mfa)' : 'no'}`,
   ];
 }
 
@@ -36,6 +37,8 @@ export function parseDuration(text: string): number {
 export function clientCommand(program: Command) {
   const client = program.command('client').description('manage clients (applications)');
   const dbOpt = ['--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)'] as const;
+  // Issue 15 §3: every sign-in to the client must reach urn:alias:acr:mfa.
+  const requireMfaOpt = ['--require-mfa', 'every sign-in to this client needs two steps (ID tokens carry acr urn:alias:acr:mfa)'] as const;
   const idTokenAlgOpt = ['--id-token-alg <alg>', `algorithm that signs this client's ID tokens and logout tokens ` +
     `(id_token_signed_response_alg): ${SIGNING_ALGS.join(' or ')}`] as const;
 
@@ -50,16 +53,18 @@ export function clientCommand(program: Command) {
     .option('--post-logout-redirect-uri <uri>', 'where logout may return (repeatable)', collect, [])
     .option('--backchannel-logout-uri <uri>', 'where Alias POSTs a logout_token when a user signs out (OIDC Back-Channel Logout)')
     .option(idTokenAlgOpt[0], `${idTokenAlgOpt[1]} (default RS256)`)
+    .option(...requireMfaOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
-      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; json?: boolean; db?: string }) => {
+      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; requireMfa?: boolean; json?: boolean;
+      db?: string }) => {
       try {
         const { client: c, secret } = await withServices(opts, async (s) => {
           const created = await s.clients.create({
             name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
             channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
-            backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
+            backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg, requireMfa: opts.requireMfa,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -111,13 +116,16 @@ export function clientCommand(program: Command) {
     .option('--channel <name[:description]>', 'add a channel, or change the description of an existing one (repeatable)', collect, [])
     .option('--remove-channel <name>', 'remove a channel: apps can no longer send on it (repeatable)', collect, [])
     .option(...idTokenAlgOpt)
+    .option(...requireMfaOpt)
+    .option('--no-require-mfa', 'stop requiring two-step sign-in')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string; json?: boolean;
-      db?: string }) => {
+    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string; requireMfa?: boolean;
+      json?: boolean; db?: string }) => {
       try {
-        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined) {
-          throw new UsageError('nothing to change: give --name, --channel, --remove-channel or --id-token-alg');
+        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined
+          && opts.requireMfa === undefined) {
+          throw new UsageError('nothing to change: give --name, --channel, --remove-channel, --id-token-alg or --[no-]require-mfa');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -145,12 +153,13 @@ export function clientCommand(program: Command) {
             backchannelLogoutUri: c.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
           });
           const next: Client = { ...c, name: fields.name, channels: fields.channels,
-            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, updatedAt: s.now() };
+            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
             channels_removed: opts.removeChannel,
             id_token_alg: fields.idTokenSignedResponseAlg !== c.idTokenSignedResponseAlg ? fields.idTokenSignedResponseAlg : undefined,
+            require_mfa: next.requireMfa !== c.requireMfa ? String(next.requireMfa) : undefined,
             via: 'cli' }) }, tx);
           return next;
         }));

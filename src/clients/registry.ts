@@ -26,6 +26,8 @@ export const CLIENT_METADATA_DEFAULTS = {
 } as const satisfies Partial<Client>;
 
 export interface NewClient {
+  /** Issue 15 §3: every sign-in to the client must reach urn:alias:acr:mfa (default false). */
+  requireMfa?: boolean;
   /** Fixed id (demo mode); normally generated. */
   id?: string;
   name: string;
@@ -147,6 +149,8 @@ export function clientInformation(client: Client, secret?: string): Record<strin
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     scope: client.scopes.join(' '),
     channels: client.channels,
+    // Alias's own member (issue 15 §3): ID tokens for this client always say urn:alias:acr:mfa.
+    require_mfa: client.requireMfa,
   };
 }
 
@@ -182,6 +186,7 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       const secret = fields.isPublic ? undefined : mintOpaque(32);
       const client: Client = {
         ...fields,
+        requireMfa: input.requireMfa ?? fields.requireMfa,
         id: input.id ?? randomBytes(16).toString('hex'),
         secretDigest: secret ? digest(secret) : null,
         previousSecretDigest: null,

@@ -14,6 +14,7 @@ import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE } from '../accounts/credential_change.js';
 import { signupUrl } from '../http/account_pages.js';
+import { afterPassword } from '../http/second_factor_page.js';
 
 type Body = Record<string, unknown>;
 const SCOPE_TEXT: Record<string, string> = {
@@ -74,9 +75,11 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
         grantId: grant?.id, mutable: !!grant && m.channel !== META_CHANNEL && grant.channels.includes(m.channel),
       });
     }
+    const factors = await s.secondFactors.status(user.id);
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'account', {
       title: 'Your account', email: user.email, nickname: user.nickname ?? '', apps, messages,
+      totp: factors.totp, recoveryCodesLeft: factors.recoveryCodesLeft,
       csrf: page.csrfToken(page.browserId(request, reply)), notice: opts.notice, error: opts.error,
     });
   }
@@ -110,8 +113,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     }
     const result = await checkLoginForm(s, request, reply, body, { via: 'account' });
     if ('failed' in result) return loginPage(request, reply, result.failed);
-    await page.startSession(request, reply, result.user.id);
-    return reply.redirect('/account', 303);
+    return afterPassword(s, page, request, reply, result.user, { next: '/account' });
   });
 
   const revoke = (path: string, run: (userId: string, grantId: string, body: Body, request: FastifyRequest) => Promise<boolean>, notice: string) =>

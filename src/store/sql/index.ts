@@ -24,6 +24,7 @@ import { createAuditRepo } from './audit.js';
 import { createLinkTokenRepo } from './link_tokens.js';
 import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
+import { createSecondFactorRepo } from './second_factors.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -50,6 +51,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     messages: createMessageRepo(s),
     linkTokens: createLinkTokenRepo(s),
     mailOutbox: createMailOutboxRepo(s),
+    secondFactors: createSecondFactorRepo(s),
     audit: createAuditRepo(s),
     expired: createPurgeRepo(s),
 
