@@ -389,5 +389,45 @@ for (const kind of databaseKinds()) {
       const silent = await authorize(other, client.id, { prompt: 'none' });
       assert.equal(new URL(silent.page.url).searchParams.get('error'), 'interaction_required');
     });
+
+    it('§2 the device flow: password then code, and a --require-mfa device client gets only two-step sign-ins', async () => {
+      const { user, secret } = await enrolledUser();
+      const { client } = await alias.client({ name: 'Strict TV', redirectUris: [], isPublic: true,
+        grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'], requireMfa: true });
+      const start = await (await fetch(`${alias.issuer}/api/oauth2/device_authorization`, { method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: client.id, scope: 'openid' }) }))
+        .json() as { device_code: string; verification_uri_complete: string };
+      // A password-only session is sent to sign in again (password, then code) before it may approve.
+      const browser = await passwordSession(user.id);
+      const entry = await browser.follow(start.verification_uri_complete);
+      const login = await browser.submit(entry, {});
+      assert.match(login.html, /needs two-step sign-in/);
+      const second = await browser.submit(login, { email: user.email, password: user.password });
+      assert.match(second.html, /name="code"/);
+      freshStep();
+      const consent = await browser.submit(second, { code: codeAt(secret) });
+      assert.match(consent.html, /name="decision" value="allow"/, consent.html);
+      const done = await allow(browser, consent);
+      assert.equal(done.status, 200);
+      const token = await fetch(`${alias.issuer}/api/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: start.device_code, client_id: client.id }) });
+      const body = await token.json() as { id_token: string };
+      assert.equal(token.status, 200, JSON.stringify(body));
+      const claims = JSON.parse(Buffer.from(body.id_token.split('.')[1]!, 'base64url').toString()) as { acr: string; amr: string[] };
+      assert.equal(claims.acr, ACR_MFA);
+      assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+    });
+
+    it('§2 a verification link never signs in an account with TOTP on (it is no second factor)', async () => {
+      const user = await alias.s.accounts.create({ email: `unverified-${Date.now()}@example.com`, password: 'correct horse battery staple', emailVerified: false });
+      await alias.s.store.secondFactors.insertTotp({ userId: user.id, secretSealed: alias.s.secrets.seal('JBSWY3DPEHPK3PXP', 'totp-secrets'), lastStep: 0, createdAt: alias.s.now() });
+      const link = await alias.s.links.issue(alias.s.store.linkTokens, 'verify_email', user.id, { email: user.email });
+      const browser = new Browser(alias.issuer);
+      const page = await browser.follow(`/verify-email/${link}`);
+      assert.equal(page.status, 200);
+      assert.match(page.html, /Sign in with your password and your authenticator app/);
+      assert.equal(browser.cookies.get(cookieNames(alias.issuer).session), undefined);
+      assert.equal((await alias.s.store.users.get(user.id))?.emailVerified, true, 'the address is confirmed all the same');
+    });
   });
 }
