@@ -206,6 +206,20 @@ for (const kind of databaseKinds()) {
       assert.equal(browser.cookies.get(cookieNames(alias.issuer).session), undefined);
     });
 
+    it(`§Security over HTTP: 30 parallel wrong codes on the second page get at most ${SECOND_FACTOR_POLICY.allowed} checks (401), the rest 429`, async () => {
+      const { user } = await enrolledUser();
+      freshStep();
+      const { browser, second } = await passwordStep(user.email, user.password);
+      const form = Browser.form(second.html);
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => browser.request(form.action, { method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...form.fields, code: String(200000 + i) }).toString() })));
+      const statuses = answers.map((r) => r.status);
+      const checked = statuses.filter((x) => x === 401).length;
+      assert.ok(checked <= SECOND_FACTOR_POLICY.allowed, `${checked} of 30 codes were checked`);
+      assert.equal(statuses.filter((x) => x === 429).length, 30 - checked, `statuses: ${statuses.join(',')}`);
+    });
+
     it('§2 a recovery code works once instead of a code (amr pwd mfa), is audited and mailed; a new set kills the old one', async () => {
       const { user, codes } = await enrolledUser();
       const { browser, second } = await passwordStep(user.email, user.password);
