@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { createServices, type Services } from './services.js';
 import { buildApp } from './http/app.js';
-import { seedDemo } from './demo.js';
+import { seedDemo, startDemoApps } from './demo.js';
 import { secretFilePath } from './crypto/secrets.js';
 import { isPostgresUrl } from './store/db.js';
 import { redactRedisUrl } from './throttle/redis.js';
@@ -20,13 +20,23 @@ export interface Running {
 export async function startServer(config: Config, out: (line: string) => void = console.log): Promise<Running> {
   const services = await createServices(config, { migrate: true });
   const createdKeys = await services.keys.ensureKey();
-  const demo = config.demo ? await seedDemo(services) : undefined;
+  const demo = config.demo ? await seedDemo(services, config) : undefined;
   const app = await buildApp(services, { logger: { level: config.logLevel } });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await services.close();
     throw err;
+  }
+  let demoApps: Awaited<ReturnType<typeof startDemoApps>> | undefined;
+  if (demo) {
+    try {
+      demoApps = await startDemoApps(config.issuer, demo);
+    } catch (err) {
+      await app.close();
+      await services.close();
+      throw err;
+    }
   }
   services.backchannel.start();
   services.relayWorker.start();
@@ -46,14 +56,25 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`  counters   ${config.redisUrl ? `Redis (${redactRedisUrl(config.redisUrl)}, keys ${config.redisPrefix}…; the database while it is unreachable)` : 'in the database (set ALIAS_REDIS_URL to keep them in Redis)'}`);
   if (createdKeys.length) out(`  keys       created the first ${createdKeys.join(' and ')} signing key${createdKeys.length > 1 ? 's' : ''}`);
   if (demo) {
+    const [first, second] = demo.apps;
     out('');
-    out('Demo mode: a sample user and client (the secret is new at every start):');
-    out(`  user           ${demo.email} / ${demo.password}`);
-    out(`  client_id      ${demo.clientId}`);
-    out(`  client_secret  ${demo.clientSecret}`);
-    out(`  redirect_uri   ${demo.redirectUri}`);
-    out(`  try            ${config.issuer}/oauth2/authorize?response_type=code&client_id=${demo.clientId}` +
-      `&redirect_uri=${encodeURIComponent(demo.redirectUri)}&scope=openid%20nickname&state=demo`);
+    if (demoApps && 'close' in demoApps) {
+      out('Demo: a sample user and two sample apps that sign in with Alias (docs/demo.md is the tour).');
+      out(`  1. open         ${first!.url}  (${first!.name}) and choose "Sign in with Alias"`);
+      out(`  2. sign in as   ${demo.email} / ${demo.password}, and allow what it asks`);
+      out(`  3. try          "Send me a message" on the app's page; read it in your inbox at ${config.issuer}/account`);
+      out(`  4. compare      ${second!.url}  (${second!.name}): the same person, a different alias ID`);
+    } else {
+      out(`Demo: a sample user and two sample clients; the demo apps did not start: ${demoApps && 'unavailable' in demoApps ? demoApps.unavailable : ''}`);
+      out(`  user           ${demo.email} / ${demo.password}`);
+    }
+    out('');
+    out('  The apps\' clients (the secrets are new at every start):');
+    for (const a of demo.apps) {
+      out(`  client_id      ${a.clientId}`);
+      out(`  client_secret  ${a.clientSecret}`);
+      out(`  redirect_uri   ${a.redirectUri}`);
+    }
   } else {
     out('');
     out('Create a user and a client (in another terminal, same --db):');
@@ -65,7 +86,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   // flight finish, and the workers stop claiming and hand back what they claimed but
   // have not started, so another node takes it now. The database closes last.
   const stop = () => (stopping ??= (async () => {
-    await Promise.all([app.close(), services.backchannel.stop(), services.relayWorker.stop(), services.janitor.stop()]);
+    await Promise.all([app.close(), demoApps && 'close' in demoApps ? demoApps.close() : undefined, services.backchannel.stop(), services.relayWorker.stop(), services.janitor.stop()]);
     await services.close();
   })());
   return { app, services, url, stop };

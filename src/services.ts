@@ -12,6 +12,10 @@ import { createKeyService, type KeyService } from './tokens/keys.js';
 import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
+import { createAssertionVerifier } from './clients/assertion.js';
+import { createJwksFetcher } from './clients/jwks_fetch.js';
+import { createDpopChecker, type DpopChecker } from './tokens/dpop.js';
+import { createDpopNonces } from './crypto/dpop_nonce.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
@@ -27,6 +31,7 @@ import { createMailTransport, type MailTransport } from './mail/transport.js';
 import { createAccountMailer, type AccountMailer } from './mail/outbox.js';
 import { createLinkTokens, type LinkTokens } from './accounts/link_tokens.js';
 import { createSignup, type Signup } from './accounts/signup.js';
+import { createPasskeys, type Passkeys } from './accounts/passkeys.js';
 import { defaultFrom } from './relay/mail.js';
 import { namedIfUnreachable } from './store/unavailable.js';
 
@@ -43,6 +48,8 @@ export interface Services {
   pairwise: PairwiseSubject;
   tokens: TokenIssuer;
   clients: ClientRegistry;
+  /** RFC 9449 proofs: checked with nonces and single use across nodes. */
+  dpop: DpopChecker;
   accounts: Accounts;
   /** Browser sessions: start, read, end, end everywhere. */
   sessions: Sessions;
@@ -62,6 +69,8 @@ export interface Services {
   links: LinkTokens;
   /** Sign-up, e-mail verification and "send the link again". */
   signup: Signup;
+  /** Passkeys (WebAuthn): registration, sign-in, the person's list. */
+  passkeys: Passkeys;
   /** The contact relay: accepts messages into the outbox. */
   relay: Relay;
   /** One-click unsubscribe links from relayed mail. */
@@ -129,7 +138,12 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links,
       signup: createSignup({ store, throttle, links, accountMail, audit, issuer: config.issuer, now }),
-      clients: createClientRegistry(store, throttle, now),
+      passkeys: createPasskeys({ store, audit, accountMail, throttle, issuer: config.issuer, now }),
+      clients: createClientRegistry(store, throttle, now, createAssertionVerifier({
+        store, jwks: createJwksFetcher(now), 
+        // RFC 7523bis: the issuer; the token endpoint (DESIGN: POST /api/oauth2/token) too.
+        audiences: [config.issuer, `${config.issuer}/api/oauth2/token`], now })),
+      dpop: createDpopChecker({ store, nonces: createDpopNonces(secrets, now), now }),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),
       secondFactors: createSecondFactors({ store, secrets, throttle, audit, accountMail, issuer: config.issuer, now }),

@@ -23,6 +23,8 @@ export interface AccountExport {
   /** Issue 15 §2: whether TOTP is on and how many recovery codes are left; never the secret or a code. */
   second_factor: { totp: boolean; totp_enabled_at: string | null; recovery_codes_left: number };
   sessions: { device: string | null; created_at: string; signed_in_at: string; last_seen_at: string | null; expires_at: string }[];
+  /** The public credential id only: never the public key or the counter. */
+  passkeys: { name: string; credential_id: string; device_type: string; created_at: string; last_used_at: string | null }[];
   audit_events: { type: string; outcome: string; at: string; client_id: string | null; app: string | null;
     alias_id: string | null; detail: string | null }[];
 }
@@ -61,6 +63,8 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     device: s.device, created_at: iso(s.createdAt)!, signed_in_at: iso(s.authTime)!, last_seen_at: iso(s.lastSeenAt),
     expires_at: iso(s.expiresAt)!,
   }));
+  const passkeys = (await store.passkeys.listByUser(user.id)).map((p) => ({ name: p.name, credential_id: p.credentialId,
+    device_type: p.deviceType, created_at: iso(p.createdAt)!, last_used_at: iso(p.lastUsedAt) }));
   // The person's events, found the way `aliasid audit --user` finds them: by their alias
   // ID at every client the log names, or by their user digest. The IP digest is left out:
   // it is a keyed digest of an address (possibly a shared one, someone else's too), which
@@ -82,7 +86,7 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     exported_at: iso(now())!,
     profile: { id: user.id, email: user.email, email_verified: user.emailVerified, nickname: user.nickname,
       created_at: iso(user.createdAt)!, updated_at: iso(user.updatedAt)! },
-    second_factor, apps, inbox, sessions, audit_events,
+    second_factor, apps, inbox, sessions, passkeys, audit_events,
   };
 }
 

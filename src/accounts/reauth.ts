@@ -1,5 +1,5 @@
 // The privileged session (ory/kratos's term): actions that hand out or destroy the whole
-// account — the data export, deletion, and later an e-mail change or a new passkey — ask
+// account — the data export, deletion, adding or removing a passkey, and later an e-mail change — ask
 // for the password again unless the person signed in within the last few minutes. The
 // window is measured from the session's `authTime`, the moment the person last proved
 // who they are (a sign-in or a re-authentication), never from the last page view.
@@ -17,7 +17,7 @@ export function recentlyAuthenticated(session: Pick<Session, 'authTime'>, now: n
  * this fixed list (an open redirect is impossible by construction). Add a path here when
  * a new privileged page needs it.
  */
-export const REAUTH_NEXT: readonly string[] = ['/account', '/account/export', '/account/delete', '/account/totp'];
+export const REAUTH_NEXT: readonly string[] = ['/account', '/account/export', '/account/delete', '/account#passkeys', '/account/totp'];
 
 /** `next` when it is one of REAUTH_NEXT, else the account page. */
 export function reauthNext(next: unknown): string {

@@ -6,7 +6,7 @@
 // (credential_change.ts) and tells the address so.
 import type { AccountServices } from './services.js';
 import type { LinkPurpose, LinkToken, User } from '../store/types.js';
-import type { ThrottlePolicy } from '../throttle/throttle.js';
+import { countEvent, type ThrottlePolicy } from '../throttle/throttle.js';
 import { digest } from '../tokens/opaque.js';
 import { hashPassword } from './passwords.js';
 import { accountMail } from '../mail/account_mail.js';
@@ -15,9 +15,9 @@ import { endCredentialsIn, kickAfterCredentialChange, newPasswordProblem } from 
 /** Every /forgot request counts (not only failures): per address typed and per source address. */
 export const RECOVERY_POLICIES = {
   /** Per address typed: 3 requests an hour (the 4th is refused), then a block that doubles from 1 minute up to an hour. */
-  forgotAccount: { allowed: 2, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 },
+  forgotAccount: { allowed: 3, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 },
   /** Per source address: 20 requests in 10 minutes (the 21st is refused), then 1 minute doubling up to 10 minutes. */
-  forgotSource: { allowed: 19, windowMs: 10 * 60_000, baseBlockMs: 60_000, maxBlockMs: 10 * 60_000 },
+  forgotSource: { allowed: 20, windowMs: 10 * 60_000, baseBlockMs: 60_000, maxBlockMs: 10 * 60_000 },
 } satisfies Record<string, ThrottlePolicy>;
 
 /** Longest address considered (RFC 5321 path limits); longer input is refused as malformed. */
@@ -49,10 +49,9 @@ export async function forgotPassword(s: AccountServices, email: string, source: 
   const address = email.trim().toLowerCase();
   const accountKey = `forgot:${digest(address)}`;
   const sourceKey = `forgot-source:${digest(source)}`;
-  const wait = Math.max(await s.throttle.retryAfter(accountKey), await s.throttle.retryAfter(sourceKey));
-  if (wait > 0) return { ok: false, retryAfter: wait };
-  await s.throttle.fail(accountKey, RECOVERY_POLICIES.forgotAccount);
-  await s.throttle.fail(sourceKey, RECOVERY_POLICIES.forgotSource);
+  const counted = await countEvent(s.throttle, [{ key: accountKey, policy: RECOVERY_POLICIES.forgotAccount },
+    { key: sourceKey, policy: RECOVERY_POLICIES.forgotSource }]);
+  if (!counted.ok) return counted;
   return { ok: true, work: () => sendResetMail(s, address, source) };
 }
 

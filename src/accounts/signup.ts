@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { User } from '../store/types.js';
 import type { Audit } from '../audit/audit.js';
-import type { Throttler, ThrottlePolicy } from '../throttle/throttle.js';
+import { countEvent, type Throttler, type ThrottlePolicy } from '../throttle/throttle.js';
 import type { LinkTokens } from './link_tokens.js';
 import type { AccountMailer } from '../mail/outbox.js';
 import { accountMail } from '../mail/account_mail.js';
@@ -19,13 +19,13 @@ import { digest } from '../tokens/opaque.js';
 /** The same pragmatic address check as `aliasid user create` (users.ts). */
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
-/** Sign-up forms per source address: a few families behind one address are fine, a script is not. */
+// countEvent lets `allowed` events through in a window, then refuses (or, for the address, stops mailing).
+/** Sign-up forms per source address: 20 an hour; a few families behind one address are fine, a script is not. */
 export const SIGNUP_SOURCE: ThrottlePolicy = { allowed: 20, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 };
-// The throttler blocks once more than `allowed` were counted: `allowed: 2` lets 3 through.
 /** Mails to one address caused by sign-ups (new account or "someone tried"): 3 an hour, nobody is mail-bombed. */
-export const SIGNUP_ADDRESS: ThrottlePolicy = { allowed: 2, windowMs: 60 * 60_000, baseBlockMs: 10 * 60_000, maxBlockMs: 60 * 60_000 };
+export const SIGNUP_ADDRESS: ThrottlePolicy = { allowed: 3, windowMs: 60 * 60_000, baseBlockMs: 10 * 60_000, maxBlockMs: 60 * 60_000 };
 /** "Send the link again", per account: 3 links, then a pause. */
-export const RESEND_ACCOUNT: ThrottlePolicy = { allowed: 2, windowMs: 60 * 60_000, baseBlockMs: 5 * 60_000, maxBlockMs: 60 * 60_000 };
+export const RESEND_ACCOUNT: ThrottlePolicy = { allowed: 3, windowMs: 60 * 60_000, baseBlockMs: 5 * 60_000, maxBlockMs: 60 * 60_000 };
 /** "Send the link again", per source address. */
 export const RESEND_SOURCE: ThrottlePolicy = { allowed: 20, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 };
 
@@ -117,12 +117,10 @@ export function createSignup(deps: SignupDeps): Signup {
 
       // Counted before the expensive work (the hash, the mail).
       const sourceKey = `signup-source:${digest(input.source)}`;
-      const wait = await throttle.retryAfter(sourceKey);
-      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
-      await throttle.fail(sourceKey, SIGNUP_SOURCE);
-      const addressKey = `signup-address:${digest(email)}`;
-      const mayMail = (await throttle.retryAfter(addressKey)) === 0;
-      await throttle.fail(addressKey, SIGNUP_ADDRESS);
+      const counted = await countEvent(throttle, [{ key: sourceKey, policy: SIGNUP_SOURCE }]);
+      if (!counted.ok) return { ok: false, reason: 'throttled', retryAfter: counted.retryAfter };
+      // Over the address's allowance the sign-up still answers the same page, but mails nothing.
+      const mayMail = (await countEvent(throttle, [{ key: `signup-address:${digest(email)}`, policy: SIGNUP_ADDRESS }])).ok;
 
       // Hashed on both paths: a taken address answers no faster than a free one.
       const passwordHash = await hashPassword(input.password);
@@ -168,10 +166,8 @@ export function createSignup(deps: SignupDeps): Signup {
     async resend(userId, source, interactionId) {
       const accountKey = `verify-resend:${digest(userId)}`;
       const sourceKey = `verify-resend-source:${digest(source)}`;
-      const wait = Math.max(await throttle.retryAfter(accountKey), await throttle.retryAfter(sourceKey));
-      if (wait > 0) return { ok: false, reason: 'throttled', retryAfter: wait };
-      await throttle.fail(accountKey, RESEND_ACCOUNT);
-      await throttle.fail(sourceKey, RESEND_SOURCE);
+      const counted = await countEvent(throttle, [{ key: accountKey, policy: RESEND_ACCOUNT }, { key: sourceKey, policy: RESEND_SOURCE }]);
+      if (!counted.ok) return { ok: false, reason: 'throttled', retryAfter: counted.retryAfter };
       await store.transaction(async (tx) => {
         const user = await tx.users.get(userId);
         if (!user || user.emailVerified) return;

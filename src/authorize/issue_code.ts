@@ -28,6 +28,7 @@ export async function issueCode(store: Store, now: number, req: AuthorizationReq
     createdAt: now,
     expiresAt: now + CODE_TTL_S * 1000,
     consumedAt: null,
+    ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}),
   });
   return code;
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Store } from '../store/store.js';
 import type { Client, Interaction } from '../store/types.js';
-import type { ThrottlePolicy, Throttler } from '../throttle/throttle.js';
+import { countEvent, type ThrottlePolicy, type Throttler } from '../throttle/throttle.js';
 import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
@@ -53,12 +53,10 @@ export function addressBlock(address: string): string {
  * source is over PARK_POLICY (nothing may be parked then), or 0.
  */
 export async function reserveParking(throttle: Throttler, source: string): Promise<number> {
-  const key = parkKey(source);
-  // Already blocked: refused without counting, so the block does not grow while it lasts.
-  const blocked = await throttle.retryAfter(key);
-  if (blocked > 0) return blocked;
-  await throttle.fail(key, PARK_POLICY);
-  return throttle.retryAfter(key);
+  // Counted atomically before parking (a burst cannot park more than the policy allows);
+  // a refused request is not counted, so the block does not grow while it lasts.
+  const counted = await countEvent(throttle, [{ key: parkKey(source), policy: PARK_POLICY }]);
+  return counted.ok ? 0 : counted.retryAfter;
 }
 
 /** Stores the request for the interaction pages; returns the interaction id. */
@@ -99,6 +97,7 @@ function toParams(req: AuthorizationRequest): Record<string, string> {
     p.code_challenge = req.codeChallenge;
     p.code_challenge_method = 'S256';
   }
+  if (req.dpopJkt !== undefined) p.dpop_jkt = req.dpopJkt;
   // Not a wire name: the verified hint's subject, never the token (validate.ts).
   if (req.idTokenHintSub !== undefined) p[HINT_SUB] = req.idTokenHintSub;
   if (req.acrValues.length) p.acr_values = formatList(req.acrValues);
@@ -129,6 +128,7 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     prompt: parseList(get('prompt'), 'prompt') as Prompt[],
     maxAge: maxAge === undefined ? undefined : Number(maxAge),
     codeChallenge: get('code_challenge'),
+    ...(get('dpop_jkt') ? { dpopJkt: get('dpop_jkt') } : {}),
     idTokenHintSub: get(HINT_SUB),
     acrValues: parseList(get('acr_values'), 'acr_values').filter(isAcr),
     acrEssential: get(ACR_ESSENTIAL) === undefined ? undefined : parseList(get(ACR_ESSENTIAL), 'acr_values').filter(isAcr),

@@ -27,6 +27,8 @@ export interface AuthorizationRequest {
   prompt: Prompt[];
   maxAge?: number;
   codeChallenge?: string;
+  /** RFC 9449 §10: the code is redeemed only with a DPoP proof of this key. */
+  dpopJkt?: string;
   /**
    * The `sub` of a verified id_token_hint (OIDC Core §3.1.2.1): the person the client
    * expects to be signed in. Only the subject is kept, never the token.

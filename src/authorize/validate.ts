@@ -12,6 +12,7 @@
 // The steps marked [client] depend on the client's registration: recheckClient re-runs
 // them, alone, when a parked request resumes (park.ts).
 import type { Client } from '../store/types.js';
+import { isJkt } from '../oauth/dpop.js';
 import { OAuthError } from '../oauth/errors.js';
 import { flag, repeated, single, type RawParams } from '../oauth/params.js';
 import { parseList } from '../oauth/scopes.js';
@@ -53,6 +54,7 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
     const acrValues = checkAcrValues(params);
     const acrEssential = checkClaims(params);
     const codeChallenge = checkPkce(params, client, responseType);
+    const dpopJkt = checkDpopJkt(params);
     return {
       client,
       redirectUri,
@@ -67,6 +69,7 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
       prompt,
       maxAge,
       codeChallenge,
+      ...(dpopJkt !== undefined && responseType === 'code' ? { dpopJkt } : {}),
       idTokenHintSub: undefined,
       acrValues,
       acrEssential,
@@ -212,6 +215,13 @@ export function checkPrompt(params: RawParams): Prompt[] {
   // OIDC Core §3.1.2.1: none with any other value is an error.
   if (prompt.includes('none') && prompt.length > 1) throw new OAuthError('invalid_request', "prompt 'none' cannot be combined with other values");
   return prompt;
+}
+
+/** RFC 9449 §10: dpop_jkt, the SHA-256 JWK thumbprint (RFC 7638) the code is bound to. */
+function checkDpopJkt(params: RawParams): string | undefined {
+  const jkt = single(params, 'dpop_jkt');
+  if (jkt !== undefined && !isJkt(jkt)) throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  return jkt;
 }
 
 /** OIDC Core §3.1.2.1: max_age, in seconds. */

@@ -5,6 +5,9 @@ import type { Channel, Client } from '../store/types.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
 import { detail } from '../audit/audit.js';
 
+/** RFC 9449 §5.2 dpop_bound_access_tokens: every token request of the client needs a DPoP proof. */
+const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
+
 function describe(c: Client): string[] {
   return [
     `client_id      ${c.id}`,
@@ -18,6 +21,7 @@ function describe(c: Client): string[] {
     `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
     `id_token_alg   ${c.idTokenSignedResponseAlg}`,
     `require_mfa    ${c.requireMfa ? 'yes (urn:alias:acr:mfa)' : 'no'}`,
+    `dpop_bound     ${c.dpopBoundAccessTokens ? 'yes (every token request needs a DPoP proof)' : 'no'}`,
   ];
 }
 
@@ -53,18 +57,20 @@ export function clientCommand(program: Command) {
     .option('--post-logout-redirect-uri <uri>', 'where logout may return (repeatable)', collect, [])
     .option('--backchannel-logout-uri <uri>', 'where Alias POSTs a logout_token when a user signs out (OIDC Back-Channel Logout)')
     .option(idTokenAlgOpt[0], `${idTokenAlgOpt[1]} (default RS256)`)
+    .option(...DPOP_OPT)
     .option(...requireMfaOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
-      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; requireMfa?: boolean; json?: boolean;
-      db?: string }) => {
+      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; dpopBoundAccessTokens?: boolean;
+      requireMfa?: boolean; json?: boolean; db?: string }) => {
       try {
         const { client: c, secret } = await withServices(opts, async (s) => {
           const created = await s.clients.create({
             name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
             channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
-            backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg, requireMfa: opts.requireMfa,
+            backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens, requireMfa: opts.requireMfa,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -116,16 +122,18 @@ export function clientCommand(program: Command) {
     .option('--channel <name[:description]>', 'add a channel, or change the description of an existing one (repeatable)', collect, [])
     .option('--remove-channel <name>', 'remove a channel: apps can no longer send on it (repeatable)', collect, [])
     .option(...idTokenAlgOpt)
+    .option(...DPOP_OPT)
+    .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
     .option(...requireMfaOpt)
     .option('--no-require-mfa', 'stop requiring two-step sign-in')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string; requireMfa?: boolean;
-      json?: boolean; db?: string }) => {
+    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string;
+      dpopBoundAccessTokens?: boolean; requireMfa?: boolean; json?: boolean; db?: string }) => {
       try {
-        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined
-          && opts.requireMfa === undefined) {
-          throw new UsageError('nothing to change: give --name, --channel, --remove-channel, --id-token-alg or --[no-]require-mfa');
+        if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
+          opts.dpopBoundAccessTokens === undefined && opts.requireMfa === undefined) {
+          throw new UsageError('nothing to change: give --name, --channel, --remove-channel, --id-token-alg, --[no-]dpop-bound-access-tokens or --[no-]require-mfa');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -153,13 +161,15 @@ export function clientCommand(program: Command) {
             backchannelLogoutUri: c.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
           });
           const next: Client = { ...c, name: fields.name, channels: fields.channels,
-            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
+            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, requireMfa: opts.requireMfa ?? c.requireMfa,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
             channels_removed: opts.removeChannel,
             id_token_alg: fields.idTokenSignedResponseAlg !== c.idTokenSignedResponseAlg ? fields.idTokenSignedResponseAlg : undefined,
             require_mfa: next.requireMfa !== c.requireMfa ? String(next.requireMfa) : undefined,
+            dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
             via: 'cli' }) }, tx);
           return next;
         }));

@@ -10,9 +10,10 @@ export function serveCommand(program: Command) {
     .option('--host <host>', 'address to bind (env ALIAS_HOST)', undefined)
     .option('--issuer <url>', 'public issuer URL (env ALIAS_ISSUER; default http://localhost:PORT)')
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB; default ./data/alias.db)')
-    .option('--demo', 'also create a sample user and client and print their credentials (env ALIAS_DEMO=1)')
+    .option('--demo', 'also create a sample user and two sample apps to sign in to (docs/demo.md) (env ALIAS_DEMO=1)')
+    .option('--demo-app-port <port>', 'with --demo: the first demo app\'s port; the second takes the next one (env ALIAS_DEMO_APP_PORT; default 8080)')
     .option('--signup <mode>', 'open: anyone may create an account on /signup; closed: only `aliasid user create` (env ALIAS_SIGNUP; default open)')
-    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; signup?: string }) => {
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string }) => {
       try {
         const config = loadConfig(opts);
         const running = await startServer(config);

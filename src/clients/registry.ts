@@ -12,6 +12,7 @@ import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
 import { unsafeText } from '../oauth/text.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES, clientGrantType } from '../grants/index.js';
+import type { AssertionVerifier } from './assertion.js';
 
 /** The grant types a client can be given (src/grants/index.ts is the one list). */
 export const GRANT_TYPES: readonly string[] = CLIENT_GRANT_TYPES.map((g) => g.grantType);
@@ -41,6 +42,8 @@ export interface NewClient {
   backchannelLogoutUri?: string | null;
   /** id_token_signed_response_alg (OIDC Dynamic Client Registration §2): RS256 (default) or ES256. */
   idTokenSignedResponseAlg?: string;
+  /** RFC 9449 §5.2: every token request needs a DPoP proof (default false). */
+  dpopBoundAccessTokens?: boolean;
 }
 
 export class ClientInputError extends Error {
@@ -127,7 +130,8 @@ export function validateClient(input: NewClient): Omit<Client, 'id' | 'secretDig
     throw new ClientInputError(`unsupported ID token signing algorithm '${idTokenSignedResponseAlg}' (supported: ${SIGNING_ALGS.join(', ')})`);
   }
   return { name, isPublic, grantTypes, redirectUris, postLogoutRedirectUris, scopes, channels, backchannelLogoutUri,
-    idTokenSignedResponseAlg, ...CLIENT_METADATA_DEFAULTS, tokenEndpointAuthMethod: isPublic ? 'none' : 'client_secret_basic' };
+    idTokenSignedResponseAlg, ...CLIENT_METADATA_DEFAULTS, dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
+    tokenEndpointAuthMethod: isPublic ? 'none' : 'client_secret_basic' };
 }
 
 /** RFC 7591 §3.2.1 client information response. */
@@ -146,6 +150,7 @@ export function clientInformation(client: Client, secret?: string): Record<strin
       ...(client.grantTypes.includes('implicit') ? ['id_token'] : []),
     ],
     token_endpoint_auth_method: client.isPublic ? 'none' : 'client_secret_basic',
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     scope: client.scopes.join(' '),
     channels: client.channels,
@@ -178,7 +183,9 @@ const secretFailuresKey = (clientId: string) => `client:${digest(clientId)}`;
 const secretSourceKey = (clientId: string, source: string, client: Client | undefined) =>
   `client-source:${digest(`${clientId}\n${source}\n${client?.secretDigest ?? ''}`)}`;
 
-export function createClientRegistry(store: Store, throttle: Throttler, now: () => number): ClientRegistry {
+export function createClientRegistry(store: Store, throttle: Throttler, now: () => number,
+  /** private_key_jwt (RFC 7523); without it, client assertions are refused. */
+  assertions?: AssertionVerifier): ClientRegistry {
   return {
     async create(input) {
       const fields = validateClient(input);
@@ -212,7 +219,10 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
         if (creds.method !== 'none') refuse('public client presented a secret');
         return client;
       }
-      if (creds.method === 'none' || creds.clientSecret === undefined) refuse(client ? 'confidential client without a secret' : 'unknown client');
+      const assertion = creds.method === 'client_assertion' ? creds.clientAssertion : undefined;
+      if (assertion === undefined && (creds.method === 'none' || creds.clientSecret === undefined)) {
+        refuse(client ? 'confidential client without a secret' : 'unknown client');
+      }
       // Per client_id and source (nobody can lock a client out for every caller), under a
       // high per-client ceiling that still slows a guesser spread over many addresses.
       const counters = [
@@ -226,18 +236,27 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       const wait = Math.max(a!, b!);
       if (wait > 0) throw tooMany(wait);
       const t = now();
-      const ok = client !== undefined && (matchesDigest(creds.clientSecret!, client.secretDigest) ||
-        (client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt > t &&
-          matchesDigest(creds.clientSecret!, client.previousSecretDigest)));
+      let why: string | undefined;
+      let ok: boolean;
+      if (assertion !== undefined) {
+        // A failed assertion counts like a wrong secret (same counters, same answers).
+        const result = client && assertions ? await assertions.verify(client, assertion) : { ok: false as const, why: 'client assertions are not enabled' };
+        ok = result.ok;
+        if (!result.ok) why = result.why;
+      } else {
+        ok = client !== undefined && (matchesDigest(creds.clientSecret!, client.secretDigest) ||
+          (client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt > t &&
+            matchesDigest(creds.clientSecret!, client.previousSecretDigest)));
+      }
       // The right secret costs no write: the token endpoint's every request comes here.
-      if (ok) return client;
+      if (ok && client) return client;
       // A wrong one is answered only once it is counted, atomically (issue 16 item 1): of a
       // burst of parallel wrong guesses, at most the allowance get 401, the rest 429. (A right
       // guess racing inside such a burst is not held back by it; client secrets are 256
       // random bits Alias mints, so the bound that matters is on the answers to wrong ones.)
       const reserved = await reserveAll(throttle, counters);
       if (!reserved.ok) throw tooMany(reserved.retryAfter);
-      return refuse(client ? 'wrong secret' : 'unknown client');
+      return refuse(client ? why ?? 'wrong secret' : 'unknown client');
     },
     async rotateSecret(id, overlapMs) {
       if (!Number.isSafeInteger(overlapMs) || overlapMs < 0) {

@@ -29,6 +29,8 @@ export interface Config {
   /** ALIAS_REDIS_PREFIX: put before every key Alias writes to Redis. */
   redisPrefix: string;
   demo: boolean;
+  /** ALIAS_DEMO_APP_PORT / serve --demo-app-port: the demo apps listen on it and the next port (default 8080). */
+  demoAppPort: number;
   logLevel: string;
   /** ALIAS_DRAIN_TIMEOUT: how long a stopping process may finish its work before it exits anyway. */
   drainTimeoutMs: number;
@@ -70,8 +72,11 @@ export interface ConfigInput {
   issuer?: string;
   db?: string;
   demo?: boolean;
+  demoAppPort?: string | number;
   signup?: string;
 }
+
+export const DEFAULT_DEMO_APP_PORT = 8080;
 
 export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
   const portText = String(flags.port ?? env.PORT ?? '3000');
@@ -107,6 +112,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const redisPrefix = env.ALIAS_REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX;
   if (!/^[\x21-\x7e]{1,64}$/.test(redisPrefix)) throw new ConfigError('ALIAS_REDIS_PREFIX must be 1 to 64 printable characters without spaces');
   const demo = flags.demo ?? /^(1|true|yes)$/i.test(env.ALIAS_DEMO ?? '');
+  // Two demo apps, on this port and the next; a fixed port each, since it is in their redirect URIs.
+  const demoPortText = String(flags.demoAppPort ?? env.ALIAS_DEMO_APP_PORT ?? DEFAULT_DEMO_APP_PORT);
+  if (!/^\d{1,5}$/.test(demoPortText) || Number(demoPortText) < 1 || Number(demoPortText) > 65534) {
+    throw new ConfigError(`--demo-app-port must be a number from 1 to 65534 (the second demo app takes the next port), not '${demoPortText}'`);
+  }
+  const demoAppPort = Number(demoPortText);
   const auditRetentionDays = retentionDays(env.ALIAS_AUDIT_RETENTION_DAYS);
   const drainText = env.ALIAS_DRAIN_TIMEOUT || String(DEFAULT_DRAIN_TIMEOUT_S);
   if (!/^\d{1,4}(\.\d{1,3})?$/.test(drainText) || Number(drainText) > 3600) {
@@ -115,7 +126,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const trustProxy = parseTrustProxy(env.ALIAS_TRUST_PROXY);
   const signup = flags.signup ?? env.ALIAS_SIGNUP ?? 'open';
   if (signup !== 'open' && signup !== 'closed') throw new ConfigError(`--signup (ALIAS_SIGNUP) must be open or closed, not '${signup}'`);
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
     drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup };
 }
 

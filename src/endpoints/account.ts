@@ -1,6 +1,7 @@
 // The account page (/account): connected apps with what each was granted, revocation
 // of a scope, a channel or a whole app, the inbox of relayed messages, nickname,
-// password, sign out and sign out everywhere. Every form is CSRF-protected; a failed
+// password, passkeys (list, rename, remove; adding runs in passkeys.js against
+// endpoints/passkeys.ts), sign out and sign out everywhere. Every form is CSRF-protected; a failed
 // check changes nothing.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
@@ -15,6 +16,8 @@ import { checkLoginForm } from '../http/login_form.js';
 import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE } from '../accounts/credential_change.js';
 import { signupUrl } from '../http/account_pages.js';
 import { afterPassword } from '../http/second_factor_page.js';
+import { passkeyScripts } from '../http/assets.js';
+import { recentlyAuthenticated } from '../accounts/reauth.js';
 
 type Body = Record<string, unknown>;
 const SCOPE_TEXT: Record<string, string> = {
@@ -25,6 +28,7 @@ const SCOPE_TEXT: Record<string, string> = {
 };
 const INBOX_SIZE = 50;
 const GRANT_ID = /^[0-9a-f]{32}$/;
+const PASSKEY_ID = /^[0-9a-f]{32}$/;
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
 
@@ -35,7 +39,8 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   async function loginPage(request: FastifyRequest, reply: FastifyReply, opts: { status?: number; error?: string; email?: string } = {}) {
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'login', { title: 'Sign in', action: '/account/login',
-      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '', signupUrl: signupUrl(s) });
+      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '', signupUrl: signupUrl(s),
+      passkey: { scripts: passkeyScripts() } });
   }
 
   async function accountPage(request: FastifyRequest, reply: FastifyReply, session: Session,
@@ -76,10 +81,14 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
       });
     }
     const factors = await s.secondFactors.status(user.id);
+    const passkeys = (await s.passkeys.list(user.id)).map((p) => ({ id: p.id, name: p.name, createdAt: when(p.createdAt),
+      lastUsedAt: p.lastUsedAt ? when(p.lastUsedAt) : undefined, synced: p.deviceType === 'multiDevice' || p.backupState }));
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'account', {
       title: 'Your account', email: user.email, nickname: user.nickname ?? '', apps, messages,
       totp: factors.totp, recoveryCodesLeft: factors.recoveryCodesLeft,
+      // Adding a passkey needs a recent sign-in (accounts/reauth.ts); otherwise the button leads there first.
+      passkeys, canAddPasskey: recentlyAuthenticated(session, s.now()), scripts: passkeyScripts(),
       csrf: page.csrfToken(page.browserId(request, reply)), notice: opts.notice, error: opts.error,
     });
   }
@@ -103,7 +112,9 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   app.get('/account', async (request, reply) => {
     const session = await page.session(request);
     if (!session) return loginPage(request, reply);
-    return accountPage(request, reply, session);
+    // After passkeys.js registered one (it comes back here).
+    const added = (request.query as Record<string, unknown>).passkey === 'added';
+    return accountPage(request, reply, session, added ? { notice: 'Passkey added. It can sign you in from now on.' } : {});
   });
 
   app.post('/account/login', async (request, reply) => {
@@ -161,6 +172,30 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
         error: result.reason === 'throttled' ? `Too many failed attempts. Try again in ${result.retryAfter} seconds.` : 'The current password is wrong.' });
     }
     return accountPage(request, reply, g.session, { notice: PASSWORD_CHANGED_NOTICE });
+  });
+
+  app.post('/account/passkeys/:id/rename', async (request, reply) => {
+    const g = await guarded(request, reply);
+    if (!g) return reply;
+    const { id } = request.params as { id: string };
+    const renamed = PASSKEY_ID.test(id) ? await s.passkeys.rename(g.session.userId, id, text(g.body.name)) : false;
+    if (typeof renamed === 'string') return accountPage(request, reply, g.session, { status: 400, error: `Passkey not renamed: ${renamed}.` });
+    return accountPage(request, reply, g.session, renamed ? { notice: 'Passkey renamed.' } : { status: 400, error: 'There is no such passkey.' });
+  });
+
+  app.post('/account/passkeys/:id/remove', async (request, reply) => {
+    const g = await guarded(request, reply);
+    if (!g) return reply;
+    // Removing a way to sign in needs a recent sign-in (accounts/reauth.ts); the person
+    // comes back to the list and presses Remove again. Every account keeps its password,
+    // so a passkey is never the last way in.
+    if (!recentlyAuthenticated(g.session, s.now())) {
+      return reply.header('cache-control', 'no-store').redirect(`/account/reauth?${new URLSearchParams({ next: '/account#passkeys' })}`, 303);
+    }
+    const { id } = request.params as { id: string };
+    const removed = PASSKEY_ID.test(id) && await s.passkeys.remove(g.session.userId, id, { ip: sourceOf(request), via: 'account' });
+    return accountPage(request, reply, g.session, removed ? { notice: 'Passkey removed. It can no longer sign you in.' }
+      : { status: 400, error: 'There is no such passkey.' });
   });
 
   async function signOut(request: FastifyRequest, reply: FastifyReply, everywhere: boolean) {

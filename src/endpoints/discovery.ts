@@ -6,6 +6,8 @@ import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES } from '../grants/index.js';
 import { PATHS } from '../http/paths.js';
 import { ACR_VALUES_SUPPORTED } from '../oauth/acr.js';
+import { DPOP_SIGNING_ALGS } from '../oauth/dpop.js';
+import { ASSERTION_SIGNING_ALGS } from '../clients/assertion.js';
 
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
@@ -26,9 +28,16 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     subject_types_supported: ['pairwise'],
     // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    // RFC 7523 private_key_jwt (OIDC Core §9). No client_secret_jwt: Alias keeps only
+    // digests of client secrets, and an HMAC cannot be checked against a digest.
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
+    // RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
     code_challenge_methods_supported: ['S256'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'acr', 'nonce', 'at_hash', 'jti', 'nickname'],
     acr_values_supported: ACR_VALUES_SUPPORTED,

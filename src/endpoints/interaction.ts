@@ -17,6 +17,7 @@ import { digest, safeEqual } from '../tokens/opaque.js';
 import { signupUrl } from '../http/account_pages.js';
 import { confirmAddressPage } from '../http/account_pages.js';
 import { afterPassword, secondFactorError, secondFactorPage } from '../http/second_factor_page.js';
+import { passkeyScripts } from '../http/assets.js';
 
 type Body = Record<string, unknown>;
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -66,6 +67,8 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
       title: 'Sign in', clientName: req.client.name, action: action(interaction, 'login'),
       csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '',
       signupUrl: signupUrl(s, interaction.id),
+      // "Use a passkey" continues this very interaction (endpoints/passkeys.ts).
+      passkey: { interaction: interaction.id, scripts: passkeyScripts() },
     });
   }
 

@@ -31,7 +31,9 @@ export function introspectionEndpoint(app: FastifyInstance, s: Services) {
       ...(found.scopes.includes('contact') ? { channels: formatList(found.channels) } : {}),
       client_id: r.clientId,
       ...(found.grant ? { sub: found.grant.sub } : {}),
-      token_type: found.kind === 'access_token' ? 'Bearer' : 'refresh_token',
+      // RFC 9449 §6.2: a bound access token is a DPoP token, with its key's thumbprint.
+      token_type: found.kind === 'access_token' ? (r.dpopJkt ? 'DPoP' : 'Bearer') : 'refresh_token',
+      ...(r.dpopJkt ? { cnf: { jkt: r.dpopJkt } } : {}),
       exp: Math.floor(r.expiresAt / 1000),
       iat: Math.floor(r.createdAt / 1000),
       iss: s.config.issuer,

@@ -12,6 +12,7 @@ import { activeUserToken } from '../tokens/lookup.js';
 import { parseIdempotencyKey, parseMessage, type SendAuth } from '../relay/relay.js';
 import type { Client } from '../store/types.js';
 import { PATHS } from '../http/paths.js';
+import { checkSenderConstraint, dpopError, readAuthorization } from '../http/sender_constrained.js';
 
 function jsonBody(request: FastifyRequest): unknown {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -22,6 +23,7 @@ function jsonBody(request: FastifyRequest): unknown {
 }
 
 export function messagesEndpoint(app: FastifyInstance, s: Services) {
+  const url = s.config.issuer + PATHS.messages;
   app.post(PATHS.messages, async (request: FastifyRequest, reply: FastifyReply) => {
     noStore(reply);
     const authorization = request.headers.authorization;
@@ -33,13 +35,19 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
 
     let client: Client;
     let auth: SendAuth;
-    const bearer = /^Bearer(?: +(.*))?$/i.exec(authorization.trim());
-    if (bearer) {
-      const token = bearer[1]?.trim();
-      if (!token || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) return bearerError(reply, 'invalid_request', 'malformed Authorization header');
+    let presented: ReturnType<typeof readAuthorization>;
+    // RFC 6750 Bearer or RFC 9449 DPoP: a user's access token.
+    presented = readAuthorization(authorization);
+    if (presented) {
+      const token = presented.token;
+      if (!token) return bearerError(reply, 'invalid_request', 'malformed Authorization header');
       const active = await activeUserToken(s, token);
       const owner = active && await s.clients.get(active.token.clientId);
-      if (!active || !owner) return bearerError(reply, 'invalid_token', 'the access token is invalid, expired or revoked');
+      if (!active || !owner) {
+        const why = 'the access token is invalid, expired or revoked';
+        return presented.scheme === 'DPoP' ? dpopError(reply, 'invalid_token', why) : bearerError(reply, 'invalid_token', why);
+      }
+      if (!(await checkSenderConstraint(s, request, reply, { scheme: presented.scheme, token }, active.token, url))) return reply;
       client = owner;
       auth = { kind: 'token', grant: active.grant, scopes: active.scopes, channels: active.channels };
     } else {
@@ -57,6 +65,7 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
     } catch (err) {
       // RFC 6750 §3.1: a token that lacks the rights gets insufficient_scope in WWW-Authenticate.
       if (err instanceof OAuthError && err.error === 'insufficient_scope' && auth.kind === 'token') {
+        if (presented?.scheme === 'DPoP') return dpopError(reply, 'insufficient_scope', err.description);
         return bearerError(reply, 'insufficient_scope', err.description);
       }
       throw err;

@@ -48,7 +48,7 @@ export function secondFactorEndpoints(app: FastifyInstance, s: Services, page: P
     // Single use: of two posts racing with right codes, one signs in.
     const used = await s.links.use(s.store.linkTokens, 'second_factor', pending);
     if (!used.ok) return gone(reply);
-    const session = await page.startSession(request, reply, found.userId, [...PASSWORD_AMR, ...result.amr]);
+    const session = await page.startSession(request, reply, found.userId, { amr: [...PASSWORD_AMR, ...result.amr] });
     if (found.data.interaction) {
       if (!interaction) {
         return sendErrorPage(reply, 400, 'This sign-in request has expired', 'You are signed in to Alias, but the app’s request is too old or was completed already.',

@@ -31,12 +31,15 @@ export const authorizationCode: GrantHandler = {
       const rec = await tx.codes.consume(codeDigest, now);
       if (!rec) return undefined;
       checkRedemption(rec, client.id, redirectUri, verifier, now);
+      // RFC 9449 §10: a code issued for dpop_jkt is redeemed only with a proof of that key.
+      if (rec.dpopJkt && rec.dpopJkt !== ctx.dpopJkt) throw invalidGrant('the DPoP proof key does not match the dpop_jkt of the authorization request');
       const grant = await tx.grants.getById(rec.grantId);
       if (!grant) throw invalidGrant('the user revoked this application');
       // Rights the user revoked since the code was issued are gone.
       const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId, scopes: intersect(rec.scopes, grant.scopes),
         channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, amr: rec.amr, nonce: rec.nonce,
+        dpopJkt: ctx.dpopJkt,
       });
       await auditIssued(ctx, tx, 'authorization_code', grant.sub);
       return minted;

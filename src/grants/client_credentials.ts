@@ -30,8 +30,9 @@ export const clientCredentials: GrantHandler = {
     await s.store.accessTokens.insertWithEvent({
       digest: digest(token), clientId: client.id, userId: null, grantId: null, familyId: null, scopes, channels: [],
       createdAt: t, expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null,
+      ...(ctx.dpopJkt ? { dpopJkt: ctx.dpopJkt } : {}),
     }, issuedEvent(ctx, 'client_credentials', null));
-    // RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
-    return { access_token: token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_S, scope: formatList(scopes) };
+    // RFC 6749 §4.4.3: a refresh token SHOULD NOT be included. RFC 9449 §5: DPoP when bound.
+    return { access_token: token, token_type: ctx.dpopJkt ? 'DPoP' : 'Bearer', expires_in: ACCESS_TOKEN_TTL_S, scope: formatList(scopes) };
   },
 };

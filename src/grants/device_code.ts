@@ -42,6 +42,7 @@ export const deviceCode: GrantHandler = {
         channels: intersect(rec.approvedChannels ?? [], grant.channels),
         authTime: rec.authTime ?? now,
         amr: rec.amr ?? PASSWORD_AMR,
+        dpopJkt: ctx.dpopJkt,
       });
       await auditIssued(ctx, tx, DEVICE_GRANT, grant.sub);
       return tokens;

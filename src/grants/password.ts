@@ -60,7 +60,7 @@ export const password: GrantHandler = {
         approvedScopes: scopes, approvedChannels: [], source: { ip: source, via: 'password_grant' },
       }, tx);
       const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime,
-        amr: PASSWORD_AMR });
+        amr: PASSWORD_AMR, dpopJkt: ctx.dpopJkt });
       await auditIssued(ctx, tx, 'password', grant.sub);
       return tokens;
     });

@@ -31,6 +31,8 @@ export const refreshToken: GrantHandler = {
       if (!rec) return undefined;
       if (rec.clientId !== client.id) throw invalidGrant('the refresh token is invalid');
       if (rec.expiresAt <= now) throw invalidGrant('the refresh token has expired');
+      // RFC 9449 §5: a bound refresh token is used only with a proof of its key.
+      if (rec.dpopJkt && rec.dpopJkt !== ctx.dpopJkt) throw invalidGrant('the DPoP proof key does not match the refresh token');
       const grant = await tx.grants.getById(rec.grantId);
       if (!grant || !grant.scopes.includes('offline_access')) {
         throw invalidGrant('the user revoked offline access for this application');
@@ -58,6 +60,7 @@ export const refreshToken: GrantHandler = {
         refreshChannels: rec.channels,
         authTime: rec.authTime,
         idToken: false,
+        dpopJkt: ctx.dpopJkt,
       });
       await auditIssued(ctx, tx, 'refresh_token', grant.sub);
       return minted;

@@ -29,6 +29,8 @@ export interface GrantContext {
   params: RawParams;
   /** The caller's address, for counting failures (password grant). */
   source: string;
+  /** RFC 9449: the thumbprint of the key of the request's valid DPoP proof, if it sent one. */
+  dpopJkt?: string;
 }
 
 /**

@@ -34,6 +34,9 @@ import { accountMfaEndpoints } from '../endpoints/account_mfa.js';
 import { secondFactorEndpoints } from '../endpoints/second_factor.js';
 import { signupEndpoints } from '../endpoints/signup.js';
 import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
+import { homeEndpoint } from '../endpoints/home.js';
+import { passkeyEndpoints } from '../endpoints/passkeys.js';
+import { IMMUTABLE, passkeyAssets } from './assets.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -92,13 +95,16 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   const css = readFileSync(UI_DIR + 'static/alias.css', 'utf8');
   app.get('/static/alias.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(css));
-  app.get('/', async (_request, reply) => reply.redirect('/.well-known/openid-configuration', 302));
+  for (const a of Object.values(passkeyAssets())) {
+    app.get(a.path, async (_request, reply) => reply.type(a.type).header('cache-control', IMMUTABLE).send(a.body));
+  }
   app.get('/healthz', async (_request, reply) => {
     await s.store.ping();
     return reply.header('cache-control', 'no-store').send({ status: 'ok' });
   });
 
   const page = createPageContext(s);
+  homeEndpoint(app, s, page);
   discoveryEndpoints(app, s);
   authorizeEndpoint(app, s, page);
   interactionEndpoints(app, s, page);
@@ -119,5 +125,6 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   secondFactorEndpoints(app, s, page);
   signupEndpoints(app, s, page);
   verifyEmailEndpoints(app, s, page);
+  passkeyEndpoints(app, s, page);
   return app;
 }

@@ -39,10 +39,14 @@ export function createPageContext(s: Services) {
     session(request: FastifyRequest): Promise<Session | undefined> {
       return s.sessions.read(request.cookies[names.session]);
     },
-    /** Starts a fresh session (a new id on every sign-in prevents fixation); `amr`: how the person signed in (default ["pwd"]). */
-    async startSession(request: FastifyRequest, reply: FastifyReply, userId: string, amr?: readonly string[]): Promise<Session> {
+    /**
+     * Starts a fresh session (a new id on every sign-in prevents fixation). `amr`: the
+     * methods the person just used (RFC 8176), a password unless given.
+     */
+    async startSession(request: FastifyRequest, reply: FastifyReply, userId: string,
+      opts: { amr?: readonly string[] } = {}): Promise<Session> {
       const { cookie, session } = await s.sessions.start(userId, s.now(), { replaces: request.cookies[names.session],
-        device: deviceLabel(request.headers['user-agent']), amr });
+        device: deviceLabel(request.headers['user-agent']), amr: opts.amr });
       reply.setCookie(names.session, cookie, cookieOptions(s.config.issuer, SESSION_TTL_S));
       return session;
     },

@@ -20,6 +20,8 @@ export function installCors(app: FastifyInstance, s: Services) {
 
   function apply(reply: FastifyReply, allow: string) {
     reply.header('access-control-allow-origin', allow);
+    // RFC 9449 §8: a browser client reads the server nonce (and the DPoP challenge).
+    reply.header('access-control-expose-headers', 'DPoP-Nonce, WWW-Authenticate');
     if (allow !== '*') reply.header('vary', 'Origin');
   }
 

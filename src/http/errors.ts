@@ -21,6 +21,7 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyRep
   reply.code(err.status).header('cache-control', 'no-store');
   if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
   if (err.error === 'invalid_client' && err.status === 401) reply.header('www-authenticate', 'Basic realm="alias"');
+  if (err.headers) reply.headers(err.headers);
   return reply.type('application/json; charset=utf-8').send(err.toJSON());
 }
 

@@ -1,4 +1,4 @@
-// Security headers on every response. Pages get a CSP without any script; a form's
+// Security headers on every response. Pages get a CSP whose only scripts are Alias's own files; a form's
 // action may lead back to the client (form-action covers redirects after a POST).
 import type { FastifyInstance } from 'fastify';
 
@@ -17,6 +17,9 @@ export function installSecurityHeaders(app: FastifyInstance, issuer: string) {
       reply.header('content-security-policy', [
         "default-src 'none'",
         "style-src 'self'",
+        // Passkeys (issue 15): Alias's own scripts and their calls back to Alias; never inline.
+        "script-src 'self'",
+        "connect-src 'self'",
         "img-src 'self' data:",
         // Redirects after a form go only to registered redirect URIs (https, or http on
         // loopback), so the scheme is all the policy needs to name.

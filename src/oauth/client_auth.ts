@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { OAuthError } from './errors.js';
 
 /** RFC 7591 §2 token_endpoint_auth_method values Alias knows (OIDC Core §9). */
@@ -5,9 +6,48 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'clie
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
 export interface ClientCredentials {
-  method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  /** `client_assertion`: RFC 7523 §2.2 (private_key_jwt, OIDC Core §9); checked by clients/assertion.ts. */
+  method: 'client_secret_basic' | 'client_secret_post' | 'none' | 'client_assertion';
   clientId: string;
   clientSecret?: string;
+  /** The JWT of `client_assertion` (signature not yet checked). */
+  clientAssertion?: string;
+}
+
+/** RFC 7523 §2.2: the one client_assertion_type Alias knows. */
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** An assertion is a small JWT; anything larger is refused before it is parsed. */
+const MAX_ASSERTION_LENGTH = 16384;
+const badAssertion = (why: string) => new OAuthError('invalid_client', 'client authentication failed', { status: 401, detail: why });
+
+/**
+ * RFC 7521 §4.2 / RFC 7523 §3: the client named by a client assertion is its `sub` (equal
+ * to its `iss`); a `client_id` sent beside it must name the same client.
+ */
+function readAssertion(body: Record<string, unknown>): ClientCredentials {
+  const { client_assertion: assertion, client_assertion_type: type, client_id: postId } = body;
+  if (Array.isArray(assertion) || Array.isArray(type)) throw new OAuthError('invalid_request', 'client_assertion or client_assertion_type is repeated');
+  if (typeof assertion !== 'string' || assertion === '' || typeof type !== 'string' || type === '') {
+    throw new OAuthError('invalid_request', 'client_assertion and client_assertion_type go together');
+  }
+  if (type !== JWT_BEARER_ASSERTION) throw badAssertion(`unsupported client_assertion_type`);
+  if (body.client_secret !== undefined) throw new OAuthError('invalid_request', 'more than one client authentication method used');
+  if (assertion.length > MAX_ASSERTION_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(assertion)) {
+    throw badAssertion('client_assertion is not a signed JWT');
+  }
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(assertion);
+  } catch {
+    throw badAssertion('client_assertion is not a JWT');
+  }
+  const { sub, iss } = claims;
+  if (typeof sub !== 'string' || sub === '' || sub !== iss || sub.includes('\u0000')) throw badAssertion('client_assertion iss and sub must be the client_id');
+  if (postId !== undefined && postId !== sub) {
+    if (typeof postId !== 'string') throw new OAuthError('invalid_request', 'client_id is malformed');
+    throw badAssertion('client_id does not match the client_assertion');
+  }
+  return { method: 'client_assertion', clientId: sub, clientAssertion: assertion };
 }
 
 /** Thrown for any Authorization: Basic header that cannot name a client. */
@@ -28,6 +68,11 @@ export function readClientCredentials(authorization: string | undefined, body: R
   const postSecret = body.client_secret;
   if (Array.isArray(postId) || Array.isArray(postSecret)) {
     throw new OAuthError('invalid_request', 'client_id or client_secret is repeated');
+  }
+  if (body.client_assertion !== undefined || body.client_assertion_type !== undefined) {
+    // RFC 6749 §2.3: one method per request.
+    if (authorization !== undefined) throw new OAuthError('invalid_request', 'more than one client authentication method used');
+    return readAssertion(body);
   }
   if (authorization !== undefined) {
     const m = /^Basic(?: +(.*))?$/i.exec(authorization.trim());

@@ -27,7 +27,10 @@ export type OAuthErrorCode =
   | 'slow_down'
   | 'authorization_pending'
   | 'expired_token'
-  | 'too_many_requests';
+  | 'too_many_requests'
+  // RFC 9449 §5, §7.1, §8.
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,
@@ -55,8 +58,11 @@ export class OAuthError extends Error {
   readonly detail?: string;
   /** Seconds, for 429 and 503 answers. */
   retryAfter?: number;
+  /** Response headers the error needs (RFC 9449 §8: DPoP-Nonce with use_dpop_nonce). */
+  readonly headers?: Record<string, string>;
 
-  constructor(error: OAuthErrorCode, description: string, opts: { status?: number; detail?: string; retryAfter?: number } = {}) {
+  constructor(error: OAuthErrorCode, description: string,
+    opts: { status?: number; detail?: string; retryAfter?: number; headers?: Record<string, string> } = {}) {
     super(`${error}: ${description}`);
     this.name = 'OAuthError';
     this.error = error;
@@ -64,6 +70,7 @@ export class OAuthError extends Error {
     this.status = opts.status ?? defaultStatus[error] ?? 400;
     this.detail = opts.detail;
     this.retryAfter = opts.retryAfter;
+    this.headers = opts.headers;
   }
 
   toJSON(): { error: string; error_description: string } {

@@ -106,6 +106,8 @@ export interface AuthorizationCodesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  /** Migration 015: RFC 9449 §10 dpop_jkt. */
+  dpop_jkt: string | null;
 }
 
 export interface AccessTokensTable {
@@ -119,6 +121,8 @@ export interface AccessTokensTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** Migration 015: RFC 9449 §6 cnf.jkt. */
+  dpop_jkt: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -134,6 +138,14 @@ export interface RefreshTokensTable {
   expires_at: number;
   rotated_at: number | null;
   revoked_at: number | null;
+  /** Migration 015: RFC 9449 §5, public clients' refresh tokens. */
+  dpop_jkt: string | null;
+}
+
+/** Migration 015: single-use JWT ids (RFC 7523 §3 item 7, RFC 9449 §11.1). */
+export interface JwtReplaysTable {
+  key: string;
+  expires_at: number;
 }
 
 export interface SigningKeysTable {
@@ -245,6 +257,9 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  jwt_replays: JwtReplaysTable;
 }
 
 export interface AccountTokensTable {
@@ -288,4 +303,29 @@ export interface RecoveryCodesTable {
   digest: string;
   created_at: number;
   used_at: number | null;
+}
+
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+  /** JSON list of transport names. */
+  transports: string;
+  backup_eligible: number;
+  backup_state: number;
+  device_type: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebauthnChallengesTable {
+  digest: string;
+  purpose: string;
+  browser_digest: string;
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
 }

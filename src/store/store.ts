@@ -4,6 +4,7 @@
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
   RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, TotpFactor,
+  Passkey, WebauthnChallenge, WebauthnPurpose,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -239,10 +240,25 @@ export interface AuditRepo {
  * - authorization_codes: expired before `before` and no token of its family left (a
  *   reused code revokes its family while there is one);
  * - throttles: window started and any block ended before `before`;
- * - logout_deliveries: delivered or failed, queued before `before`.
+ * - logout_deliveries: delivered or failed, queued before `before`;
+ * - webauthn_challenges: expired before `before` (used ones are gone already);
+ * - jwt_replays: expired before `before` (the JWT they name is refused by its exp by then).
  */
 export type PurgeKind = 'interactions' | 'sessions' | 'device_codes' | 'access_tokens' | 'refresh_tokens'
-  | 'authorization_codes' | 'throttles' | 'logout_deliveries';
+  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges' | 'jwt_replays';
+
+/**
+ * Single-use JWT ids (RFC 7523 §3 item 7 client assertions, RFC 9449 §11.1 DPoP proofs),
+ * shared by every node.
+ */
+export interface JwtReplayRepo {
+  /**
+   * Records `key` as used until `expiresAt`. True for the first use; false when the key
+   * is already recorded and not expired at `now`. Of any number of concurrent callers
+   * with one key, on any node, exactly one gets true. An expired record is taken over.
+   */
+  claim(key: string, expiresAt: number, now: number): Promise<boolean>;
+}
 
 export interface PurgeRepo {
   /** Deletes up to `limit` rows of `kind` (rules above); returns how many. Safe to run on several nodes at once. */
@@ -269,9 +285,12 @@ export interface Store {
   mailOutbox: MailOutboxRepo;
   /** TOTP authenticators and recovery codes (issue 15 §2). */
   secondFactors: SecondFactorRepo;
+  passkeys: PasskeyRepo;
+  webauthnChallenges: WebauthnChallengeRepo;
   audit: AuditRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
+  jwtReplays: JwtReplayRepo;
   /**
    * Runs `fn` in one transaction; nested calls join the outer one. When PostgreSQL aborts
    * the transaction for a deadlock or a serialization failure, `fn` runs again (at most
@@ -335,4 +354,34 @@ export interface SecondFactorRepo {
   /** How many unused recovery codes the account has. */
   countRecoveryCodes(userId: string): Promise<number>;
   deleteRecoveryCodes(userId: string): Promise<void>;
+}
+
+/** The passkeys (WebAuthn credentials) of accounts. */
+export interface PasskeyRepo {
+  /** A credential id already registered (to anyone) → UniqueViolation. */
+  insert(passkey: Passkey): Promise<void>;
+  getByCredentialId(credentialId: string): Promise<Passkey | undefined>;
+  /** Oldest first. */
+  listByUser(userId: string): Promise<Passkey[]>;
+  /** Renames the user's passkey; false when the user has no passkey `id`. */
+  rename(userId: string, id: string, name: string): Promise<boolean>;
+  /** Deletes the user's passkey and returns it; undefined when the user has no passkey `id`. */
+  delete(userId: string, id: string): Promise<Passkey | undefined>;
+  /**
+   * Records a sign-in: the new counter, the backup state and the time. Only while the
+   * stored counter is still `expectedCounter` (compare-and-set), so of two sign-ins racing
+   * with the same counter value one wins; false for the loser.
+   */
+  recordUse(id: string, expectedCounter: number, use: { counter: number; backupState: boolean; at: number }): Promise<boolean>;
+}
+
+/** Challenges of WebAuthn ceremonies in progress: single use, per browser and purpose. */
+export interface WebauthnChallengeRepo {
+  insert(challenge: WebauthnChallenge): Promise<void>;
+  /**
+   * Deletes and returns the challenge when it exists, has this purpose, was issued to this
+   * browser and is unexpired at `now`, in one statement (of two uses at once, one wins).
+   * Otherwise nothing changes and undefined comes back.
+   */
+  take(digest: string, purpose: WebauthnPurpose, browserDigest: string, now: number): Promise<WebauthnChallenge | undefined>;
 }

@@ -113,6 +113,8 @@ export interface AuthorizationCode {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
+  /** RFC 9449 §10: the thumbprint of the key the client named with dpop_jkt. */
+  dpopJkt?: string | null;
 }
 
 export interface AccessToken {
@@ -126,6 +128,8 @@ export interface AccessToken {
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** RFC 9449 §6: the JWK thumbprint (RFC 7638) the token is bound to; null for Bearer tokens. */
+  dpopJkt?: string | null;
 }
 
 export interface RefreshToken {
@@ -141,6 +145,8 @@ export interface RefreshToken {
   expiresAt: number;
   rotatedAt: number | null;
   revokedAt: number | null;
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key. */
+  dpopJkt?: string | null;
 }
 
 export interface SigningKeyRecord {
@@ -225,7 +231,8 @@ export type AuditEventType =
   | 'admin.user.created' | 'admin.keys.rotated'
   | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled'
   | 'signup' | 'email.verified'
-  | 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes.renewed' | 'mfa.recovery_code.used' | 'mfa.verified';
+  | 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes.renewed' | 'mfa.recovery_code.used' | 'mfa.verified'
+  | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning';
 
 export interface AuditEvent {
   id: string;
@@ -284,4 +291,39 @@ export interface TotpFactor {
   /** The time step of the last accepted code (a code is never accepted twice). */
   lastStep: number;
   createdAt: number;
+}
+
+/** A registered passkey (WebAuthn credential) of an account (accounts/passkeys.ts). */
+export interface Passkey {
+  /** Alias's own id (hex), used in the account page's URLs. */
+  id: string;
+  userId: string;
+  /** The WebAuthn credential id, base64url. */
+  credentialId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  /** The signature counter last seen (0 for authenticators that keep none). */
+  counter: number;
+  transports: string[];
+  backupEligible: boolean;
+  backupState: boolean;
+  /** singleDevice or multiDevice (synced), from the backup-eligible flag. */
+  deviceType: 'singleDevice' | 'multiDevice';
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export type WebauthnPurpose = 'register' | 'authenticate';
+
+/** A WebAuthn ceremony's challenge, stored as its digest. */
+export interface WebauthnChallenge {
+  digest: string;
+  purpose: WebauthnPurpose;
+  /** Digest of the alias_browser cookie that asked for it. */
+  browserDigest: string;
+  /** Registration: the account the passkey is for. */
+  userId: string | null;
+  createdAt: number;
+  expiresAt: number;
 }

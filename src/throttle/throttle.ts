@@ -92,6 +92,18 @@ export async function reserveAll(throttle: Throttler, counters: { key: string; p
   return { ok: true, async release() { for (const h of held) await h.release(); } };
 }
 
+/**
+ * Counts one event (a sign-up, a mail asked for) on every counter, atomically, before the
+ * work it limits: a burst of parallel requests gets no more through than the policies
+ * allow (issue 16). The event stays counted; `policy.allowed` events pass in a window, the
+ * next waits. Refused events are not counted on any counter.
+ */
+export async function countEvent(throttle: Throttler, counters: { key: string; policy: ThrottlePolicy }[]):
+  Promise<{ ok: true } | { ok: false; retryAfter: number }> {
+  const r = await reserveAll(throttle, counters);
+  return r.ok ? { ok: true } : r;
+}
+
 export function createThrottler(store: Store, now: () => number): Throttler {
   return {
     async retryAfter(key) {

@@ -14,7 +14,8 @@ export const CODE_TTL_S = 60;
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: DPoP when the access token is bound to a key. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   channels?: string;
@@ -41,6 +42,8 @@ export interface UserTokenRequest {
    * user and refresh tokens are returned - new ID tokens are not").
    */
   idToken?: boolean;
+  /** RFC 9449: the thumbprint of the DPoP key the access token is bound to. */
+  dpopJkt?: string;
 }
 
 /** Tokens stored in a transaction, with the ID token still to sign. */
@@ -81,11 +84,11 @@ export function createTokenIssuer(deps: {
       await tx.accessTokens.insert({
         digest: digest(accessToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
         familyId: req.familyId, scopes: req.scopes, channels, createdAt: t,
-        expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null,
+        expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null, ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}),
       });
       const body: TokenResponse = {
         access_token: accessToken,
-        token_type: 'Bearer',
+        token_type: req.dpopJkt ? 'DPoP' : 'Bearer',
         expires_in: ACCESS_TOKEN_TTL_S,
         scope: formatList(req.scopes),
       };
@@ -99,6 +102,9 @@ export function createTokenIssuer(deps: {
           channels: refreshScopes.includes('contact') ? (req.refreshChannels ?? req.channels).filter((c) => c !== META_CHANNEL) : [],
           authTime: req.authTime, createdAt: t, expiresAt: t + REFRESH_TOKEN_TTL_S * 1000, rotatedAt: null,
           revokedAt: null,
+          // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a
+          // confidential client's is not (it authenticates at every refresh).
+          ...(req.dpopJkt && req.client.isPublic ? { dpopJkt: req.dpopJkt } : {}),
         });
         body.refresh_token = refreshToken;
       }

@@ -13,7 +13,8 @@ export function consentView(client: Client, scopes: string[], channels: string[]
     title: `Allow ${client.name}`,
     clientName: client.name,
     contact: scopes.includes('contact'),
-    contactLabel: SCOPE_TEXT.contact,
+    // The channel list's hint names the contact checkbox by its words, without its aside.
+    contactLabel: 'Send you messages through Alias',
     // openid is always included and shown as text, never as a checkbox.
     scopes: sortScopes(scopes.filter((x) => x !== 'openid'))
       .map((name) => ({ name, description: SCOPE_TEXT[name] ?? name, checked: true })),

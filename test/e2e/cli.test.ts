@@ -11,12 +11,13 @@ import { aliasid, json, ok, refused } from '../helpers/cli.js';
 
 const LEAF_OPTIONS: Record<string, string[]> = {
   '': ['serve', 'migrate', 'user', 'client', 'keys'],
-  serve: ['--port', '--host', '--issuer', '--db', '--demo'],
+  serve: ['--port', '--host', '--issuer', '--db', '--demo', '--demo-app-port'],
   migrate: ['--db'],
   'user create': ['--email', '--password', '--nickname', '--json', '--db'],
   'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',
-    '--post-logout-redirect-uri', '--id-token-alg', '--require-mfa', '--json', '--db'],
-  'client update': ['<id>', '--name', '--channel', '--remove-channel', '--id-token-alg', '--require-mfa', '--no-require-mfa', '--json', '--db'],
+    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--require-mfa', '--json', '--db'],
+  'client update': ['<id>', '--name', '--channel', '--remove-channel', '--id-token-alg', '--dpop-bound-access-tokens',
+    '--no-dpop-bound-access-tokens', '--require-mfa', '--no-require-mfa', '--json', '--db'],
   'client list': ['--json', '--db'],
   'client show': ['<id>', '--json', '--db'],
   'client delete': ['<id>', '--db'],
@@ -150,6 +151,20 @@ for (const kind of databaseKinds()) {
       const stored = await s.clients.get(c.client_id as string);
       assert.equal(stored?.isPublic, true);
       assert.equal(stored?.secretDigest, null);
+    });
+
+    it('client create/update --[no-]dpop-bound-access-tokens sets dpop_bound_access_tokens (RFC 9449 §5.2), false by default', async () => {
+      const c = json(await run('client', 'create', '--name', 'Agent', '--grant-type', 'client_credentials', '--dpop-bound-access-tokens', '--json'));
+      const id = c.client_id as string;
+      assert.equal(c.dpop_bound_access_tokens, true, 'in the RFC 7591 client information response');
+      assert.equal((await s.clients.get(id))?.dpopBoundAccessTokens, true);
+      const off = json(await run('client', 'update', id, '--no-dpop-bound-access-tokens', '--json'));
+      assert.equal(off.dpop_bound_access_tokens, false);
+      assert.equal(off.client_name, 'Agent', 'nothing else changes');
+      assert.equal((await s.clients.get(id))?.dpopBoundAccessTokens, false);
+      assert.match(ok(await run('client', 'show', id)).stdout, /^dpop_bound\s+no$/m);
+      const plain = json(await run('client', 'create', '--name', 'Plain', '--redirect-uri', 'https://plain.example/cb', '--json'));
+      assert.equal(plain.dpop_bound_access_tokens, false);
     });
 
     it('client create/update --id-token-alg sets id_token_signed_response_alg (OIDC Dynamic Client Registration §2), RS256 by default', async () => {

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { databaseKinds, sqlite, type TestDatabase } from '../helpers/databases.js';
-import { freePort } from '../helpers/harness.js';
+import { freePort, freePortPair } from '../helpers/harness.js';
 import { Browser, checkboxes, type Page } from '../helpers/browser.js';
-import { aliasid, json, ok, spawnCli } from '../helpers/cli.js';
+import { aliasid, json, ok, refused, spawnCli } from '../helpers/cli.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 
@@ -251,7 +251,9 @@ describe('aliasid serve --demo', () => {
   let served: Served;
   before(async () => {
     db = await sqlite.create();
-    served = await serve(['--demo', '--db', db.env.ALIAS_DB!], db.env, await freePort());
+    served = await serve(['--demo', '--demo-app-port', String(await freePortPair()), '--db', db.env.ALIAS_DB!], db.env, await freePort());
+    // The banner follows once the demo apps listen too, a moment after Alias answers.
+    for (let i = 0; i < 300 && !/redirect_uri.*\n[\s\S]*redirect_uri/.test(served.output()); i++) await new Promise((r) => setTimeout(r, 100));
   });
   after(async () => {
     if (served) {
@@ -263,7 +265,7 @@ describe('aliasid serve --demo', () => {
 
   it('prints demo credentials that work for one sign-in', async () => {
     const out = served.output();
-    const user = /user\s+(\S+@\S+)\s+\/\s+(\S+)/.exec(out);
+    const user = /sign in as\s+(\S+@\S+)\s+\/\s+([^\s,]+)/.exec(out);
     const id = /client_id\s+(\S+)/.exec(out)?.[1];
     const secret = /client_secret\s+(\S+)/.exec(out)?.[1];
     const redirectUri = /redirect_uri\s+(\S+)/.exec(out)?.[1];
@@ -288,6 +290,24 @@ describe('aliasid serve --demo', () => {
     assert.ok(claims.nickname, 'the demo user has a nickname');
     const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     assert.equal(info.nickname, claims.nickname);
+  });
+});
+
+describe('aliasid serve --demo with a demo app port in use', () => {
+  it('exits non-zero at once, naming the port and --demo-app-port', async () => {
+    const { createServer } = await import('node:net');
+    const appPort = await freePortPair();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(appPort + 1, '127.0.0.1', resolve));
+    const db = await sqlite.create();
+    try {
+      const r = await aliasid(['serve', '--demo', '--port', String(await freePort()), '--demo-app-port', String(appPort),
+        '--db', db.env.ALIAS_DB!], { ...db.env, ALIAS_LOG_LEVEL: 'warn' });
+      refused(r, new RegExp(`cannot listen on http://localhost:${appPort + 1} \\(the port is in use\\).*--demo-app-port`));
+    } finally {
+      blocker.close();
+      await db.cleanup();
+    }
   });
 });
 

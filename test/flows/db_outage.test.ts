@@ -227,4 +227,36 @@ describe('SQLite: a writer holding the database beyond busy_timeout', () => {
     await res.arrayBuffer();
     process.stderr.write(`# sqlite busy: 503 after ${took} ms\n`);
   });
+
+  it('waiting for the lock never freezes the process (issue 16): other requests are answered meanwhile; the write goes through once the lock is free', async () => {
+    // better-sqlite3 waits for a lock synchronously: with SQLite's own busy_timeout of 5 s
+    // the whole event loop (this process is the server) stood still until the lock was free.
+    other.exec('begin immediate');
+    let maxGap = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const t = performance.now();
+      maxGap = Math.max(maxGap, t - last);
+      last = t;
+    }, 5);
+    try {
+      const pending = r.token();
+      await new Promise((res) => setTimeout(res, 300));
+      const t0 = performance.now();
+      const discovery = await r.discovery();
+      assert.equal(discovery.status, 200);
+      await discovery.arrayBuffer();
+      const discoveryMs = performance.now() - t0;
+      await new Promise((res) => setTimeout(res, 500));
+      other.exec('commit');
+      const res = await pending;
+      assert.equal(res.status, 200, 'the write waited for the lock and succeeded');
+      await res.arrayBuffer();
+      assert.ok(discoveryMs < 250, `discovery answered in ${discoveryMs.toFixed(0)} ms while a write waited`);
+      assert.ok(maxGap < 250, `the event loop stood still for ${maxGap.toFixed(0)} ms`);
+    } finally {
+      clearInterval(ticker);
+      if (other.inTransaction) other.exec('rollback');
+    }
+  });
 });

@@ -186,6 +186,17 @@ for (const kind of databaseKinds()) {
       assert.equal(mailsTo(user.email).length, 3, 'three mails, none for the refused request');
     });
 
+    it('rate limits hold under a burst (issue 16): 12 parallel /forgot requests for one address → exactly 3 answered, 9 refused with 429', async () => {
+      // Counted atomically before the work: parallel requests must not all read "not blocked"
+      // before any of them is counted.
+      const address = `burst-${Date.now()}@example.com`;
+      const anon = new Browser(alias.issuer);
+      const forgot = await anon.follow('/forgot');
+      const answers = await Promise.all(Array.from({ length: 12 }, () => anon.submit(forgot, { email: address })));
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [...Array(3).fill(200), ...Array(9).fill(429)]);
+    });
+
     it('/account password change (issue 16 item 4): other browsers signed out, tokens revoked, this browser kept, the page says so', async () => {
       // Fails before the fix: browser B stayed signed in and the old refresh token still refreshed.
       const c = await connected();

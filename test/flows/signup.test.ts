@@ -211,6 +211,15 @@ for (const kind of databaseKinds()) {
       assert.equal(limited.status, 429, 'resend is rate limited per account');
       assert.ok(Number(limited.headers.get('retry-after')) > 0);
 
+
+      // Issue 16: counted atomically before the work, so a burst of parallel resends gets no
+      // more links through than the allowance (3 per account an hour: all used above).
+      const other = await alias.s.accounts.create({ email: address(), password: PASSWORD, emailVerified: false });
+      const b2 = new Browser(alias.issuer);
+      const confirm2 = await b2.submit((await authorize(b2, client.id)).page, { email: other.email, password: PASSWORD });
+      const burst = await Promise.all(Array.from({ length: 8 }, () => b2.submit(confirm2, {})));
+      assert.deepEqual(burst.map((r) => r.status).sort(), [...Array(3).fill(200), ...Array(5).fill(429)]);
+
       const silent = await authorize(browser, client.id, { prompt: 'none' });
       const error = new URL(silent.page.url).searchParams;
       assert.equal(error.get('error'), 'interaction_required');

@@ -36,7 +36,7 @@
 // ALIAS_FUZZ_LOG=1 to print every answer's status.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import * as OTPAuth from 'otpauth';
 import { secondFactorKey } from '../../src/accounts/second_factor.js';
@@ -47,19 +47,25 @@ import {
   cases, describeWire, diffRows, mutate, serialize, snapshotRows, type Pairs, type RowChange, type Spec, type Wire,
 } from '../helpers/fuzz.js';
 import { isApiPath } from '../../src/http/errors.js';
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { accessTokenHash } from '../../src/oauth/dpop.js';
 import { digest, mintOpaque } from '../../src/tokens/opaque.js';
 import { newFamilyId } from '../../src/tokens/issuer.js';
 import { newUserCode, formatUserCode } from '../../src/oauth/user_code.js';
 import { unsubscribeToken } from '../../src/relay/unsubscribe_token.js';
 import { DEVICE_GRANT } from '../../src/device/device_flow.js';
 import type { Client, Grant, LinkPurpose, User } from '../../src/store/types.js';
+import { SoftAuthenticator } from '../helpers/webauthn.js';
 
 /**
  * Tables whose rows may change on a rejected request: failure counters (DESIGN: "rate
  * limits and lockouts count failures"), migration bookkeeping, and an audit log of
  * refusals if one exists (names another engineer may give it).
  */
-export const NOT_STATE = ['throttles', 'kysely_migration', 'kysely_migration_lock', 'audit_events', 'audit_log', 'audit_logs'] as const;
+export const NOT_STATE = ['throttles', 'kysely_migration', 'kysely_migration_lock', 'audit_events', 'audit_log', 'audit_logs',
+  // Used JWT ids (RFC 9449 §11.1, RFC 7523 §3): a proof or assertion presented is spent even
+  // when the request fails later (its replay must still be refused).
+  'jwt_replays'] as const;
 
 const SEED = process.env.ALIAS_FUZZ_SEED ? Number(process.env.ALIAS_FUZZ_SEED) : 20_240_505;
 const PATH = process.env.ALIAS_FUZZ_PATH;
@@ -87,6 +93,8 @@ const form = (path: string, pairs: Pairs, headers: Record<string, string> = {}):
   ({ method: 'POST', path, query: [], body: { kind: 'form', pairs }, headers: { 'content-type': FORM, ...headers } });
 const get = (path: string, query: Pairs = [], headers: Record<string, string> = {}): Spec =>
   ({ method: 'GET', path, query, headers });
+const json = (path: string, value: unknown, headers: Record<string, string> = {}): Spec =>
+  ({ method: 'POST', path, query: [], body: { kind: 'json', value }, headers: { 'content-type': 'application/json', ...headers } });
 const COOKIES = { cookie: '$COOKIES' };
 const BROWSER_ONLY = { cookie: 'alias_browser=$BROWSER' };
 const BASIC = { authorization: '$CONFBASIC' };
@@ -204,6 +212,16 @@ const GROUPS: Record<string, Record<string, Template>> = {
     totp_recovery_codes: { spec: form('/account/totp/recovery-codes', [['csrf', '$CSRF']], COOKIES) },
     totp_disable: { spec: form('/account/totp/disable', [['csrf', '$CSRF']], COOKIES) },
   },
+  'passkeys (issue 15)': {
+    // JSON bodies; `"$PKREG"` and `"$PKAUTH"` (quotes included) become a software
+    // authenticator's fresh registration and assertion for this browser's challenge.
+    register_options: { spec: json('/api/passkeys/register/options', { csrf: '$CSRF' }, COOKIES) },
+    register_verify: { spec: json('/api/passkeys/register/verify', { csrf: '$CSRF', response: '$PKREG', name: 'Fuzz $RUNID' }, COOKIES) },
+    authenticate_options: { spec: json('/api/passkeys/authenticate/options', { csrf: '$CSRF' }, BROWSER_ONLY) },
+    authenticate_verify: { spec: json('/api/passkeys/authenticate/verify', { csrf: '$CSRF', response: '$PKAUTH' }, BROWSER_ONLY) },
+    rename: { spec: form('/account/passkeys/$PASSKEY/rename', [['csrf', '$CSRF'], ['name', 'Renamed']], COOKIES) },
+    remove: { spec: form('/account/passkeys/$PASSKEY/remove', [['csrf', '$CSRF']], COOKIES) },
+  },
   'messages relay': {
     bearer: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('news') },
       headers: { authorization: 'Bearer $ACCESS', 'content-type': 'application/json', 'idempotency-key': 'k-$RUNID' } } },
@@ -211,6 +229,18 @@ const GROUPS: Record<string, Record<string, Template>> = {
       headers: { authorization: '$CONFBASIC', 'content-type': 'application/json; charset=utf-8' } } },
     basic_meta: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('_meta') },
       headers: { authorization: '$CONFBASIC', 'content-type': 'application/json', 'idempotency-key': 'meta-$RUNID' } } },
+  },
+  'DPoP proofs and client assertions (RFC 9449, RFC 7523)': {
+    dpop_client_credentials: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'], ['scope', 'reports:read']],
+      { ...BASIC, dpop: '$DPOP_TOKEN' }) },
+    dpop_refresh: { spec: form('/api/oauth2/token', [['grant_type', 'refresh_token'], ['refresh_token', '$REFRESH']],
+      { ...BASIC, dpop: '$DPOP_TOKEN' }) },
+    assertion_client_credentials: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'],
+      ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', '$ASSERTION']]) },
+    assertion_introspect: { spec: form('/api/oauth2/introspect', [['token', '$KEY_ACCESS'], ['client_id', '$KEYCLIENT'],
+      ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'], ['client_assertion', '$ASSERTION']]) },
+    userinfo_dpop: { spec: get('/api/oauth2/userinfo', [], { authorization: 'DPoP $DPOP_ACCESS', dpop: '$DPOP_USERINFO' }) },
+    authorize_dpop_jkt: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none'], ['dpop_jkt', '$JKT']]), COOKIES) },
   },
   'unsubscribe, discovery, JWKS and the rest': {
     unsubscribe_page: { spec: get('/unsubscribe/$UNSUB', [], COOKIES) },
@@ -232,12 +262,18 @@ const GROUPS: Record<string, Record<string, Template>> = {
 /** The fixed world every case runs in. */
 interface World {
   alias: Alias;
+  /** A private_key_jwt client (RFC 7523) and its key; the DPoP key of the run. */
+  keyClient: Client;
+  clientKey: CryptoKeyPair;
+  dpopKey: CryptoKeyPair;
   user: User & { password: string };
   conf: Client;
   confSecret: string;
   pub: Client;
   browser: string;
   unsub: string;
+  /** The fuzz user's registered passkey (authenticate_verify signs in with it). */
+  authenticator: SoftAuthenticator;
 }
 
 const challengeOf = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
@@ -294,6 +330,32 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     v.set('$REFRESH', body.refresh_token!);
     v.set('$IDTOKEN', body.id_token!);
   }
+  // RFC 9449 proofs and an RFC 7523 assertion, fresh for each case (each is single use).
+  const dpopProof = async (htm: string, htu: string, extra: Record<string, string> = {}) => new SignJWT({ htm, htu, jti: mintOpaque(12),
+    nonce: s.dpop.nonce(), ...extra }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(w.dpopKey.publicKey) })
+    .setIssuedAt(Math.floor(t0 / 1000)).sign(w.dpopKey.privateKey);
+  if (uses('$DPOP_TOKEN')) v.set('$DPOP_TOKEN', await dpopProof('POST', `${w.alias.issuer}/api/oauth2/token`));
+  if (uses('$JKT')) v.set('$JKT', await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey)));
+  if (uses('$DPOP_ACCESS')) {
+    const jkt = await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey));
+    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
+      scopes: USER_SCOPES, channels: ['news'], authTime: t0, amr: ['pwd'], idToken: false, dpopJkt: jkt }));
+    v.set('$DPOP_ACCESS', minted.body.access_token);
+    v.set('$DPOP_USERINFO', await dpopProof('GET', `${w.alias.issuer}/api/oauth2/userinfo`,
+      { ath: accessTokenHash(minted.body.access_token) }));
+  }
+  v.set('$KEYCLIENT', w.keyClient.id);
+  if (uses('$ASSERTION')) {
+    v.set('$ASSERTION', await new SignJWT({ jti: mintOpaque(12) }).setProtectedHeader({ alg: 'ES256', kid: 'fuzz' })
+      .setIssuer(w.keyClient.id).setSubject(w.keyClient.id).setAudience(w.alias.issuer).setIssuedAt(Math.floor(t0 / 1000))
+      .setExpirationTime(Math.floor(t0 / 1000) + 60).sign(w.clientKey.privateKey));
+  }
+  if (uses('$KEY_ACCESS')) {
+    const token = mintOpaque();
+    await s.store.accessTokens.insert({ digest: digest(token), clientId: w.keyClient.id, userId: null, grantId: null, familyId: null,
+      scopes: [], channels: [], createdAt: t0, expiresAt: t0 + 1800_000, revokedAt: null });
+    v.set('$KEY_ACCESS', token);
+  }
   if (uses('$CC_ACCESS')) {
     const token = mintOpaque();
     await s.store.accessTokens.insert({ digest: digest(token), clientId: w.conf.id, userId: null, grantId: null, familyId: null,
@@ -338,6 +400,21 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     v.set('$ENROLMENT', enrolment.sealed);
     v.set('$ENROLCODE', totpCode(enrolment.secret));
   }
+  if (uses('$PKREG')) {
+    // Passkeys added by earlier cases go (the fuzz key stays), so the per-account limit is never the answer.
+    for (const p of await s.store.passkeys.listByUser(w.user.id)) {
+      if (p.credentialId !== w.authenticator.credentials[0]!.id) await s.store.passkeys.delete(w.user.id, p.id);
+    }
+    const options = await s.passkeys.registrationOptions(w.user, w.browser);
+    v.set('"$PKREG"', JSON.stringify(new SoftAuthenticator(w.alias.issuer).register(options)));
+  }
+  if (uses('$PKAUTH')) v.set('"$PKAUTH"', JSON.stringify(w.authenticator.assert(await s.passkeys.authenticationOptions(w.browser))));
+  if (uses('$PASSKEY')) {
+    const id = randomBytes(16).toString('hex');
+    await s.store.passkeys.insert({ id, userId: w.user.id, credentialId: mintOpaque(), publicKey: mintOpaque(), counter: 0, transports: [],
+      backupEligible: false, backupState: false, deviceType: 'singleDevice', name: 'Spare', createdAt: t0, lastUsedAt: null });
+    v.set('$PASSKEY', id);
+  }
   if (uses('$INTERACTION')) {
     const id = mintOpaque(24);
     const i = t.interaction ?? { prompt: 'consent', authenticated: true };
@@ -369,9 +446,13 @@ function rejection(w: Wire, status: number, headers: Record<string, unknown>, bo
  * - RFC 6749 §4.1.2 / RFC 9700 §4.14.2: a reused authorization code or refresh token
  *   (invalid_grant "already used") revokes the tokens issued from it;
  * - RFC 8628 §3.5: a device's poll (authorization_pending, slow_down, access_denied) records
- *   when it polled, and slow_down widens its interval.
+ *   when it polled, and slow_down widens its interval;
+ * - issue 15 §1: a refused passkey verification spends the challenge it took.
  */
 function legitimateOnRejection(c: RowChange, w: Wire, error: { error?: string; error_description?: string } | undefined): boolean {
+  // Issue 15 §1: a WebAuthn challenge is single use; a verification that was refused
+  // after taking it has spent it (a replay must not get another try).
+  if (w.url.startsWith('/api/passkeys/') && w.url.includes('/verify') && c.table === 'webauthn_challenges' && c.kind === 'delete') return true;
   if (w.url.split('?')[0] !== '/api/oauth2/token' || !error) return false;
   if (error.error === 'invalid_grant' && /already used/.test(error.error_description ?? '') && c.kind === 'update' &&
     (c.table === 'access_tokens' || c.table === 'refresh_tokens') && c.columns.every((x) => x === 'revoked_at') &&
@@ -464,7 +545,18 @@ for (const kind of databaseKinds()) {
       });
       const { client: pub } = await alias.client({ name: 'Fuzz TV', redirectUris: [LOOPBACK_CB], isPublic: true,
         grantTypes: ['authorization_code', DEVICE_GRANT] });
-      w = { alias, user, conf, confSecret: secret!, pub, browser: mintOpaque(),
+      const browser = mintOpaque();
+      const authenticator = new SoftAuthenticator(alias.issuer);
+      const registered = await alias.s.passkeys.register({ user, browserId: browser, name: 'Fuzz key',
+        response: authenticator.register(await alias.s.passkeys.registrationOptions(user, browser)) });
+      assert.ok(registered.ok, 'the fuzz passkey is registered');
+      // RFC 7523: a private_key_jwt client, set up through the store (the registry's fields).
+      const clientKey = await generateKeyPair('ES256');
+      const { client: keyed } = await alias.client({ name: 'Fuzz agent', redirectUris: [], grantTypes: ['client_credentials'] });
+      const keyClient: Client = { ...keyed, tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [{ ...await exportJWK(clientKey.publicKey), kid: 'fuzz', alg: 'ES256' }] } };
+      await alias.s.store.clients.update(keyClient);
+      w = { alias, user, conf, confSecret: secret!, pub, browser, authenticator, keyClient, clientKey, dpopKey: await generateKeyPair('ES256'),
         unsub: unsubscribeToken(alias.s.secrets, { userId: user.id, clientId: conf.id, channel: 'news' }) };
     });
     after(async () => {

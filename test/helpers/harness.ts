@@ -20,6 +20,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A free port whose next port is free too (`serve --demo`'s two demo apps). */
+export async function freePortPair(): Promise<number> {
+  const free = (port: number) => new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  for (let i = 0; i < 50; i++) {
+    const port = await freePort();
+    if (port < 65535 && await free(port + 1)) return port;
+  }
+  throw new Error('no two adjacent free ports');
+}
+
 export interface Alias {
   s: Services;
   app: FastifyInstance;
@@ -39,10 +53,12 @@ export async function startAlias(kind: DatabaseKind, opts: {
   env?: Record<string, string>;
   /** Rewrites the database location Alias connects to (e.g. through a TCP proxy). */
   via?: (location: string) => string;
+  /** The issuer's host name (still served on 127.0.0.1): `localhost` where an IP address will not do (a WebAuthn RP ID). */
+  issuerHost?: string;
 } = {}): Promise<Alias> {
   const db = await kind.create();
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${opts.issuerHost ?? '127.0.0.1'}:${port}`;
   let offset = 0;
   const now = () => Date.now() + offset;
   const config = loadConfig({ db: opts.via ? opts.via(db.location) : db.location, port, issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent',

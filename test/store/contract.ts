@@ -1726,6 +1726,57 @@ export function storeContract(kind: DatabaseKind): void {
       });
     });
 
+    describe('JWT replays (RFC 7523 assertions, RFC 9449 proofs)', () => {
+      it('claim is true once per key until it expires, then the key can be claimed again', async () => {
+        // store.ts JwtReplayRepo.claim: a jti is single use until its exp.
+        const key = uid('jti');
+        assert.equal(await store.jwtReplays.claim(key, NOW + MINUTE, NOW), true, 'first use');
+        assert.equal(await store.jwtReplays.claim(key, NOW + MINUTE, NOW + 1), false, 'replay');
+        assert.equal(await node2.jwtReplays.claim(key, NOW + 2 * MINUTE, NOW + 2), false, 'replay at another node');
+        assert.equal(await store.jwtReplays.claim(uid('jti'), NOW + MINUTE, NOW), true, 'another key is independent');
+        assert.equal(await store.jwtReplays.claim(key, NOW + 3 * MINUTE, NOW + MINUTE), true, 'expired: taken over');
+        assert.equal(await store.jwtReplays.claim(key, NOW + 3 * MINUTE, NOW + MINUTE + 1), false, 'and single use again');
+      });
+
+      it(`${RACERS} concurrent claims of one key on two nodes: exactly one wins`, async () => {
+        // RFC 9449 §11.1: the replay check holds across every node of a deployment.
+        const key = uid('jti');
+        const results = await race(RACERS, (i) => (i % 2 ? node2 : store).jwtReplays.claim(key, NOW + MINUTE, NOW));
+        assert.equal(results.filter((r) => r).length, 1);
+      });
+
+      it('the janitor purges claims expired before `before`, and only those', async () => {
+        // store.ts PurgeKind: jwt_replays.
+        const [old, live] = [uid('jti'), uid('jti')];
+        await store.jwtReplays.claim(old, 1_000, 0);
+        await store.jwtReplays.claim(live, NOW + MINUTE, NOW);
+        assert.ok(await store.expired.purge('jwt_replays', 100_000, 100) >= 1);
+        assert.equal(await store.jwtReplays.claim(old, 2_000, 1_500), true, 'the purged key is free');
+        assert.equal(await store.jwtReplays.claim(live, NOW + MINUTE, NOW), false, 'the live key stays');
+      });
+    });
+
+    describe('DPoP bindings (RFC 9449)', () => {
+      it('codes, access tokens and refresh tokens keep the key thumbprint they are bound to', async () => {
+        // RFC 9449 §6 (cnf.jkt), §10 (dpop_jkt), §5 (public clients' refresh tokens).
+        const { grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
+        const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+        const code = newCode(grant, { dpopJkt: jkt });
+        const at = newAccess(grant, uid('family'), { dpopJkt: jkt });
+        const rt = newRefresh(grant, uid('family'), { dpopJkt: jkt });
+        await store.codes.insert(code);
+        await store.accessTokens.insert(at);
+        await store.refreshTokens.insert(rt);
+        assert.equal((await store.codes.consume(code.digest, NOW + 1))?.dpopJkt, jkt);
+        assert.deepEqual(await store.accessTokens.get(at.digest), at);
+        assert.equal((await store.accessTokens.getWithGrant(at.digest))?.token.dpopJkt, jkt);
+        assert.equal((await store.refreshTokens.rotate(rt.digest, NOW + 1))?.dpopJkt, jkt);
+        const bearer = newAccess(grant, null);
+        await store.accessTokens.insert(bearer);
+        assert.equal((await store.accessTokens.get(bearer.digest))?.dpopJkt, undefined, 'a Bearer token has none');
+      });
+    });
+
     describe('expired rows (janitor)', () => {
       // Far-past times: only this suite's rows fall before BEFORE, so the counts are exact.
       const BEFORE = 100_000;

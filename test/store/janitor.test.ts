@@ -101,10 +101,20 @@ for (const kind of databaseKinds()) {
       await store.logoutDeliveries.enqueue(deliveries);
       const events = [event(NOW - 91 * DAY), event(NOW - 89 * DAY)];
       for (const e of events) await store.audit.append(e);
+      // WebAuthn challenges (issue 15): expired ones go after the grace period, like sessions.
+      const challenges = [long, recent, NOW + MINUTE].map((expiresAt) => ({ digest: id('ch'), purpose: 'authenticate' as const,
+        browserDigest: 'b', userId: null, createdAt: expiresAt - 5 * MINUTE, expiresAt }));
+      for (const x of challenges) await store.webauthnChallenges.insert(x);
+
+      // Used JWT ids (RFC 7523, RFC 9449): one long expired, one within the grace period, one live.
+      const jtis = [long, recent, NOW + MINUTE].map((expiresAt) => ({ key: id('jti'), expiresAt }));
+      for (const j of jtis) await store.jwtReplays.claim(j.key, j.expiresAt, 0);
 
       const report = await createJanitor({ store, now: () => NOW, auditRetentionDays: 90 }).runOnce();
       assert.deepEqual(report, { interactions: 1, sessions: 1, device_codes: 1, access_tokens: 1, refresh_tokens: 2,
-        authorization_codes: 1, throttles: 1, logout_deliveries: 2, audit_events: 1 });
+        authorization_codes: 1, throttles: 1, logout_deliveries: 2, webauthn_challenges: 1, jwt_replays: 1, audit_events: 1 });
+      assert.deepEqual(await Promise.all(challenges.map((c) => gone(store.webauthnChallenges.take(c.digest, 'authenticate', 'b', 0)))),
+        [true, false, false], 'only the challenge that expired before the grace period went');
 
       assert.deepEqual(await Promise.all(sessions.map((x) => gone(store.sessions.get(x.idDigest, 0)))), [true, false, false],
         'a session that expired within the grace period stays');
@@ -119,6 +129,8 @@ for (const kind of databaseKinds()) {
         'a counter whose window still runs, or whose block has not ended, stays');
       assert.deepEqual(await Promise.all(deliveries.map((x) => gone(store.logoutDeliveries.get(x.id)))), [true, true, false, false]);
       assert.deepEqual(await store.audit.query({ user: { subs: [], userRef: 'ref' }, limit: 10 }), [events[1]]);
+      // A claim of a purged key succeeds again; a kept one is still refused.
+      assert.deepEqual(await Promise.all(jtis.map((j) => store.jwtReplays.claim(j.key, NOW + DAY, 1))), [true, false, false]);
 
       const again = await createJanitor({ store, now: () => NOW, auditRetentionDays: 90 }).runOnce();
       assert.ok(Object.values(again).every((n) => n === 0), 'a second run finds nothing');

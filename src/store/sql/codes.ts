@@ -24,6 +24,8 @@ const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   consumedAt: r.consumed_at,
+  // Only bound rows carry it (the field is optional: Bearer tokens and unbound codes).
+  ...(r.dpop_jkt ? { dpopJkt: r.dpop_jkt } : {}),
 });
 
 /** A code is consumed once (single_use.ts). */
@@ -39,7 +41,7 @@ export function createCodeRepo(s: Sql): CodeRepo {
         digest: c.digest, client_id: c.clientId, user_id: c.userId, grant_id: c.grantId, family_id: c.familyId,
         redirect_uri: c.redirectUri, code_challenge: c.codeChallenge, scopes: json(c.scopes),
         channels: json(c.channels), nonce: c.nonce, auth_time: c.authTime, amr: json(c.amr), created_at: c.createdAt,
-        expires_at: c.expiresAt, consumed_at: c.consumedAt,
+        expires_at: c.expiresAt, consumed_at: c.consumedAt, dpop_jkt: c.dpopJkt ?? null,
       };
       await run('codes.insert', (b) => b.insertInto('authorization_codes').values(placeholders(row)), row);
     },

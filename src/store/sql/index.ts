@@ -25,6 +25,8 @@ import { createLinkTokenRepo } from './link_tokens.js';
 import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
 import { createSecondFactorRepo } from './second_factors.js';
+import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
+import { createJwtReplayRepo } from './jwt_replays.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -52,8 +54,11 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     linkTokens: createLinkTokenRepo(s),
     mailOutbox: createMailOutboxRepo(s),
     secondFactors: createSecondFactorRepo(s),
+    passkeys: createPasskeyRepo(s),
+    webauthnChallenges: createWebauthnChallengeRepo(s),
     audit: createAuditRepo(s),
     expired: createPurgeRepo(s),
+    jwtReplays: createJwtReplayRepo(s),
 
     async transaction(fn) {
       if (inTx) return fn(store);

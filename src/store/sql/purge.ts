@@ -53,6 +53,14 @@ export function createPurgeRepo({ k, dialect, writing }: Sql): PurgeRepo {
           .where('blocked_until', '<', before).limit(limit));
         return count(await k.deleteFrom('throttles').where('key', 'in', due).executeTakeFirst());
       }
+      case 'webauthn_challenges': {
+        const due = lockFree(k.selectFrom('webauthn_challenges').select('digest').where('expires_at', '<', before).limit(limit));
+        return count(await k.deleteFrom('webauthn_challenges').where('digest', 'in', due).executeTakeFirst());
+      }
+      case 'jwt_replays': {
+        const due = lockFree(k.selectFrom('jwt_replays').select('key').where('expires_at', '<', before).limit(limit));
+        return count(await k.deleteFrom('jwt_replays').where('key', 'in', due).executeTakeFirst());
+      }
       case 'logout_deliveries': {
         const due = lockFree(k.selectFrom('logout_deliveries').select('id').where('created_at', '<', before)
           .where('status', 'in', ['delivered', 'failed']).limit(limit));

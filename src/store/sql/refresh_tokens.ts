@@ -20,6 +20,8 @@ const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
   expiresAt: r.expires_at,
   rotatedAt: r.rotated_at,
   revokedAt: r.revoked_at,
+  // Only bound rows carry it (the field is optional: Bearer tokens and unbound codes).
+  ...(r.dpop_jkt ? { dpopJkt: r.dpop_jkt } : {}),
 });
 
 /** A token is rotated once, and only while it is current: neither rotated nor revoked (single_use.ts). */
@@ -35,7 +37,7 @@ export function createRefreshTokenRepo(s: Sql): RefreshTokenRepo {
       const row: Selectable<RefreshTokensTable> = {
         digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
         scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
-        expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt,
+        expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null,
       };
       await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(row)), row);
     },

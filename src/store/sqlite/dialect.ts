@@ -8,7 +8,7 @@ import SQLite from 'better-sqlite3';
 import type { Database } from '../schema.js';
 import type { Dialect } from '../dialect.js';
 import { createReadCache } from './read_cache.js';
-import { groupCommitDialect } from './group_commit.js';
+import { groupCommitDialect, SYNC_BUSY_MS } from './group_commit.js';
 
 /**
  * The database holds password hashes, e-mail addresses and the pairwise salt (issue 16
@@ -46,8 +46,10 @@ export const sqlite: Dialect = {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // Admin commands run while `serve` holds the file: wait for a writer, never fail at
-    // once. Beyond this, SQLITE_BUSY is answered 503 + Retry-After (store/unavailable.ts).
-    db.pragma('busy_timeout = 5000');
+    // once, but never freeze the event loop for long: SQLite waits SYNC_BUSY_MS, the group
+    // commit driver retries asynchronously for up to BUSY_PATIENCE_MS (5 s). Beyond that,
+    // SQLITE_BUSY is answered 503 + Retry-After (store/unavailable.ts).
+    db.pragma(`busy_timeout = ${SYNC_BUSY_MS}`);
     // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with an 8 MiB
     // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
     db.pragma('cache_size = -8192');

@@ -24,6 +24,12 @@
 //
 // Other processes (admin commands, workers) wait at most one event-loop turn for the
 // write lock a group holds, as they waited for single transactions before.
+//
+// When another process holds the write lock, better-sqlite3 would wait for it inside a
+// synchronous call, freezing the whole event loop for as long as busy_timeout allows.
+// Instead SQLite's own wait is kept short (SYNC_BUSY_MS) and taking the lock is retried
+// asynchronously, with the connection handed to others (reads go on in WAL mode) between
+// tries, for up to BUSY_PATIENCE_MS; then SQLITE_BUSY is answered 503 (store/unavailable.ts).
 import {
   CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type Dialect,
   type Driver, type Kysely, type QueryResult,
@@ -51,6 +57,15 @@ interface Group {
 
 /** Prepared statements are kept: preparing is a large share of a request's CPU on SQLite. */
 const STATEMENT_CACHE_MAX = 1000;
+
+/** The longest one synchronous wait for another process's write lock may freeze the event loop. */
+export const SYNC_BUSY_MS = 10;
+/** How long a write waits, in all, for another process to let go of the write lock. */
+export const BUSY_PATIENCE_MS = 5_000;
+/** Pause between tries: doubles from 2 ms, at most this. */
+const MAX_BUSY_PAUSE_MS = 50;
+
+const isBusy = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 class GroupCommitDriver implements Driver {
   readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0 };
@@ -101,7 +116,8 @@ class GroupCommitDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     const conn = connection as GroupConnection;
-    if (!this.#group) this.#openGroup();
+    // Another unit may open the group while this one waits between tries: it joins it then.
+    await this.whileBusy(() => { if (!this.#group) this.#openGroup(); });
     this.#db.exec('SAVEPOINT unit');
     conn.group = this.#group;
   }
@@ -156,6 +172,25 @@ class GroupCommitDriver implements Driver {
     this.#statements.clear();
     this.#db.close();
     this.#unlock();
+  }
+
+  /**
+   * Runs `attempt` (which takes the write lock) until it stops failing with SQLITE_BUSY or
+   * BUSY_PATIENCE_MS have passed. The caller holds the connection; between tries it is
+   * handed on, so other requests run (and read) while another process writes.
+   */
+  async whileBusy<T>(attempt: () => T): Promise<T> {
+    const deadline = Date.now() + BUSY_PATIENCE_MS;
+    for (let pause = 2; ; pause = Math.min(pause * 2, MAX_BUSY_PAUSE_MS)) {
+      try {
+        return attempt();
+      } catch (err) {
+        if (!isBusy(err) || Date.now() >= deadline) throw err;
+      }
+      this.#unlock();
+      await new Promise((r) => setTimeout(r, pause));
+      await this.#lock();
+    }
   }
 
   /** Runs one statement on the connection (held by the caller). */
@@ -242,7 +277,14 @@ class GroupConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return this.#driver.execute<R>(this, query);
+    try {
+      return this.#driver.execute<R>(this, query);
+    } catch (err) {
+      // A write on its own (autocommit) met another process's write lock: wait for it
+      // without freezing the process. Inside a unit the group already holds the lock.
+      if (this.group || !isBusy(err)) throw err;
+      return this.#driver.whileBusy(() => this.#driver.execute<R>(this, query));
+    }
   }
 
   // eslint-disable-next-line require-yield
