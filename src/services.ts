@@ -16,6 +16,7 @@ import { createAssertionVerifier } from './clients/assertion.js';
 import { createJwksFetcher } from './clients/jwks_fetch.js';
 import { createDpopChecker, type DpopChecker } from './tokens/dpop.js';
 import { createDpopNonces } from './crypto/dpop_nonce.js';
+import { createRegistration, type Registration } from './clients/registration.js';
 import { createAccounts, type Accounts } from './accounts/users.js';
 import { createSessions, type Sessions } from './accounts/sessions.js';
 import { createConsent, type Consent } from './consent/grants.js';
@@ -50,6 +51,8 @@ export interface Services {
   clients: ClientRegistry;
   /** RFC 9449 proofs: checked with nonces and single use across nodes. */
   dpop: DpopChecker;
+  /** Dynamic client registration (RFC 7591) and its management (RFC 7592). */
+  registration: Registration;
   accounts: Accounts;
   /** Browser sessions: start, read, end, end everywhere. */
   sessions: Sessions;
@@ -135,15 +138,18 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, transport: mail, accountMails: accountMail,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     const links = createLinkTokens(now);
+    const clients = createClientRegistry(store, throttle, now, createAssertionVerifier({
+      store, jwks: createJwksFetcher(now),
+      // RFC 7523bis: the issuer; the token endpoint (DESIGN: POST /api/oauth2/token) too.
+      audiences: [config.issuer, `${config.issuer}/api/oauth2/token`], now }));
     return {
       config, db, store, now, secrets, throttle, keys, pairwise, tokens, mail, accountMail, links,
       signup: createSignup({ store, throttle, links, accountMail, audit, issuer: config.issuer, now }),
       passkeys: createPasskeys({ store, audit, accountMail, throttle, issuer: config.issuer, now }),
-      clients: createClientRegistry(store, throttle, now, createAssertionVerifier({
-        store, jwks: createJwksFetcher(now), 
-        // RFC 7523bis: the issuer; the token endpoint (DESIGN: POST /api/oauth2/token) too.
-        audiences: [config.issuer, `${config.issuer}/api/oauth2/token`], now })),
+      clients,
       dpop: createDpopChecker({ store, nonces: createDpopNonces(secrets, now), now }),
+      registration: createRegistration({ store, clients, throttle, audit, now, mode: config.registration,
+        issuer: config.issuer }),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),
       secondFactors: createSecondFactors({ store, secrets, throttle, audit, accountMail, issuer: config.issuer, now }),

@@ -61,14 +61,15 @@ export function auditCommand(program: Command) {
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)')
     .action(async (opts: AuditOptions) => {
       try {
+        // Bad input is refused before any database is opened (or found missing).
         const limit = parseLimit(opts.limit);
+        let since: number | undefined;
+        if (opts.since !== undefined) {
+          const parsed = parseSince(opts.since, Date.now());
+          if (typeof parsed !== 'number') throw new UsageError(parsed.error);
+          since = parsed;
+        }
         const events = await withServices(opts, async (s) => {
-          let since: number | undefined;
-          if (opts.since !== undefined) {
-            const parsed = parseSince(opts.since, s.now());
-            if (typeof parsed !== 'number') throw new UsageError(parsed.error);
-            since = parsed;
-          }
           const user = opts.user !== undefined ? await userFilter(s, opts.user, opts.client) : undefined;
           return s.store.audit.query({ since, clientId: opts.client, user, limit });
         });

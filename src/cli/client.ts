@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { clientInformation, GRANT_TYPES, validateClient } from '../clients/registry.js';
+import { clientInformation, clientInput, GRANT_TYPES, validateClient } from '../clients/registry.js';
+import { REGISTRABLE_AUTH_METHODS, usesClientSecret } from '../oauth/auth_methods.js';
 import { SIGNING_ALGS } from '../oauth/signing_algs.js';
 import type { Channel, Client } from '../store/types.js';
 import { collect, fail, print, printJson, UsageError, withServices } from './context.js';
@@ -21,9 +22,32 @@ function describe(c: Client): string[] {
     `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
     `id_token_alg   ${c.idTokenSignedResponseAlg}`,
     `require_mfa    ${c.requireMfa ? 'yes (urn:alias:acr:mfa)' : 'no'}`,
+    `auth_method    ${c.tokenEndpointAuthMethod}`,
+    ...(c.logoUri ? [`logo_uri       ${c.logoUri}`] : []),
+    ...(c.clientUri ? [`client_uri     ${c.clientUri}`] : []),
+    ...(c.policyUri ? [`policy_uri     ${c.policyUri}`] : []),
+    ...(c.tosUri ? [`tos_uri        ${c.tosUri}`] : []),
     `dpop_bound     ${c.dpopBoundAccessTokens ? 'yes (every token request needs a DPoP proof)' : 'no'}`,
   ];
 }
+
+/**
+ * `--json`: the RFC 7591 client information response, plus `channels` (the same list as
+ * `alias_channels`) for scripts written before the registration endpoint named it.
+ */
+function informationJson(c: Client, secret?: string): Record<string, unknown> {
+  return { ...clientInformation(c, secret), channels: c.channels };
+}
+
+const AUTH_METHOD_HELP = `how a confidential client authenticates at the token endpoint (token_endpoint_auth_method): ` +
+  `${REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none').join(' or ')} (public clients: none)`;
+const DISPLAY_URI_OPTIONS = [
+  ['--logo-uri <url>', 'https URL of the app\'s logo, shown on the consent page'],
+  ['--client-uri <url>', 'https URL of the app\'s home page, linked on the consent page'],
+  ['--policy-uri <url>', 'https URL of the app\'s privacy policy, linked on the consent page'],
+  ['--tos-uri <url>', 'https URL of the app\'s terms of service, linked on the consent page'],
+] as const;
+type DisplayUriOpts = { logoUri?: string; clientUri?: string; policyUri?: string; tosUri?: string };
 
 const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** A long overlap defeats the point of rotating (a leaked secret keeps working). */
@@ -57,26 +81,30 @@ export function clientCommand(program: Command) {
     .option('--post-logout-redirect-uri <uri>', 'where logout may return (repeatable)', collect, [])
     .option('--backchannel-logout-uri <uri>', 'where Alias POSTs a logout_token when a user signs out (OIDC Back-Channel Logout)')
     .option(idTokenAlgOpt[0], `${idTokenAlgOpt[1]} (default RS256)`)
+    .option('--token-endpoint-auth-method <method>', `${AUTH_METHOD_HELP}; default client_secret_basic`)
+    .option(...DISPLAY_URI_OPTIONS[0]).option(...DISPLAY_URI_OPTIONS[1]).option(...DISPLAY_URI_OPTIONS[2]).option(...DISPLAY_URI_OPTIONS[3])
     .option(...DPOP_OPT)
     .option(...requireMfaOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
-      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; dpopBoundAccessTokens?: boolean;
-      requireMfa?: boolean; json?: boolean; db?: string }) => {
+      scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean;
+      requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
         const { client: c, secret } = await withServices(opts, async (s) => {
           const created = await s.clients.create({
             name: opts.name, redirectUris: opts.redirectUri, isPublic: !!opts.public, grantTypes: opts.grantType,
             channels: opts.channel, scopes: opts.scope, postLogoutRedirectUris: opts.postLogoutRedirectUri,
             backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
+            tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod,
+            logoUri: opts.logoUri, clientUri: opts.clientUri, policyUri: opts.policyUri, tosUri: opts.tosUri,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens, requireMfa: opts.requireMfa,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
           return created;
         });
-        if (opts.json) return printJson(clientInformation(c, secret));
+        if (opts.json) return printJson(informationJson(c, secret));
         for (const line of describe(c)) print(line);
         if (secret) print(`client_secret  ${secret}\n(store the secret now: Alias keeps only its digest)`);
       } catch (err) {
@@ -91,7 +119,7 @@ export function clientCommand(program: Command) {
     .action(async (opts: { json?: boolean; db?: string }) => {
       try {
         const all = await withServices(opts, (s) => s.clients.list());
-        if (opts.json) return printJson(all.map((c) => clientInformation(c)));
+        if (opts.json) return printJson(all.map((c) => informationJson(c)));
         if (!all.length) return print('no clients');
         for (const c of all) print(`${c.id}  ${c.isPublic ? 'public      ' : 'confidential'}  ${c.name}`);
       } catch (err) {
@@ -108,7 +136,7 @@ export function clientCommand(program: Command) {
       try {
         const c = await withServices(opts, (s) => s.clients.get(id));
         if (!c) throw new UsageError(`no client with id '${id}'`);
-        if (opts.json) return printJson(clientInformation(c));
+        if (opts.json) return printJson(informationJson(c));
         for (const line of describe(c)) print(line);
       } catch (err) {
         fail(err);
@@ -116,24 +144,34 @@ export function clientCommand(program: Command) {
     });
 
   client.command('update')
-    .description('change a client: its name, add or redescribe channels, remove channels, its ID token signing algorithm')
+    .description('change a client: its name, redirect URIs, channels, ID token signing algorithm, authentication method, consent-page links')
     .argument('<id>', 'client_id')
     .option('--name <name>', 'new name shown to users')
+    .option('--redirect-uri <uri>', 'add a redirect URI (repeatable)', collect, [])
+    .option('--remove-redirect-uri <uri>', 'remove a redirect URI (repeatable); authorization requests with it fail from now on', collect, [])
     .option('--channel <name[:description]>', 'add a channel, or change the description of an existing one (repeatable)', collect, [])
     .option('--remove-channel <name>', 'remove a channel: apps can no longer send on it (repeatable)', collect, [])
     .option(...idTokenAlgOpt)
+    .option('--token-endpoint-auth-method <method>', AUTH_METHOD_HELP)
+    .option(DISPLAY_URI_OPTIONS[0][0], `${DISPLAY_URI_OPTIONS[0][1]} ('' removes it)`)
+    .option(DISPLAY_URI_OPTIONS[1][0], `${DISPLAY_URI_OPTIONS[1][1]} ('' removes it)`)
+    .option(DISPLAY_URI_OPTIONS[2][0], `${DISPLAY_URI_OPTIONS[2][1]} ('' removes it)`)
+    .option(DISPLAY_URI_OPTIONS[3][0], `${DISPLAY_URI_OPTIONS[3][1]} ('' removes it)`)
     .option(...DPOP_OPT)
     .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
     .option(...requireMfaOpt)
     .option('--no-require-mfa', 'stop requiring two-step sign-in')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (id: string, opts: { name?: string; channel: string[]; removeChannel: string[]; idTokenAlg?: string;
-      dpopBoundAccessTokens?: boolean; requireMfa?: boolean; json?: boolean; db?: string }) => {
+    .action(async (id: string, opts: { name?: string; redirectUri: string[]; removeRedirectUri: string[]; channel: string[];
+      removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
+        const displayChanges = (['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const).filter((f) => opts[f] !== undefined);
         if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
+          !opts.redirectUri.length && !opts.removeRedirectUri.length && opts.tokenEndpointAuthMethod === undefined && !displayChanges.length &&
           opts.dpopBoundAccessTokens === undefined && opts.requireMfa === undefined) {
-          throw new UsageError('nothing to change: give --name, --channel, --remove-channel, --id-token-alg, --[no-]dpop-bound-access-tokens or --[no-]require-mfa');
+          throw new UsageError('nothing to change: give --name, --redirect-uri, --remove-redirect-uri, --channel, --remove-channel, ' +
+            '--id-token-alg, --token-endpoint-auth-method, --[no-]dpop-bound-access-tokens, --[no-]require-mfa, --logo-uri, --client-uri, --policy-uri or --tos-uri');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -141,6 +179,19 @@ export function clientCommand(program: Command) {
           if (!c) throw new UsageError(`no client with id '${id}'`);
           for (const name of opts.removeChannel) {
             if (!c.channels.some((ch) => ch.name === name)) throw new UsageError(`client '${id}' has no channel '${name}'`);
+          }
+          for (const uri of opts.removeRedirectUri) {
+            if (!c.redirectUris.includes(uri)) throw new UsageError(`client '${id}' has no redirect URI '${uri}'`);
+          }
+          const method = opts.tokenEndpointAuthMethod;
+          if (method !== undefined && method !== c.tokenEndpointAuthMethod) {
+            // Public or confidential is fixed at registration: a secret is minted (or not) then.
+            if (c.isPublic || method === 'none') {
+              throw new UsageError(`client '${id}' is ${c.isPublic ? 'public' : 'confidential'}: its authentication method cannot become '${method}'`);
+            }
+            if (usesClientSecret(method as never) && c.secretDigest === null) {
+              throw new UsageError(`client '${id}' has no secret; run \`aliasid client rotate-secret ${id}\` first`);
+            }
           }
           // A channel given again keeps its place and gets the new description, if one is given.
           const added = opts.channel.map((raw) => {
@@ -154,26 +205,32 @@ export function clientCommand(program: Command) {
               return a && a.raw.includes(':') ? a.raw : ch;
             });
           const channels = [...kept, ...added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.raw)];
-          // The same rules as at registration.
+          const redirectUris = [...c.redirectUris.filter((u) => !opts.removeRedirectUri.includes(u)),
+            ...opts.redirectUri.filter((u) => !c.redirectUris.includes(u))];
+          const display = Object.fromEntries(displayChanges.map((f) => [f, opts[f] === '' ? null : opts[f]]));
+          // The same rules as at registration, on the whole changed client.
           const fields = validateClient({
-            name: opts.name ?? c.name, redirectUris: c.redirectUris, postLogoutRedirectUris: c.postLogoutRedirectUris,
-            isPublic: c.isPublic, grantTypes: c.grantTypes, scopes: c.scopes, channels,
-            backchannelLogoutUri: c.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
+            ...clientInput(c), name: opts.name ?? c.name, redirectUris, channels,
+            idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
+            tokenEndpointAuthMethod: method ?? c.tokenEndpointAuthMethod, ...display,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens,
           });
-          const next: Client = { ...c, name: fields.name, channels: fields.channels,
-            idTokenSignedResponseAlg: fields.idTokenSignedResponseAlg, requireMfa: opts.requireMfa ?? c.requireMfa,
-            dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, updatedAt: s.now() };
+          const next: Client = { ...c, ...fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
+            redirect_uris_added: opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length ? String(opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length) : undefined,
+            redirect_uris_removed: opts.removeRedirectUri.length ? String(opts.removeRedirectUri.length) : undefined,
             channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
             channels_removed: opts.removeChannel,
             id_token_alg: fields.idTokenSignedResponseAlg !== c.idTokenSignedResponseAlg ? fields.idTokenSignedResponseAlg : undefined,
             require_mfa: next.requireMfa !== c.requireMfa ? String(next.requireMfa) : undefined,
+            auth_method: fields.tokenEndpointAuthMethod !== c.tokenEndpointAuthMethod ? fields.tokenEndpointAuthMethod : undefined,
+            display: displayChanges.length ? displayChanges.map((f) => f.replace('Uri', '_uri')).join(',') : undefined,
             dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
             via: 'cli' }) }, tx);
           return next;
         }));
-        if (opts.json) return printJson(clientInformation(updated));
+        if (opts.json) return printJson(informationJson(updated));
         for (const line of describe(updated)) print(line);
       } catch (err) {
         fail(err);
@@ -193,7 +250,7 @@ export function clientCommand(program: Command) {
         const previousUntil = c.previousSecretExpiresAt;
         if (opts.json) {
           return printJson({
-            ...clientInformation(c, secret),
+            ...informationJson(c, secret),
             // Not an RFC 7591 member: when the replaced secret stops working (seconds since the epoch).
             ...(previousUntil !== null ? { previous_client_secret_expires_at: Math.floor(previousUntil / 1000) } : {}),
           });

@@ -13,7 +13,10 @@ export function serveCommand(program: Command) {
     .option('--demo', 'also create a sample user and two sample apps to sign in to (docs/demo.md) (env ALIAS_DEMO=1)')
     .option('--demo-app-port <port>', 'with --demo: the first demo app\'s port; the second takes the next one (env ALIAS_DEMO_APP_PORT; default 8080)')
     .option('--signup <mode>', 'open: anyone may create an account on /signup; closed: only `aliasid user create` (env ALIAS_SIGNUP; default open)')
-    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string }) => {
+    .option('--registration <mode>', 'dynamic client registration (RFC 7591): token (with an initial access token from ' +
+      '`aliasid registration-token create`), open (also anonymous public clients, rate-limited per address) or closed ' +
+      '(env ALIAS_REGISTRATION; default token)')
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string; registration?: string }) => {
       try {
         const config = loadConfig(opts);
         const running = await startServer(config);

@@ -4,6 +4,7 @@ import type { Services } from '../services.js';
 import type { User } from '../store/types.js';
 import { exportAccount } from '../accounts/export.js';
 import { deleteAccount } from '../accounts/deletion.js';
+import { passwordFor } from './password.js';
 
 /** EMAIL_OR_ID: an e-mail address first, then an id; unknown is a usage error (exit 1). */
 async function findUser(s: Services, who: string): Promise<User> {
@@ -19,17 +20,22 @@ const userJson = (u: User) => ({ id: u.id, email: u.email, email_verified: u.ema
 export function userCommand(program: Command) {
   const user = program.command('user').description('manage users');
   user.command('create')
-    .description('create a user who can sign in')
+    .description('create a user who can sign in. The password comes from --password-stdin, or is asked for on the terminal ' +
+      '(not shown as you type) when neither password option is given')
     .requiredOption('--email <email>', 'e-mail address (the login name)')
-    .requiredOption('--password <password>', 'password (at least 8 characters)')
+    .option('--password-stdin', 'read the password from the first line of standard input (a pipe, or a file: --password-stdin < FILE)')
+    .option('--password <password>', 'the password, at least 8 characters (kept for compatibility: it stays in the shell history ' +
+      'and shows in the process list; prefer --password-stdin or the prompt)')
     .option('--nickname <nickname>', 'nickname apps see when granted the nickname scope')
     .option('--unverified', 'leave the address unconfirmed: the user must open the link of a verification mail first (default: the operator vouches for it)')
     .option('--json', 'print the user as JSON')
     .option('--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)')
-    .action(async (opts: { email: string; password: string; nickname?: string; unverified?: boolean; json?: boolean; db?: string }) => {
+    .action(async (opts: { email: string; password?: string; passwordStdin?: boolean; nickname?: string; unverified?: boolean;
+      json?: boolean; db?: string }) => {
       try {
+        const password = await passwordFor(opts, opts.email);
         const u = await withServices(opts, async (s) => {
-          const created = await s.accounts.create({ email: opts.email, password: opts.password, nickname: opts.nickname, emailVerified: !opts.unverified });
+          const created = await s.accounts.create({ email: opts.email, password, nickname: opts.nickname, emailVerified: !opts.unverified });
           // A user without a client: the keyed user digest, never the id or e-mail address.
           await s.audit.record({ type: 'admin.user.created', userId: created.id, detail: 'via=cli' });
           return created;

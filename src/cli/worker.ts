@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { createServices } from '../services.js';
 import { describeMail } from '../mail/transport.js';
-import { fail, print } from './context.js';
+import { checkDatabaseExists, fail, print } from './context.js';
 import { exitOnSignals } from '../shutdown.js';
 
 export function workerCommand(program: Command) {
@@ -16,6 +16,8 @@ export function workerCommand(program: Command) {
     .action(async (opts: { db?: string; issuer?: string }) => {
       try {
         const config = loadConfig({ db: opts.db, issuer: opts.issuer });
+        // A worker delivers what serve accepted: it never starts on a database of its own.
+        checkDatabaseExists(config.db);
         const s = await createServices(config, { migrate: true });
         s.relayWorker.start();
         // The worker's own timer does not hold the process open (it is unref'd for serve).

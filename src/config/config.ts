@@ -44,9 +44,16 @@ export interface Config {
   trustProxy: TrustProxy;
   /** ALIAS_SIGNUP / serve --signup: whether people may create accounts on /signup (default open). */
   signup: SignupMode;
+  /**
+   * ALIAS_REGISTRATION / serve --registration: dynamic client registration (RFC 7591).
+   * token (default): with an initial access token; open: also anonymous public clients;
+   * closed: none (clients that registered before still manage themselves, RFC 7592).
+   */
+  registration: RegistrationMode;
 }
 
 export type SignupMode = 'open' | 'closed';
+export type RegistrationMode = 'token' | 'open' | 'closed';
 
 export type TrustProxy = false | number | string[];
 
@@ -74,6 +81,7 @@ export interface ConfigInput {
   demo?: boolean;
   demoAppPort?: string | number;
   signup?: string;
+  registration?: string;
 }
 
 export const DEFAULT_DEMO_APP_PORT = 8080;
@@ -126,8 +134,12 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   const trustProxy = parseTrustProxy(env.ALIAS_TRUST_PROXY);
   const signup = flags.signup ?? env.ALIAS_SIGNUP ?? 'open';
   if (signup !== 'open' && signup !== 'closed') throw new ConfigError(`--signup (ALIAS_SIGNUP) must be open or closed, not '${signup}'`);
+  const registration = flags.registration ?? env.ALIAS_REGISTRATION ?? 'token';
+  if (registration !== 'token' && registration !== 'open' && registration !== 'closed') {
+    throw new ConfigError(`--registration (ALIAS_REGISTRATION) must be token, open or closed, not '${registration}'`);
+  }
   return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
-    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup };
+    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup, registration };
 }
 
 /** The names proxy-addr (fastify's trustProxy) knows for address ranges. */

@@ -9,6 +9,7 @@ import { renderPage } from '../http/render.js';
 import { formatUserCode } from '../oauth/user_code.js';
 import type { DeviceCode } from '../store/types.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
+import { allowClientLogo } from '../http/security_headers.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { afterPassword } from '../http/second_factor_page.js';
 import { ACR_MFA, satisfiesAcr } from '../oauth/acr.js';
@@ -66,6 +67,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const user = await s.accounts.get(session.userId);
     // Issue 14 §2: an unconfirmed address cannot approve a device either.
     if (user && !user.emailVerified) return confirmAddressPage(reply, { email: user.email, csrf, clientName: client.name });
+    allowClientLogo(reply, client.logoUri);
     // Issue 15 §3: a client registered with --require-mfa gets only two-step sign-ins; a
     // password-only session signs in again (the second page asks for the code), and a
     // person without a second factor is shown how to set one up.

@@ -8,9 +8,10 @@ import { PATHS } from '../http/paths.js';
 import { ACR_VALUES_SUPPORTED } from '../oauth/acr.js';
 import { DPOP_SIGNING_ALGS } from '../oauth/dpop.js';
 import { ASSERTION_SIGNING_ALGS } from '../clients/assertion.js';
+import { REGISTRABLE_AUTH_METHODS } from '../oauth/auth_methods.js';
 
 
-export function discoveryDocument(issuer: string): Record<string, unknown> {
+export function discoveryDocument(issuer: string, opts: { registration?: boolean } = {}): Record<string, unknown> {
   return {
     issuer,
     authorization_endpoint: issuer + PATHS.authorization,
@@ -21,6 +22,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     revocation_endpoint: issuer + PATHS.revocation,
     device_authorization_endpoint: issuer + PATHS.deviceAuthorization,
     end_session_endpoint: issuer + PATHS.endSession,
+    // RFC 8414 §2: only while registration is possible (--registration token or open).
+    ...(opts.registration ? { registration_endpoint: issuer + PATHS.registration } : {}),
     scopes_supported: [...USER_SCOPES],
     response_types_supported: ['code', 'id_token'],
     response_modes_supported: ['query', 'form_post'],
@@ -28,13 +31,14 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     subject_types_supported: ['pairwise'],
     // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
-    // RFC 7523 private_key_jwt (OIDC Core §9). No client_secret_jwt: Alias keeps only
+    // Each client uses the one method it registered (RFC 7591 §2); these are the methods one may
+    // register. RFC 7523 private_key_jwt (OIDC Core §9); no client_secret_jwt: Alias keeps only
     // digests of client secrets, and an HMAC cannot be checked against a digest.
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    token_endpoint_auth_methods_supported: [...REGISTRABLE_AUTH_METHODS],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none'),
     introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    revocation_endpoint_auth_methods_supported: [...REGISTRABLE_AUTH_METHODS],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     // RFC 9449 §5.1.
     dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
@@ -55,7 +59,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
 }
 
 export function discoveryEndpoints(app: FastifyInstance, s: Services) {
-  const doc = discoveryDocument(s.config.issuer);
+  const doc = discoveryDocument(s.config.issuer, { registration: s.config.registration !== 'closed' });
   for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
     app.get(path, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');

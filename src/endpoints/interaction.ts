@@ -13,6 +13,7 @@ import { sendAuthorizationResponse, sendUntrustedPage } from '../http/authorizat
 import { checkLoginForm } from '../http/login_form.js';
 import { sourceOf } from '../http/context.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
+import { allowClientLogo } from '../http/security_headers.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
 import { signupUrl } from '../http/account_pages.js';
 import { confirmAddressPage } from '../http/account_pages.js';
@@ -99,6 +100,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
       return renderPage(reply, 'select_account', { title: 'Choose an account', clientName: req.client.name,
         action: action(interaction, 'select'), csrf, email: account?.email ?? '' });
     }
+    allowClientLogo(reply, req.client.logoUri);
     return renderPage(reply, 'consent', {
       ...consentView(req.client, req.scopes, req.channels), email: account?.email ?? '',
       action: action(interaction, 'consent'), csrf,

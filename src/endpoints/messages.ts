@@ -51,8 +51,9 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
       client = owner;
       auth = { kind: 'token', grant: active.grant, scopes: active.scopes, channels: active.channels };
     } else {
-      // Only the Authorization header: the body is the message, not a form.
-      client = await s.clients.authenticate(readClientCredentials(authorization, {}), request.ip);
+      // Only the Authorization header: the body is the message, not a form, so a
+      // client_secret_post client presents its secret over Basic here too.
+      client = await s.clients.authenticate(readClientCredentials(authorization, {}), request.ip, { basicForAnySecret: true });
       if (client.isPublic) throw new OAuthError('invalid_client', 'client authentication failed', { status: 401 });
       auth = { kind: 'client' };
     }

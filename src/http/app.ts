@@ -37,6 +37,7 @@ import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
 import { homeEndpoint } from '../endpoints/home.js';
 import { passkeyEndpoints } from '../endpoints/passkeys.js';
 import { IMMUTABLE, passkeyAssets } from './assets.js';
+import { registrationEndpoints } from '../endpoints/registration.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -126,5 +127,6 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   signupEndpoints(app, s, page);
   verifyEmailEndpoints(app, s, page);
   passkeyEndpoints(app, s, page);
+  registrationEndpoints(app, s);
   return app;
 }

@@ -260,6 +260,23 @@ export interface Database {
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
   jwt_replays: JwtReplaysTable;
+  registration_tokens: RegistrationTokensTable;
+  client_registrations: ClientRegistrationsTable;
+}
+
+/** RFC 7591 §3 initial access tokens (migration 014). */
+export interface RegistrationTokensTable {
+  digest: string;
+  uses_left: number;
+  created_at: number;
+  expires_at: number;
+}
+
+/** RFC 7592 §1.1: the registration access token of a client that registered itself. */
+export interface ClientRegistrationsTable {
+  client_id: string;
+  access_token_digest: string;
+  created_at: number;
 }
 
 export interface AccountTokensTable {

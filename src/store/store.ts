@@ -4,7 +4,7 @@
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
   RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, TotpFactor,
-  Passkey, WebauthnChallenge, WebauthnPurpose,
+  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -288,6 +288,8 @@ export interface Store {
   passkeys: PasskeyRepo;
   webauthnChallenges: WebauthnChallengeRepo;
   audit: AuditRepo;
+  registrationTokens: RegistrationTokenRepo;
+  clientRegistrations: ClientRegistrationRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
   jwtReplays: JwtReplayRepo;
@@ -384,4 +386,23 @@ export interface WebauthnChallengeRepo {
    * Otherwise nothing changes and undefined comes back.
    */
   take(digest: string, purpose: WebauthnPurpose, browserDigest: string, now: number): Promise<WebauthnChallenge | undefined>;
+}
+
+/** Initial access tokens for dynamic client registration (RFC 7591 §3), stored as digests. */
+export interface RegistrationTokenRepo {
+  insert(token: RegistrationToken): Promise<void>;
+  get(digest: string): Promise<RegistrationToken | undefined>;
+  /**
+   * Spends one use of an unexpired token with uses left, in one conditional statement (of
+   * any number of concurrent registrations, at most `usesLeft` succeed); true when spent.
+   */
+  spend(digest: string, now: number): Promise<boolean>;
+}
+
+/** The registration access token of each self-registered client (RFC 7592), as a digest. */
+export interface ClientRegistrationRepo {
+  /** A client has at most one: a second insert for it → UniqueViolation. */
+  insert(registration: ClientRegistration): Promise<void>;
+  /** Gone with its client (cascade). */
+  get(clientId: string): Promise<ClientRegistration | undefined>;
 }

@@ -232,7 +232,8 @@ export type AuditEventType =
   | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled'
   | 'signup' | 'email.verified'
   | 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes.renewed' | 'mfa.recovery_code.used' | 'mfa.verified'
-  | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning';
+  | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning'
+  | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created';
 
 export interface AuditEvent {
   id: string;
@@ -326,4 +327,20 @@ export interface WebauthnChallenge {
   userId: string | null;
   createdAt: number;
   expiresAt: number;
+}
+
+/** An initial access token (RFC 7591 §3): `aliasid registration-token create`. */
+export interface RegistrationToken {
+  digest: string;
+  /** Registrations it may still make. */
+  usesLeft: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** How a self-registered client manages its registration (RFC 7592 §1.1). */
+export interface ClientRegistration {
+  clientId: string;
+  accessTokenDigest: string;
+  createdAt: number;
 }

@@ -33,6 +33,14 @@ export const POLICIES = {
   scanClient: { allowed: 5_000, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 5 * 60_000 },
   /** The same misses without an authenticated client (public clients), per source address. */
   scanSource: { allowed: 1_000, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 10 * 60_000 },
+  /**
+   * Anonymous dynamic registrations (`--registration open`), per source address: every
+   * attempt counts, made or refused, since each one is work and, when made, a stored client.
+   * An agent registers once per installation; 20 an hour per address leaves room for many.
+   */
+  openRegistration: { allowed: 20, windowMs: 60 * 60_000, baseBlockMs: 60_000, maxBlockMs: 60 * 60_000 },
+  /** Wrong initial or registration access tokens (RFC 7591, RFC 7592), per source address. */
+  registrationToken: { allowed: 100, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 10 * 60_000 },
 } satisfies Record<string, ThrottlePolicy>;
 
 /**

@@ -12,6 +12,13 @@ export function consentView(client: Client, scopes: string[], channels: string[]
   return {
     title: `Allow ${client.name}`,
     clientName: client.name,
+    // RFC 7591 §2: what the app registered about itself (https URLs, checked at registration).
+    logoUri: client.logoUri,
+    links: [
+      { href: client.clientUri, text: `About ${client.name}` },
+      { href: client.policyUri, text: 'Privacy policy' },
+      { href: client.tosUri, text: 'Terms of service' },
+    ].filter((l): l is { href: string; text: string } => l.href !== null),
     contact: scopes.includes('contact'),
     // The channel list's hint names the contact checkbox by its words, without its aside.
     contactLabel: 'Send you messages through Alias',

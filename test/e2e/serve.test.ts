@@ -100,8 +100,10 @@ async function signIn(config: client.Configuration, browser: Browser, opts: {
   return { tokens, claims, kid };
 }
 
+// Clients made by `client create` authenticate with client_secret_basic (RFC 7591 §2): tell
+// openid-client, whose default with a secret is the form body.
 const discover = (issuer: string, clientId: string, secret: string) =>
-  client.discovery(new URL(issuer), clientId, secret, undefined, insecure);
+  client.discovery(new URL(issuer), clientId, secret, client.ClientSecretBasic(secret), insecure);
 
 /** Verifies an ID token's signature against the issuer's JWKS (fetched now unless given). */
 async function verifySignature(issuer: string, idToken: string, audience: string,

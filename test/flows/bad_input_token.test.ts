@@ -116,8 +116,12 @@ for (const kind of databaseKinds()) {
         await expectJsonError(await refused({}, { authorization: header }), 400, 'invalid_request');
         // Sent without encoding, the id's colon splits it and "+" would mean a space: refused.
         await expectBasicChallenge(await refused({}, { authorization: 'Basic ' + b64(`${WEIRD_ID}:${weirdSecret}`) }));
-        // client_secret_post carries it in an ordinary form body.
-        await expectJsonError(await refused({ client_id: WEIRD_ID, client_secret: weirdSecret }), 400, 'invalid_request');
+        // The client registered client_secret_basic (the default), so the same credentials in
+        // the form body are refused (RFC 7591 §2); registered for client_secret_post, they work.
+        await expectJsonError(await refused({ client_id: WEIRD_ID, client_secret: weirdSecret }), 401, 'invalid_client');
+        const weirdPost = await alias.s.clients.create({ id: WEIRD_ID + '-post', name: 'Weird post', redirectUris: ['https://app.example/cb'],
+          tokenEndpointAuthMethod: 'client_secret_post' });
+        await expectJsonError(await refused({ client_id: weirdPost.client.id, client_secret: weirdPost.secret! }), 400, 'invalid_request');
       });
 
       it('client_secret_basic AND client_secret_post at once → 400 invalid_request (RFC 6749 §2.3: MUST NOT use more than one method)', async () => {

@@ -21,6 +21,8 @@ for (const kind of databaseKinds()) {
     async function setup(input: { grantTypes?: string[]; scopes?: string[]; basic?: boolean } = {}) {
       const { client, secret } = await alias.client({
         grantTypes: input.grantTypes ?? ['client_credentials'], scopes: input.scopes ?? ['reports.read', 'reports.write'],
+        // openid-client sends the secret in the body unless told Basic: register what it uses (RFC 7591 §2).
+        tokenEndpointAuthMethod: input.basic ? 'client_secret_basic' : 'client_secret_post',
       });
       const config = await oidc.discovery(new URL(alias.issuer), client.id, secret, input.basic ? oidc.ClientSecretBasic(secret) : undefined,
         { execute: [oidc.allowInsecureRequests] });

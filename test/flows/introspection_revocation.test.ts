@@ -27,8 +27,9 @@ for (const kind of databaseKinds()) {
     });
     after(() => alias?.close());
 
+    // The harness registers confidential clients for client_secret_basic (the default).
     const configFor = (clientId: string, secret?: string) => oidc.discovery(new URL(alias.issuer), clientId, secret,
-      secret ? undefined : oidc.None(), { execute: [oidc.allowInsecureRequests] });
+      secret ? oidc.ClientSecretBasic(secret) : oidc.None(), { execute: [oidc.allowInsecureRequests] });
 
     /** A confidential client with channels; a user signs in and consents on the real pages. */
     async function signIn(scope = 'openid nickname contact offline_access', channels = 'news', isPublic = false) {
@@ -109,9 +110,12 @@ for (const kind of databaseKinds()) {
         assert.equal(info.exp! - info.iat!, 1800);
         assert.ok(Math.abs(info.iat! - Math.floor(Date.now() / 1000)) < 60);
         assert.ok(!JSON.stringify(info).includes('_meta'));
-        // client_secret_post works as well as Basic (the default above).
+        // RFC 7591 §2: the client registered client_secret_basic, so its secret in the body
+        // (client_secret_post) is refused, and nothing about the token is said.
         const post = await rawIntrospect(undefined, { token: tokens.access_token, client_id: client.id, client_secret: secret });
-        assert.equal((await post.json()).active, true);
+        assert.equal(post.status, 401);
+        assert.deepEqual(await post.json(), { error: 'invalid_client',
+          error_description: 'client authentication failed: this client is registered for client_secret_basic' });
       });
 
       it('without contact there are no channels', async () => {

@@ -28,7 +28,7 @@ for (const kind of databaseKinds()) {
     }
 
     const configFor = (clientId: string, secret: string) => oidc.discovery(new URL(alias.issuer), clientId,
-      { client_secret: secret, [oidc.clockSkew]: skew }, undefined, { execute: [oidc.allowInsecureRequests] });
+      { client_secret: secret, [oidc.clockSkew]: skew }, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
 
     async function setup(grantTypes = ['password', 'refresh_token'], scopes = ['reports.read']) {
       const { client, secret } = await alias.client({ grantTypes, scopes, redirectUris: [REDIRECT] });

@@ -103,7 +103,8 @@ for (const kind of databaseKinds()) {
       const { client, secret } = await alias.client({
         grantTypes: ['client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'], redirectUris: [] });
       for (let i = 0; i < 20; i++) {
-        await post('/api/oauth2/token', { grant_type: 'client_credentials', client_id: client.id, client_secret: 'x' }, { source: '198.51.100.1' });
+        // Basic: the client registered client_secret_basic, so a secret in the body guesses nothing (RFC 7591 §2).
+        await post('/api/oauth2/token', { grant_type: 'client_credentials' }, { authorization: basic(client.id, 'x'), source: '198.51.100.1' });
       }
       const attacker = await post('/api/oauth2/token', { grant_type: 'client_credentials' },
         { authorization: basic(client.id, secret!), source: '198.51.100.1' });

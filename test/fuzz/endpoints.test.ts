@@ -110,8 +110,8 @@ const GROUPS: Record<string, Record<string, Template>> = {
   'token endpoint, every grant_type': {
     code_basic: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['code', '$CODE'],
       ['redirect_uri', '$APP_CB'], ['code_verifier', '$VERIFIER']], BASIC) },
-    code_post: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['client_id', '$CONF'],
-      ['client_secret', '$SECRET'], ['code', '$CODE'], ['redirect_uri', '$APP_CB'], ['code_verifier', '$VERIFIER']]) },
+    code_post: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['client_id', '$POSTCONF'],
+      ['client_secret', '$POSTSECRET'], ['code', '$POSTCODE'], ['redirect_uri', '$APP_CB'], ['code_verifier', '$VERIFIER']]) },
     code_public: { spec: form('/api/oauth2/token', [['grant_type', 'authorization_code'], ['client_id', '$PUB'],
       ['code', '$PUBCODE'], ['redirect_uri', '$LOOPBACK_CB'], ['code_verifier', '$VERIFIER']]) },
     refresh: { spec: form('/api/oauth2/token', [['grant_type', 'refresh_token'], ['refresh_token', '$REFRESH'],
@@ -128,7 +128,7 @@ const GROUPS: Record<string, Record<string, Template>> = {
     introspect: { spec: form('/api/oauth2/introspect', [['token', '$ACCESS'], ['token_type_hint', 'access_token']], BASIC) },
     introspect_refresh: { spec: form('/api/oauth2/introspect', [['token', '$REFRESH'], ['token_type_hint', 'refresh_token']], BASIC) },
     revoke: { spec: form('/api/oauth2/revoke', [['token', '$REFRESH'], ['token_type_hint', 'refresh_token']], BASIC) },
-    revoke_access: { spec: form('/api/oauth2/revoke', [['client_id', '$CONF'], ['client_secret', '$SECRET'], ['token', '$ACCESS']]) },
+    revoke_access: { spec: form('/api/oauth2/revoke', [['client_id', '$POSTCONF'], ['client_secret', '$POSTSECRET'], ['token', '$ACCESS']]) },
     revoke_public: { spec: form('/api/oauth2/revoke', [['client_id', '$PUB'], ['token', '$ACCESS']]) },
     userinfo_get: { spec: get('/api/oauth2/userinfo', [], { authorization: 'Bearer $ACCESS' }) },
     userinfo_post: { spec: form('/api/oauth2/userinfo', [], { authorization: 'Bearer $ACCESS' }) },
@@ -242,6 +242,20 @@ const GROUPS: Record<string, Record<string, Template>> = {
     userinfo_dpop: { spec: get('/api/oauth2/userinfo', [], { authorization: 'DPoP $DPOP_ACCESS', dpop: '$DPOP_USERINFO' }) },
     authorize_dpop_jkt: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none'], ['dpop_jkt', '$JKT']]), COOKIES) },
   },
+  'dynamic client registration (RFC 7591, RFC 7592)': {
+    register: { spec: { method: 'POST', path: '/api/oauth2/register', query: [], body: { kind: 'json', value: {
+      client_name: 'Fuzz agent', redirect_uris: ['$APP_CB'], grant_types: ['authorization_code', 'client_credentials'], scope: 'openid reports:read',
+      alias_channels: [{ name: 'news', description: 'News' }], logo_uri: 'https://app.example/logo.png' } },
+      headers: { authorization: 'Bearer $IAT', 'content-type': 'application/json' } } },
+    register_public: { spec: { method: 'POST', path: '/api/oauth2/register', query: [], body: { kind: 'json', value: {
+      client_name: 'Fuzz native', redirect_uris: ['$LOOPBACK_CB'], token_endpoint_auth_method: 'none', response_types: ['code'] } },
+      headers: { authorization: 'Bearer $IAT', 'content-type': 'application/json' } } },
+    read: { spec: get('/api/oauth2/register/$REGCLIENT', [], { authorization: 'Bearer $RAT' }) },
+    replace: { spec: { method: 'PUT', path: '/api/oauth2/register/$REGCLIENT', query: [], body: { kind: 'json', value: {
+      client_id: '$REGCLIENT', client_name: 'Fuzz agent 2', redirect_uris: ['$APP_CB'], token_endpoint_auth_method: 'client_secret_post' } },
+      headers: { authorization: 'Bearer $RAT', 'content-type': 'application/json' } } },
+    remove: { spec: { method: 'DELETE', path: '/api/oauth2/register/$REGCLIENT', query: [], headers: { authorization: 'Bearer $RAT' } } },
+  },
   'unsubscribe, discovery, JWKS and the rest': {
     unsubscribe_page: { spec: get('/unsubscribe/$UNSUB', [], COOKIES) },
     unsubscribe_one_click: { spec: form('/unsubscribe/$UNSUB', [['List-Unsubscribe', 'One-Click']]) },
@@ -270,6 +284,9 @@ interface World {
   conf: Client;
   confSecret: string;
   pub: Client;
+  /** A confidential client registered for client_secret_post. */
+  post: Client;
+  postSecret: string;
   browser: string;
   unsub: string;
   /** The fuzz user's registered passkey (authenticate_verify signs in with it). */
@@ -294,7 +311,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   const uses = (...names: string[]) => names.some((n) => text.includes(n));
   const v = new Map<string, string>([
     ['$CONFBASIC_B64', Buffer.from(`${formEncode(w.conf.id)}:${formEncode(w.confSecret)}`).toString('base64')],
-    ['$CONF', w.conf.id], ['$PUB', w.pub.id], ['$SECRET', w.confSecret], ['$EMAIL', w.user.email], ['$PASSWORD', w.user.password],
+    ['$CONF', w.conf.id], ['$PUB', w.pub.id], ['$POSTCONF', w.post.id], ['$POSTSECRET', w.postSecret], ['$SECRET', w.confSecret], ['$EMAIL', w.user.email], ['$PASSWORD', w.user.password],
     ['$BROWSER', w.browser], ['$CSRF', s.secrets.mac('csrf', w.browser)], ['$UNSUB', w.unsub], ['$APP_CB', APP_CB],
     ['$LOOPBACK_CB', LOOPBACK_CB], ['$LOGOUT_CB', LOGOUT_CB], ['$RUNID', mintOpaque(9)],
   ]);
@@ -321,6 +338,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     return value;
   };
   if (uses('$CODE')) v.set('$CODE', await code(w.conf, grant, APP_CB));
+  if (uses('$POSTCODE')) v.set('$POSTCODE', await code(w.post, await ensureGrant(w, w.post), APP_CB));
   if (uses('$PUBCODE')) v.set('$PUBCODE', await code(w.pub, await ensureGrant(w, w.pub), LOOPBACK_CB));
   if (uses('$ACCESS', '$REFRESH', '$IDTOKEN')) {
     const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
@@ -373,6 +391,13 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
       intervalS: 5, lastPolledAt: null, createdAt: t0, expiresAt: t0 + 600_000, consumedAt: null });
     v.set('$DEVICECODE', deviceCode);
     v.set('$USERCODE', formatUserCode(userCode));
+  }
+  if (uses('$IAT')) v.set('$IAT', (await s.registration.createToken({ uses: 1 })).token);
+  if (uses('$REGCLIENT', '$RAT')) {
+    const { token } = await s.registration.createToken({ uses: 1 });
+    const reg = await s.registration.register({ client_name: 'Registered', redirect_uris: [APP_CB] }, { bearer: token, source: '192.0.2.200' });
+    v.set('$REGCLIENT', reg.client_id as string);
+    v.set('$RAT', reg.registration_access_token as string);
   }
   // Mailed links of the fixture's account (a link changing its address is only looked at).
   const link = async (name: string, purpose: LinkPurpose, data: Record<string, string> = {}) => {
@@ -556,7 +581,11 @@ for (const kind of databaseKinds()) {
       const keyClient: Client = { ...keyed, tokenEndpointAuthMethod: 'private_key_jwt',
         jwks: { keys: [{ ...await exportJWK(clientKey.publicKey), kid: 'fuzz', alg: 'ES256' }] } };
       await alias.s.store.clients.update(keyClient);
-      w = { alias, user, conf, confSecret: secret!, pub, browser, authenticator, keyClient, clientKey, dpopKey: await generateKeyPair('ES256'),
+      // RFC 7591 §2: a client sends its secret only the way it registered; this one in the body.
+      const { client: post, secret: postSecret } = await alias.client({ name: 'Fuzz post app', redirectUris: [APP_CB],
+        grantTypes: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethod: 'client_secret_post' });
+      w = { alias, user, conf, confSecret: secret!, pub, post, postSecret: postSecret!, browser, authenticator, keyClient, clientKey,
+        dpopKey: await generateKeyPair('ES256'),
         unsub: unsubscribeToken(alias.s.secrets, { userId: user.id, clientId: conf.id, channel: 'news' }) };
     });
     after(async () => {

@@ -1,7 +1,7 @@
 // Runs the `aliasid` command line from the source tree as a child process, the way an
 // operator runs it, and checks the shape of its answers.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -37,12 +37,17 @@ export function aliasid(args: string[], env: Record<string, string> = {}, timeou
 
 /** Starts `aliasid ARGS…` without waiting for it. Only the test's own settings reach it. */
 export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+    cwd: ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** The environment of a CLI child: the test's own settings, none of the shell's ALIAS_*. */
+function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = { ...process.env };
   for (const k of ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_SMTP_URL', 'ALIAS_REDIS_URL',
     'ALIAS_REDIS_PREFIX', 'PORT']) delete base[k];
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-    cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return { ...base, ...env };
 }
 
 function spawnAliasid(args: string[], env: Record<string, string>, timeoutMs: number): Promise<Run> {
@@ -90,4 +95,77 @@ export function json(r: Run): Record<string, unknown> {
   assert.equal(typeof value, 'object');
   assert.ok(value && !Array.isArray(value), 'one JSON object');
   return value as Record<string, unknown>;
+}
+
+// From any directory: tsx and the entry point by absolute location.
+const TSX = import.meta.resolve('tsx');
+const ENTRY = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
+
+export interface RunIn {
+  /** The working directory (relative --db paths are resolved from it). */
+  cwd: string;
+  /** Written to standard input, which then ends (by default standard input is empty). */
+  input?: string;
+  env?: Record<string, string>;
+}
+
+/** Runs `aliasid ARGS…` in a directory of the test's choosing, with text on standard input. */
+export function aliasidIn(opts: RunIn, args: string[], timeoutMs = 60_000): Promise<Run> {
+  return withSlot(() => new Promise<Run>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
+      cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    // A command that exits before reading its input closes the pipe: not the test's failure.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  }));
+}
+
+/** Whether util-linux `script` (which runs a command on a pseudo-terminal) is installed. */
+export const HAVE_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+
+const shellQuote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * Runs `aliasid ARGS…` on a pseudo-terminal (util-linux `script`), as a person at a
+ * terminal would, typing each reply once its prompt has appeared. `output` is everything
+ * the terminal showed: the command's stdout and stderr, and anything it echoed back.
+ */
+export function aliasidOnTerminal(opts: { cwd: string; env?: Record<string, string> }, args: string[],
+  replies: { prompt: RegExp; type: string }[], timeoutMs = 90_000): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, '--import', TSX, ENTRY, ...args].map(shellQuote).join(' ');
+  return withSlot(() => new Promise((resolve, reject) => {
+    // -q: no banner; -e: its exit status is the command's; the typescript goes nowhere.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let next = 0;
+    let seen = 0;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+      // Type only once the prompt is there: typed earlier, the terminal (not yet without
+      // echo) would show it, and the test would blame the command.
+      while (next < replies.length && replies[next]!.prompt.test(output.slice(seen))) {
+        seen = output.length;
+        child.stdin.write(replies[next++]!.type);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { output += d; });
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  }));
 }

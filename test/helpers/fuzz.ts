@@ -60,7 +60,8 @@ const HUGE = [256, 1024, 4096, 4097, 20_000, 200_000];
 export const PLACEHOLDERS = [
   '$CONF', '$PUB', '$SECRET', '$CODE', '$VERIFIER', '$PUBCODE', '$ACCESS', '$REFRESH', '$IDTOKEN', '$SUB', '$EMAIL',
   '$PASSWORD', '$CSRF', '$SESSION', '$BROWSER', '$USERCODE', '$DEVICECODE', '$GRANT', '$INTERACTION', '$UNSUB',
-  '$APP_CB', '$LOOPBACK_CB', '$LOGOUT_CB', '$CONFBASIC', '$CC_ACCESS',
+  '$APP_CB', '$LOOPBACK_CB', '$LOGOUT_CB', '$CONFBASIC', '$CC_ACCESS', '$IAT', '$RAT', '$REGCLIENT',
+  '$POSTCONF', '$POSTSECRET', '$POSTCODE',
 ];
 
 export const nastyString: fc.Arbitrary<string> = fc.oneof(

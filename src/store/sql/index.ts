@@ -27,6 +27,7 @@ import { createPurgeRepo } from './purge.js';
 import { createSecondFactorRepo } from './second_factors.js';
 import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
 import { createJwtReplayRepo } from './jwt_replays.js';
+import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -57,6 +58,8 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     passkeys: createPasskeyRepo(s),
     webauthnChallenges: createWebauthnChallengeRepo(s),
     audit: createAuditRepo(s),
+    registrationTokens: createRegistrationTokenRepo(s),
+    clientRegistrations: createClientRegistrationRepo(s),
     expired: createPurgeRepo(s),
     jwtReplays: createJwtReplayRepo(s),
 
