@@ -4,6 +4,7 @@ import type { Config } from './config/config.js';
 import { migrate, openDatabase, type Db, isPostgresUrl } from './store/db.js';
 import { createSqlStore } from './store/sql/index.js';
 import type { Store } from './store/store.js';
+import { createSecondFactors, type SecondFactors } from './accounts/second_factor.js';
 import { createSecrets, loadOrCreateSecretFile, type Secrets } from './crypto/secrets.js';
 import { createThrottler, type Throttler } from './throttle/throttle.js';
 import { connectRedis, createRedisThrottler, withFallback, type RedisConnection } from './throttle/redis.js';
@@ -55,6 +56,8 @@ export interface Services {
   accounts: Accounts;
   /** Browser sessions: start, read, end, end everywhere. */
   sessions: Sessions;
+  /** TOTP and recovery codes (issue 15 §2). */
+  secondFactors: SecondFactors;
   consent: Consent;
   /** The device authorization grant's codes and the user's decision on them. */
   deviceFlow: DeviceFlow;
@@ -149,6 +152,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
         issuer: config.issuer }),
       accounts: createAccounts(store, throttle, now, audit),
       sessions: createSessions({ store, backchannel, audit, now }),
+      secondFactors: createSecondFactors({ store, secrets, throttle, audit, accountMail, issuer: config.issuer, now }),
       consent,
       deviceFlow: createDeviceFlow({ store, consent, throttle, now }),
       audit,

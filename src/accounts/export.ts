@@ -20,6 +20,8 @@ export interface AccountExport {
     granted_at: string; updated_at: string; last_used_at: string | null }[];
   inbox: { app: string | null; client_id: string; channel: string; subject: string; body: string; status: string;
     created_at: string; delivered_at: string | null }[];
+  /** Issue 15 §2: whether TOTP is on and how many recovery codes are left; never the secret or a code. */
+  second_factor: { totp: boolean; totp_enabled_at: string | null; recovery_codes_left: number };
   sessions: { device: string | null; created_at: string; signed_in_at: string; last_seen_at: string | null; expires_at: string }[];
   /** The public credential id only: never the public key or the counter. */
   passkeys: { name: string; credential_id: string; device_type: string; created_at: string; last_used_at: string | null }[];
@@ -75,13 +77,16 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     audit_events.push({ type: e.type, outcome: e.outcome, at: iso(e.at)!, client_id: e.clientId, app: await nameOf(e.clientId),
       alias_id: e.sub, detail: e.detail });
   }
+  const totp = await store.secondFactors.getTotp(user.id);
+  const second_factor = { totp: !!totp, totp_enabled_at: totp ? new Date(totp.createdAt).toISOString() : null,
+    recovery_codes_left: totp ? await store.secondFactors.countRecoveryCodes(user.id) : 0 };
   return {
     format: EXPORT_FORMAT,
     issuer: deps.issuer,
     exported_at: iso(now())!,
     profile: { id: user.id, email: user.email, email_verified: user.emailVerified, nickname: user.nickname,
       created_at: iso(user.createdAt)!, updated_at: iso(user.updatedAt)! },
-    apps, inbox, sessions, passkeys, audit_events,
+    second_factor, apps, inbox, sessions, passkeys, audit_events,
   };
 }
 

@@ -14,6 +14,8 @@ export const LINK_TTL_MS: Record<LinkPurpose, number> = {
   reset_password: 30 * 60_000,
   change_email: 24 * 3_600_000,
   cancel_email_change: 7 * 24 * 3_600_000,
+  /** The second sign-in page (issue 15 §2): the code has to come soon after the password. */
+  second_factor: 5 * 60_000,
 };
 
 export type LinkResult =

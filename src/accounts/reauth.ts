@@ -17,7 +17,7 @@ export function recentlyAuthenticated(session: Pick<Session, 'authTime'>, now: n
  * this fixed list (an open redirect is impossible by construction). Add a path here when
  * a new privileged page needs it.
  */
-export const REAUTH_NEXT: readonly string[] = ['/account', '/account/export', '/account/delete', '/account#passkeys'];
+export const REAUTH_NEXT: readonly string[] = ['/account', '/account/export', '/account/delete', '/account#passkeys', '/account/totp'];
 
 /** `next` when it is one of REAUTH_NEXT, else the account page. */
 export function reauthNext(next: unknown): string {

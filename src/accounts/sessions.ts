@@ -29,6 +29,11 @@ export interface Sessions {
    */
   start(userId: string, authTime: number, opts?: { replaces?: string; device?: string; amr?: readonly string[] }): Promise<StartedSession>;
   /**
+   * Step-up (OIDC Core §3.1.2.1 acr_values): the person proved more methods during the
+   * session (a second factor); they join the session's amr. Returns the session as now.
+   */
+  addMethods(session: Session, amr: readonly string[]): Promise<Session>;
+  /**
    * The unexpired session a cookie names, if its user still exists. Notes when it was
    * last used (at most every LAST_SEEN_STEP_MS, so a busy session costs no write a request).
    */
@@ -59,6 +64,11 @@ export function createSessions(deps: { store: Store; backchannel: Backchannel; a
         device: opts.device ?? null, lastSeenAt: t, amr: [...(opts.amr ?? PASSWORD_AMR)] };
       await store.sessions.insert(session);
       return { cookie, session };
+    },
+    async addMethods(session, amr) {
+      const merged = [...new Set([...session.amr, ...amr])];
+      await store.sessions.setAmr(session.idDigest, merged);
+      return { ...session, amr: merged };
     },
     async read(cookie) {
       if (!usable(cookie)) return undefined;

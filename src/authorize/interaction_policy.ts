@@ -1,12 +1,13 @@
 // What the user must do before an authorization request can finish: the checks run in
 // order and the first that applies wins (a page to show, or under prompt=none an error
 // for the client). OIDC Core §3.1.2.1 (prompt, max_age), §3.1.2.3–4.
-// A new requirement (step-up with acr_values, a verified e-mail) is one more check here.
+// A new requirement (a verified e-mail, step-up with acr_values) is one more check here.
 import type { Grant, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationRequest } from './request.js';
+import { ACR_MFA, ACR_VALUES_SUPPORTED, satisfiesAcr, type Acr } from '../oauth/acr.js';
 
-export type InteractionPage = 'login' | 'select_account' | 'confirm_address' | 'consent';
+export type InteractionPage = 'login' | 'select_account' | 'confirm_address' | 'second_factor' | 'mfa_setup' | 'consent';
 
 /** What is known about the user when the checks run. */
 export interface UserState {
@@ -22,6 +23,8 @@ export interface UserState {
   notHinted?: boolean;
   /** The signed-in user proved their e-mail address (issue 14 §2); undefined without a session. */
   emailVerified?: boolean;
+  /** The signed-in user has a second factor to step up with (issue 15 §3); undefined when not looked up. */
+  hasSecondFactor?: boolean;
 }
 
 export type Need = { page: InteractionPage } | { error: OAuthError };
@@ -82,6 +85,41 @@ export const needsVerifiedEmail: InteractionCheck = {
   },
 };
 
+/**
+ * The level the request needs, if any: a client registered with --require-mfa always
+ * needs urn:alias:acr:mfa; an essential `acr` claim (OIDC Core §5.5.1.1) needs the weakest
+ * of its values (any of them meets it); acr_values (§3.1.2.1) asks, voluntarily, for its
+ * first value Alias knows (the client's preference).
+ */
+export function wantedAcr(req: AuthorizationRequest): { acr: Acr; required: boolean } | undefined {
+  if (req.client.requireMfa) return { acr: ACR_MFA, required: true };
+  if (req.acrEssential?.length) {
+    const weakest = ACR_VALUES_SUPPORTED.find((a) => req.acrEssential!.includes(a))!;
+    return { acr: weakest, required: true };
+  }
+  return req.acrValues.length ? { acr: req.acrValues[0]!, required: false } : undefined;
+}
+
+/**
+ * Step-up (issue 15 §3): the session's methods do not reach the wanted level. A person
+ * with a second factor is asked for it; one without is shown how to set it up when the
+ * level is required, while a merely requested level (acr_values) is answered with the
+ * level reached: the request is voluntary (OIDC Core §3.1.2.1) and the ID token's `acr`
+ * tells the client what happened. Under prompt=none no page can be shown, so any unmet
+ * level is interaction_required (§3.1.2.6): the client may then ask interactively.
+ */
+export const needsSecondFactor: InteractionCheck = {
+  name: 'acr',
+  check(req, { session, hasSecondFactor }) {
+    const wanted = wantedAcr(req);
+    if (!session || !wanted || satisfiesAcr(session.amr, wanted.acr)) return undefined;
+    const error = () => new OAuthError('interaction_required', 'the user must sign in with a second factor');
+    if (hasSecondFactor) return pageOr(req, 'second_factor', error);
+    if (req.prompt.includes('none')) return { error: error() };
+    return wanted.required ? { page: 'mfa_setup' } : undefined;
+  },
+};
+
 /** prompt=consent, or the remembered grant does not cover the request. */
 export const needsConsent: InteractionCheck = {
   name: 'consent',
@@ -92,7 +130,8 @@ export const needsConsent: InteractionCheck = {
 };
 
 /** In order: each check may assume the ones before it passed (a session, then its user). */
-export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsHintedUser, needsAccountChoice, needsVerifiedEmail, needsConsent];
+export const INTERACTION_CHECKS: readonly InteractionCheck[] = [needsLogin, needsHintedUser, needsAccountChoice, needsVerifiedEmail,
+  needsSecondFactor, needsConsent];
 
 /** The first need, or undefined when the request can be answered now. */
 export function firstNeed(req: AuthorizationRequest, user: UserState): Need | undefined {

@@ -12,10 +12,13 @@ import { formatList, parseList } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { AuthorizationRequest, Prompt, ResponseType } from './request.js';
 import { findClient, recheckClient, type ClientLookup } from './validate.js';
+import { isAcr } from '../oauth/acr.js';
 
 export const INTERACTION_TTL_MS = 15 * 60_000;
 /** The parked form of AuthorizationRequest.idTokenHintSub. */
 const HINT_SUB = 'id_token_hint.sub';
+/** The parked form of AuthorizationRequest.acrEssential (from the `claims` parameter). */
+const ACR_ESSENTIAL = 'claims.id_token.acr.essential';
 
 /**
  * A stranger can make Alias store a parked request (up to about 13 KB: only the validated
@@ -97,6 +100,8 @@ function toParams(req: AuthorizationRequest): Record<string, string> {
   if (req.dpopJkt !== undefined) p.dpop_jkt = req.dpopJkt;
   // Not a wire name: the verified hint's subject, never the token (validate.ts).
   if (req.idTokenHintSub !== undefined) p[HINT_SUB] = req.idTokenHintSub;
+  if (req.acrValues.length) p.acr_values = formatList(req.acrValues);
+  if (req.acrEssential?.length) p[ACR_ESSENTIAL] = formatList(req.acrEssential);
   return p;
 }
 
@@ -125,5 +130,7 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     codeChallenge: get('code_challenge'),
     ...(get('dpop_jkt') ? { dpopJkt: get('dpop_jkt') } : {}),
     idTokenHintSub: get(HINT_SUB),
+    acrValues: parseList(get('acr_values'), 'acr_values').filter(isAcr),
+    acrEssential: get(ACR_ESSENTIAL) === undefined ? undefined : parseList(get(ACR_ESSENTIAL), 'acr_values').filter(isAcr),
   };
 }

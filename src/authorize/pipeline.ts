@@ -5,7 +5,8 @@
 //                 rejectDuplicates → rejectUnsupported → checkResponseType →
 //                 checkResponseMode → checkGrantType → checkImplicit → checkScopes →
 //                 checkPrompt → checkMaxAge → checkPkce → checkIdTokenHint
-//   2. interact   interaction_policy.ts: needsLogin → needsHintedUser → needsAccountChoice → needsVerifiedEmail → needsConsent;
+//   2. interact   interaction_policy.ts: needsLogin → needsHintedUser → needsAccountChoice → needsVerifiedEmail →
+//                 needsSecondFactor → needsConsent;
 //                 a page to show parks the request (park.ts) and the interaction pages
 //                 resume it here, at step 2, without validating it again
 //   3. consent    recordConsent: the user's decision on the consent page
@@ -16,7 +17,8 @@
 import type { AuthorizeServices } from './services.js';
 import type { Grant, Interaction, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
-import { firstNeed, type InteractionPage } from './interaction_policy.js';
+import { firstNeed, wantedAcr, type InteractionPage } from './interaction_policy.js';
+import { satisfiesAcr } from '../oauth/acr.js';
 import { issue, tokenRights, type Rights } from './issue.js';
 import { resume } from './park.js';
 import { RedirectableError, UntrustedRequestError, type AuthorizationRequest } from './request.js';
@@ -60,7 +62,11 @@ export interface User {
 export async function proceed(s: AuthorizeServices, req: AuthorizationRequest, user: User): Promise<Outcome> {
   const { session } = user;
   const grant = session ? await s.consent.find(session.userId, req.client.id) : undefined;
-  const need = firstNeed(req, {
+  // Looked up only when the session falls short of a wanted level (most requests want none).
+  const wanted = wantedAcr(req);
+  const hasSecondFactor = session && wanted && !satisfiesAcr(session.amr, wanted.acr)
+    ? (await s.store.secondFactors.getTotp(session.userId)) !== undefined : undefined;
+  const need = firstNeed(req, { hasSecondFactor,
     session, authenticatedNow: user.authenticatedNow, grant, covered: s.consent.covers(grant, req.scopes, req.channels), now: s.now(),
     notHinted: req.idTokenHintSub !== undefined && session !== undefined && s.pairwise(req.client.id, session.userId) !== req.idTokenHintSub,
     emailVerified: session ? (await s.accounts.get(session.userId))?.emailVerified ?? false : undefined,

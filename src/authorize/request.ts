@@ -3,6 +3,7 @@
 import type { Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { ResponseMode } from './response_modes/index.js';
+import type { Acr } from '../oauth/acr.js';
 
 export type { ResponseMode };
 
@@ -33,6 +34,16 @@ export interface AuthorizationRequest {
    * expects to be signed in. Only the subject is kept, never the token.
    */
   idTokenHintSub?: string;
+  /**
+   * OIDC Core §3.1.2.1 acr_values: the levels Alias supports, in the client's order of
+   * preference (values Alias does not know are dropped: the request is voluntary).
+   */
+  acrValues: Acr[];
+  /**
+   * OIDC Core §5.5.1.1: `claims` asked for `acr` in the ID token as essential; any of these
+   * levels meets it (undefined when not asked for as essential).
+   */
+  acrEssential?: Acr[];
 }
 
 /** Where an authorization error can be sent back safely. */

@@ -4,7 +4,7 @@
 //   findClient → checkRedirectUri                      errors shown on Alias's own page
 //   checkState → rejectDuplicates → rejectUnsupported
 //   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
-//   → checkScopes → checkPrompt → checkMaxAge → checkPkce
+//   → checkScopes → checkPrompt → checkMaxAge → checkAcrValues → checkClaims → checkPkce
 //   → checkIdTokenHint (async: verifies a signature)           errors go back to the client
 //
 // Until client_id and redirect_uri are trusted, every error is shown on Alias's page
@@ -19,6 +19,7 @@ import { parseList } from '../oauth/scopes.js';
 import { matchRedirectUri } from '../oauth/redirect_uri.js';
 import { checkChallenge } from '../oauth/pkce.js';
 import { checkChannelsKnown, parseUserScopes } from './requested_scopes.js';
+import { isAcr, type Acr } from '../oauth/acr.js';
 import {
   PROMPTS, RedirectableError, UntrustedRequestError,
   type AuthorizationRequest, type Prompt, type ReplyTarget, type ResponseMode, type ResponseType,
@@ -50,6 +51,8 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
     const { scopes, channels } = checkScopes(params, client);
     const prompt = checkPrompt(params);
     const maxAge = checkMaxAge(params);
+    const acrValues = checkAcrValues(params);
+    const acrEssential = checkClaims(params);
     const codeChallenge = checkPkce(params, client, responseType);
     const dpopJkt = checkDpopJkt(params);
     return {
@@ -68,6 +71,8 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
       codeChallenge,
       ...(dpopJkt !== undefined && responseType === 'code' ? { dpopJkt } : {}),
       idTokenHintSub: undefined,
+      acrValues,
+      acrEssential,
     };
   });
   const idTokenHintSub = await checkIdTokenHint(params, client, verifyHint).catch((err: unknown) => {
@@ -225,6 +230,54 @@ export function checkMaxAge(params: RawParams): number | undefined {
   if (maxAgeText === undefined) return undefined;
   if (!/^\d{1,10}$/.test(maxAgeText)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
   return Number(maxAgeText);
+}
+
+/**
+ * OIDC Core §3.1.2.1 acr_values: "Requested Authentication Context Class Reference
+ * values", space-separated, in order of preference, a voluntary request. Values Alias does
+ * not define are ignored (never an error); interaction_policy.ts acts on the first known one.
+ */
+export function checkAcrValues(params: RawParams): Acr[] {
+  return parseList(single(params, 'acr_values'), 'acr_values').filter(isAcr);
+}
+
+/**
+ * OIDC Core §5.5: the `claims` parameter, a JSON object. Alias acts on one member only,
+ * `id_token.acr` (§5.5.1.1): asked for as essential, its `value` or `values` must be met
+ * (an ID token whose acr meets none of them is never issued). Other requested claims are
+ * ignored, as §5.5.1 allows. Essential acr values Alias does not define, and nothing it
+ * does: unmet_authentication_requirements (OpenID Connect Unmet Authentication
+ * Requirements 1.0), since no sign-in could meet them.
+ */
+export function checkClaims(params: RawParams): Acr[] | undefined {
+  const text = single(params, 'claims');
+  if (text === undefined) return undefined;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(text);
+  } catch {
+    throw new OAuthError('invalid_request', 'claims must be a JSON object');
+  }
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new OAuthError('invalid_request', 'claims must be a JSON object');
+  const idToken = (claims as Record<string, unknown>).id_token;
+  if (idToken === undefined || idToken === null) return undefined;
+  if (typeof idToken !== 'object' || Array.isArray(idToken)) throw new OAuthError('invalid_request', 'claims.id_token must be a JSON object');
+  const acr = (idToken as Record<string, unknown>).acr;
+  if (acr === undefined || acr === null) return undefined;
+  if (typeof acr !== 'object' || Array.isArray(acr)) throw new OAuthError('invalid_request', 'claims.id_token.acr must be null or a JSON object');
+  const { essential, value, values } = acr as Record<string, unknown>;
+  if (essential !== undefined && typeof essential !== 'boolean') throw new OAuthError('invalid_request', 'claims.id_token.acr.essential must be a boolean');
+  if (value !== undefined && typeof value !== 'string') throw new OAuthError('invalid_request', 'claims.id_token.acr.value must be a string');
+  if (values !== undefined && (!Array.isArray(values) || values.some((v) => typeof v !== 'string'))) {
+    throw new OAuthError('invalid_request', 'claims.id_token.acr.values must be an array of strings');
+  }
+  if (essential !== true) return undefined;
+  const asked = [...(value !== undefined ? [value] : []), ...((values as string[] | undefined) ?? [])];
+  // Essential without values: any acr at all (every sign-in has one).
+  if (!asked.length) return undefined;
+  const known = asked.filter(isAcr);
+  if (!known.length) throw new OAuthError('unmet_authentication_requirements', 'none of the essential acr values is supported');
+  return known;
 }
 
 /** [client] RFC 7636: S256 challenges only; required for public clients. */

@@ -40,6 +40,7 @@ function describe(c: Client): string[] {
     `post_logout    ${c.postLogoutRedirectUris.join(' ') || '-'}`,
     `backchannel    ${c.backchannelLogoutUri ?? '-'}`,
     `id_token_alg   ${c.idTokenSignedResponseAlg}`,
+    `require_mfa    ${c.requireMfa ? 'yes (urn:alias:acr:mfa)' : 'no'}`,
     `auth_method    ${c.tokenEndpointAuthMethod}`,
     ...(c.logoUri ? [`logo_uri       ${c.logoUri}`] : []),
     ...(c.clientUri ? [`client_uri     ${c.clientUri}`] : []),
@@ -83,6 +84,8 @@ export function parseDuration(text: string): number {
 export function clientCommand(program: Command) {
   const client = program.command('client').description('manage clients (applications)');
   const dbOpt = ['--db <location>', 'SQLite file or postgres:// URL (env ALIAS_DB)'] as const;
+  // Issue 15 §3: every sign-in to the client must reach urn:alias:acr:mfa.
+  const requireMfaOpt = ['--require-mfa', 'every sign-in to this client needs two steps (ID tokens carry acr urn:alias:acr:mfa)'] as const;
   const idTokenAlgOpt = ['--id-token-alg <alg>', `algorithm that signs this client's ID tokens and logout tokens ` +
     `(id_token_signed_response_alg): ${SIGNING_ALGS.join(' or ')}`] as const;
 
@@ -102,11 +105,12 @@ export function clientCommand(program: Command) {
     .option(...JWKS_OPT)
     .option(...JWKS_URI_OPT)
     .option(...DPOP_OPT)
+    .option(...requireMfaOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
       scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean;
-      jwks?: string; jwksUri?: string; json?: boolean; db?: string } & DisplayUriOpts) => {
+      jwks?: string; jwksUri?: string; requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
         const jwks = opts.jwks !== undefined ? readJwks(opts.jwks) : undefined;
         const { client: c, secret } = await withServices(opts, async (s) => {
@@ -116,7 +120,7 @@ export function clientCommand(program: Command) {
             backchannelLogoutUri: opts.backchannelLogoutUri, idTokenSignedResponseAlg: opts.idTokenAlg,
             tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod,
             logoUri: opts.logoUri, clientUri: opts.clientUri, policyUri: opts.policyUri, tosUri: opts.tosUri,
-            dpopBoundAccessTokens: opts.dpopBoundAccessTokens, jwks, jwksUri: opts.jwksUri,
+            dpopBoundAccessTokens: opts.dpopBoundAccessTokens, jwks, jwksUri: opts.jwksUri, requireMfa: opts.requireMfa,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -179,11 +183,13 @@ export function clientCommand(program: Command) {
     .option(JWKS_URI_OPT[0], `${JWKS_URI_OPT[1]}; --jwks and --jwks-uri replace each other`)
     .option(...DPOP_OPT)
     .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
+    .option(...requireMfaOpt)
+    .option('--no-require-mfa', 'stop requiring two-step sign-in')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (id: string, opts: { name?: string; redirectUri: string[]; removeRedirectUri: string[]; channel: string[];
-      removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; jwks?: string; jwksUri?: string; json?: boolean;
-      db?: string } & DisplayUriOpts) => {
+      removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; jwks?: string; jwksUri?: string;
+      requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
         if (opts.jwks !== undefined && opts.jwksUri !== undefined) throw new UsageError('give --jwks or --jwks-uri, not both (RFC 7591 §2)');
         const keys = opts.jwks !== undefined ? { jwks: readJwks(opts.jwks) as Client['jwks'], jwksUri: null }
@@ -191,9 +197,9 @@ export function clientCommand(program: Command) {
         const displayChanges = (['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const).filter((f) => opts[f] !== undefined);
         if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
           !opts.redirectUri.length && !opts.removeRedirectUri.length && opts.tokenEndpointAuthMethod === undefined && !displayChanges.length &&
-          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined) {
+          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined && opts.requireMfa === undefined) {
           throw new UsageError('nothing to change: give --name, --redirect-uri, --remove-redirect-uri, --channel, --remove-channel, ' +
-            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --logo-uri, --client-uri, --policy-uri or --tos-uri');
+            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --[no-]require-mfa, --logo-uri, --client-uri, --policy-uri or --tos-uri');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -237,7 +243,7 @@ export function clientCommand(program: Command) {
             tokenEndpointAuthMethod: method ?? c.tokenEndpointAuthMethod, ...display,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, ...keys,
           });
-          const next: Client = { ...c, ...fields, updatedAt: s.now() };
+          const next: Client = { ...c, ...fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             redirect_uris_added: opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length ? String(opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length) : undefined,
@@ -245,6 +251,7 @@ export function clientCommand(program: Command) {
             channels_added: added.filter((a) => !c.channels.some((ch) => ch.name === a.name)).map((a) => a.name),
             channels_removed: opts.removeChannel,
             id_token_alg: fields.idTokenSignedResponseAlg !== c.idTokenSignedResponseAlg ? fields.idTokenSignedResponseAlg : undefined,
+            require_mfa: next.requireMfa !== c.requireMfa ? String(next.requireMfa) : undefined,
             auth_method: fields.tokenEndpointAuthMethod !== c.tokenEndpointAuthMethod ? fields.tokenEndpointAuthMethod : undefined,
             display: displayChanges.length ? displayChanges.map((f) => f.replace('Uri', '_uri')).join(',') : undefined,
             dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,

@@ -282,6 +282,8 @@ export function clientInformation(client: Client, secret?: string): Record<strin
     ...(client.clientUri ? { client_uri: client.clientUri } : {}),
     // Alias's extension (RFC 7591 §2 allows more members): the message channels users may grant.
     alias_channels: client.channels,
+    // Alias's own member (issue 15 §3): ID tokens for this client always say urn:alias:acr:mfa.
+    require_mfa: client.requireMfa,
   };
 }
 
@@ -325,6 +327,7 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       const secret = usesClientSecret(fields.tokenEndpointAuthMethod) ? mintOpaque(32) : undefined;
       const client: Client = {
         ...fields,
+        requireMfa: input.requireMfa ?? fields.requireMfa,
         id: input.id ?? randomBytes(16).toString('hex'),
         secretDigest: secret ? digest(secret) : null,
         previousSecretDigest: null,

@@ -15,6 +15,7 @@ import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE } from '../accounts/credential_change.js';
 import { signupUrl } from '../http/account_pages.js';
+import { afterPassword } from '../http/second_factor_page.js';
 import { passkeyScripts } from '../http/assets.js';
 import { recentlyAuthenticated } from '../accounts/reauth.js';
 
@@ -79,11 +80,13 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
         grantId: grant?.id, mutable: !!grant && m.channel !== META_CHANNEL && grant.channels.includes(m.channel),
       });
     }
+    const factors = await s.secondFactors.status(user.id);
     const passkeys = (await s.passkeys.list(user.id)).map((p) => ({ id: p.id, name: p.name, createdAt: when(p.createdAt),
       lastUsedAt: p.lastUsedAt ? when(p.lastUsedAt) : undefined, synced: p.deviceType === 'multiDevice' || p.backupState }));
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'account', {
       title: 'Your account', email: user.email, nickname: user.nickname ?? '', apps, messages,
+      totp: factors.totp, recoveryCodesLeft: factors.recoveryCodesLeft,
       // Adding a passkey needs a recent sign-in (accounts/reauth.ts); otherwise the button leads there first.
       passkeys, canAddPasskey: recentlyAuthenticated(session, s.now()), scripts: passkeyScripts(),
       csrf: page.csrfToken(page.browserId(request, reply)), notice: opts.notice, error: opts.error,
@@ -121,8 +124,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     }
     const result = await checkLoginForm(s, request, reply, body, { via: 'account' });
     if ('failed' in result) return loginPage(request, reply, result.failed);
-    await page.startSession(request, reply, result.user.id);
-    return reply.redirect('/account', 303);
+    return afterPassword(s, page, request, reply, result.user, { next: '/account' });
   });
 
   const revoke = (path: string, run: (userId: string, grantId: string, body: Body, request: FastifyRequest) => Promise<boolean>, notice: string) =>

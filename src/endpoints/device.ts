@@ -11,6 +11,8 @@ import type { DeviceCode } from '../store/types.js';
 import { approvedFrom, consentView } from '../ui/consent_view.js';
 import { allowClientLogo } from '../http/security_headers.js';
 import { checkLoginForm } from '../http/login_form.js';
+import { afterPassword } from '../http/second_factor_page.js';
+import { ACR_MFA, satisfiesAcr } from '../oauth/acr.js';
 import { confirmAddressPage } from '../http/account_pages.js';
 import { signupUrl } from '../http/account_pages.js';
 
@@ -66,6 +68,17 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     // Issue 14 §2: an unconfirmed address cannot approve a device either.
     if (user && !user.emailVerified) return confirmAddressPage(reply, { email: user.email, csrf, clientName: client.name });
     allowClientLogo(reply, client.logoUri);
+    // Issue 15 §3: a client registered with --require-mfa gets only two-step sign-ins; a
+    // password-only session signs in again (the second page asks for the code), and a
+    // person without a second factor is shown how to set one up.
+    if (client.requireMfa && !satisfiesAcr(session.amr, ACR_MFA)) {
+      if (!(await s.store.secondFactors.getTotp(session.userId))) {
+        return renderPage(reply, 'mfa_setup', { title: 'Two-step sign-in needed', clientName: client.name, email: user?.email ?? '',
+          setupUrl: '/account/totp' });
+      }
+      return renderPage(reply, 'login', { title: 'Sign in', clientName: client.name, action: '/device/login', csrf, hidden, email: user?.email ?? '',
+        error: `${client.name} needs two-step sign-in: enter your password again, then a code from your authenticator app.` });
+    }
     return renderPage(reply, 'consent', { ...consentView(client, rec.scopes, rec.channels), email: user?.email ?? '',
       action: '/device/approve', csrf, hidden, warning: WARNING });
   }
@@ -102,8 +115,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
         csrf: page.csrfToken(page.browserId(request, reply)), hidden: [{ name: 'user_code', value: formatUserCode(rec.userCode) }],
         email: result.failed.email, error: result.failed.error, signupUrl: signupUrl(s) });
     }
-    await page.startSession(request, reply, result.user.id);
-    return reply.redirect(approveUrl(rec), 303);
+    return afterPassword(s, page, request, reply, result.user, { next: approveUrl(rec) }, (await s.clients.get(rec.clientId))?.name);
   });
 
   app.post('/device/approve', async (request, reply) => {
@@ -114,6 +126,7 @@ export function deviceEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const session = await page.session(request);
     if (!session) return reply.redirect(approveUrl(rec), 303);
     if (!(await s.accounts.get(session.userId))?.emailVerified) return approvePage(request, reply, rec);
+    if ((await s.clients.get(rec.clientId))?.requireMfa && !satisfiesAcr(session.amr, ACR_MFA)) return approvePage(request, reply, rec);
     if (body.decision !== 'allow' && body.decision !== 'deny') {
       return sendErrorPage(reply, 400, 'Bad request', 'Choose Allow or Deny.');
     }

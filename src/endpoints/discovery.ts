@@ -46,7 +46,8 @@ export function discoveryDocument(issuer: string, opts: { registration?: boolean
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'acr', 'nonce', 'at_hash', 'jti', 'nickname'],
     acr_values_supported: ACR_VALUES_SUPPORTED,
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
-    claims_parameter_supported: false,
+    // OIDC Core §5.5: acted on for id_token.acr (essential), docs/mfa.md.
+    claims_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,

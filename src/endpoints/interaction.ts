@@ -17,9 +17,11 @@ import { allowClientLogo } from '../http/security_headers.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
 import { signupUrl } from '../http/account_pages.js';
 import { confirmAddressPage } from '../http/account_pages.js';
+import { afterPassword, secondFactorError, secondFactorPage } from '../http/second_factor_page.js';
 import { passkeyScripts } from '../http/assets.js';
 
 type Body = Record<string, unknown>;
+const text = (v: unknown) => (typeof v === 'string' ? v : '');
 
 export function interactionEndpoints(app: FastifyInstance, s: Services, page: PageContext) {
   /** Loads the interaction, refusing one that is unknown, expired or from another browser. */
@@ -86,6 +88,14 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (outcome.page === 'confirm_address') {
       return confirmAddressPage(reply, { email: account?.email ?? '', csrf, clientName: req.client.name, interaction: interaction.id });
     }
+    if (outcome.page === 'second_factor') {
+      return secondFactorPage(reply, { action: action(interaction, 'second-factor'), csrf, clientName: req.client.name, stepUp: true });
+    }
+    if (outcome.page === 'mfa_setup') {
+      reply.header('cache-control', 'no-store');
+      return renderPage(reply, 'mfa_setup', { title: 'Two-step sign-in needed', clientName: req.client.name, email: account?.email ?? '',
+        setupUrl: `/account/totp?interaction=${interaction.id}` });
+    }
     if (outcome.page === 'select_account') {
       return renderPage(reply, 'select_account', { title: 'Choose an account', clientName: req.client.name,
         action: action(interaction, 'select'), csrf, email: account?.email ?? '' });
@@ -122,8 +132,25 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (!f) return reply;
     const result = await checkLoginForm(s, request, reply, f.body, { clientId: f.req.client.id, via: 'authorize' });
     if ('failed' in result) return loginPage(request, reply, f.interaction, f.req, result.failed);
-    const session = await page.startSession(request, reply, result.user.id);
-    await s.store.interactions.setAuthenticatedSession(f.interaction.id, session.idDigest);
+    return afterPassword(s, page, request, reply, result.user, { interactionId: f.interaction.id, next: `/interaction/${f.interaction.id}` },
+      f.req.client.name);
+  });
+
+  // Step-up (issue 15 §3): the signed-in person gives their second factor; its methods
+  // join the session's amr, and the request goes on (interaction_policy.ts needsSecondFactor).
+  app.post('/interaction/:id/second-factor', async (request, reply) => {
+    const f = await form(request, reply);
+    if (!f) return reply;
+    const { session } = await sessionState(request, f.interaction);
+    if (!session) return reply.redirect(`/interaction/${f.interaction.id}`, 303);
+    const result = await s.secondFactors.check(session.userId, text(f.body.code), sourceOf(request), 'step_up');
+    if (!result.ok) {
+      if (result.reason === 'not_enrolled') return reply.redirect(`/interaction/${f.interaction.id}`, 303);
+      if (result.reason === 'throttled') reply.header('retry-after', String(result.retryAfter));
+      return secondFactorPage(reply, { action: action(f.interaction, 'second-factor'), csrf: page.csrfToken(page.browserId(request, reply)),
+        clientName: f.req.client.name, stepUp: true, ...secondFactorError(result) });
+    }
+    await s.sessions.addMethods(session, result.amr);
     return reply.redirect(`/interaction/${f.interaction.id}`, 303);
   });
 

@@ -23,6 +23,11 @@ export function verifyEmailEndpoints(app: FastifyInstance, s: Services, page: Pa
         result.reason === 'used' ? 'Each confirmation link works once.' : 'Confirmation links work for 24 hours.',
         'Sign in: if your address still needs confirming, you can ask for a new link there.');
     }
+    // A link is no password and no second factor: an account with TOTP on signs in on the
+    // sign-in page (issue 15 §2), never through a mailed link.
+    if (await s.store.secondFactors.getTotp(result.userId)) {
+      return renderPage(reply, 'email_verified', { title: 'Address confirmed', note: 'Sign in with your password and your authenticator app to go on.' });
+    }
     const session = await page.startSession(request, reply, result.userId);
     const interaction = result.interactionId ? await ownInteraction(s, page, request, result.interactionId) : undefined;
     if (interaction) {

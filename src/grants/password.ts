@@ -2,6 +2,14 @@
 // `password` grant; confidential clients only; shares the sign-in page's password check
 // and lockout. It may grant openid, nickname, offline_access and client scopes, never
 // contact or channels: those need the user's own consent on Alias's pages.
+//
+// Issue 15 §2: the grant cannot ask for a second factor, so it never stands in for one.
+// A client registered with --require-mfa cannot use it at all (unauthorized_client, before
+// any password is checked), and an account with TOTP on gets invalid_grant after a right
+// password (counted like any sign-in): otherwise anybody holding the password would get
+// tokens while the sign-in page asks for the code. The strict choice an operator who
+// turned on a second factor expects; the person can still use the app through the
+// authorization code flow.
 import { OAuthError, invalidGrant } from '../oauth/errors.js';
 import { required, single } from '../oauth/params.js';
 import { parseList } from '../oauth/scopes.js';
@@ -21,6 +29,7 @@ export const password: GrantHandler = {
   async handle(ctx) {
     const { s, client, params, source } = ctx;
     if (client.isPublic) throw new OAuthError('unauthorized_client', 'public clients cannot use the password grant');
+    if (client.requireMfa) throw new OAuthError('unauthorized_client', 'this client requires two-step sign-in, which the password grant cannot ask for');
     const username = required(params, 'username');
     const pass = required(params, 'password');
     const scopes = parseList(single(params, 'scope') ?? 'openid');
@@ -40,6 +49,9 @@ export const password: GrantHandler = {
     }
     // Issue 14 §2: no tokens before the address is confirmed; the client is not told why.
     if (!result.user.emailVerified) throw invalidGrant('these credentials cannot be used to sign in here');
+    if (await s.store.secondFactors.getTotp(result.user.id)) {
+      throw invalidGrant('this account signs in with a second factor, which the password grant cannot ask for');
+    }
     const authTime = s.now();
     const minted = await s.store.transaction(async (tx) => {
       // Typing the password into this client is the user's consent to these scopes.

@@ -30,6 +30,8 @@ import { accountEndpoints } from '../endpoints/account.js';
 import { recoveryEndpoints } from '../endpoints/recovery.js';
 import { accountEmailEndpoints } from '../endpoints/account_email.js';
 import { accountDataEndpoints } from '../endpoints/account_data.js';
+import { accountMfaEndpoints } from '../endpoints/account_mfa.js';
+import { secondFactorEndpoints } from '../endpoints/second_factor.js';
 import { signupEndpoints } from '../endpoints/signup.js';
 import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
 import { homeEndpoint } from '../endpoints/home.js';
@@ -120,6 +122,8 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   recoveryEndpoints(app, s, page);
   accountEmailEndpoints(app, s, page);
   accountDataEndpoints(app, s, page);
+  accountMfaEndpoints(app, s, page);
+  secondFactorEndpoints(app, s, page);
   signupEndpoints(app, s, page);
   verifyEmailEndpoints(app, s, page);
   passkeyEndpoints(app, s, page);

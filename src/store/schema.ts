@@ -255,6 +255,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   account_tokens: AccountTokensTable;
   mail_outbox: MailOutboxTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
   jwt_replays: JwtReplaysTable;
@@ -300,6 +302,24 @@ export interface MailOutboxTable {
   lease_until: number | null;
   last_error: string | null;
   created_at: number;
+}
+
+/** Migration 013: one confirmed TOTP authenticator per account. */
+export interface TotpFactorsTable {
+  user_id: string;
+  /** The base32 secret, sealed (crypto/secrets.ts, purpose totp-secrets). */
+  secret_sealed: string;
+  /** The RFC 6238 time step of the last accepted code. */
+  last_step: number;
+  created_at: number;
+}
+
+/** Migration 013: recovery codes, as keyed digests. */
+export interface RecoveryCodesTable {
+  user_id: string;
+  digest: string;
+  created_at: number;
+  used_at: number | null;
 }
 
 export interface PasskeysTable {

@@ -3,7 +3,7 @@
 // carry are in types.ts; test/store/contract.ts holds every behaviour promised here.
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
-  RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail,
+  RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, TotpFactor,
   Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration,
 } from './types.js';
 
@@ -86,7 +86,8 @@ export interface UserRepo {
   list(): Promise<User[]>;
   /**
    * Deletes the account and every row tied to it (sessions, grants, codes, tokens, device
-   * codes, inbox messages, mailed links, queued account mails) in one transaction; the
+   * codes, inbox messages, mailed links, queued account mails, TOTP authenticator and
+   * recovery codes) in one transaction; the
    * audit log and queued back-channel logout deliveries stay. False when there was none.
    */
   delete(id: string): Promise<boolean>;
@@ -100,6 +101,8 @@ export interface SessionRepo {
   touch(idDigest: string, at: number): Promise<void>;
   delete(idDigest: string): Promise<void>;
   deleteByUser(userId: string): Promise<void>;
+  /** Replaces the methods the session's sign-in used (a second factor given later: step-up). */
+  setAmr(idDigest: string, amr: string[]): Promise<void>;
   /** The user's unexpired sessions, oldest first (data export). */
   listByUser(userId: string, now: number): Promise<Session[]>;
 }
@@ -280,6 +283,8 @@ export interface Store {
   messages: MessageRepo;
   linkTokens: LinkTokenRepo;
   mailOutbox: MailOutboxRepo;
+  /** TOTP authenticators and recovery codes (issue 15 §2). */
+  secondFactors: SecondFactorRepo;
   passkeys: PasskeyRepo;
   webauthnChallenges: WebauthnChallengeRepo;
   audit: AuditRepo;
@@ -331,6 +336,26 @@ export interface MailOutboxRepo {
   /** Failed for now (retry at `nextAttemptAt`) or for good (`failed`; the sealed mail is emptied). */
   settle(id: string, r: { status: OutboxMail['status']; attempts: number; nextAttemptAt: number; lastError: string }): Promise<void>;
   listByUser(userId: string): Promise<OutboxMail[]>;
+}
+
+/** A person's second factors: one TOTP authenticator, and recovery codes as digests. */
+export interface SecondFactorRepo {
+  getTotp(userId: string): Promise<TotpFactor | undefined>;
+  /** Stores a confirmed authenticator; false (nothing changes) when the account has one already. */
+  insertTotp(factor: TotpFactor): Promise<boolean>;
+  /**
+   * Accepts time step `step` when it is later than the last accepted one, in one
+   * statement: of two requests carrying the same code, exactly one gets true.
+   */
+  useTotpStep(userId: string, step: number): Promise<boolean>;
+  deleteTotp(userId: string): Promise<boolean>;
+  /** The account's recovery codes become exactly these digests (the old set stops working). */
+  replaceRecoveryCodes(userId: string, digests: string[], at: number): Promise<void>;
+  /** Marks an unused code used, in one statement (of two uses at once, one wins); false otherwise. */
+  useRecoveryCode(userId: string, digest: string, at: number): Promise<boolean>;
+  /** How many unused recovery codes the account has. */
+  countRecoveryCodes(userId: string): Promise<number>;
+  deleteRecoveryCodes(userId: string): Promise<void>;
 }
 
 /** The passkeys (WebAuthn credentials) of accounts. */

@@ -231,6 +231,7 @@ export type AuditEventType =
   | 'admin.user.created' | 'admin.keys.rotated'
   | 'password.reset' | 'password.changed' | 'email.change_requested' | 'email.changed' | 'email.change_cancelled'
   | 'signup' | 'email.verified'
+  | 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes.renewed' | 'mfa.recovery_code.used' | 'mfa.verified'
   | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning'
   | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created';
 
@@ -251,7 +252,9 @@ export interface AuditEvent {
 }
 
 /** A single-use link mailed about an account (accounts/link_tokens.ts). */
-export type LinkPurpose = 'verify_email' | 'reset_password' | 'change_email' | 'cancel_email_change';
+export type LinkPurpose = 'verify_email' | 'reset_password' | 'change_email' | 'cancel_email_change'
+  /** Not mailed: the password was right and the second factor is still to come (issue 15 §2). */
+  | 'second_factor';
 
 
 export interface LinkToken {
@@ -278,6 +281,16 @@ export interface OutboxMail {
   nextAttemptAt: number;
   leaseUntil: number | null;
   lastError: string | null;
+  createdAt: number;
+}
+
+/** A confirmed TOTP authenticator (RFC 6238), migration 013. */
+export interface TotpFactor {
+  userId: string;
+  /** Sealed base32 secret; opened only to check a code. */
+  secretSealed: string;
+  /** The time step of the last accepted code (a code is never accepted twice). */
+  lastStep: number;
   createdAt: number;
 }
 

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
+import * as OTPAuth from 'otpauth';
 import { sqlite } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.js';
@@ -91,8 +92,20 @@ const PAGES: PageCase[] = [
   { name: 're-authentication (before export) with an error', open: async (t) => { await t.signIn(); await t.goto('/account/reauth?next=/account/export'); await t.fill('Password', 'wrong password'); await t.click('Continue'); await t.page.getByRole('alert').waitFor(); }, heading: 'Confirm it’s you' },
   { name: 'delete account with an error', open: async (t) => { await t.signIn(); await t.goto('/account/delete'); await t.fill(/To confirm/, 'someone@else.example'); await t.click('Delete my account'); await t.page.getByRole('alert').waitFor(); }, heading: 'Delete your account' },
   { name: 'account deleted', open: async (t) => { const u = await t.newUser(); await t.signIn(u); await t.goto('/account/delete'); await t.fill(/To confirm/, u.email); await t.click('Delete my account'); }, heading: 'Your account was deleted' },
+  { name: 'two-step sign-in: set up an authenticator app, with an error', open: async (t) => { await t.signIn(await t.newUser()); await t.goto('/account/totp'); await t.fill('Code from the app', '000000'); await t.click('Turn on two-step sign-in'); await t.page.getByRole('alert').waitFor(); }, heading: 'Set up an authenticator app' },
+  { name: 'two-step sign-in: recovery codes, then manage', open: async (t) => { await t.signIn(await t.newUser()); await t.goto('/account/totp'); const key = await t.page.locator('#secret').inputValue(); await t.fill('Code from the app', totpNow(t, key)); await t.click('Turn on two-step sign-in'); await t.page.locator('.recovery-codes').waitFor(); }, heading: 'Two-step sign-in is on' },
+  { name: 'two-step sign-in: the second page (code), with an error', open: async (t) => { const u = await t.newUser(); await totpFor(t, u.email); await t.authorize(); await t.fill('E-mail', u.email); await t.fill('Password', u.password); await t.click('Sign in'); await t.fill('Code', '000000'); await t.click('Continue'); await t.page.getByRole('alert').waitFor(); }, heading: 'Two-step sign-in' },
+  { name: 'two-step sign-in needed (app requires it)', open: async (t) => { await t.signIn(await t.newUser()); await t.authorize({ claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:alias:acr:mfa'] } } }) }); }, heading: 'Two-step sign-in needed' },
   { name: 'unsubscribe (relayed mail link)', open: async (t) => t.page.goto(await t.mailLink(t.user.email, 'unsubscribe')), heading: 'Stop these messages?' },
 ];
+
+/** The code an authenticator app shows now for `key` (issue 15 pages). */
+const totpNow = (t: Kit, key: string) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key) }).generate({ timestamp: t.alias.s.now() });
+/** Turns TOTP on for an account directly in the store (its second sign-in page is what is checked). */
+async function totpFor(t: Kit, email: string) {
+  const u = (await t.alias.s.store.users.getByEmail(email))!;
+  await t.alias.s.store.secondFactors.insertTotp({ userId: u.id, secretSealed: t.alias.s.secrets.seal('JBSWY3DPEHPK3PXP', 'totp-secrets'), lastStep: 0, createdAt: t.alias.s.now() });
+}
 
 /** An account like `user`, for a page that changes what it shows (a revocation). */
 async function richUser(t: Kit) {

@@ -15,9 +15,9 @@ const LEAF_OPTIONS: Record<string, string[]> = {
   migrate: ['--db'],
   'user create': ['--email', '--password', '--nickname', '--json', '--db'],
   'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',
-    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--json', '--db'],
+    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--require-mfa', '--json', '--db'],
   'client update': ['<id>', '--name', '--channel', '--remove-channel', '--id-token-alg', '--dpop-bound-access-tokens',
-    '--no-dpop-bound-access-tokens', '--json', '--db'],
+    '--no-dpop-bound-access-tokens', '--require-mfa', '--no-require-mfa', '--json', '--db'],
   'client list': ['--json', '--db'],
   'client show': ['<id>', '--json', '--db'],
   'client delete': ['<id>', '--db'],
@@ -192,6 +192,24 @@ for (const kind of databaseKinds()) {
       assert.equal((await s.clients.get(id))?.idTokenSignedResponseAlg, 'RS256');
       const events = await s.store.audit.query({ clientId: id, limit: 10 });
       assert.ok(events.some((e) => e.type === 'admin.client.updated' && e.detail === 'id_token_alg=RS256 via=cli'), 'audited');
+    });
+
+    it('client create/update --require-mfa / --no-require-mfa (issue 15 §3): shown in --json and in show, audited', async () => {
+      const created = json(await run('client', 'create', '--name', 'Bank', '--redirect-uri', 'https://bank.example/cb', '--require-mfa', '--json'));
+      const id = created.client_id as string;
+      assert.equal(created.require_mfa, true);
+      assert.equal((await s.clients.get(id))?.requireMfa, true);
+      assert.match(ok(await run('client', 'show', id)).stdout, /^require_mfa\s+yes/m);
+      const off = json(await run('client', 'update', id, '--no-require-mfa', '--json'));
+      assert.equal(off.require_mfa, false);
+      assert.equal(off.client_name, 'Bank', 'nothing else changes');
+      assert.equal((await s.clients.get(id))?.requireMfa, false);
+      const on = json(await run('client', 'update', id, '--require-mfa', '--json'));
+      assert.equal(on.require_mfa, true);
+      const events = await s.store.audit.query({ clientId: id, limit: 10 });
+      assert.ok(events.some((e) => e.type === 'admin.client.updated' && e.detail === 'require_mfa=false via=cli'), 'audited');
+      const plain = json(await run('client', 'create', '--name', 'Plain', '--redirect-uri', 'https://plain.example/cb', '--json'));
+      assert.equal(plain.require_mfa, false, 'off by default');
     });
 
     it('keys rotate publishes a new key per algorithm (RS256, ES256) and keeps the previous ones', async () => {

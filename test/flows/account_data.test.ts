@@ -88,7 +88,9 @@ for (const kind of databaseKinds()) {
       assert.match(res.headers.get('content-type')!, /application\/json/);
       const raw = await res.text();
       const doc = JSON.parse(raw);
-      assert.deepEqual(Object.keys(doc).sort(), ['apps', 'audit_events', 'exported_at', 'format', 'inbox', 'issuer', 'passkeys', 'profile', 'sessions']);
+      assert.deepEqual(Object.keys(doc).sort(), ['apps', 'audit_events', 'exported_at', 'format', 'inbox', 'issuer', 'passkeys', 'profile', 'second_factor', 'sessions']);
+      // Issue 15 §2: whether TOTP is on and how many recovery codes remain; never the key.
+      assert.deepEqual(doc.second_factor, { totp: false, totp_enabled_at: null, recovery_codes_left: 0 });
       assert.equal(doc.profile.id, me.person.id);
       assert.equal(doc.profile.email, me.person.email);
       assert.equal(doc.profile.nickname, 'Ann');

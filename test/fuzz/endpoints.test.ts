@@ -38,6 +38,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
+import * as OTPAuth from 'otpauth';
+import { secondFactorKey } from '../../src/accounts/second_factor.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
 import { formEncode } from '../helpers/bad_input.js';
@@ -74,6 +76,7 @@ const APP_CB = 'https://app.example/cb';
 const LOOPBACK_CB = 'http://127.0.0.1/cb';
 const LOGOUT_CB = 'https://app.example/signed-out';
 const USER_SCOPES = ['openid', 'offline_access', 'contact', 'nickname'];
+const FUZZ_TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 /** The longest any one answer may take (generous: argon2 on a busy shared machine). */
 const SLOW_MS = 4000;
 const DESCRIPTION = /^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -195,6 +198,19 @@ const GROUPS: Record<string, Record<string, Template>> = {
     reauth: { spec: form('/account/reauth', [['csrf', '$CSRF'], ['password', '$PASSWORD'], ['next', '/account/export']], COOKIES) },
     export: { spec: get('/account/export', [], COOKIES) },
     delete_page: { spec: get('/account/delete', [], COOKIES) },
+  },
+  'two-step sign-in (issue 15)': {
+    authorize_acr: { spec: get('/oauth2/authorize', authorizeQuery([['acr_values', 'urn:alias:acr:mfa urn:alias:acr:password'],
+      ['claims', '{"id_token":{"acr":{"essential":true,"values":["urn:alias:acr:mfa"]}}}'], ['prompt', 'none']]), COOKIES) },
+    interaction_second_factor: { interaction: { prompt: 'consent', authenticated: true },
+      spec: form('/interaction/$INTERACTION/second-factor', [['csrf', '$CSRF'], ['code', '123456']], COOKIES) },
+    second_factor: { spec: form('/login/second-factor', [['csrf', '$CSRF'], ['pending', '$PENDING'], ['code', '$TOTPCODE']], BROWSER_ONLY) },
+    second_factor_recovery: { spec: form('/login/second-factor', [['csrf', '$CSRF'], ['pending', '$PENDING'], ['code', 'abcde-fghij']], BROWSER_ONLY) },
+    totp_page: { spec: get('/account/totp', [], COOKIES) },
+    // The fixture's account turns TOTP on here and off again two templates later.
+    totp_confirm: { spec: form('/account/totp/confirm', [['csrf', '$CSRF'], ['enrolment', '$ENROLMENT'], ['code', '$ENROLCODE']], COOKIES) },
+    totp_recovery_codes: { spec: form('/account/totp/recovery-codes', [['csrf', '$CSRF']], COOKIES) },
+    totp_disable: { spec: form('/account/totp/disable', [['csrf', '$CSRF']], COOKIES) },
   },
   'passkeys (issue 15)': {
     // JSON bodies; `"$PKREG"` and `"$PKAUTH"` (quotes included) become a software
@@ -391,6 +407,24 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   await link('$RESET', 'reset_password');
   await link('$CONFIRM', 'change_email', { email: `moved-${v.get('$RUNID')}@example.com` });
   await link('$CANCEL', 'cancel_email_change', { email: w.user.email, to: w.user.email });
+  // Issue 15 §2: a pending second sign-in step of this browser for an account with TOTP on
+  // (its last used step reset, its recovery code renewed, so the template works every time),
+  // and an enrolment form's sealed secret with its current code.
+  const totpCode = (secret: string) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: s.now() });
+  if (uses('$PENDING')) {
+    const mfaUser = await s.store.users.getByEmail('fuzz-mfa@example.com') ?? await w.alias.user({ email: 'fuzz-mfa@example.com' });
+    await s.store.secondFactors.deleteTotp(mfaUser.id);
+    await s.store.secondFactors.insertTotp({ userId: mfaUser.id, secretSealed: s.secrets.seal(FUZZ_TOTP_SECRET, 'totp-secrets'), lastStep: 0, createdAt: t0 });
+    await s.store.secondFactors.replaceRecoveryCodes(mfaUser.id, [s.secrets.mac('recovery-code', `${mfaUser.id}:abcdefghij`)], t0);
+    await s.throttle.clear(secondFactorKey(mfaUser.id));
+    v.set('$PENDING', await s.links.issue(s.store.linkTokens, 'second_factor', mfaUser.id, { browser: digest(w.browser), next: '/account' }));
+    v.set('$TOTPCODE', totpCode(FUZZ_TOTP_SECRET));
+  }
+  if (uses('$ENROLMENT')) {
+    const enrolment = s.secondFactors.newEnrolment(w.user);
+    v.set('$ENROLMENT', enrolment.sealed);
+    v.set('$ENROLCODE', totpCode(enrolment.secret));
+  }
   if (uses('$PKREG')) {
     // Passkeys added by earlier cases go (the fuzz key stays), so the per-account limit is never the answer.
     for (const p of await s.store.passkeys.listByUser(w.user.id)) {

@@ -1883,5 +1883,73 @@ export function storeContract(kind: DatabaseKind): void {
         for (const x of tokens) assert.equal(await store.accessTokens.get(x.digest), undefined);
       });
     });
+
+    describe('second factors (migration 013)', () => {
+      it('sessions.setAmr replaces the methods a session records (step-up)', async () => {
+        const u = newUser();
+        await store.users.insert(u);
+        const s: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE,
+          device: null, lastSeenAt: null, amr: ['pwd'] };
+        await store.sessions.insert(s);
+        await store.sessions.setAmr(s.idDigest, ['pwd', 'otp', 'mfa']);
+        assert.deepEqual(await store.sessions.get(s.idDigest, NOW), { ...s, amr: ['pwd', 'otp', 'mfa'] });
+      });
+
+      it('a TOTP factor round-trips; a second insert changes nothing; delete removes it', async () => {
+        // store.ts SecondFactorRepo.insertTotp: false (nothing changes) when the account has one already.
+        const u = newUser();
+        await store.users.insert(u);
+        const f = { userId: u.id, secretSealed: 'v1.sealed', lastStep: 57_000_000, createdAt: NOW };
+        assert.equal(await store.secondFactors.getTotp(u.id), undefined);
+        assert.equal(await store.secondFactors.insertTotp(f), true);
+        assert.equal(await store.secondFactors.insertTotp({ ...f, secretSealed: 'v1.other', lastStep: 1 }), false);
+        assert.deepEqual(await store.secondFactors.getTotp(u.id), f);
+        assert.equal(await store.secondFactors.deleteTotp(u.id), true);
+        assert.equal(await store.secondFactors.deleteTotp(u.id), false);
+        assert.equal(await store.secondFactors.getTotp(u.id), undefined);
+      });
+
+      it('useTotpStep accepts only a later step; of parallel uses of one step on two nodes exactly one wins', async () => {
+        // store.ts SecondFactorRepo.useTotpStep (RFC 6238 §5.2: the second attempt of the same OTP is not accepted).
+        const u = newUser();
+        await store.users.insert(u);
+        await store.secondFactors.insertTotp({ userId: u.id, secretSealed: 'x', lastStep: 100, createdAt: NOW });
+        assert.equal(await store.secondFactors.useTotpStep(u.id, 100), false, 'the same step');
+        assert.equal(await store.secondFactors.useTotpStep(u.id, 99), false, 'an older step');
+        const wins = await Promise.all(Array.from({ length: RACERS }, (_, i) => (i % 2 ? node2 : store).secondFactors.useTotpStep(u.id, 101)));
+        assert.equal(wins.filter(Boolean).length, 1);
+        assert.equal((await store.secondFactors.getTotp(u.id))?.lastStep, 101);
+        assert.equal(await store.secondFactors.useTotpStep(uid('nobody'), 500), false, 'no factor');
+      });
+
+      it('recovery codes: replace, use once (one winner in a race), count the unused, a new set kills the old one, delete', async () => {
+        const u = newUser();
+        await store.users.insert(u);
+        await store.secondFactors.replaceRecoveryCodes(u.id, ['d1', 'd2', 'd3'], NOW);
+        assert.equal(await store.secondFactors.countRecoveryCodes(u.id), 3);
+        const wins = await Promise.all(Array.from({ length: RACERS }, (_, i) => (i % 2 ? node2 : store).secondFactors.useRecoveryCode(u.id, 'd1', NOW + 1)));
+        assert.equal(wins.filter(Boolean).length, 1);
+        assert.equal(await store.secondFactors.useRecoveryCode(u.id, 'nope', NOW), false);
+        assert.equal(await store.secondFactors.countRecoveryCodes(u.id), 2);
+        const other = newUser();
+        await store.users.insert(other);
+        assert.equal(await store.secondFactors.useRecoveryCode(other.id, 'd2', NOW), false, 'another account’s code');
+        await store.secondFactors.replaceRecoveryCodes(u.id, ['e1'], NOW);
+        assert.equal(await store.secondFactors.useRecoveryCode(u.id, 'd2', NOW), false, 'the old set is gone');
+        assert.equal(await store.secondFactors.countRecoveryCodes(u.id), 1);
+        await store.secondFactors.deleteRecoveryCodes(u.id);
+        assert.equal(await store.secondFactors.countRecoveryCodes(u.id), 0);
+      });
+
+      it('deleting the account deletes its factor and codes', async () => {
+        const u = newUser();
+        await store.users.insert(u);
+        await store.secondFactors.insertTotp({ userId: u.id, secretSealed: 'x', lastStep: 1, createdAt: NOW });
+        await store.secondFactors.replaceRecoveryCodes(u.id, ['a', 'b'], NOW);
+        assert.equal(await store.users.delete(u.id), true);
+        assert.equal(await store.secondFactors.getTotp(u.id), undefined);
+        assert.equal(await store.secondFactors.countRecoveryCodes(u.id), 0);
+      });
+    });
   });
 }

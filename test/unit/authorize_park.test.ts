@@ -47,6 +47,17 @@ describe('parked authorization request', () => {
     });
   }
 
+  // Issue 15 §3: acr_values and an essential acr claim survive parking (the step-up check runs on the resumed request).
+  it('resumes acr_values (known values, in order) and an essential acr claim', async () => {
+    const params = { client_id: 'c1', redirect_uri: CB, response_type: 'code', scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256',
+      acr_values: 'urn:other:x urn:alias:acr:mfa urn:alias:acr:password',
+      claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:alias:acr:mfa', 'urn:other:y'] } }, userinfo: null }) };
+    const validated = await validateAuthorizationRequest(params, async () => client());
+    assert.deepEqual(validated.acrValues, ['urn:alias:acr:mfa', 'urn:alias:acr:password']);
+    assert.deepEqual(validated.acrEssential, ['urn:alias:acr:mfa']);
+    assert.deepEqual(await resume(await parkedRow(params), async () => client()), validated);
+  });
+
   it('re-checks the client as registered now, in validation order', async () => {
     const row = await parkedRow(cases[1]!);
     await assert.rejects(resume(row, async () => undefined),

@@ -13,7 +13,7 @@ const user = (over: Partial<UserState>): UserState => ({ authenticatedNow: true,
 
 describe('needsVerifiedEmail', () => {
   it('sits between the account choice and consent', () => {
-    assert.deepEqual(INTERACTION_CHECKS.map((c) => c.name), ['login', 'id_token_hint', 'select_account', 'email_verified', 'consent']);
+    assert.deepEqual(INTERACTION_CHECKS.map((c) => c.name), ['login', 'id_token_hint', 'select_account', 'email_verified', 'acr', 'consent']);
   });
   it('an unverified session gets the confirm page, prompt=none gets interaction_required', () => {
     assert.deepEqual(needsVerifiedEmail.check(req(), user({ session, emailVerified: false })), { page: 'confirm_address' });

@@ -24,6 +24,7 @@ import { createAuditRepo } from './audit.js';
 import { createLinkTokenRepo } from './link_tokens.js';
 import { createMailOutboxRepo } from './mail_outbox.js';
 import { createPurgeRepo } from './purge.js';
+import { createSecondFactorRepo } from './second_factors.js';
 import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
 import { createJwtReplayRepo } from './jwt_replays.js';
 import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
@@ -53,6 +54,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     messages: createMessageRepo(s),
     linkTokens: createLinkTokenRepo(s),
     mailOutbox: createMailOutboxRepo(s),
+    secondFactors: createSecondFactorRepo(s),
     passkeys: createPasskeyRepo(s),
     webauthnChallenges: createWebauthnChallengeRepo(s),
     audit: createAuditRepo(s),

@@ -34,6 +34,9 @@ export function createSessionRepo(s: Sql): SessionRepo {
     async deleteByUser(userId) {
       await k.deleteFrom('sessions').where('user_id', '=', userId).execute();
     },
+    async setAmr(idDigest, amr) {
+      await k.updateTable('sessions').set({ amr: json(amr) }).where('id_digest', '=', idDigest).execute();
+    },
     async listByUser(userId, now) {
       const rows = await k.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('expires_at', '>', now)
         .orderBy('created_at').orderBy('id_digest').execute();

@@ -38,14 +38,14 @@ export function createUserRepo(s: Sql): UserRepo {
       return rows.map(toUser);
     },
     async delete(id) {
-      // Every table below also cascades from users (migrations 001, 002, 004, 008, 012); the
+      // Every table below also cascades from users (migrations 001, 002, 004, 008, 012, 013); the
       // explicit deletes, children first, keep the outcome the same should a foreign key
       // ever be off (SQLite without foreign_keys), and make this list the record of what
       // an account owns. The audit log (digests and alias IDs only) and logout_deliveries
       // (queued for the user's apps, naming only the alias ID) are kept on purpose.
       if (!inTx) return transaction((tx) => tx.users.delete(id));
       for (const table of ['authorization_codes', 'access_tokens', 'refresh_tokens', 'device_codes', 'messages',
-        'account_tokens', 'mail_outbox', 'passkeys', 'webauthn_challenges', 'sessions', 'grants'] as const) {
+        'account_tokens', 'mail_outbox', 'passkeys', 'webauthn_challenges', 'sessions', 'grants', 'totp_factors', 'recovery_codes'] as const) {
         await k.deleteFrom(table).where('user_id', '=', id).execute();
       }
       const r = await k.deleteFrom('users').where('id', '=', id).executeTakeFirst();
