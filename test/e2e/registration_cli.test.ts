@@ -31,7 +31,8 @@ describe('aliasid: authentication methods, redirect URIs, registration tokens', 
     const p = json(post);
     assert.equal(p.token_endpoint_auth_method, 'client_secret_post');
     assert.equal(json(dflt).token_endpoint_auth_method, 'client_secret_basic', 'the default (provider documentation: HTTP basic auth)');
-    refused(jwt, /private_key_jwt' is not available yet/);
+    // private_key_jwt is registrable since the assertions are verified (issue 19 §3), but only with the client's public keys.
+    refused(jwt, /private_key_jwt needs the client's public keys: --jwks or --jwks-uri/);
     refused(pub, /public client authenticates with 'none'/);
     refused(unknown, /unknown --token-endpoint-auth-method 'magic'/);
     const id = p.client_id as string;
