@@ -146,7 +146,9 @@ export function validateClient(input: NewClient, names: FieldNames = 'cli'): Cli
   if (!isRegistrableAuthMethod(tokenEndpointAuthMethod)) {
     const known = (TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(tokenEndpointAuthMethod);
     throw bad(known
-      ? `${n('method')} '${tokenEndpointAuthMethod}' is not available yet: Alias does not verify client assertions (RFC 7523); use ${REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none').join(' or ')}`
+      // client_secret_jwt signs with the shared secret itself (RFC 7523 §2.2, HMAC), and
+      // Alias keeps only a digest of client secrets, so it cannot verify such assertions.
+      ? `${n('method')} '${tokenEndpointAuthMethod}' is not supported: Alias keeps only a digest of client secrets and cannot check an HMAC assertion; use ${REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`
       : `unknown ${n('method')} '${tokenEndpointAuthMethod}' (known: ${REGISTRABLE_AUTH_METHODS.join(', ')})`);
   }
   if (isPublic && tokenEndpointAuthMethod !== 'none') {

@@ -14,7 +14,7 @@ export const GRACE_MS = 10 * 60_000;
 export const SETTLED_QUEUE_MS = 7 * 24 * 3600_000;
 const DAY_MS = 24 * 3600_000;
 /** Throttle rows are read with the longest window of any policy. */
-const LONGEST_WINDOW_MS = Math.max(...Object.values(POLICIES).map((p) => p.windowMs));
+export const LONGEST_WINDOW_MS = Math.max(...Object.values(POLICIES).map((p) => p.windowMs));
 
 // Tokens before codes: a code goes only when no token of its family is left.
 const ORDER: PurgeKind[] = ['interactions', 'sessions', 'device_codes', 'access_tokens', 'refresh_tokens',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, migrate, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql/index.js';
-import { createJanitor, GRACE_MS, SETTLED_QUEUE_MS } from '../../src/maintenance/janitor.js';
+import { createJanitor, GRACE_MS, LONGEST_WINDOW_MS, SETTLED_QUEUE_MS } from '../../src/maintenance/janitor.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices } from '../../src/services.js';
 import { startServer } from '../../src/main.js';
@@ -89,7 +89,7 @@ for (const kind of databaseKinds()) {
       const codes = [code(g, ended, long - 30 * DAY), code(g, alive, long - 30 * DAY)];
       for (const x of codes) await store.codes.insert(x);
       const throttles = [
-        { key: id('t'), failures: 9, windowStart: NOW - 15 * MINUTE - GRACE_MS - 1, blockedUntil: 0 },
+        { key: id('t'), failures: 9, windowStart: NOW - LONGEST_WINDOW_MS - GRACE_MS - 1, blockedUntil: 0 },
         { key: id('t'), failures: 9, windowStart: NOW - 5 * MINUTE, blockedUntil: 0 },
         { key: id('t'), failures: 9, windowStart: NOW - DAY, blockedUntil: NOW + MINUTE },
       ];
