@@ -85,8 +85,10 @@ export function askHidden(questions: string[], input: ReadStream, output: NodeJS
       }
     };
     const onEnd = () => finish(new UsageError('cancelled: no user created'));
-    output.write(questions[0]!);
+    // Echo off before the prompt shows: someone (or a script) answering the moment the
+    // prompt appears must not race the switch and see the password echoed.
     input.setRawMode(true);
+    output.write(questions[0]!);
     input.setEncoding('utf8');
     input.on('data', onData);
     input.on('end', onEnd);
