@@ -12,6 +12,7 @@ import { detail, type AuditSource } from '../audit/audit.js';
 import { accountMail, type AccountMailInput } from '../mail/account_mail.js';
 import { hashPassword } from './passwords.js';
 import { passwordProblem } from './password_policy.js';
+import { changeFactor } from './factor_change.js';
 
 /** Why a new password may not be used (sign-up rules; the account's address and nickname count as easy guesses). */
 export const newPasswordProblem = (password: string, user: Pick<User, 'email' | 'nickname'>): string | undefined =>
@@ -92,4 +93,29 @@ export async function changePasswordEverywhere(s: AccountServices, input: { user
   });
   kickAfterCredentialChange(s);
   return { ok: true };
+}
+
+/**
+ * A first password for an account that signs in with passkeys only (issue 15 §1): checked
+ * like sign-up; the caller checked a recent sign-in. Adding a way in ends nothing; it is
+ * audited and the person is mailed (accounts/factor_change.ts). False when the account
+ * has a password already (the change form applies then).
+ */
+export async function setFirstPassword(s: AccountServices, input: { userId: string; next: string; source: string }):
+  Promise<{ ok: true } | { ok: false; reason: 'weak'; message: string } | { ok: false; reason: 'exists' }> {
+  const user = await s.accounts.get(input.userId);
+  if (!user || user.passwordHash !== null) return { ok: false, reason: 'exists' };
+  const weak = newPasswordProblem(input.next, user);
+  if (weak) return { ok: false, reason: 'weak', message: weak };
+  const passwordHash = await hashPassword(input.next);
+  const set = await changeFactor({ ...s, issuer: s.config.issuer }, user.id, async (tx, now) => {
+    if (now.passwordHash !== null) return undefined;
+    await tx.users.update({ ...now, passwordHash, updatedAt: s.now() });
+    return { value: true,
+      event: { type: 'password.changed', ip: input.source, detail: detail({ first: 'yes', via: 'account' }) },
+      notice: { purpose: 'password.set', subject: 'A password was set for your Alias account',
+        lines: ['Your Alias account, which signed in with passkeys only, now has a password too. Either can sign you in.'],
+        after: ['If this was not you, reset your password at once with “Forgot your password?” on the sign-in page.'] } };
+  });
+  return set ? { ok: true } : { ok: false, reason: 'exists' };
 }

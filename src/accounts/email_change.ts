@@ -20,7 +20,8 @@ export type EmailChangeRequest =
   | { ok: false; reason: 'bad_email' | 'same' | 'wrong_password'; message: string }
   | { ok: false; reason: 'throttled'; retryAfter: number };
 
-export async function requestEmailChange(s: AccountServices, user: User, input: { newEmail: string; password: string; source: string }):
+/** `password: null`: an account without a password, whose caller checked a recent sign-in instead (accounts/reauth.ts). */
+export async function requestEmailChange(s: AccountServices, user: User, input: { newEmail: string; password: string | null; source: string }):
   Promise<EmailChangeRequest> {
   const newEmail = input.newEmail.trim().toLowerCase();
   if (newEmail.length > MAX_EMAIL_LENGTH || !EMAIL_SHAPE.test(newEmail)) {
@@ -31,7 +32,8 @@ export async function requestEmailChange(s: AccountServices, user: User, input: 
   const key = `email-change:${user.id}`;
   const counted = await countEvent(s.throttle, [{ key, policy: EMAIL_CHANGE_POLICY }]);
   if (!counted.ok) return { ok: false, reason: 'throttled', retryAfter: counted.retryAfter };
-  const checked = await s.accounts.login(user.email, input.password, input.source, { via: 'email_change' });
+  const checked = input.password === null && user.passwordHash === null ? { ok: true } as const
+    : await s.accounts.login(user.email, input.password ?? '', input.source, { via: 'email_change' });
   if (!checked.ok) {
     return checked.reason === 'throttled' ? checked : { ok: false, reason: 'wrong_password', message: 'The current password is wrong.' };
   }

@@ -15,7 +15,8 @@ export interface AccountExport {
   format: typeof EXPORT_FORMAT;
   issuer: string;
   exported_at: string;
-  profile: { id: string; email: string; email_verified: boolean; nickname: string | null; created_at: string; updated_at: string };
+  /** `has_password`: false for an account that signs in with passkeys only (never the hash). */
+  profile: { id: string; email: string; email_verified: boolean; nickname: string | null; has_password: boolean; created_at: string; updated_at: string };
   apps: { client_id: string; name: string | null; alias_id: string; scopes: string[]; channels: string[];
     granted_at: string; updated_at: string; last_used_at: string | null }[];
   inbox: { app: string | null; client_id: string; channel: string; subject: string; body: string; status: string;
@@ -84,7 +85,7 @@ export async function exportAccount(deps: ExportDeps, userId: string): Promise<A
     format: EXPORT_FORMAT,
     issuer: deps.issuer,
     exported_at: iso(now())!,
-    profile: { id: user.id, email: user.email, email_verified: user.emailVerified, nickname: user.nickname,
+    profile: { id: user.id, email: user.email, email_verified: user.emailVerified, nickname: user.nickname, has_password: user.passwordHash !== null,
       created_at: iso(user.createdAt)!, updated_at: iso(user.updatedAt)! },
     second_factor, apps, inbox, sessions, passkeys, audit_events,
   };

@@ -11,6 +11,7 @@ import { digest } from '../tokens/opaque.js';
 import { hashPassword } from './passwords.js';
 import { accountMail } from '../mail/account_mail.js';
 import { endCredentialsIn, kickAfterCredentialChange, newPasswordProblem } from './credential_change.js';
+import type { NewPasskey, PasskeyFailure } from './passkeys.js';
 
 /** Every /forgot request counts (not only failures): per address typed and per source address. */
 export const RECOVERY_POLICIES = {
@@ -66,7 +67,7 @@ async function sendResetMail(s: AccountServices, address: string, source: string
       to: user.email, subject: 'Reset your Alias password',
       lines: ['Someone (we hope you) asked to reset the password of the Alias account with this address.',
         'The link works once, for 30 minutes. Setting a new password signs you out everywhere.'],
-      link: { url: `${s.config.issuer}/reset/${secret}`, label: 'Choose a new password' },
+      link: { url: `${s.config.issuer}/reset/${secret}`, label: 'Choose a new password (or add a passkey)' },
       after: ['If you did not ask for this, ignore this mail: your password stays as it is.'],
     }, s.config.issuer);
     await s.accountMail.enqueue(tx.mailOutbox, { ...mail, userId: user.id, purpose: 'reset_password' });
@@ -79,7 +80,10 @@ async function sendResetMail(s: AccountServices, address: string, source: string
 export type ResetResult =
   | { ok: true; user: User }
   | { ok: false; reason: 'unknown' | 'used' | 'expired' }
-  | { ok: false; reason: 'weak'; message: string };
+  | { ok: false; reason: 'weak'; message: string }
+  | { ok: false; reason: 'passkey'; failure: PasskeyFailure };
+
+const RESET_ENDS = 'Every browser was signed out, and every app you use has to ask you to sign in again.';
 
 /** Sets the new password through a reset link: the link is used in the same transaction. */
 export async function resetPassword(s: AccountServices, secret: string, password: string, source: string): Promise<ResetResult> {
@@ -101,8 +105,7 @@ export async function resetPassword(s: AccountServices, secret: string, password
       type: 'password.reset', source: { ip: source, via: 'reset' },
       notice: {
         subject: 'Your Alias password was reset',
-        lines: ['The password of your Alias account was reset with a link mailed to this address.',
-          'Every browser was signed out, and every app you use has to ask you to sign in again.'],
+        lines: ['The password of your Alias account was reset with a link mailed to this address.', RESET_ENDS],
         after: ['If this was not you, reset your password again at once with “Forgot your password?” on the sign-in page.'],
       },
     });
@@ -111,3 +114,46 @@ export async function resetPassword(s: AccountServices, secret: string, password
   if (result.ok) kickAfterCredentialChange(s);
   return result;
 }
+
+/**
+ * A reset link adds a new passkey instead of a password (issue 15 §1: "reset by mail lets
+ * the person add a new one"). `made` verifies the registration (passkeys.verifyNew, for
+ * the link's account); then, in one transaction, the link is used, the passkey stored, the
+ * address counts as proven, and every session and token ends as after a password reset.
+ */
+export async function resetWithPasskey(s: AccountServices, secret: string, made: (user: User) => Promise<NewPasskey>,
+  source: string): Promise<ResetResult> {
+  const seen = await peekLink(s, 'reset_password', secret);
+  if (!seen.ok) return seen;
+  const verified = await made(seen.user);
+  if (!verified.ok) return { ok: false, reason: 'passkey', failure: verified };
+  const { passkey } = verified;
+  const result = await s.store.transaction(async (tx): Promise<ResetResult> => {
+    const used = await s.links.use(tx.linkTokens, 'reset_password', secret);
+    if (!used.ok) return used;
+    const user = await tx.users.get(used.token.userId);
+    if (!user || user.id !== passkey.userId) return { ok: false, reason: 'unknown' };
+    // A crafted response can name a credential id somebody registered: refused, the link kept unused by the rollback.
+    if (await tx.passkeys.getByCredentialId(passkey.credentialId)) throw new DuplicatePasskey();
+    await tx.passkeys.insert(passkey);
+    const changed = { ...user, emailVerified: true, updatedAt: s.now() };
+    await tx.users.update(changed);
+    await tx.linkTokens.useAll(user.id, ['reset_password'], s.now());
+    await endCredentialsIn(s, tx, changed, {
+      type: 'password.reset', source: { ip: source, via: 'reset' }, detail: { method: 'passkey' },
+      notice: {
+        subject: 'A passkey was added to your Alias account',
+        lines: [`A passkey named “${passkey.name}” was added to your Alias account with a reset link mailed to this address. It can now sign you in.`, RESET_ENDS],
+        after: ['If this was not you, ask for a reset link again at once with “Forgot your password?” on the sign-in page, and remove that passkey.'],
+      },
+    });
+    return { ok: true, user: changed };
+  }).catch((err: unknown) => {
+    if (err instanceof DuplicatePasskey) return { ok: false, reason: 'passkey', failure: { ok: false, reason: 'duplicate', message: 'this passkey is already registered' } } as const;
+    throw err;
+  });
+  if (result.ok) kickAfterCredentialChange(s);
+  return result;
+}
+
+class DuplicatePasskey extends Error {}

@@ -23,7 +23,7 @@ import type { Throttler, ThrottlePolicy } from '../throttle/throttle.js';
 import type { Audit } from '../audit/audit.js';
 import { detail } from '../audit/audit.js';
 import type { AccountMailer } from '../mail/outbox.js';
-import { accountMail, type AccountMailInput } from '../mail/account_mail.js';
+import { changeFactor } from './factor_change.js';
 import { digest, safeEqual } from '../tokens/opaque.js';
 import type { AmrValue } from '../oauth/acr.js';
 
@@ -146,11 +146,6 @@ export function createSecondFactors(deps: SecondFactorDeps): SecondFactors {
     return throttle.reserve(secondFactorKey(userId), SECOND_FACTOR_POLICY);
   }
 
-  async function notice(tx: Store, user: User, purpose: string, input: Omit<AccountMailInput, 'to'>) {
-    const mail = accountMail({ ...input, to: user.email }, deps.issuer);
-    await deps.accountMail.enqueue(tx.mailOutbox, { ...mail, userId: user.id, purpose });
-  }
-
   const IF_NOT_YOU = 'If this was not you, someone has your password: reset it at once with “Forgot your password?” on the sign-in page.';
 
   async function makeRecoveryCodes(tx: Store, userId: string): Promise<string[]> {
@@ -190,24 +185,20 @@ export function createSecondFactors(deps: SecondFactorDeps): SecondFactors {
       const typed = asTotp(code);
       const step = typed === undefined ? undefined : matchingStep(enrolment.secret, typed);
       if (step === undefined) return { ok: false, reason: 'invalid' };
-      const codes = await store.transaction(async (tx) => {
+      const codes = await changeFactor(deps, user.id, async (tx) => {
         // The confirming code's step is already used: it cannot sign anybody in again.
         const stored = await tx.secondFactors.insertTotp({ userId: user.id, secretSealed: secrets.seal(enrolment.secret, SEAL_SECRET),
           lastStep: step, createdAt: now() });
         if (!stored) return undefined;
-        const made = await makeRecoveryCodes(tx, user.id);
-        await audit.record({ type: 'mfa.enabled', userId: user.id, ip: source, detail: detail({ method: 'totp', via: 'account' }) }, tx);
-        await notice(tx, user, 'mfa.enabled', {
-          subject: 'Two-step sign-in is on for your Alias account',
-          lines: ['An authenticator app was set up for your Alias account. From now on, signing in with your password also asks for a code from that app.',
-            'Ten recovery codes were shown once; keep them somewhere safe. Each works once instead of a code.'],
-          after: [IF_NOT_YOU],
-        });
-        return made;
+        return { value: await makeRecoveryCodes(tx, user.id),
+          event: { type: 'mfa.enabled', ip: source, detail: detail({ method: 'totp', via: 'account' }) },
+          notice: { purpose: 'mfa.enabled', subject: 'Two-step sign-in is on for your Alias account',
+            lines: ['An authenticator app was set up for your Alias account. From now on, signing in with your password also asks for a code from that app.',
+              'Ten recovery codes were shown once; keep them somewhere safe. Each works once instead of a code.'],
+            after: [IF_NOT_YOU] } };
       });
       await throttle.clear(secondFactorKey(user.id));
       if (!codes) return { ok: false, reason: 'exists' };
-      deps.accountMail.kick();
       return { ok: true, recoveryCodes: codes };
     },
 
@@ -230,24 +221,18 @@ export function createSecondFactors(deps: SecondFactorDeps): SecondFactors {
         return { ok: false, reason: 'invalid' };
       }
       const recovery = asRecovery(code);
-      const used = recovery !== undefined && await store.transaction(async (tx) => {
-        if (!(await tx.secondFactors.useRecoveryCode(userId, recoveryDigest(userId, recovery), now()))) return false;
-        const user = await tx.users.get(userId);
+      const used = recovery !== undefined && await changeFactor(deps, userId, async (tx) => {
+        if (!(await tx.secondFactors.useRecoveryCode(userId, recoveryDigest(userId, recovery), now()))) return undefined;
         const left = await tx.secondFactors.countRecoveryCodes(userId);
-        await audit.record({ type: 'mfa.recovery_code.used', userId, ip: source, detail: detail({ via, left: String(left) }) }, tx);
-        if (user) {
-          await notice(tx, user, 'mfa.recovery_code.used', {
-            subject: 'A recovery code was used to sign in to Alias',
+        return { value: true,
+          event: { type: 'mfa.recovery_code.used', ip: source, detail: detail({ via, left: String(left) }) },
+          notice: { purpose: 'mfa.recovery_code.used', subject: 'A recovery code was used to sign in to Alias',
             lines: ['Someone signed in to your Alias account with your password and one of your recovery codes, instead of a code from your authenticator app.',
               `${left} unused recovery code${left === 1 ? '' : 's'} left. On the account page you can make a new set (the old set then stops working).`],
-            after: [IF_NOT_YOU],
-          });
-        }
-        return true;
+            after: [IF_NOT_YOU] } };
       });
       if (used) {
         await throttle.clear(secondFactorKey(userId));
-        deps.accountMail.kick();
         return { ok: true, method: 'recovery', amr: RECOVERY_AMR };
       }
       await audit.record({ ...event, outcome: 'failure', detail: detail({ method: recovery ? 'recovery' : 'unknown', via }) });
@@ -255,35 +240,25 @@ export function createSecondFactors(deps: SecondFactorDeps): SecondFactors {
     },
 
     async disable(user, source) {
-      const done = await store.transaction(async (tx) => {
-        if (!(await tx.secondFactors.deleteTotp(user.id))) return false;
+      const done = await changeFactor(deps, user.id, async (tx) => {
+        if (!(await tx.secondFactors.deleteTotp(user.id))) return undefined;
         await tx.secondFactors.deleteRecoveryCodes(user.id);
-        await audit.record({ type: 'mfa.disabled', userId: user.id, ip: source, detail: detail({ method: 'totp', via: 'account' }) }, tx);
-        await notice(tx, user, 'mfa.disabled', {
-          subject: 'Two-step sign-in was turned off for your Alias account',
-          lines: ['The authenticator app of your Alias account was removed, and its recovery codes stopped working. Signing in now needs only your password.'],
-          after: [IF_NOT_YOU],
-        });
-        return true;
+        return { value: true,
+          event: { type: 'mfa.disabled', ip: source, detail: detail({ method: 'totp', via: 'account' }) },
+          notice: { purpose: 'mfa.disabled', subject: 'Two-step sign-in was turned off for your Alias account',
+            lines: ['The authenticator app of your Alias account was removed, and its recovery codes stopped working. Signing in now needs only your password.'],
+            after: [IF_NOT_YOU] } };
       });
-      if (done) deps.accountMail.kick();
-      return done;
+      return done ?? false;
     },
 
-    async renewRecoveryCodes(user, source) {
-      const codes = await store.transaction(async (tx) => {
-        if (!(await tx.secondFactors.getTotp(user.id))) return undefined;
-        const made = await makeRecoveryCodes(tx, user.id);
-        await audit.record({ type: 'mfa.recovery_codes.renewed', userId: user.id, ip: source, detail: 'via=account' }, tx);
-        await notice(tx, user, 'mfa.recovery_codes.renewed', {
-          subject: 'New recovery codes for your Alias account',
+    renewRecoveryCodes: (user, source) => changeFactor(deps, user.id, async (tx) => {
+      if (!(await tx.secondFactors.getTotp(user.id))) return undefined;
+      return { value: await makeRecoveryCodes(tx, user.id),
+        event: { type: 'mfa.recovery_codes.renewed', ip: source, detail: 'via=account' },
+        notice: { purpose: 'mfa.recovery_codes.renewed', subject: 'New recovery codes for your Alias account',
           lines: ['A new set of ten recovery codes was made for your Alias account. The codes you had before no longer work.'],
-          after: [IF_NOT_YOU],
-        });
-        return made;
-      });
-      if (codes) deps.accountMail.kick();
-      return codes;
-    },
+          after: [IF_NOT_YOU] } };
+    }),
   };
 }

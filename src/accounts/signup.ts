@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { User } from '../store/types.js';
-import type { Audit } from '../audit/audit.js';
+import { detail, type Audit } from '../audit/audit.js';
 import { countEvent, type Throttler, type ThrottlePolicy } from '../throttle/throttle.js';
 import type { LinkTokens } from './link_tokens.js';
 import type { AccountMailer } from '../mail/outbox.js';
@@ -15,6 +15,7 @@ import { hashPassword } from './passwords.js';
 import { passwordProblem } from './password_policy.js';
 import { UserInputError, validateNickname } from './users.js';
 import { digest } from '../tokens/opaque.js';
+import type { NewPasskey, PasskeyFailure } from './passkeys.js';
 
 /** The same pragmatic address check as `aliasid user create` (users.ts). */
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
@@ -31,7 +32,12 @@ export const RESEND_SOURCE: ThrottlePolicy = { allowed: 20, windowMs: 60 * 60_00
 
 export interface SignupInput {
   email: string;
-  password: string;
+  /**
+   * The first way to sign in: a password, or (issue 15 §1) a passkey, verified only once
+   * the sign-up is counted (the thunk runs the WebAuthn verification, passkeys.verifyNew).
+   */
+  password?: string;
+  passkey?: () => Promise<NewPasskey>;
   nickname?: string;
   /** The parked authorization request this browser came from (already checked to be its own). */
   interactionId?: string;
@@ -43,7 +49,8 @@ export type FieldErrors = Partial<Record<'email' | 'password' | 'nickname', stri
 export type SignupResult =
   | { ok: true }
   | { ok: false; reason: 'invalid'; errors: FieldErrors }
-  | { ok: false; reason: 'throttled'; retryAfter: number };
+  | { ok: false; reason: 'throttled'; retryAfter: number }
+  | { ok: false; reason: 'passkey'; failure: PasskeyFailure };
 
 export type VerifyResult =
   | { ok: true; userId: string; interactionId?: string }
@@ -70,6 +77,21 @@ export interface SignupDeps {
 }
 
 const text = (v: string | undefined) => (v ?? '');
+
+/** The address (lower-cased) and nickname of a sign-up, with what is wrong with each. */
+export function checkSignupFields(rawEmail: string | undefined, rawNickname: string | undefined): { email: string; nickname: string | null; errors: FieldErrors } {
+  const email = text(rawEmail).trim().toLowerCase();
+  const errors: FieldErrors = {};
+  if (!EMAIL.test(email) || email.length > 320) errors.email = 'Enter an e-mail address such as name@example.com.';
+  let nickname: string | null = null;
+  try {
+    nickname = validateNickname(rawNickname);
+  } catch (err) {
+    if (!(err instanceof UserInputError)) throw err;
+    errors.nickname = `The nickname cannot be used: ${err.message}.`;
+  }
+  return { email, nickname, errors };
+}
 
 export function createSignup(deps: SignupDeps): Signup {
   const { store, throttle, links, audit, issuer, now } = deps;
@@ -101,18 +123,11 @@ export function createSignup(deps: SignupDeps): Signup {
 
   return {
     async signUp(input) {
-      const email = text(input.email).trim().toLowerCase();
-      const errors: FieldErrors = {};
-      if (!EMAIL.test(email) || email.length > 320) errors.email = 'Enter an e-mail address such as name@example.com.';
-      let nickname: string | null = null;
-      try {
-        nickname = validateNickname(input.nickname);
-      } catch (err) {
-        if (!(err instanceof UserInputError)) throw err;
-        errors.nickname = `The nickname cannot be used: ${err.message}.`;
+      const { email, nickname, errors } = checkSignupFields(input.email, input.nickname);
+      if (!input.passkey) {
+        const problem = passwordProblem(input.password ?? '', [email, nickname ?? ''].filter(Boolean));
+        if (problem) errors.password = `Choose another password: ${problem}.`;
       }
-      const problem = passwordProblem(input.password, [email, nickname ?? ''].filter(Boolean));
-      if (problem) errors.password = `Choose another password: ${problem}.`;
       if (Object.keys(errors).length) return { ok: false, reason: 'invalid', errors };
 
       // Counted before the expensive work (the hash, the mail).
@@ -122,10 +137,13 @@ export function createSignup(deps: SignupDeps): Signup {
       // Over the address's allowance the sign-up still answers the same page, but mails nothing.
       const mayMail = (await countEvent(throttle, [{ key: `signup-address:${digest(email)}`, policy: SIGNUP_ADDRESS }])).ok;
 
-      // Hashed on both paths: a taken address answers no faster than a free one.
-      const passwordHash = await hashPassword(input.password);
+      // Hashed (or the passkey verified) on both paths: a taken address answers no faster than a free one.
+      const made = input.passkey ? await input.passkey() : undefined;
+      if (made && !made.ok) return { ok: false, reason: 'passkey', failure: made };
+      const passwordHash = made ? null : await hashPassword(input.password ?? '');
       const t = now();
       let created: string | undefined;
+      let taken = false;
       await store.transaction(async (tx) => {
         const existing = await tx.users.getByEmail(email);
         if (existing) {
@@ -133,10 +151,18 @@ export function createSignup(deps: SignupDeps): Signup {
           await audit.record({ type: 'signup', outcome: 'failure', userId: existing.id, ip: input.source, detail: 'reason=address_taken' }, tx);
           return;
         }
-        const user: User = { id: randomBytes(16).toString('hex'), email, passwordHash, nickname, emailVerified: false, createdAt: t, updatedAt: t };
+        // A credential id someone already registered (a crafted response can name any): refused, nothing made.
+        if (made?.ok && await tx.passkeys.getByCredentialId(made.passkey.credentialId)) {
+          taken = true;
+          return;
+        }
+        // A passkey's account id was fixed when its credential was made (passkeys.signupUserId).
+        const id = made?.ok ? made.passkey.userId : randomBytes(16).toString('hex');
+        const user: User = { id, email, passwordHash, nickname, emailVerified: false, createdAt: t, updatedAt: t };
         await tx.users.insert(user);
+        if (made?.ok) await tx.passkeys.insert(made.passkey);
         await sendLink(tx, user, input.interactionId);
-        await audit.record({ type: 'signup', userId: user.id, ip: input.source, detail: 'via=signup' }, tx);
+        await audit.record({ type: 'signup', userId: user.id, ip: input.source, detail: detail({ via: 'signup', method: made ? 'passkey' : undefined }) }, tx);
         created = user.id;
       }).catch(async (err) => {
         // Two sign-ups for one address at once: the loser sees the same page as anyone else.
@@ -144,6 +170,7 @@ export function createSignup(deps: SignupDeps): Signup {
         throw err;
       });
       deps.accountMail.kick();
+      if (taken) return { ok: false, reason: 'passkey', failure: { ok: false, reason: 'duplicate', message: 'this passkey is already registered' } };
       return { ok: true };
     },
 

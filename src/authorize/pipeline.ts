@@ -64,8 +64,10 @@ export async function proceed(s: AuthorizeServices, req: AuthorizationRequest, u
   const grant = session ? await s.consent.find(session.userId, req.client.id) : undefined;
   // Looked up only when the session falls short of a wanted level (most requests want none).
   const wanted = wantedAcr(req);
+  // A second factor is TOTP or a passkey (with user verification a passkey is two factors).
   const hasSecondFactor = session && wanted && !satisfiesAcr(session.amr, wanted.acr)
-    ? (await s.store.secondFactors.getTotp(session.userId)) !== undefined : undefined;
+    ? (await s.store.secondFactors.getTotp(session.userId)) !== undefined || (await s.store.passkeys.listByUser(session.userId)).length > 0
+    : undefined;
   const need = firstNeed(req, { hasSecondFactor,
     session, authenticatedNow: user.authenticatedNow, grant, covered: s.consent.covers(grant, req.scopes, req.channels), now: s.now(),
     notHinted: req.idTokenHintSub !== undefined && session !== undefined && s.pairwise(req.client.id, session.userId) !== req.idTokenHintSub,

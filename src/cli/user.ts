@@ -14,8 +14,9 @@ async function findUser(s: Services, who: string): Promise<User> {
   return user;
 }
 
+// has_password: false for an account that signs in with passkeys only (sign-up with a passkey).
 const userJson = (u: User) => ({ id: u.id, email: u.email, email_verified: u.emailVerified, nickname: u.nickname,
-  created_at: Math.floor(u.createdAt / 1000) });
+  has_password: u.passwordHash !== null, created_at: Math.floor(u.createdAt / 1000) });
 
 export function userCommand(program: Command) {
   const user = program.command('user').description('manage users');
@@ -81,6 +82,7 @@ export function userCommand(program: Command) {
         print(`id:             ${u.id}`);
         print(`email:          ${u.email}${u.emailVerified ? '' : ' (unverified)'}`);
         print(`nickname:       ${u.nickname ?? '-'}`);
+        print(`password:       ${u.passwordHash === null ? 'none (signs in with passkeys only)' : 'set'}`);
         print(`created:        ${new Date(u.createdAt).toISOString()}`);
         print(`apps:           ${apps.length ? '' : '-'}`);
         for (const a of apps) print(`  ${a.name ?? a.client_id}  alias ID ${a.alias_id}  scopes ${a.scopes.join(' ')}`);

@@ -13,7 +13,7 @@ import type { Session } from '../store/types.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
 import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';
-import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE } from '../accounts/credential_change.js';
+import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE, setFirstPassword } from '../accounts/credential_change.js';
 import { signupUrl } from '../http/account_pages.js';
 import { afterPassword } from '../http/second_factor_page.js';
 import { passkeyScripts } from '../http/assets.js';
@@ -36,10 +36,10 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   const bodyOf = (request: FastifyRequest): Body =>
     (request.body && typeof request.body === 'object' ? request.body : {}) as Body;
 
-  async function loginPage(request: FastifyRequest, reply: FastifyReply, opts: { status?: number; error?: string; email?: string } = {}) {
+  async function loginPage(request: FastifyRequest, reply: FastifyReply, opts: { status?: number; error?: string; email?: string; notice?: string } = {}) {
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'login', { title: 'Sign in', action: '/account/login',
-      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, email: opts.email ?? '', signupUrl: signupUrl(s),
+      csrf: page.csrfToken(page.browserId(request, reply)), error: opts.error, notice: opts.notice, email: opts.email ?? '', signupUrl: signupUrl(s),
       passkey: { scripts: passkeyScripts() } });
   }
 
@@ -85,7 +85,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
       lastUsedAt: p.lastUsedAt ? when(p.lastUsedAt) : undefined, synced: p.deviceType === 'multiDevice' || p.backupState }));
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
     return renderPage(reply, 'account', {
-      title: 'Your account', email: user.email, nickname: user.nickname ?? '', apps, messages,
+      title: 'Your account', email: user.email, nickname: user.nickname ?? '', apps, messages, hasPassword: user.passwordHash !== null,
       totp: factors.totp, recoveryCodesLeft: factors.recoveryCodesLeft,
       // Adding a passkey needs a recent sign-in (accounts/reauth.ts); otherwise the button leads there first.
       passkeys, canAddPasskey: recentlyAuthenticated(session, s.now()), scripts: passkeyScripts(),
@@ -111,7 +111,9 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
 
   app.get('/account', async (request, reply) => {
     const session = await page.session(request);
-    if (!session) return loginPage(request, reply);
+    // After a reset link added a passkey (endpoints/passkey_accounts.ts): every session ended.
+    const reset = (request.query as Record<string, unknown>).reset === 'passkey';
+    if (!session) return loginPage(request, reply, reset ? { notice: 'Passkey added. Every browser was signed out and every app’s tokens were revoked; sign in with your new passkey.' } : {});
     // After passkeys.js registered one (it comes back here).
     const added = (request.query as Record<string, unknown>).passkey === 'added';
     return accountPage(request, reply, session, added ? { notice: 'Passkey added. It can sign you in from now on.' } : {});
@@ -162,6 +164,16 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
   app.post('/account/password', async (request, reply) => {
     const g = await guarded(request, reply);
     if (!g) return reply;
+    const user = await s.accounts.get(g.session.userId);
+    if (user && user.passwordHash === null) {
+      // A first password for a passkey-only account: a recent sign-in stands in for the current password.
+      if (!recentlyAuthenticated(g.session, s.now())) {
+        return reply.header('cache-control', 'no-store').redirect(`/account/reauth?${new URLSearchParams({ next: '/account' })}`, 303);
+      }
+      const set = await setFirstPassword(s, { userId: user.id, next: text(g.body.new_password), source: sourceOf(request) });
+      if (!set.ok && set.reason === 'weak') return accountPage(request, reply, g.session, { status: 400, error: `Password not set: ${set.message}.` });
+      return accountPage(request, reply, g.session, { notice: 'Password set. It signs you in as well as your passkeys.' });
+    }
     // Issue 16 item 4 (src/accounts/credential_change.ts): ends every other session and every token.
     const result = await changePasswordEverywhere(s, { userId: g.session.userId, sessionId: g.session.idDigest,
       current: text(g.body.current_password), next: text(g.body.new_password), source: sourceOf(request) });
@@ -187,14 +199,18 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
     const g = await guarded(request, reply);
     if (!g) return reply;
     // Removing a way to sign in needs a recent sign-in (accounts/reauth.ts); the person
-    // comes back to the list and presses Remove again. Every account keeps its password,
-    // so a passkey is never the last way in.
+    // comes back to the list and presses Remove again. The last way in stays: an account
+    // without a password keeps its last passkey (accounts/passkeys.ts remove).
     if (!recentlyAuthenticated(g.session, s.now())) {
       return reply.header('cache-control', 'no-store').redirect(`/account/reauth?${new URLSearchParams({ next: '/account#passkeys' })}`, 303);
     }
     const { id } = request.params as { id: string };
-    const removed = PASSKEY_ID.test(id) && await s.passkeys.remove(g.session.userId, id, { ip: sourceOf(request), via: 'account' });
-    return accountPage(request, reply, g.session, removed ? { notice: 'Passkey removed. It can no longer sign you in.' }
+    const removed = PASSKEY_ID.test(id) ? await s.passkeys.remove(g.session.userId, id, { ip: sourceOf(request), via: 'account' }) : 'none';
+    if (removed === 'last') {
+      return accountPage(request, reply, g.session, { status: 409,
+        error: 'This is your only way to sign in, so it stays. Add another passkey or set a password first, then remove it.' });
+    }
+    return accountPage(request, reply, g.session, removed === 'removed' ? { notice: 'Passkey removed. It can no longer sign you in.' }
       : { status: 400, error: 'There is no such passkey.' });
   });
 

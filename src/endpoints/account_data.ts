@@ -1,7 +1,7 @@
 // The person's data (issue 14 §5, GDPR Art. 15, 17, 20) and the privileged session they
 // need: GET /account/export (the JSON download), GET/POST /account/delete (a typed
-// confirmation, then everything goes), GET/POST /account/reauth (the password again,
-// for any action that needs a recent sign-in; src/accounts/reauth.ts). Logic lives in
+// confirmation, then everything goes), GET/POST /account/reauth (the password again, or a
+// passkey through passkeys.js, for any action that needs a recent sign-in; src/accounts/reauth.ts). Logic lives in
 // src/accounts/export.ts and deletion.ts; this file only speaks HTTP.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
@@ -14,6 +14,7 @@ import { recentlyAuthenticated, reauthNext } from '../accounts/reauth.js';
 import { exportAccount, exportFileName } from '../accounts/export.js';
 import { deleteAccount } from '../accounts/deletion.js';
 import { MAX_PASSWORD_LENGTH } from '../accounts/passwords.js';
+import { passkeyScripts } from '../http/assets.js';
 
 type Body = Record<string, unknown>;
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -33,7 +34,11 @@ export function accountDataEndpoints(app: FastifyInstance, s: Services, page: Pa
     const user = await s.accounts.get(session.userId);
     if (!user) return reply.redirect('/account', 303);
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
-    return renderPage(reply, 'reauth', { title: 'Confirm it’s you', email: user.email, next, csrf: csrfOf(request, reply), error: opts.error });
+    // A passkey works as well as the password (endpoints/passkeys.ts /api/passkeys/reauth/verify);
+    // an account without a password has only its passkeys.
+    const hasPasskey = (await s.passkeys.list(user.id)).length > 0;
+    return renderPage(reply, 'reauth', { title: 'Confirm it’s you', email: user.email, next, csrf: csrfOf(request, reply), error: opts.error,
+      hasPassword: user.passwordHash !== null, passkey: hasPasskey ? { scripts: passkeyScripts() } : undefined });
   }
 
   async function deletePage(request: FastifyRequest, reply: FastifyReply, session: Session, opts: { status?: number; error?: string } = {}) {

@@ -2,6 +2,7 @@
 // needed), GET/POST /confirm-email/:token makes the new address count, GET/POST
 // /cancel-email-change/:token undoes it from the old address. Thin: the rules live in
 // src/accounts/email_change.ts. GET never changes anything (mail scanners open links).
+import { recentlyAuthenticated } from '../accounts/reauth.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { PageContext } from '../http/context.js';
@@ -28,9 +29,14 @@ export function accountEmailEndpoints(app: FastifyInstance, s: Services, page: P
     const user = await s.accounts.get(session.userId);
     if (!user) return reply.redirect('/account', 303);
     const newEmail = formField(body, 'new_email', MAX_EMAIL_LENGTH);
-    const password = formField(body, 'current_password', MAX_PASSWORD_FIELD);
+    // An account without a password (passkeys only) proves itself by a recent sign-in instead.
+    const passwordless = user.passwordHash === null;
+    if (passwordless && !recentlyAuthenticated(session, s.now())) {
+      return reply.header('cache-control', 'no-store').redirect(`/account/reauth?${new URLSearchParams({ next: '/account' })}`, 303);
+    }
+    const password = passwordless ? '' : formField(body, 'current_password', MAX_PASSWORD_FIELD);
     if (newEmail === undefined || password === undefined) return malformed(reply);
-    const result = await requestEmailChange(s, user, { newEmail, password, source: sourceOf(request) });
+    const result = await requestEmailChange(s, user, { newEmail, password: passwordless ? null : password, source: sourceOf(request) });
     reply.header('cache-control', 'no-store');
     if (!result.ok) {
       const data: Record<string, unknown> = { title: 'Change your e-mail address', email: user.email, newEmail, csrf: csrf(request, reply) };

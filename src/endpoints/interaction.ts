@@ -18,6 +18,7 @@ import { digest, safeEqual } from '../tokens/opaque.js';
 import { signupUrl } from '../http/account_pages.js';
 import { confirmAddressPage } from '../http/account_pages.js';
 import { afterPassword, secondFactorError, secondFactorPage } from '../http/second_factor_page.js';
+import { recentlyAuthenticated } from '../accounts/reauth.js';
 import { passkeyScripts } from '../http/assets.js';
 
 type Body = Record<string, unknown>;
@@ -73,6 +74,14 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     });
   }
 
+  /** Step-up: the second factors this person has (a passkey, TOTP or both). */
+  async function stepUpPage(reply: FastifyReply, interaction: Interaction, req: AuthorizationRequest, userId: string, csrf: string,
+    error?: { status: number; error: string }) {
+    const [totp, passkeys] = await Promise.all([s.store.secondFactors.getTotp(userId), s.passkeys.list(userId)]);
+    return secondFactorPage(reply, { action: action(interaction, 'second-factor'), csrf, clientName: req.client.name, stepUp: true,
+      totp: !!totp, passkey: passkeys.length ? { interaction: interaction.id, scripts: passkeyScripts() } : undefined, ...error });
+  }
+
   async function show(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, req: AuthorizationRequest) {
     reply.header('cache-control', 'no-store');
     const user = await sessionState(request, interaction);
@@ -88,13 +97,14 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (outcome.page === 'confirm_address') {
       return confirmAddressPage(reply, { email: account?.email ?? '', csrf, clientName: req.client.name, interaction: interaction.id });
     }
-    if (outcome.page === 'second_factor') {
-      return secondFactorPage(reply, { action: action(interaction, 'second-factor'), csrf, clientName: req.client.name, stepUp: true });
-    }
+    if (outcome.page === 'second_factor') return stepUpPage(reply, interaction, req, session!.userId, csrf);
     if (outcome.page === 'mfa_setup') {
       reply.header('cache-control', 'no-store');
+      // Not a dead end: both ways to a second factor, each coming back to this request.
+      // Adding a passkey needs a recent sign-in; an older session confirms it is the person first.
       return renderPage(reply, 'mfa_setup', { title: 'Two-step sign-in needed', clientName: req.client.name, email: account?.email ?? '',
-        setupUrl: `/account/totp?interaction=${interaction.id}` });
+        setupUrl: `/account/totp?interaction=${interaction.id}`, csrf, interaction: interaction.id,
+        canAddPasskey: recentlyAuthenticated(session!, s.now()), scripts: passkeyScripts() });
     }
     if (outcome.page === 'select_account') {
       return renderPage(reply, 'select_account', { title: 'Choose an account', clientName: req.client.name,
@@ -147,8 +157,7 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (!result.ok) {
       if (result.reason === 'not_enrolled') return reply.redirect(`/interaction/${f.interaction.id}`, 303);
       if (result.reason === 'throttled') reply.header('retry-after', String(result.retryAfter));
-      return secondFactorPage(reply, { action: action(f.interaction, 'second-factor'), csrf: page.csrfToken(page.browserId(request, reply)),
-        clientName: f.req.client.name, stepUp: true, ...secondFactorError(result) });
+      return stepUpPage(reply, f.interaction, f.req, session.userId, page.csrfToken(page.browserId(request, reply)), secondFactorError(result));
     }
     await s.sessions.addMethods(session, result.amr);
     return reply.redirect(`/interaction/${f.interaction.id}`, 303);

@@ -10,6 +10,7 @@ import { renderPage } from '../http/render.js';
 import { badLink, csrfFailed, formField, malformed } from '../http/form_pages.js';
 import { forgotPassword, MAX_EMAIL_LENGTH, peekLink, resetPassword } from '../accounts/recovery.js';
 import { MAX_NEW_PASSWORD_LENGTH } from '../accounts/password_policy.js';
+import { passkeyScripts } from '../http/assets.js';
 
 type Body = Record<string, unknown>;
 
@@ -48,8 +49,9 @@ export function recoveryEndpoints(app: FastifyInstance, s: Services, page: PageC
 
   const resetForm = (request: FastifyRequest, reply: FastifyReply, token: string, email: string, opts: { status?: number; passwordError?: string } = {}) => {
     reply.code(opts.status ?? 200).header('cache-control', 'no-store');
-    return renderPage(reply, 'reset', { title: 'Choose a new password', action: `/reset/${token}`, email,
-      csrf: page.csrfToken(page.browserId(request, reply)), passwordError: opts.passwordError });
+    // With JavaScript the link can add a passkey instead (endpoints/passkey_accounts.ts).
+    return renderPage(reply, 'reset', { title: 'Choose a new password', action: `/reset/${token}`, email, token,
+      csrf: page.csrfToken(page.browserId(request, reply)), passwordError: opts.passwordError, scripts: passkeyScripts() });
   };
 
   app.get('/reset/:token', async (request, reply) => {
@@ -73,7 +75,7 @@ export function recoveryEndpoints(app: FastifyInstance, s: Services, page: PageC
         if (!seen.ok) return badLink(reply, seen.reason, 'password reset', RESET_AGAIN);
         return resetForm(request, reply, token, seen.user.email, { status: 400, passwordError: `Not set: ${result.message}.` });
       }
-      return badLink(reply, result.reason, 'password reset', RESET_AGAIN);
+      return badLink(reply, result.reason === 'passkey' ? 'unknown' : result.reason, 'password reset', RESET_AGAIN);
     }
     // Every session ended, this browser's too.
     page.clearSessionCookie(reply);

@@ -10,6 +10,7 @@ import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
 import type { FieldErrors } from '../accounts/signup.js';
 import { ownInteraction } from '../http/account_pages.js';
+import { passkeyScripts } from '../http/assets.js';
 
 type Fields = Record<string, unknown>;
 const FIELDS = ['email', 'password', 'nickname', 'interaction', 'csrf'] as const;
@@ -26,7 +27,7 @@ export function signupEndpoints(app: FastifyInstance, s: Services, page: PageCon
     return renderPage(reply, 'signup', {
       title: 'Create an account', csrf: page.csrfToken(page.browserId(request, reply)), interaction: interaction?.id,
       clientName: client?.name, email: opts.email ?? '', nickname: opts.nickname ?? '', errors: opts.errors ?? {}, error: opts.error,
-      loginUrl: interaction ? `/interaction/${interaction.id}` : '/account',
+      loginUrl: interaction ? `/interaction/${interaction.id}` : '/account', scripts: passkeyScripts(),
     });
   }
 
@@ -35,6 +36,17 @@ export function signupEndpoints(app: FastifyInstance, s: Services, page: PageCon
     const q = (request.query ?? {}) as Fields;
     if (q.interaction !== undefined && typeof q.interaction !== 'string') return badRequest(reply);
     return form(request, reply, q.interaction);
+  });
+
+  // Where a sign-up with a passkey lands (passkeys.js, endpoints/passkey_accounts.ts): the
+  // address is not in the URL (URLs reach logs), so the page names no address.
+  app.get('/signup/sent', async (request, reply) => {
+    if (s.config.signup !== 'open') return notFound(reply);
+    const q = (request.query ?? {}) as Fields;
+    const interaction = await ownInteraction(s, page, request, q.interaction);
+    const client = interaction ? await s.clients.get(interaction.clientId) : undefined;
+    reply.header('cache-control', 'no-store');
+    return renderPage(reply, 'check_mail', { title: 'Check your mail', clientName: client?.name, passkey: true });
   });
 
   app.post('/signup', async (request, reply) => {
@@ -58,6 +70,7 @@ export function signupEndpoints(app: FastifyInstance, s: Services, page: PageCon
         return form(request, reply, body.interaction, { status: 429, email, nickname,
           error: `Too many accounts were created from your network. Try again in ${Math.ceil(result.retryAfter / 60)} minute${result.retryAfter > 60 ? 's' : ''}.` });
       }
+      if (result.reason === 'passkey') return badRequest(reply);
       return form(request, reply, body.interaction, { status: 400, email, nickname, errors: result.errors });
     }
     const client = interaction ? await s.clients.get(interaction.clientId) : undefined;

@@ -36,6 +36,7 @@ import { signupEndpoints } from '../endpoints/signup.js';
 import { verifyEmailEndpoints } from '../endpoints/verify_email.js';
 import { homeEndpoint } from '../endpoints/home.js';
 import { passkeyEndpoints } from '../endpoints/passkeys.js';
+import { passkeyAccountEndpoints } from '../endpoints/passkey_accounts.js';
 import { IMMUTABLE, passkeyAssets } from './assets.js';
 import { registrationEndpoints } from '../endpoints/registration.js';
 
@@ -127,6 +128,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   signupEndpoints(app, s, page);
   verifyEmailEndpoints(app, s, page);
   passkeyEndpoints(app, s, page);
+  passkeyAccountEndpoints(app, s, page);
   registrationEndpoints(app, s);
   return app;
 }

@@ -31,12 +31,16 @@ export interface SecondFactorView {
   status?: number;
   /** Step-up: the person is signed in, and the app asks for more. */
   stepUp?: boolean;
+  /** The code form is shown (the account has TOTP); true unless said otherwise. */
+  totp?: boolean;
+  /** Step-up with a passkey (passkeys.js): the interaction it continues and the scripts. */
+  passkey?: { interaction: string; scripts: string[] };
 }
 
 /** The page that asks for the code (or a recovery code). */
 export async function secondFactorPage(reply: FastifyReply, view: SecondFactorView) {
   reply.code(view.status ?? 200).header('cache-control', 'no-store');
-  return renderPage(reply, 'second_factor', { title: 'Two-step sign-in', ...view });
+  return renderPage(reply, 'second_factor', { title: 'Two-step sign-in', ...view, totp: view.totp ?? true });
 }
 
 /**

@@ -49,7 +49,8 @@ export interface Client {
 export interface User {
   id: string;
   email: string;
-  passwordHash: string;
+  /** argon2id; null for an account that signs in with passkeys only (issue 15 §1: sign-up with a passkey). */
+  passwordHash: string | null;
   nickname: string | null;
   /** The person opened a verification link sent to `email` (or an operator vouched). */
   emailVerified: boolean;
@@ -315,7 +316,8 @@ export interface Passkey {
   lastUsedAt: number | null;
 }
 
-export type WebauthnPurpose = 'register' | 'authenticate';
+/** `signup`: a passkey for an account that does not exist yet (its id comes from the challenge). */
+export type WebauthnPurpose = 'register' | 'authenticate' | 'signup';
 
 /** A WebAuthn ceremony's challenge, stored as its digest. */
 export interface WebauthnChallenge {

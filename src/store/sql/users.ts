@@ -6,7 +6,12 @@ import type { User } from '../types.js';
 import { param } from '../compiled.js';
 import { insertOrConflict, type Sql } from './context.js';
 
-const toUser = (r: Selectable<UsersTable>): User => ({ id: r.id, email: r.email, passwordHash: r.password_hash,
+// An account without a password (passkeys only) stores the empty string: the column has
+// been NOT NULL since migration 001, and no argon2 hash is empty.
+const NO_PASSWORD = '';
+
+const toUser = (r: Selectable<UsersTable>): User => ({ id: r.id, email: r.email,
+  passwordHash: r.password_hash === NO_PASSWORD ? null : r.password_hash,
   nickname: r.nickname, emailVerified: r.email_verified === 1, createdAt: r.created_at, updatedAt: r.updated_at });
 
 export function createUserRepo(s: Sql): UserRepo {
@@ -14,7 +19,7 @@ export function createUserRepo(s: Sql): UserRepo {
   return {
     async insert(u) {
       await insertOrConflict('user', () => k.insertInto('users').values({
-        id: u.id, email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname,
+        id: u.id, email: u.email.toLowerCase(), password_hash: u.passwordHash ?? NO_PASSWORD, nickname: u.nickname,
         email_verified: u.emailVerified ? 1 : 0, created_at: u.createdAt, updated_at: u.updatedAt,
       }).execute());
     },
@@ -29,7 +34,7 @@ export function createUserRepo(s: Sql): UserRepo {
     },
     async update(u) {
       await k.updateTable('users').set({
-        email: u.email.toLowerCase(), password_hash: u.passwordHash, nickname: u.nickname,
+        email: u.email.toLowerCase(), password_hash: u.passwordHash ?? NO_PASSWORD, nickname: u.nickname,
         email_verified: u.emailVerified ? 1 : 0, updated_at: u.updatedAt,
       }).where('id', '=', u.id).execute();
     },

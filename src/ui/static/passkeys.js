@@ -27,7 +27,8 @@
   }
   function message(e) {
     if (e && e.name === 'NotAllowedError') return 'The passkey prompt was closed or timed out. Nothing was changed.';
-    if (e && e.code === 'interaction_required') return 'Please confirm your password first, then try again.';
+    if (e && e.code === 'interaction_required') return 'Please confirm it is you first (reload the page), then try again.';
+    if (e && e.name === 'InvalidStateError') return 'This device already has a passkey for this account.';
     return 'That did not work: ' + (e && e.message ? e.message : 'unknown error') + '.';
   }
 
@@ -65,26 +66,64 @@
     });
   }
 
-  var add = document.getElementById('passkey-add');
-  if (add) {
-    var addCsrf = add.getAttribute('data-csrf');
-    var addButton = document.getElementById('passkey-add-button');
-    var nameInput = document.getElementById('passkey-name');
-    var addError = document.getElementById('passkey-add-error');
-    add.hidden = false;
-    addButton.addEventListener('click', function () {
-      show(addError, '');
-      addButton.disabled = true;
-      post('/api/passkeys/register/options', { csrf: addCsrf })
-        .then(function (options) { return W.startRegistration({ optionsJSON: options }); })
-        .then(function (response) {
-          return post('/api/passkeys/register/verify', { csrf: addCsrf, response: response, name: nameInput.value });
-        })
-        .then(function () { window.location.assign('/account?passkey=added#passkeys'); })
+  // One passkey prompt bound to a button: an assertion (re-authentication, step-up) or a
+  // new credential (account page, "two-step sign-in needed", sign-up, reset), then on to
+  // where Alias says.
+  function ceremony(id, start) {
+    var box = document.getElementById(id);
+    if (!box) return;
+    var button = document.getElementById(id + '-button');
+    var err = document.getElementById(id + '-error');
+    box.hidden = false;
+    button.addEventListener('click', function () {
+      show(err, '');
+      button.disabled = true;
+      start(box)
+        .then(function (data) { window.location.assign(data.location); })
         .catch(function (e) {
-          addButton.disabled = false;
-          show(addError, message(e));
+          button.disabled = false;
+          show(err, message(e));
         });
     });
   }
+  function assertion(verifyUrl, fields) {
+    return post('/api/passkeys/authenticate/options', { csrf: fields.csrf })
+      .then(function (options) { return W.startAuthentication({ optionsJSON: options }); })
+      .then(function (response) { fields.response = response; return post(verifyUrl, fields); });
+  }
+  function attr(box, name) { return box.getAttribute('data-' + name) || undefined; }
+  function value(id) { var el = document.getElementById(id); return el ? el.value : undefined; }
+
+  // Re-authentication before a sensitive change (/account/reauth).
+  ceremony('passkey-reauth', function (box) {
+    return assertion('/api/passkeys/reauth/verify', { csrf: attr(box, 'csrf'), next: attr(box, 'next') });
+  });
+  // Step-up for an app asking for urn:alias:acr:mfa.
+  ceremony('passkey-step-up', function (box) {
+    return assertion('/api/passkeys/step-up/verify', { csrf: attr(box, 'csrf'), interaction: attr(box, 'interaction') });
+  });
+  // A new passkey for the signed-in person (/account, or "two-step sign-in needed").
+  ceremony('passkey-add', function (box) {
+    var csrf = attr(box, 'csrf');
+    return post('/api/passkeys/register/options', { csrf: csrf })
+      .then(function (options) { return W.startRegistration({ optionsJSON: options }); })
+      .then(function (response) {
+        return post('/api/passkeys/register/verify', { csrf: csrf, response: response, name: value('passkey-name'),
+          interaction: attr(box, 'interaction') });
+      });
+  });
+  // Sign-up with a passkey instead of a password: the address (and nickname) come from the form.
+  ceremony('passkey-signup', function (box) {
+    var fields = { csrf: attr(box, 'csrf'), email: value('email'), nickname: value('nickname'), interaction: attr(box, 'interaction') };
+    return post('/api/passkeys/signup/options', fields)
+      .then(function (options) { return W.startRegistration({ optionsJSON: options }); })
+      .then(function (response) { fields.response = response; return post('/api/passkeys/signup/verify', fields); });
+  });
+  // A reset link adds a new passkey instead of setting a password.
+  ceremony('passkey-reset', function (box) {
+    var fields = { csrf: attr(box, 'csrf'), token: attr(box, 'token') };
+    return post('/api/passkeys/reset/options', fields)
+      .then(function (options) { return W.startRegistration({ optionsJSON: options }); })
+      .then(function (response) { fields.response = response; return post('/api/passkeys/reset/verify', fields); });
+  });
 })();
