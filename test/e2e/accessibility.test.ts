@@ -12,6 +12,7 @@
 // each element (selector, HTML, what to fix). docs/accessibility.md has the details.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
@@ -96,6 +97,13 @@ const PAGES: PageCase[] = [
   { name: 'two-step sign-in: recovery codes, then manage', open: async (t) => { await t.signIn(await t.newUser()); await t.goto('/account/totp'); const key = await t.page.locator('#secret').inputValue(); await t.fill('Code from the app', totpNow(t, key)); await t.click('Turn on two-step sign-in'); await t.page.locator('.recovery-codes').waitFor(); }, heading: 'Two-step sign-in is on' },
   { name: 'two-step sign-in: the second page (code), with an error', open: async (t) => { const u = await t.newUser(); await totpFor(t, u.email); await t.authorize(); await t.fill('E-mail', u.email); await t.fill('Password', u.password); await t.click('Sign in'); await t.fill('Code', '000000'); await t.click('Continue'); await t.page.getByRole('alert').waitFor(); }, heading: 'Two-step sign-in' },
   { name: 'two-step sign-in needed (app requires it)', open: async (t) => { await t.signIn(await t.newUser()); await t.authorize({ claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:alias:acr:mfa'] } } }) }); }, heading: 'Two-step sign-in needed' },
+  { name: 'step-up with a passkey (acr_values, no authenticator app)', open: async (t) => { const u = await t.newUser(); await passkeyFor(t, u.email); await t.authorize({ acr_values: 'urn:alias:acr:mfa' }); await t.fill('E-mail', u.email); await t.fill('Password', u.password); await t.click('Sign in'); await t.page.locator('#passkey-step-up').waitFor(); }, heading: 'Two-step sign-in' },
+  { name: 'step-up with a passkey or a code', open: async (t) => { const u = await t.newUser(); await passkeyFor(t, u.email); await totpFor(t, u.email); await t.signIn(u); await t.authorize({ acr_values: 'urn:alias:acr:mfa' }); await t.page.locator('#passkey-step-up').waitFor(); }, heading: 'Two-step sign-in' },
+  { name: 're-authentication with a password or a passkey', open: async (t) => { const u = await t.newUser(); await passkeyFor(t, u.email); await t.signIn(u); await t.goto('/account/reauth?next=/account'); await t.page.locator('#passkey-reauth').waitFor(); }, heading: 'Confirm it’s you' },
+  { name: 'account without a password (passkeys only)', open: async (t) => { const u = await t.newUser(); await passkeyFor(t, u.email); await t.signIn(u); await dropPassword(t, u.email); await t.goto('/account'); }, heading: 'Your Alias account' },
+  { name: 're-authentication without a password (passkey only)', open: async (t) => { const u = await t.newUser(); await passkeyFor(t, u.email); await t.signIn(u); await dropPassword(t, u.email); await t.goto('/account/reauth?next=/account'); await t.page.locator('#passkey-reauth').waitFor(); }, heading: 'Confirm it’s you' },
+  { name: 'sign-up with a passkey: check your mail', open: (t) => t.goto('/signup/sent'), heading: 'Check your mail' },
+  { name: 'sign-in after a reset link added a passkey (status notice)', open: (t) => t.goto('/account?reset=passkey'), heading: 'Sign in' },
   { name: 'unsubscribe (relayed mail link)', open: async (t) => t.page.goto(await t.mailLink(t.user.email, 'unsubscribe')), heading: 'Stop these messages?' },
 ];
 
@@ -105,6 +113,19 @@ const totpNow = (t: Kit, key: string) => new OTPAuth.TOTP({ secret: OTPAuth.Secr
 async function totpFor(t: Kit, email: string) {
   const u = (await t.alias.s.store.users.getByEmail(email))!;
   await t.alias.s.store.secondFactors.insertTotp({ userId: u.id, secretSealed: t.alias.s.secrets.seal('JBSWY3DPEHPK3PXP', 'totp-secrets'), lastStep: 0, createdAt: t.alias.s.now() });
+}
+
+/** A passkey for an account, straight into the store (the pages that offer it are what is checked). */
+async function passkeyFor(t: Kit, email: string) {
+  const u = (await t.alias.s.store.users.getByEmail(email))!;
+  await t.alias.s.store.passkeys.insert({ id: randomBytes(16).toString('hex'), userId: u.id, credentialId: randomBytes(16).toString('base64url'),
+    publicKey: 'AA', counter: 0, transports: ['internal'], backupEligible: false, backupState: false, deviceType: 'singleDevice',
+    name: 'Laptop', createdAt: t.alias.s.now(), lastUsedAt: null });
+}
+/** Makes an account passkey-only, as a sign-up with a passkey leaves it. */
+async function dropPassword(t: Kit, email: string) {
+  const u = (await t.alias.s.store.users.getByEmail(email))!;
+  await t.alias.s.store.users.update({ ...u, passwordHash: null });
 }
 
 /** An account like `user`, for a page that changes what it shows (a revocation). */

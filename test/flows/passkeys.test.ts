@@ -12,34 +12,13 @@ import { startAlias, type Alias } from '../helpers/harness.js';
 import { Browser } from '../helpers/browser.js';
 import { basic } from '../helpers/bad_input.js';
 import { SoftAuthenticator } from '../helpers/webauthn.js';
+import { api, csrfOf, jsonError, type Answer } from '../helpers/passkey_http.js';
 import { REAUTH_WINDOW_MS } from '../../src/accounts/reauth.js';
 import { CHALLENGE_TTL_MS } from '../../src/accounts/passkeys.js';
 import { ACR_MFA } from '../../src/oauth/acr.js';
 import { POLICIES } from '../../src/throttle/throttle.js';
 
 const CB = 'https://rp.example/cb';
-const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? /data-csrf="([^"]+)"/.exec(html)![1]!;
-
-interface Answer { status: number; body: any; headers: Headers }
-
-async function api(b: Browser, path: string, body: unknown, contentType = 'application/json'): Promise<Answer> {
-  const r = await b.request(path, { method: 'POST', headers: { 'content-type': contentType },
-    body: typeof body === 'string' ? body : JSON.stringify(body) });
-  const text = await r.text();
-  let parsed: unknown;
-  try { parsed = JSON.parse(text); } catch { parsed = text; }
-  return { status: r.status, body: parsed, headers: r.headers };
-}
-
-/** A 4xx answer with exactly {error, error_description} in JSON. */
-function jsonError(a: Answer, status: number, error: string, description?: RegExp) {
-  assert.equal(a.status, status, JSON.stringify(a.body));
-  assert.match(a.headers.get('content-type') ?? '', /^application\/json/);
-  assert.deepEqual(Object.keys(a.body).sort(), ['error', 'error_description']);
-  assert.equal(a.body.error, error);
-  if (description) assert.match(a.body.error_description, description);
-}
-
 for (const kind of databaseKinds()) {
   describe(`passkeys (${kind.name})`, { skip: kind.skip }, () => {
     let alias: Alias;
@@ -61,6 +40,14 @@ for (const kind of databaseKinds()) {
       const page = await b.submit(await b.follow('/account'), { email: user.email, password: user.password });
       assert.match(page.html, /Your Alias account/);
       return { user, b, csrf: csrfOf(page.html) };
+    }
+
+    /** A signed-in person with one passkey on a software authenticator. */
+    async function withPasskey(opts: { emailVerified?: boolean } = {}) {
+      const signed = await signedIn(opts);
+      const auth = new SoftAuthenticator(alias.issuer);
+      assert.equal((await addPasskey(signed.b, signed.csrf, auth)).status, 200);
+      return { ...signed, auth };
     }
 
     async function addPasskey(b: Browser, csrf: string, auth: SoftAuthenticator, name?: string) {
@@ -146,9 +133,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('continues a pending authorization request; the ID token says amr [hwk, user] and acr mfa', async () => {
-      const { b, csrf } = await signedIn();
-      const auth = new SoftAuthenticator(alias.issuer);
-      assert.equal((await addPasskey(b, csrf, auth)).status, 200);
+      const { b, csrf, auth } = await withPasskey();
       const s = await stranger('/oauth2/authorize?' + new URLSearchParams({ response_type: 'code', client_id: rp.id, redirect_uri: CB,
         scope: 'openid', state: 'st', nonce: 'n-1' }));
       const interaction = /\/interaction\/([A-Za-z0-9_-]+)/.exec(s.page.url)![1]!;
@@ -169,9 +154,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('an unknown or foreign interaction is refused before anything is spent', async () => {
-      const { b, csrf } = await signedIn();
-      const auth = new SoftAuthenticator(alias.issuer);
-      await addPasskey(b, csrf, auth);
+      const { b, csrf, auth } = await withPasskey();
       const s = await stranger();
       const options = await api(s.b, '/api/passkeys/authenticate/options', { csrf: s.csrf });
       const response = auth.assert(options.body);
@@ -181,9 +164,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('the unverified-address rule applies: a passkey sign-in reaches the "confirm your address" page, not the app', async () => {
-      const { b, csrf } = await signedIn({ emailVerified: false });
-      const auth = new SoftAuthenticator(alias.issuer);
-      assert.equal((await addPasskey(b, csrf, auth)).status, 200);
+      const { auth } = await withPasskey({ emailVerified: false });
       const s = await stranger('/oauth2/authorize?' + new URLSearchParams({ response_type: 'code', client_id: rp.id, redirect_uri: CB, scope: 'openid' }));
       const interaction = /\/interaction\/([A-Za-z0-9_-]+)/.exec(s.page.url)![1]!;
       const done = await signInWith(s.b, s.csrf, auth, { interaction });
@@ -192,9 +173,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('challenges are single use, bound to the browser and the ceremony, and expire after 5 minutes', async () => {
-      const { b, csrf } = await signedIn();
-      const auth = new SoftAuthenticator(alias.issuer);
-      await addPasskey(b, csrf, auth);
+      const { b, csrf, auth } = await withPasskey();
       const s = await stranger();
       // Single use: the same response (and challenge) again is refused.
       const options = await api(s.b, '/api/passkeys/authenticate/options', { csrf: s.csrf });
@@ -222,9 +201,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('wrong origin, wrong RP ID, no user verification, unknown credential: 400, never a session', async () => {
-      const { b, csrf } = await signedIn();
-      const auth = new SoftAuthenticator(alias.issuer);
-      await addPasskey(b, csrf, auth);
+      const { b, csrf, auth } = await withPasskey();
       const s = await stranger();
       const attempt = async (o: Parameters<SoftAuthenticator['assert']>[1], cred?: SoftAuthenticator['credentials'][number]) => {
         const options = await api(s.b, '/api/passkeys/authenticate/options', { csrf: s.csrf });
@@ -262,9 +239,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('a signature counter that goes backwards is refused as a possible clone and audited', async () => {
-      const { user, b, csrf } = await signedIn();
-      const auth = new SoftAuthenticator(alias.issuer);
-      await addPasskey(b, csrf, auth);
+      const { user, auth } = await withPasskey();
       const s = await stranger();
       assert.equal((await signInWith(s.b, s.csrf, auth)).status, 200);
       assert.equal((await signInWith(s.b, s.csrf, auth)).status, 200);
