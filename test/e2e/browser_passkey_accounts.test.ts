@@ -149,7 +149,7 @@ for (const kind of databaseKinds()) {
         await page.waitForURL(/\/account#passkeys$/);
         const sessions = await alias.s.store.sessions.listByUser(user.id, alias.s.now());
         const newest = sessions.sort((a, b) => b.authTime - a.authTime)[0]!;
-        assert.equal(newest.authTime, alias.s.now(), 'the passkey made the sign-in recent');
+        assert.ok(alias.s.now() - newest.authTime < 60_000, 'the passkey made the sign-in recent');
         assert.ok(newest.amr.includes('user'), 'marked with what the passkey proved');
         await page.getByRole('button', { name: /^Remove “/ }).click();
         await page.getByText('Passkey removed.').waitFor();

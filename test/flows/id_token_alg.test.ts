@@ -10,7 +10,7 @@ import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { databaseKinds } from '../helpers/databases.js';
 import { freePort, startAlias, type Alias } from '../helpers/harness.js';
-import { Browser, checkboxes, type Page } from '../helpers/browser.js';
+import { Browser, signInAndAllow } from '../helpers/browser.js';
 
 const CB = 'http://127.0.0.1:9/cb';
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -50,15 +50,7 @@ for (const kind of databaseKinds()) {
     after(() => alias.close());
 
     /** Signs a new user in and consents, in a browser, for an authorization request. */
-    async function signIn(query: Record<string, string>): Promise<{ browser: Browser; page: Page }> {
-      const user = await alias.user({ nickname: 'Alg' });
-      const browser = new Browser(alias.issuer);
-      const login = await browser.follow('/oauth2/authorize?' + new URLSearchParams(query));
-      const consent = await browser.submit(login, { email: user.email, password: user.password });
-      assert.match(consent.html, /name="decision" value="allow"/, consent.html);
-      const page = await browser.submit(consent, { decision: 'allow', scope: checkboxes(consent.html, 'scope').map((c) => c.value) });
-      return { browser, page };
-    }
+    const signIn = async (query: Record<string, string>) => signInAndAllow(alias.issuer, query, await alias.user({ nickname: 'Alg' }));
 
     it('discovery advertises RS256 and ES256 (OIDC Discovery §3), and JWKS publishes a key for each', async () => {
       assert.deepEqual(as.id_token_signing_alg_values_supported, ['RS256', 'ES256']);

@@ -8,7 +8,7 @@ import * as OTPAuth from 'otpauth';
 import * as oauth from 'oauth4webapi';
 import { databaseKinds } from '../helpers/databases.js';
 import { startAlias, type Alias } from '../helpers/harness.js';
-import { Browser, checkboxes, type Page } from '../helpers/browser.js';
+import { Browser, allowAll, signedInBrowser as signedInBrowserAt, type Page } from '../helpers/browser.js';
 import { cookieNames } from '../../src/http/cookies.js';
 import { SECOND_FACTOR_POLICY } from '../../src/accounts/second_factor.js';
 import { ACR_MFA, ACR_PASSWORD } from '../../src/oauth/acr.js';
@@ -38,14 +38,7 @@ for (const kind of databaseKinds()) {
       new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' })
         .generate({ timestamp: alias.s.now() + steps * STEP });
 
-    async function signedInBrowser(email: string, password: string): Promise<Browser> {
-      const browser = new Browser(alias.issuer);
-      const login = await browser.follow('/account');
-      const page = await browser.submit(login, { email, password });
-      assert.equal(page.status, 200, page.html);
-      assert.match(page.html, /Your Alias account/);
-      return browser;
-    }
+    const signedInBrowser = (email: string, password: string) => signedInBrowserAt(alias.issuer, email, password);
 
     /** Enrols TOTP from the account page; returns the key as the page shows it and the recovery codes. */
     async function enrol(browser: Browser): Promise<{ secret: string; codes: string[]; page: Page }> {
@@ -106,10 +99,7 @@ for (const kind of databaseKinds()) {
       return oauth.getValidatedIdTokenClaims(result)!;
     }
 
-    const allow = (browser: Browser, consent: Page) => {
-      assert.match(consent.html, /name="decision" value="allow"/, 'on the consent page');
-      return browser.submit(consent, { decision: 'allow', scope: checkboxes(consent.html, 'scope').map((c) => c.value) });
-    };
+    const allow = allowAll;
 
     /** A browser whose session was made by a password alone (amr ["pwd"]). */
     async function passwordSession(userId: string): Promise<Browser> {

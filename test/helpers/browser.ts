@@ -1,5 +1,7 @@
 // A minimal browser for driving Alias's pages over HTTP: a cookie jar, manual
 // redirects, and form reading. It stops at the client's redirect URI without fetching it.
+// Also the sign-in steps the flow tests share (signedInBrowser, signInAndAllow).
+import assert from 'node:assert/strict';
 export interface Page {
   status: number;
   url: string;
@@ -97,4 +99,28 @@ export function checkboxes(html: string, name: string): { value: string; checked
   return [...html.matchAll(/<input[^>]*type="checkbox"[^>]*>/g)].map((m) => m[0])
     .filter((tag) => tag.includes(`name="${name}"`))
     .map((tag) => ({ value: /value="([^"]*)"/.exec(tag)![1]!, checked: / checked/.test(tag) }));
+}
+
+/** A new browser signed in on /account with a password (asserts it reached the account page). */
+export async function signedInBrowser(origin: string, email: string, password: string): Promise<Browser> {
+  const browser = new Browser(origin);
+  const page = await browser.submit(await browser.follow('/account'), { email, password });
+  assert.equal(page.status, 200, page.html);
+  assert.match(page.html, /Your Alias account/);
+  return browser;
+}
+
+/** Allow on a consent page, every offered scope ticked; returns where the browser went (the client's redirect). */
+export function allowAll(browser: Browser, consent: Page): Promise<Page> {
+  assert.match(consent.html, /name="decision" value="allow"/, 'on the consent page');
+  return browser.submit(consent, { decision: 'allow', scope: checkboxes(consent.html, 'scope').map((c) => c.value) });
+}
+
+/** Runs an authorization request (`query`) in a new browser: signs in with the password, then allows. */
+export async function signInAndAllow(origin: string, query: Record<string, string>, user: { email: string; password: string }):
+  Promise<{ browser: Browser; page: Page }> {
+  const browser = new Browser(origin);
+  const login = await browser.follow('/oauth2/authorize?' + new URLSearchParams(query));
+  const consent = await browser.submit(login, { email: user.email, password: user.password });
+  return { browser, page: await allowAll(browser, consent) };
 }
