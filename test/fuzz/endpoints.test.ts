@@ -221,6 +221,15 @@ const GROUPS: Record<string, Record<string, Template>> = {
     authenticate_verify: { spec: json('/api/passkeys/authenticate/verify', { csrf: '$CSRF', response: '$PKAUTH' }, BROWSER_ONLY) },
     rename: { spec: form('/account/passkeys/$PASSKEY/rename', [['csrf', '$CSRF'], ['name', 'Renamed']], COOKIES) },
     remove: { spec: form('/account/passkeys/$PASSKEY/remove', [['csrf', '$CSRF']], COOKIES) },
+    // Re-authentication and step-up with the fixture's own passkey; sign-up and a reset link with a new one.
+    reauth_verify: { spec: json('/api/passkeys/reauth/verify', { csrf: '$CSRF', response: '$PKAUTH', next: '/account' }, COOKIES) },
+    step_up_verify: { interaction: { prompt: 'consent', authenticated: true },
+      spec: json('/api/passkeys/step-up/verify', { csrf: '$CSRF', response: '$PKAUTH', interaction: '$INTERACTION' }, COOKIES) },
+    signup_options: { spec: json('/api/passkeys/signup/options', { csrf: '$CSRF', email: 'pk-$RUNID@example.com', nickname: 'Fuzz' }, BROWSER_ONLY) },
+    signup_verify: { spec: json('/api/passkeys/signup/verify', { csrf: '$CSRF', email: 'pk-$RUNID@example.com', response: '$PKSIGNUP' }, BROWSER_ONLY) },
+    signup_sent: { spec: get('/signup/sent', [], BROWSER_ONLY) },
+    reset_options: { spec: json('/api/passkeys/reset/options', { csrf: '$CSRF', token: '$RESET' }, BROWSER_ONLY) },
+    reset_verify: { spec: json('/api/passkeys/reset/verify', { csrf: '$CSRF', token: '$RESET', response: '$PKRESET' }, BROWSER_ONLY) },
   },
   'messages relay': {
     bearer: { spec: { method: 'POST', path: '/api/v1/messages', query: [], body: { kind: 'json', value: message('news') },
@@ -432,6 +441,14 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     }
     const options = await s.passkeys.registrationOptions(w.user, w.browser);
     v.set('"$PKREG"', JSON.stringify(new SoftAuthenticator(w.alias.issuer).register(options)));
+  }
+  if (uses('$PKSIGNUP')) {
+    const options = await s.passkeys.signupOptions(`pk-${v.get('$RUNID')}@example.com`.toLowerCase(), w.browser);
+    v.set('"$PKSIGNUP"', JSON.stringify(new SoftAuthenticator(w.alias.issuer).register(options)));
+  }
+  if (uses('$PKRESET')) {
+    const options = await s.passkeys.registrationOptions(w.user, w.browser);
+    v.set('"$PKRESET"', JSON.stringify(new SoftAuthenticator(w.alias.issuer).register(options)));
   }
   if (uses('$PKAUTH')) v.set('"$PKAUTH"', JSON.stringify(w.authenticator.assert(await s.passkeys.authenticationOptions(w.browser))));
   if (uses('$PASSKEY')) {
