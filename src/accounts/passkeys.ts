@@ -1,6 +1,8 @@
 // Passkeys (WebAuthn Level 3, issue 15 §1) with @simplewebauthn/server: registering a
-// discoverable credential with user verification on the account page, signing in with
-// one, and the list the person manages (rename, remove). The relying party is the
+// discoverable credential with user verification (on the account page, at sign-up
+// instead of a password, through a reset link), signing in with one (also to
+// re-authenticate or step up: then only the signed-in person's own), and the list the
+// person manages (rename, remove; the last way in stays). The relying party is the
 // issuer: RP ID = its host name, expected origin = its origin.
 //
 // Challenges are single use, bound to the browser that asked (the alias_browser
@@ -142,7 +144,7 @@ export function createPasskeys(deps: PasskeyDeps): Passkeys {
     });
   }
 
-  return {
+  const self: Passkeys = {
     rp,
     async registrationOptions(user, browserId) {
       const options = await creationOptions(user.id, user.email, user.nickname ?? user.email, await store.passkeys.listByUser(user.id));
@@ -192,7 +194,7 @@ export function createPasskeys(deps: PasskeyDeps): Passkeys {
     },
 
     async register({ user, browserId, response, name, source }) {
-      const made = await this.verifyNew({ browserId, response, name, user });
+      const made = await self.verifyNew({ browserId, response, name, user });
       if (!made.ok) return made;
       const { passkey } = made;
       try {
@@ -283,8 +285,9 @@ export function createPasskeys(deps: PasskeyDeps): Passkeys {
       let last = false;
       const removed = await changeFactor(deps, userId, async (tx, user) => {
         // The last way in stays (issue 15 §1): an account without a password keeps one passkey.
-        if (user.passwordHash === null && (await tx.passkeys.listByUser(userId)).length <= 1) {
-          last = (await tx.passkeys.listByUser(userId)).some((p) => p.id === id);
+        const all = user.passwordHash === null ? await tx.passkeys.listByUser(userId) : undefined;
+        if (all && all.length <= 1) {
+          last = all.some((p) => p.id === id);
           return undefined;
         }
         const gone = await tx.passkeys.delete(userId, id);
@@ -297,4 +300,5 @@ export function createPasskeys(deps: PasskeyDeps): Passkeys {
       return removed ? 'removed' : last ? 'last' : 'none';
     },
   };
+  return self;
 }
