@@ -47,7 +47,9 @@ for (const kind of databaseKinds()) {
       const users = JSON.parse(list.stdout) as { id: string; email: string; email_verified: boolean }[];
       assert.ok(Array.isArray(users), 'list --json prints one JSON array');
       assert.ok(users.some((u) => u.id === a.user.id && u.email === 'list-a@example.com' && u.email_verified === true));
-      assert.doesNotMatch(list.stdout, /password|argon2/i);
+      // No password or hash, only whether there is one (has_password: false for a passkey-only account).
+      assert.doesNotMatch(list.stdout, /argon2|"password(_hash)?"\s*:/i);
+      assert.ok(users.some((u) => u.id === a.user.id && (u as { has_password?: boolean }).has_password === true));
       assert.match(ok(await run('user', 'list')).stdout, new RegExp(`^${a.user.id}  list-a@example\\.com`, 'm'));
 
       const shown = json(await run('user', 'show', 'List-A@example.com', '--json'));
@@ -61,7 +63,8 @@ for (const kind of databaseKinds()) {
       assert.equal((exported.profile as { email: string }).email, 'list-a@example.com');
       assert.equal((exported.apps as { alias_id: string }[])[0]!.alias_id, a.grant.sub);
       const raw = JSON.stringify(exported);
-      assert.doesNotMatch(raw, /password|argon2|digest/i);
+      assert.doesNotMatch(raw, /argon2|digest|"password(_hash)?"\s*:/i);
+      assert.equal((exported.profile as { has_password: boolean }).has_password, true);
       assert.ok(!raw.includes(digest(a.token)));
 
       for (const args of [['show', 'nobody@example.com'], ['export', 'nobody@example.com'], ['delete', '0'.repeat(32)]]) {
