@@ -187,7 +187,7 @@ for (const kind of databaseKinds()) {
       try {
         await page.goto(`${alias.issuer}/signup`);
         await page.getByLabel('E-mail').fill(email);
-        await page.getByRole('button', { name: 'Create account with a passkey' }).click();
+        await page.getByRole('button', { name: 'Sign up with a passkey' }).click();
         await page.getByRole('heading', { name: 'Check your mail' }).waitFor();
         assert.equal((await credentials()).length, 1, 'the authenticator holds the new passkey');
         const user = await alias.s.store.users.getByEmail(email);
