@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { handleSignals, startServer } from '../main.js';
 import { fail } from './context.js';
 
 export function serveCommand(program: Command) {
@@ -19,6 +18,8 @@ export function serveCommand(program: Command) {
     .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string; registration?: string }) => {
       try {
         const config = loadConfig(opts);
+        // The HTTP stack is loaded by the command that serves, not by every admin command.
+        const { handleSignals, startServer } = await import('../main.js');
         const running = await startServer(config);
         handleSignals(running);
       } catch (err) {
