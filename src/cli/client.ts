@@ -73,11 +73,11 @@ const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_0
 export const MAX_OVERLAP_MS = 90 * DURATION_UNITS.d!;
 
 /** `90`, `90s`, `10m`, `1h`, `7d` → milliseconds; plain numbers are seconds. */
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, option = '--overlap', max = { ms: MAX_OVERLAP_MS, text: '90d' }): number {
   const m = /^(\d{1,10})([smhd]?)$/.exec(text.trim());
-  if (!m) throw new UsageError(`--overlap must be a duration like 90, 90s, 10m, 1h or 7d, not '${text}'`);
+  if (!m) throw new UsageError(`${option} must be a duration like 90, 90s, 10m, 1h or 7d, not '${text}'`);
   const ms = Number(m[1]) * DURATION_UNITS[m[2] || 's']!;
-  if (ms > MAX_OVERLAP_MS) throw new UsageError(`--overlap may be at most 90d, not '${text}'`);
+  if (ms > max.ms) throw new UsageError(`${option} may be at most ${max.text}, not '${text}'`);
   return ms;
 }
 

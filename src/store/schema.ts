@@ -156,6 +156,8 @@ export interface SigningKeysTable {
   status: string;
   created_at: number;
   retired_at: number | null;
+  /** Null only for a key inserted by a node from before migration 019 (rolling upgrade). */
+  activates_at: number | null;
 }
 
 export interface SettingsTable {

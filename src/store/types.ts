@@ -158,6 +158,8 @@ export interface SigningKeyRecord {
   status: 'active' | 'retired';
   createdAt: number;
   retiredAt: number | null;
+  /** From then on it signs; published in JWKS from `createdAt`. */
+  activatesAt: number;
 }
 
 export interface Throttle {

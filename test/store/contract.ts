@@ -145,6 +145,8 @@ function newKey(over: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
     status: 'active',
     createdAt: NOW,
     retiredAt: null,
+    // Distinct from createdAt: the round trip checks the column (publish window, migration 019).
+    activatesAt: NOW + 120_000,
     ...over,
   };
 }
