@@ -131,7 +131,7 @@ for (const kind of databaseKinds()) {
 
     it('a DPoP-bound JWT access token carries cnf.jkt (RFC 9449 §6.1) and validates only with a proof of that key', async () => {
       const keys = await oauth.generateKeyPair('ES256');
-      const { oclient, tokens } = await codeTokens({ dpop: oauth.DPoP({ client_id: 'x' }, keys) });
+      const { oclient, tokens } = await codeTokens({ dpop: oauth.DPoP({}, keys) });
       assert.equal(tokens.token_type, 'dpop');
       const jkt = await oauth.DPoP(oclient, keys).calculateThumbprint();
       assert.deepEqual(decodeJwt(tokens.access_token).cnf, { jkt });
@@ -139,8 +139,8 @@ for (const kind of databaseKinds()) {
       await assert.rejects(validate(tokens.access_token));
       // With a proof (built the way oauth4webapi sends one to a resource), it validates.
       let proofHeader = '';
-      const capture: typeof fetch = async (_url, init) => {
-        proofHeader = new Headers(init?.headers).get('dpop') ?? '';
+      const capture = async (_url: string, init: { headers: Record<string, string> }) => {
+        proofHeader = new Headers(init.headers).get('dpop') ?? '';
         return new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
       };
       await oauth.protectedResourceRequest(tokens.access_token, 'GET', new URL(API), undefined, undefined,
