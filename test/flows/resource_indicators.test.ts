@@ -55,11 +55,11 @@ for (const kind of databaseKinds()) {
       const user = await alias.user();
       const browser = new Browser(alias.issuer);
       const login = await browser.follow(url.href);
-      if (login.status !== 200) return { callback: new URL(login.url), verifier, consent: undefined };
+      if (login.status !== 200) return { callback: new URL(login.url), verifier, consent: undefined, browser };
       const consent = await browser.submit(login, { email: user.email, password: user.password });
       const offered = checkboxes(consent.html, 'scope').map((c) => c.value);
       const done = await browser.submit(consent, { decision: 'allow', scope: offered.filter(keep ?? (() => true)) });
-      return { callback: new URL(done.url), verifier, consent };
+      return { callback: new URL(done.url), verifier, consent, browser };
     }
 
     const tokenRequest = (body: URLSearchParams, auth: string) => alias.app.inject({
@@ -71,10 +71,13 @@ for (const kind of databaseKinds()) {
       const params = new URLSearchParams({ scope: 'openid offline_access calendar.read shared' });
       params.append('resource', CALENDAR);
       params.append('resource', CONTACTS);
-      const { callback, verifier, consent } = await authorize(client.id, params);
+      const { callback, verifier, consent, browser } = await authorize(client.id, params);
       // The person sees the API's name next to its scope, and can untick it like other scopes.
       assert.match(consent!.html, /calendar\.read at Calendar API/);
       assert.match(consent!.html, /shared at Contacts API/);
+      // The account page lists what was granted the same way, each revocable.
+      const account = await browser.follow('/account');
+      assert.match(account.html, /calendar\.read at Calendar API/);
       const cb = oauth.validateAuthResponse(as, oclient, callback, 'st');
       // §2.2: several resources were granted, so the token request must name one.
       const res = await oauth.authorizationCodeGrantRequest(as, oclient, auth, cb, REDIRECT, verifier,
