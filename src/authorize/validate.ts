@@ -2,7 +2,8 @@
 // step per rule, in this order (the first failing step decides the error):
 //
 //   findClient → checkRedirectUri                      errors shown on Alias's own page
-//   checkState → rejectDuplicates → rejectUnsupported
+//   checkResources (async: RFC 8707, requested_resources.ts; before the scopes it defines)
+//   → checkState → rejectDuplicates → rejectUnsupported
 //   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
 //   → checkScopes → checkPrompt → checkMaxAge → checkAcrValues → checkClaims → checkPkce
 //   → checkIdTokenHint (async: verifies a signature)           errors go back to the client
@@ -12,7 +13,7 @@
 // The steps marked [client] depend on the client's registration: recheckClient re-runs
 // them, alone, when a parked request resumes (park.ts).
 import type { Client, Resource } from '../store/types.js';
-import { readResources } from '../oauth/resource.js';
+import { checkResources, type ResourceLookup } from './requested_resources.js';
 import { isJkt } from '../oauth/dpop.js';
 import { OAuthError } from '../oauth/errors.js';
 import { flag, repeated, single, type RawParams } from '../oauth/params.js';
@@ -27,7 +28,6 @@ import {
 } from './request.js';
 
 export type ClientLookup = (id: string) => Promise<Client | undefined>;
-export type ResourceLookup = (uri: string) => Promise<Resource | undefined>;
 /** The `sub` of an ID token Alias issued to `clientId` (any expiry), or undefined. */
 export type HintVerifier = (token: string, clientId: string) => Promise<string | undefined>;
 
@@ -214,17 +214,6 @@ export function checkImplicit(params: RawParams, responseType: ResponseType, res
 /** [client, for channels] openid required, user scopes only, the client's channels only with contact. */
 export function checkScopes(params: RawParams, client: Client, resources: readonly Resource[] = []): { scopes: string[]; channels: string[] } {
   return parseUserScopes(client, single(params, 'scope'), single(params, 'channels'), resources);
-}
-
-/** RFC 8707 §2: each `resource` an absolute URI without fragment, registered; else invalid_target. */
-export async function checkResources(params: RawParams, lookup: ResourceLookup): Promise<Resource[]> {
-  const out: Resource[] = [];
-  for (const uri of readResources(params)) {
-    const r = await lookup(uri);
-    if (!r) throw new OAuthError('invalid_target', 'the resource is not registered');
-    out.push(r);
-  }
-  return out;
 }
 
 /** OIDC Core §3.1.2.1: prompt values, none alone. */
