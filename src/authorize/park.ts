@@ -87,6 +87,8 @@ function toParams(req: AuthorizationRequest): Record<string, string> {
     response_mode: req.responseMode, scope: formatList(req.scopes),
   };
   if (req.channels.length) p.channels = formatList(req.channels);
+  // URIs have no spaces (oauth/resource.ts), so the list is kept space-separated.
+  if (req.resources.length) p.resource = req.resources.join(' ');
   if (req.state !== undefined) p.state = req.state;
   if (req.nonce !== undefined) p.nonce = req.nonce;
   if (req.includeGrantedScopes) p.include_granted_scopes = 'true';
@@ -122,6 +124,7 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     state: get('state'),
     nonce: get('nonce'),
     scopes,
+    resources: (get('resource') ?? '').split(' ').filter(Boolean),
     channels: scopes.includes('contact') ? parseList(get('channels'), 'channels') : [],
     includeGrantedScopes: get('include_granted_scopes') === 'true',
     includeGrantedChannels: get('include_granted_channels') === 'true',

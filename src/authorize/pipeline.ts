@@ -41,7 +41,7 @@ export type Outcome = Respond | Interact;
 export async function start(s: AuthorizeServices, params: Record<string, unknown>): Promise<Validated> {
   const verifyHint = async (token: string, clientId: string) =>
     (await verifyIdTokenHint(s.keys, s.config.issuer, token, { audience: clientId }))?.sub;
-  return validated(() => validateAuthorizationRequest(params, s.clients.get, verifyHint), s.config.issuer);
+  return validated(() => validateAuthorizationRequest(params, s.clients.get, verifyHint, (uri) => s.store.resources.get(uri)), s.config.issuer);
 }
 
 /** Back to step 2 from the interaction pages: the parked request, its client as registered now. */

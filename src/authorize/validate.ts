@@ -2,7 +2,8 @@
 // step per rule, in this order (the first failing step decides the error):
 //
 //   findClient → checkRedirectUri                      errors shown on Alias's own page
-//   checkState → rejectDuplicates → rejectUnsupported
+//   checkResources (async: RFC 8707, requested_resources.ts; before the scopes it defines)
+//   → checkState → rejectDuplicates → rejectUnsupported
 //   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
 //   → checkScopes → checkPrompt → checkMaxAge → checkAcrValues → checkClaims → checkPkce
 //   → checkIdTokenHint (async: verifies a signature)           errors go back to the client
@@ -11,7 +12,8 @@
 // (RFC 6749 §4.1.2.1: MUST NOT redirect); after that, errors go back to the client.
 // The steps marked [client] depend on the client's registration: recheckClient re-runs
 // them, alone, when a parked request resumes (park.ts).
-import type { Client } from '../store/types.js';
+import type { Client, Resource } from '../store/types.js';
+import { checkResources, type ResourceLookup } from './requested_resources.js';
 import { isJkt } from '../oauth/dpop.js';
 import { OAuthError } from '../oauth/errors.js';
 import { flag, repeated, single, type RawParams } from '../oauth/params.js';
@@ -33,13 +35,17 @@ export type HintVerifier = (token: string, clientId: string) => Promise<string |
 const NO_HINTS: HintVerifier = async () => undefined;
 
 export async function validateAuthorizationRequest(params: RawParams, lookup: ClientLookup,
-  verifyHint: HintVerifier = NO_HINTS): Promise<AuthorizationRequest> {
+  verifyHint: HintVerifier = NO_HINTS, lookupResource: ResourceLookup = async () => undefined): Promise<AuthorizationRequest> {
   // Stage 1: the client and where to answer it.
   const client = await findClient(untrusted(() => single(params, 'client_id')), lookup);
   const redirectUri = checkRedirectUri(client, untrusted(() => single(params, 'redirect_uri')));
 
   // Stage 2: anything wrong from here on goes back to the client.
   const target = replyTarget(params, redirectUri);
+  // RFC 8707 §2: the resources first (a lookup), since they decide which scopes exist.
+  const resources = await checkResources(params, lookupResource).catch((err: unknown) => {
+    throw err instanceof OAuthError ? new RedirectableError(err, target) : err;
+  });
   const req = redirectable(target, (): AuthorizationRequest => {
     const state = checkState(params);
     rejectDuplicates(params);
@@ -48,7 +54,8 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
     const responseMode = checkResponseMode(params);
     checkGrantType(client, responseType);
     checkImplicit(params, responseType, responseMode);
-    const { scopes, channels } = checkScopes(params, client);
+    if (resources.length && responseType !== 'code') throw new OAuthError('invalid_target', 'resource needs response_type=code (no access token is issued otherwise)');
+    const { scopes, channels } = checkScopes(params, client, resources);
     const prompt = checkPrompt(params);
     const maxAge = checkMaxAge(params);
     const acrValues = checkAcrValues(params);
@@ -63,6 +70,7 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
       state,
       nonce: single(params, 'nonce'),
       scopes,
+      resources: resources.map((r) => r.uri),
       channels,
       includeGrantedScopes: flag(params, 'include_granted_scopes'),
       includeGrantedChannels: flag(params, 'include_granted_channels'),
@@ -153,7 +161,8 @@ export function checkState(params: RawParams): string | undefined {
 
 /** RFC 6749 §3.1: parameters MUST NOT be included more than once. */
 export function rejectDuplicates(params: RawParams): void {
-  const dupes = repeated(params);
+  // RFC 8707 §2: `resource` may be given more than once.
+  const dupes = repeated(params).filter((n) => n !== 'resource');
   if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
 }
 
@@ -203,8 +212,8 @@ export function checkImplicit(params: RawParams, responseType: ResponseType, res
 }
 
 /** [client, for channels] openid required, user scopes only, the client's channels only with contact. */
-export function checkScopes(params: RawParams, client: Client): { scopes: string[]; channels: string[] } {
-  return parseUserScopes(client, single(params, 'scope'), single(params, 'channels'));
+export function checkScopes(params: RawParams, client: Client, resources: readonly Resource[] = []): { scopes: string[]; channels: string[] } {
+  return parseUserScopes(client, single(params, 'scope'), single(params, 'channels'), resources);
 }
 
 /** OIDC Core §3.1.2.1: prompt values, none alone. */

@@ -9,10 +9,12 @@ import { intersect, parseList, subset } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import { auditIssued, revokeReusedFamily } from './audit.js';
+import { qualify, readTokenResource } from '../oauth/resource.js';
+import { grantedResource } from './resource.js';
 
 export const refreshToken: GrantHandler = {
   grantType: 'refresh_token',
-  params: ['refresh_token', 'scope'],
+  params: ['refresh_token', 'scope', 'resource'],
   // DESIGN: refresh tokens only for confidential clients.
   confidentialOnly: true,
   needsRedirectUri: false,
@@ -20,6 +22,7 @@ export const refreshToken: GrantHandler = {
     const { s, client, params } = ctx;
     const token = required(params, 'refresh_token');
     const scopeParam = single(params, 'scope');
+    const requestedResource = readTokenResource(params);
     const tokenDigest = digest(token);
     const now = s.now();
 
@@ -39,8 +42,17 @@ export const refreshToken: GrantHandler = {
       }
       // What the token may still do: its scopes that the user has not revoked since.
       const live = intersect(rec.scopes, grant.scopes);
+      // RFC 8707 §2.2: the new access token is for one resource the refresh token was
+      // granted for; without `resource`, the only one (a refresh keeps the audience).
+      const resource = await grantedResource(tx, requestedResource, rec.resources ?? []);
       let scopes = live;
-      if (scopeParam !== undefined) {
+      if (scopeParam !== undefined && resource) {
+        // RFC 8707 §2.2 with RFC 6749 §6: names of the resource's scopes, never beyond.
+        const requested = parseList(scopeParam).map((x) => qualify(resource.uri, x));
+        if (!subset(requested, rec.scopes)) throw new OAuthError('invalid_scope', 'scope exceeds what the refresh token grants');
+        if (!subset(requested, live)) throw new OAuthError('invalid_scope', 'the user has revoked a requested scope');
+        scopes = requested;
+      } else if (scopeParam !== undefined) {
         const requested = parseList(scopeParam);
         // Provider docs: "The openid scope must be included in all requests".
         if (!requested.includes('openid')) throw new OAuthError('invalid_scope', 'the scope must include openid');
@@ -60,7 +72,7 @@ export const refreshToken: GrantHandler = {
         refreshChannels: rec.channels,
         authTime: rec.authTime,
         idToken: false,
-        dpopJkt: ctx.dpopJkt,
+        dpopJkt: ctx.dpopJkt, resource, resources: rec.resources,
       });
       await auditIssued(ctx, tx, 'refresh_token', grant.sub);
       return minted;

@@ -33,7 +33,9 @@ export type OAuthErrorCode =
   | 'too_many_requests'
   // RFC 9449 §5, §7.1, §8.
   | 'invalid_dpop_proof'
-  | 'use_dpop_nonce';
+  | 'use_dpop_nonce'
+  // RFC 8707 §2: a resource that is unknown, malformed or not granted.
+  | 'invalid_target';
 
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,

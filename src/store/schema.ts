@@ -108,6 +108,8 @@ export interface AuthorizationCodesTable {
   consumed_at: number | null;
   /** Migration 015: RFC 9449 §10 dpop_jkt. */
   dpop_jkt: string | null;
+  /** Migration 017: RFC 8707 resources granted (JSON list). */
+  resources: string | null;
 }
 
 export interface AccessTokensTable {
@@ -123,6 +125,8 @@ export interface AccessTokensTable {
   revoked_at: number | null;
   /** Migration 015: RFC 9449 §6 cnf.jkt. */
   dpop_jkt: string | null;
+  /** Migration 017: RFC 8707 the resource (audience) the token is for. */
+  resource: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -140,6 +144,18 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
   /** Migration 015: RFC 9449 §5, public clients' refresh tokens. */
   dpop_jkt: string | null;
+  /** Migration 017: RFC 8707 resources granted (JSON list). */
+  resources: string | null;
+}
+
+/** Migration 017: resource servers (RFC 8707) registered by the operator. */
+export interface ResourcesTable {
+  uri: string;
+  name: string;
+  scopes: string;
+  token_format: string;
+  ttl: number;
+  created_at: number;
 }
 
 /** Migration 015: single-use JWT ids (RFC 7523 §3 item 7, RFC 9449 §11.1). */
@@ -264,6 +280,7 @@ export interface Database {
   jwt_replays: JwtReplaysTable;
   registration_tokens: RegistrationTokensTable;
   client_registrations: ClientRegistrationsTable;
+  resources: ResourcesTable;
 }
 
 /** RFC 7591 §3 initial access tokens (migration 014). */

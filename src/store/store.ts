@@ -4,7 +4,7 @@
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
   RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, TotpFactor,
-  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration,
+  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration, Resource,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -290,6 +290,7 @@ export interface Store {
   audit: AuditRepo;
   registrationTokens: RegistrationTokenRepo;
   clientRegistrations: ClientRegistrationRepo;
+  resources: ResourceRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
   jwtReplays: JwtReplayRepo;
@@ -405,4 +406,18 @@ export interface ClientRegistrationRepo {
   insert(registration: ClientRegistration): Promise<void>;
   /** Gone with its client (cascade). */
   get(clientId: string): Promise<ClientRegistration | undefined>;
+}
+
+/**
+ * Resource servers (RFC 8707) registered by the operator. Deleting one leaves tokens
+ * already issued for it to expire; no new token names it (its URI is unknown then).
+ */
+export interface ResourceRepo {
+  /** A URI already registered → UniqueViolation. */
+  insert(resource: Resource): Promise<void>;
+  get(uri: string): Promise<Resource | undefined>;
+  /** Oldest first. */
+  list(): Promise<Resource[]>;
+  /** False when there was none. */
+  delete(uri: string): Promise<boolean>;
 }

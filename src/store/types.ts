@@ -115,6 +115,8 @@ export interface AuthorizationCode {
   consumedAt: number | null;
   /** RFC 9449 §10: the thumbprint of the key the client named with dpop_jkt. */
   dpopJkt?: string | null;
+  /** RFC 8707 §2.2: the resources the user granted; a token request picks one. */
+  resources?: string[];
 }
 
 export interface AccessToken {
@@ -130,6 +132,8 @@ export interface AccessToken {
   revokedAt: number | null;
   /** RFC 9449 §6: the JWK thumbprint (RFC 7638) the token is bound to; null for Bearer tokens. */
   dpopJkt?: string | null;
+  /** RFC 8707: the one resource (audience) the token is for; absent for Alias's own APIs. */
+  resource?: string | null;
 }
 
 export interface RefreshToken {
@@ -147,6 +151,22 @@ export interface RefreshToken {
   revokedAt: number | null;
   /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key. */
   dpopJkt?: string | null;
+  /** RFC 8707 §2.2: the resources the code granted; each refresh picks one. */
+  resources?: string[];
+}
+
+/** A resource server (API) registered by the operator (RFC 8707): `aliasid resource create`. */
+export interface Resource {
+  /** RFC 8707 §2: absolute URI, no fragment; the `aud` of its access tokens. */
+  uri: string;
+  name: string;
+  /** The scope names the API understands; offered on the consent page with its name. */
+  scopes: string[];
+  /** 'opaque' (default) or 'jwt' (RFC 9068). */
+  tokenFormat: 'opaque' | 'jwt';
+  /** Access token lifetime, seconds. */
+  ttlS: number;
+  createdAt: number;
 }
 
 export interface SigningKeyRecord {
@@ -235,7 +255,8 @@ export type AuditEventType =
   | 'signup' | 'email.verified'
   | 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes.renewed' | 'mfa.recovery_code.used' | 'mfa.verified'
   | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning'
-  | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created';
+  | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created'
+  | 'admin.resource.created' | 'admin.resource.deleted';
 
 export interface AuditEvent {
   id: string;

@@ -117,6 +117,9 @@ const GROUPS: Record<string, Record<string, Template>> = {
     refresh: { spec: form('/api/oauth2/token', [['grant_type', 'refresh_token'], ['refresh_token', '$REFRESH'],
       ['scope', 'openid nickname']], BASIC) },
     client_credentials: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'], ['scope', 'reports:read']], BASIC) },
+    // RFC 8707: a registered resource (a JWT one, RFC 9068), so junk reaches the resource checks and the signing.
+    client_credentials_resource: { spec: form('/api/oauth2/token', [['grant_type', 'client_credentials'], ['scope', 'reports:read'],
+      ['resource', 'https://api.example/v1']], BASIC) },
     password: { spec: form('/api/oauth2/token', [['grant_type', 'password'], ['username', '$EMAIL'], ['password', '$PASSWORD'],
       ['scope', 'openid offline_access']], BASIC) },
     device_pending: { device: 'pending', spec: form('/api/oauth2/token', [['grant_type', DEVICE_GRANT], ['client_id', '$PUB'],
@@ -147,6 +150,8 @@ const GROUPS: Record<string, Record<string, Template>> = {
   },
   'authorization endpoint and interaction pages': {
     authorize_get: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none']]), COOKIES) },
+    authorize_resource: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none'], ['resource', 'https://api.example/v1']])
+      .map(([k, v]): [string, string] => [k, k === 'scope' ? 'openid reports:read' : v]), COOKIES) },
     authorize_new: { spec: get('/oauth2/authorize', authorizeQuery(), BROWSER_ONLY) },
     authorize_post: { spec: form('/oauth2/authorize', authorizeQuery([['prompt', 'none']]), COOKIES) },
     authorize_contact: { spec: get('/oauth2/authorize', authorizeQuery([['scope', 'openid contact'], ['channels', 'news'],
@@ -568,6 +573,8 @@ for (const kind of databaseKinds()) {
         grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit', DEVICE_GRANT],
         scopes: ['reports:read'], channels: ['news:Product news'],
       });
+      await alias.s.store.resources.insert({ uri: 'https://api.example/v1', name: 'Fuzz API', scopes: ['reports:read'],
+        tokenFormat: 'jwt', ttlS: 300, createdAt: alias.s.now() });
       const { client: pub } = await alias.client({ name: 'Fuzz TV', redirectUris: [LOOPBACK_CB], isPublic: true,
         grantTypes: ['authorization_code', DEVICE_GRANT] });
       const browser = mintOpaque();

@@ -14,6 +14,7 @@ import { createSqlStore } from '../../src/store/sql/index.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail,
+  Resource,
 } from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
 import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
@@ -1776,6 +1777,43 @@ export function storeContract(kind: DatabaseKind): void {
         const bearer = newAccess(grant, null);
         await store.accessTokens.insert(bearer);
         assert.equal((await store.accessTokens.get(bearer.digest))?.dpopJkt, undefined, 'a Bearer token has none');
+      });
+    });
+
+    describe('resources (RFC 8707, migration 017)', () => {
+      it('insert, get, list, delete; a URI registered twice → UniqueViolation', async () => {
+        // store.ts ResourceRepo.
+        const uri = `https://${uid('api')}.example/v1`;
+        const r: Resource = { uri, name: 'API', scopes: ['a.read', 'b'], tokenFormat: 'jwt', ttlS: 300, createdAt: NOW };
+        await store.resources.insert(r);
+        assert.deepEqual(await store.resources.get(uri), r);
+        await assert.rejects(store.resources.insert({ ...r, name: 'Other' }), UniqueViolation);
+        assert.ok((await store.resources.list()).some((x) => x.uri === uri && x.tokenFormat === 'jwt'));
+        assert.equal(await store.resources.get(`${uri}/other`), undefined, 'exact URI');
+        assert.equal(await store.resources.delete(uri), true);
+        assert.equal(await store.resources.delete(uri), false);
+        assert.equal(await store.resources.get(uri), undefined);
+      });
+
+      it('codes and refresh tokens keep the resources granted; an access token its one resource', async () => {
+        const { grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
+        const resources = ['https://a.example/', 'https://b.example/api'];
+        const code = newCode(grant, { resources });
+        const at = newAccess(grant, uid('family'), { resource: resources[0] });
+        const rt = newRefresh(grant, uid('family'), { resources });
+        await store.codes.insert(code);
+        await store.accessTokens.insert(at);
+        await store.refreshTokens.insert(rt);
+        assert.deepEqual((await store.codes.consume(code.digest, NOW + 1))?.resources, resources);
+        assert.deepEqual(await store.accessTokens.get(at.digest), at);
+        assert.equal((await store.accessTokens.getWithGrant(at.digest))?.token.resource, resources[0]);
+        assert.deepEqual((await store.refreshTokens.rotate(rt.digest, NOW + 1))?.resources, resources);
+        const plain = newAccess(grant, null);
+        await store.accessTokens.insert(plain);
+        assert.equal((await store.accessTokens.get(plain.digest))?.resource, undefined, 'no resource: none');
+        const plainCode = newCode(grant);
+        await store.codes.insert(plainCode);
+        assert.equal((await store.codes.get(plainCode.digest))?.resources, undefined);
       });
     });
 

@@ -22,6 +22,7 @@ const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
   revokedAt: r.revoked_at,
   // Only bound rows carry it (the field is optional: Bearer tokens and unbound codes).
   ...(r.dpop_jkt ? { dpopJkt: r.dpop_jkt } : {}),
+  ...(r.resources ? { resources: list(r.resources) } : {}),
 });
 
 /** A token is rotated once, and only while it is current: neither rotated nor revoked (single_use.ts). */
@@ -38,6 +39,7 @@ export function createRefreshTokenRepo(s: Sql): RefreshTokenRepo {
         digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
         scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
         expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null,
+        resources: t.resources?.length ? json(t.resources) : null,
       };
       await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(row)), row);
     },
