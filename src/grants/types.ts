@@ -19,6 +19,8 @@ export interface GrantServices {
   accounts: Pick<Accounts, 'login'>;
   /** The password grant: typing the password into the client is the user's consent. */
   consent: Pick<Consent, 'record'>;
+  /** The refresh grant: how long a retry after a lost answer may use the old token (ms; 0: never). */
+  refreshReuseGraceMs: number;
 }
 
 export interface GrantContext {

@@ -140,6 +140,11 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
   /** Migration 015: RFC 9449 §5, public clients' refresh tokens. */
   dpop_jkt: string | null;
+  /** Migration 018: digests of the refresh and access token this token's rotation issued. */
+  next_digest: string | null;
+  next_access_digest: string | null;
+  /** Migration 018: when the one grace-window retry of this (rotated) token was answered. */
+  retried_at: number | null;
 }
 
 /** Migration 015: single-use JWT ids (RFC 7523 §3 item 7, RFC 9449 §11.1). */

@@ -147,6 +147,11 @@ export interface RefreshToken {
   revokedAt: number | null;
   /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key. */
   dpopJkt?: string | null;
+  /** Digests of the refresh and access token the rotation of this token issued (set once rotated). */
+  nextDigest?: string | null;
+  nextAccessDigest?: string | null;
+  /** When the one retry of this rotated token inside the grace window was answered. */
+  retriedAt?: number | null;
 }
 
 export interface SigningKeyRecord {
