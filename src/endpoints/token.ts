@@ -11,7 +11,7 @@ import { PATHS } from '../http/paths.js';
 export function tokenEndpoint(app: FastifyInstance, s: Services) {
   // Once, here: each request passes the handlers this narrow view, not the services.
   const deps: GrantServices = { store: s.store, tokens: s.tokens, audit: s.audit, now: s.now, accounts: s.accounts,
-    consent: s.consent, keys: s.keys, issuer: s.config.issuer };
+    consent: s.consent, keys: s.keys, issuer: s.config.issuer, refreshReuseGraceMs: s.config.refreshReuseGraceMs };
   // RFC 9449 §4.3 item 9: htu is this endpoint's URI as the issuer names it.
   const htu = s.config.issuer + PATHS.token;
   app.post(PATHS.token, async (request, reply) => {

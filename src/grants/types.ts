@@ -23,6 +23,8 @@ export interface GrantServices {
   /** RFC 9068: client-credentials JWT access tokens are signed with the ID token keys, by this issuer. */
   keys: KeyService;
   issuer: string;
+  /** The refresh grant: how long a retry after a lost answer may use the old token (ms; 0: never). */
+  refreshReuseGraceMs: number;
 }
 
 export interface GrantContext {

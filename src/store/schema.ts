@@ -146,6 +146,11 @@ export interface RefreshTokensTable {
   dpop_jkt: string | null;
   /** Migration 017: RFC 8707 resources granted (JSON list). */
   resources: string | null;
+  /** Migration 018: digests of the refresh and access token this token's rotation issued. */
+  next_digest: string | null;
+  next_access_digest: string | null;
+  /** Migration 018: when the one grace-window retry of this (rotated) token was answered. */
+  retried_at: number | null;
 }
 
 /** Migration 017: resource servers (RFC 8707) registered by the operator. */

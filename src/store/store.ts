@@ -160,6 +160,19 @@ export interface RefreshTokenRepo {
    */
   rotate(digest: string, now: number): Promise<RefreshToken | undefined>;
   revoke(digest: string, now: number): Promise<void>;
+  /** Records what the rotation of a token issued (its successor and that answer's access token). */
+  link(digest: string, next: { refresh: string; access: string }): Promise<void>;
+  /**
+   * The one retry of a rotated token inside the grace window: marks it retried if it was
+   * rotated at or after `rotatedSince`, is not revoked and was never retried; returns it,
+   * or undefined. Exactly one concurrent caller gets it (docs/security.md).
+   */
+  claimRetry(digest: string, now: number, rotatedSince: number): Promise<RefreshToken | undefined>;
+  /**
+   * Takes back an answer nobody used: marks the token rotated (spent, so a later use is a
+   * reuse) if it is still current; returns it, or undefined when it was used or revoked.
+   */
+  supersede(digest: string, now: number): Promise<RefreshToken | undefined>;
 }
 
 export interface FamilyRepo {

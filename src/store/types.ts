@@ -153,6 +153,11 @@ export interface RefreshToken {
   dpopJkt?: string | null;
   /** RFC 8707 §2.2: the resources the code granted; each refresh picks one. */
   resources?: string[];
+  /** Digests of the refresh and access token the rotation of this token issued (set once rotated). */
+  nextDigest?: string | null;
+  nextAccessDigest?: string | null;
+  /** When the one retry of this rotated token inside the grace window was answered. */
+  retriedAt?: number | null;
 }
 
 /** A resource server (API) registered by the operator (RFC 8707): `aliasid resource create`. */

@@ -187,7 +187,10 @@ describe('two nodes on one PostgreSQL database, every flow alternating between t
     assert.equal(info.nickname, user.nickname);
     const sent = await on(B, () => send(refreshed.access_token, claims.sub, 'news'));
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
-    // The refresh token used on A is spent on B too.
+    // The refresh token used on A is spent on B too: once its successor was used (on A), it
+    // is a reuse, not a retry after a lost answer (docs/security.md).
+    const next = await on(A, () => post('/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: refreshed.refresh_token! }, basic(web)));
+    assert.equal(next.res.status, 200, JSON.stringify(next.json));
     const reuse = await on(B, () => post('/api/oauth2/token', { grant_type: 'refresh_token', refresh_token: result.refresh_token! }, basic(web)));
     assert.equal(reuse.json.error, 'invalid_grant');
     first = { tokens: await quickTokens(A), sub: claims.sub };

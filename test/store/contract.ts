@@ -994,6 +994,32 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(twoNodes.filter((r) => r).length, 1);
       });
 
+      it(`retry after a lost answer: ${RACERS} concurrent claims on two nodes, exactly one wins; a used successor cannot be superseded`, async () => {
+        // docs/security.md "A retry after a lost answer": claimRetry and supersede are single-winner updates.
+        const { grant } = await seedGrant();
+        const old = newRefresh(grant, uid('family'));
+        const next = newRefresh(grant, old.familyId);
+        await store.refreshTokens.insert(old);
+        await store.refreshTokens.insert(next);
+        assert.ok(await store.refreshTokens.rotate(old.digest, NOW + 1));
+        await store.refreshTokens.link(old.digest, { refresh: next.digest, access: uid('access') });
+        assert.equal(await store.refreshTokens.claimRetry(old.digest, NOW + 2, NOW + 2), undefined, 'rotated before the window');
+        // Inside transactions (as the grant runs it), and on two nodes (as in the rotation tests above).
+        const claims = await race(RACERS, (i) => store.transaction((tx) => tx.refreshTokens.claimRetry(old.digest, NOW + 3 + i, NOW)));
+        assert.equal(claims.filter((c) => c).length, 1, `winners: ${claims.filter((c) => c).length}`);
+        assert.equal(claims.find((c) => c)?.nextDigest, next.digest);
+        const other = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(other);
+        assert.ok(await store.refreshTokens.rotate(other.digest, NOW + 1));
+        await store.refreshTokens.link(other.digest, { refresh: uid('next'), access: uid('access') });
+        const twoNodes = await race(RACERS, (i) => (i % 2 ? node2 : store).refreshTokens.claimRetry(other.digest, NOW + 3 + i, NOW));
+        assert.equal(twoNodes.filter((c) => c).length, 1);
+        // The successor's own use and its supersession race on one row: one wins.
+        const both = await race(2, (i) => (i ? store.refreshTokens.supersede(next.digest, NOW + 9) : node2.refreshTokens.rotate(next.digest, NOW + 9)));
+        assert.equal(both.filter((r) => r).length, 1);
+        assert.equal(await store.refreshTokens.supersede(next.digest, NOW + 10), undefined, 'a spent token is not taken back');
+      });
+
       it('tokens of different code exchanges rotate independently', async () => {
         // DESIGN.md: refresh tokens from different code exchanges are independent of each other.
         const { grant } = await seedGrant();

@@ -50,3 +50,17 @@ describe('config: mail', () => {
       (e: unknown) => e instanceof ConfigError && /cannot read ALIAS_DKIM_KEY/.test(e.message));
   });
 });
+
+describe('ALIAS_REFRESH_REUSE_GRACE (docs/security.md, a retry after a lost answer)', () => {
+  it('defaults to 10 s, takes 0 to turn it off, units ms/s/m, at most 60 s', async () => {
+    const { parseRefreshReuseGrace } = await import('../../src/config/config.js');
+    assert.equal(parseRefreshReuseGrace(undefined), 10_000);
+    assert.equal(parseRefreshReuseGrace('0'), 0);
+    assert.equal(parseRefreshReuseGrace('15'), 15_000);
+    assert.equal(parseRefreshReuseGrace('1500ms'), 1500);
+    assert.equal(parseRefreshReuseGrace('1m'), 60_000);
+    for (const bad of ['61s', '2m', '-1', '10h', 'ten', '1.5s']) assert.throws(() => parseRefreshReuseGrace(bad), ConfigError, bad);
+    assert.equal(loadConfig({ refreshReuseGrace: '5s' }, {}).refreshReuseGraceMs, 5000);
+    assert.equal(loadConfig({}, { ALIAS_REFRESH_REUSE_GRACE: '0' }).refreshReuseGraceMs, 0);
+  });
+});

@@ -16,6 +16,7 @@ import * as m013 from './013_second_factor.js';
 import * as m014 from './014_client_registration.js';
 import * as m017 from './017_resources.js';
 import * as m019 from './019_key_activation.js';
+import * as m018 from './018_refresh_retry.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
@@ -26,6 +27,7 @@ export const migrationProvider: MigrationProvider = {
       '010_auth_context': m010, '011_client_metadata': m011, '012_passkeys': m012, '013_second_factor': m013, '014_client_registration': m014, '015_dpop': m015,
       '017_resources': m017,
       '019_key_activation': m019,
+      '018_refresh_retry': m018,
     };
   },
 };
