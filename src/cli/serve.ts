@@ -16,7 +16,10 @@ export function serveCommand(program: Command) {
     .option('--registration <mode>', 'dynamic client registration (RFC 7591): token (with an initial access token from ' +
       '`aliasid registration-token create`), open (also anonymous public clients, rate-limited per address) or closed ' +
       '(env ALIAS_REGISTRATION; default token)')
-    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string; registration?: string }) => {
+    .option('--require-par', 'every client must push its authorization requests first (RFC 9126 pushed authorization ' +
+      'requests; without it only clients registered with --require-par must) (env ALIAS_REQUIRE_PAR=true)')
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string;
+      registration?: string; requirePar?: boolean }) => {
       try {
         const config = loadConfig(opts);
         const running = await startServer(config);

@@ -50,6 +50,11 @@ export interface Config {
    * closed: none (clients that registered before still manage themselves, RFC 7592).
    */
   registration: RegistrationMode;
+  /**
+   * ALIAS_REQUIRE_PAR / serve --require-par: every client must push its authorization
+   * requests first (RFC 9126 §6, require_pushed_authorization_requests in discovery).
+   */
+  requirePar: boolean;
 }
 
 export type SignupMode = 'open' | 'closed';
@@ -82,6 +87,7 @@ export interface ConfigInput {
   demoAppPort?: string | number;
   signup?: string;
   registration?: string;
+  requirePar?: boolean;
 }
 
 export const DEFAULT_DEMO_APP_PORT = 8080;
@@ -138,8 +144,17 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (registration !== 'token' && registration !== 'open' && registration !== 'closed') {
     throw new ConfigError(`--registration (ALIAS_REGISTRATION) must be token, open or closed, not '${registration}'`);
   }
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+  const requirePar = flags.requirePar ?? parseSwitch(env.ALIAS_REQUIRE_PAR, 'ALIAS_REQUIRE_PAR');
+  return { requirePar, port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
     drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup, registration };
+}
+
+/** An on/off environment variable: unset or empty is off. */
+function parseSwitch(text: string | undefined, name: string): boolean {
+  const value = (text ?? '').trim();
+  if (value === '' || /^(0|false|no|off)$/i.test(value)) return false;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  throw new ConfigError(`${name} must be true or false (1/0, yes/no), not '${value}'`);
 }
 
 /** The names proxy-addr (fastify's trustProxy) knows for address ranges. */
