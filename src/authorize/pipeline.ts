@@ -26,7 +26,7 @@ import { RedirectableError, UntrustedRequestError, type AuthorizationRequest } f
 import type { AuthorizationResponse } from './response_modes/index.js';
 import { errorResponse, successResponse } from './respond.js';
 import { validateAuthorizationRequest } from './validate.js';
-import { takePushedRequest } from './pushed.js';
+import { REQUEST_URI_PREFIX, takePushedRequest } from './pushed.js';
 import { verifyIdTokenHint } from '../tokens/id_token_hint.js';
 
 /** An answer to the client (a code, an ID token or an error), in its response mode. */
@@ -44,7 +44,12 @@ export type Outcome = Respond | Interact;
  * pushed request its `request_uri` names, validated when it was pushed (pushed.ts).
  */
 export async function start(s: AuthorizeServices, params: Record<string, unknown>): Promise<Validated> {
-  if (params.request_uri !== undefined) return validated(() => takePushedRequest(s, params), s.config.issuer);
+  // Only request_uri values of pushed requests; any other (a request object by reference,
+  // RFC 9101) goes through validation, which answers request_uri_not_supported.
+  const requestUri = params.request_uri;
+  if (Array.isArray(requestUri) || (typeof requestUri === 'string' && requestUri.startsWith(REQUEST_URI_PREFIX))) {
+    return validated(() => takePushedRequest(s, params), s.config.issuer);
+  }
   const verifyHint = async (token: string, clientId: string) =>
     (await verifyIdTokenHint(s.keys, s.config.issuer, token, { audience: clientId }))?.sub;
   // RFC 9126 §6: for every client (serve --require-par) or those registered to push.

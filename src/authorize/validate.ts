@@ -185,7 +185,10 @@ export function rejectPushedReference(params: RawParams): void {
 /** OIDC Core §6: request objects are not supported (and discovery says so). */
 export function rejectUnsupported(params: RawParams): void {
   if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter (request objects, RFC 9101) is not supported');
-  if (single(params, 'request_uri') !== undefined) throw new OAuthError('request_uri_not_supported', 'the request_uri parameter is not supported');
+  // The request_uri of a pushed request (RFC 9126 §4) never gets here (pipeline.ts start).
+  if (single(params, 'request_uri') !== undefined) {
+    throw new OAuthError('request_uri_not_supported', 'only request_uri values from the pushed authorization request endpoint are supported');
+  }
   if (single(params, 'registration') !== undefined) throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
 }
 
