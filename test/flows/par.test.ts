@@ -224,6 +224,16 @@ for (const kind of databaseKinds()) {
       assert.equal(noPkce.json().error, 'invalid_request');
     });
 
+    it('a single-page app pushes from its registered origin (CORS, like the token endpoint)', async () => {
+      const { client: spa } = await alias.client({ redirectUris: ['https://spa.example/cb'], isPublic: true });
+      const verifier = oauth.generateRandomCodeVerifier();
+      const res = await push({ ...await codeParams(spa, verifier), redirect_uri: 'https://spa.example/cb' }, { origin: 'https://spa.example' });
+      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.headers['access-control-allow-origin'], 'https://spa.example');
+      const stranger = await push({ ...await codeParams(spa, verifier), redirect_uri: 'https://spa.example/cb' }, { origin: 'https://evil.example' });
+      assert.equal(stranger.headers['access-control-allow-origin'], undefined);
+    });
+
     it('bad pushes: the RFC\'s JSON error, nothing stored, never a 500 (RFC 9126 §2.3)', async () => {
       const { client, secret } = await confidential();
       const verifier = oauth.generateRandomCodeVerifier();

@@ -49,6 +49,11 @@ for (const kind of databaseKinds()) {
       assert.equal(as.issuer, alias.issuer);
     });
 
+    it('any origin may read it (a browser client discovers it too)', async () => {
+      const res = await fetch(metadataUrl, { headers: { origin: 'https://agent.example' } });
+      assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    });
+
     it('only the path-specific document: the bare well-known URL would name the issuer as a resource', async () => {
       const bare = await fetch(`${alias.issuer}/.well-known/oauth-protected-resource`);
       assert.equal(bare.status, 404);

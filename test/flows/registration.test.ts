@@ -223,6 +223,7 @@ for (const kind of databaseKinds()) {
         [{ ...META, software_statement: 'eyJhbGciOiJub25lIn0.eyJ9.' }, 'unapproved_software_statement'],
         [{ ...META, software_statement: 42 }, 'invalid_software_statement'],
         [[META], 'invalid_client_metadata'],
+        [{ ...META, require_pushed_authorization_requests: 'yes' }, 'invalid_client_metadata'],
         ['null', 'invalid_client_metadata'],
       ];
       for (const [body, error] of cases) {
