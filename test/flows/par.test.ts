@@ -14,6 +14,12 @@ import { startAlias, type Alias } from '../helpers/harness.js';
 import { Browser, checkboxes, type Page } from '../helpers/browser.js';
 import { basic } from '../helpers/bad_input.js';
 import type { Client } from '../../src/store/types.js';
+import { digest } from '../../src/tokens/opaque.js';
+import { addressBlock } from '../../src/authorize/park.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createServices } from '../../src/services.js';
+import { buildApp } from '../../src/http/app.js';
+import { TEST_SECRET } from '../helpers/databases.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const FORM = 'application/x-www-form-urlencoded';
@@ -269,6 +275,44 @@ for (const kind of databaseKinds()) {
         if (status === 401) assert.match(String(res.headers['www-authenticate']), /^Basic/, name);
       }
       assert.equal(await pushedRows(), before, 'no refused push stored anything');
+    });
+
+    it('too many pushes from one address: 429 with Retry-After, nothing stored (RFC 9126 §2.3)', async () => {
+      const { client, secret } = await confidential();
+      const key = `par-source:${digest(addressBlock('127.0.0.1'))}`;
+      const now = alias.s.now();
+      await alias.s.store.throttles.put({ key, failures: 300, windowStart: now, blockedUntil: now + 60_000 });
+      try {
+        const before = await pushedRows();
+        const res = await push(await codeParams(client, oauth.generateRandomCodeVerifier()), { authorization: basic(client.id, secret!) });
+        assert.equal(res.statusCode, 429);
+        assert.equal(res.json().error, 'too_many_requests');
+        assert.ok(Number(res.headers['retry-after']) > 0);
+        assert.equal(await pushedRows(), before);
+      } finally {
+        await alias.s.store.throttles.put({ key, failures: 0, windowStart: now, blockedUntil: 0 });
+        alias.s.db.readCache?.changed();
+      }
+    });
+
+    it('pushed at one node, used at another; single use across both (all state in the database)', async () => {
+      const config = loadConfig({ db: alias.db.location, issuer: alias.issuer }, { ALIAS_SECRET: TEST_SECRET, ALIAS_LOG_LEVEL: 'silent' });
+      const s2 = await createServices(config, { now: alias.s.now, schema: alias.db.schema, migrate: false });
+      const app2 = await buildApp(s2, {});
+      try {
+        const { client, secret } = await confidential();
+        const res = await push(await codeParams(client, oauth.generateRandomCodeVerifier()), { authorization: basic(client.id, secret!) });
+        const url = `/oauth2/authorize?${new URLSearchParams({ client_id: client.id, request_uri: res.json().request_uri })}`;
+        const there = await app2.inject({ method: 'GET', url });
+        assert.equal(there.statusCode, 303, there.body);
+        assert.match(String(there.headers.location), /^\/interaction\//);
+        const again = await alias.app.inject({ method: 'GET', url });
+        assert.equal(again.statusCode, 400);
+        assert.equal(again.headers.location, undefined);
+      } finally {
+        await app2.close();
+        await s2.close();
+      }
     });
 
     it('the janitor purges expired pushed requests', async () => {
