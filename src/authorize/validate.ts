@@ -3,7 +3,7 @@
 //
 //   findClient → checkRedirectUri                      errors shown on Alias's own page
 //   checkResources (async: RFC 8707, requested_resources.ts; before the scopes it defines)
-//   → checkState → rejectDuplicates → rejectUnsupported
+//   → checkState → checkPushRequired → rejectDuplicates → rejectPushedReference → rejectUnsupported
 //   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
 //   → checkScopes → checkPrompt → checkMaxAge → checkAcrValues → checkClaims → checkPkce
 //   → checkIdTokenHint (async: verifies a signature)           errors go back to the client
@@ -34,8 +34,16 @@ export type HintVerifier = (token: string, clientId: string) => Promise<string |
 /** Without a verifier, no hint verifies. */
 const NO_HINTS: HintVerifier = async () => undefined;
 
+/**
+ * How the request arrived. `pushed`: at the PAR endpoint (RFC 9126 §2.1), from a client
+ * that authenticated there; `direct`: at the authorization endpoint, where a client that
+ * must push its requests (`requirePushed`) is refused (RFC 9126 §6).
+ */
+export type Arrival = { pushed: true } | { pushed?: false; requirePushed?: (client: Client) => boolean };
+
 export async function validateAuthorizationRequest(params: RawParams, lookup: ClientLookup,
-  verifyHint: HintVerifier = NO_HINTS, lookupResource: ResourceLookup = async () => undefined): Promise<AuthorizationRequest> {
+  verifyHint: HintVerifier = NO_HINTS, lookupResource: ResourceLookup = async () => undefined,
+  arrival: Arrival = {}): Promise<AuthorizationRequest> {
   // Stage 1: the client and where to answer it.
   const client = await findClient(untrusted(() => single(params, 'client_id')), lookup);
   const redirectUri = checkRedirectUri(client, untrusted(() => single(params, 'redirect_uri')));
@@ -48,7 +56,9 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
   });
   const req = redirectable(target, (): AuthorizationRequest => {
     const state = checkState(params);
+    if (!arrival.pushed) checkPushRequired(client, arrival.requirePushed);
     rejectDuplicates(params);
+    if (arrival.pushed) rejectPushedReference(params);
     rejectUnsupported(params);
     const responseType = checkResponseType(params);
     const responseMode = checkResponseMode(params);
@@ -166,10 +176,29 @@ export function rejectDuplicates(params: RawParams): void {
   if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
 }
 
+/**
+ * RFC 9126 §6 require_pushed_authorization_requests (per client, or for every client by
+ * `serve --require-par`): an authorization request that was not pushed is refused. The
+ * client and redirect URI are registered ones by now, so the error goes back to it.
+ */
+export function checkPushRequired(client: Client, requirePushed?: (client: Client) => boolean): void {
+  if (requirePushed?.(client)) {
+    throw new OAuthError('invalid_request', 'this client must push its authorization requests first (RFC 9126 pushed_authorization_request_endpoint)');
+  }
+}
+
+/** RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT be provided." */
+export function rejectPushedReference(params: RawParams): void {
+  if (params.request_uri !== undefined) throw new OAuthError('invalid_request', 'request_uri must not be sent to the pushed authorization request endpoint');
+}
+
 /** OIDC Core §6: request objects are not supported (and discovery says so). */
 export function rejectUnsupported(params: RawParams): void {
-  if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter is not supported');
-  if (single(params, 'request_uri') !== undefined) throw new OAuthError('request_uri_not_supported', 'the request_uri parameter is not supported');
+  if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter (request objects, RFC 9101) is not supported');
+  // The request_uri of a pushed request (RFC 9126 §4) never gets here (pipeline.ts start).
+  if (single(params, 'request_uri') !== undefined) {
+    throw new OAuthError('request_uri_not_supported', 'only request_uri values from the pushed authorization request endpoint are supported');
+  }
   if (single(params, 'registration') !== undefined) throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
 }
 

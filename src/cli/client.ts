@@ -26,6 +26,8 @@ function readJwks(file: string): unknown {
   }
 }
 
+/** RFC 9126 §6 require_pushed_authorization_requests. */
+const REQUIRE_PAR_OPT = ['--require-par', 'its authorization requests must be pushed first (RFC 9126 pushed authorization requests, POST /api/oauth2/par)'] as const;
 const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
 
 function describe(c: Client): string[] {
@@ -46,6 +48,7 @@ function describe(c: Client): string[] {
     ...(c.clientUri ? [`client_uri     ${c.clientUri}`] : []),
     ...(c.policyUri ? [`policy_uri     ${c.policyUri}`] : []),
     ...(c.tosUri ? [`tos_uri        ${c.tosUri}`] : []),
+    `require_par    ${c.requirePushedAuthorizationRequests ? 'yes (authorization requests must be pushed first)' : 'no'}`,
     `dpop_bound     ${c.dpopBoundAccessTokens ? 'yes (every token request needs a DPoP proof)' : 'no'}`,
   ];
 }
@@ -105,10 +108,11 @@ export function clientCommand(program: Command) {
     .option(...JWKS_OPT)
     .option(...JWKS_URI_OPT)
     .option(...DPOP_OPT)
+    .option(...REQUIRE_PAR_OPT)
     .option(...requireMfaOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
+    .action(async (opts: { name: string; requirePar?: boolean; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
       scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean;
       jwks?: string; jwksUri?: string; requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
@@ -121,6 +125,7 @@ export function clientCommand(program: Command) {
             tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod,
             logoUri: opts.logoUri, clientUri: opts.clientUri, policyUri: opts.policyUri, tosUri: opts.tosUri,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens, jwks, jwksUri: opts.jwksUri, requireMfa: opts.requireMfa,
+            requirePushedAuthorizationRequests: opts.requirePar,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -183,13 +188,15 @@ export function clientCommand(program: Command) {
     .option(JWKS_URI_OPT[0], `${JWKS_URI_OPT[1]}; --jwks and --jwks-uri replace each other`)
     .option(...DPOP_OPT)
     .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
+    .option(...REQUIRE_PAR_OPT)
+    .option('--no-require-par', 'authorization requests may come straight to the authorization endpoint again (pushing stays possible)')
     .option(...requireMfaOpt)
     .option('--no-require-mfa', 'stop requiring two-step sign-in')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (id: string, opts: { name?: string; redirectUri: string[]; removeRedirectUri: string[]; channel: string[];
       removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; jwks?: string; jwksUri?: string;
-      requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
+      requireMfa?: boolean; requirePar?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
         if (opts.jwks !== undefined && opts.jwksUri !== undefined) throw new UsageError('give --jwks or --jwks-uri, not both (RFC 7591 §2)');
         const keys = opts.jwks !== undefined ? { jwks: readJwks(opts.jwks) as Client['jwks'], jwksUri: null }
@@ -197,9 +204,10 @@ export function clientCommand(program: Command) {
         const displayChanges = (['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const).filter((f) => opts[f] !== undefined);
         if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
           !opts.redirectUri.length && !opts.removeRedirectUri.length && opts.tokenEndpointAuthMethod === undefined && !displayChanges.length &&
-          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined && opts.requireMfa === undefined) {
+          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined && opts.requireMfa === undefined &&
+          opts.requirePar === undefined) {
           throw new UsageError('nothing to change: give --name, --redirect-uri, --remove-redirect-uri, --channel, --remove-channel, ' +
-            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --[no-]require-mfa, --logo-uri, --client-uri, --policy-uri or --tos-uri');
+            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --[no-]require-mfa, --[no-]require-par, --logo-uri, --client-uri, --policy-uri or --tos-uri');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -242,6 +250,7 @@ export function clientCommand(program: Command) {
             idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
             tokenEndpointAuthMethod: method ?? c.tokenEndpointAuthMethod, ...display,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, ...keys,
+            requirePushedAuthorizationRequests: opts.requirePar ?? c.requirePushedAuthorizationRequests,
           });
           const next: Client = { ...c, ...fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
@@ -255,6 +264,8 @@ export function clientCommand(program: Command) {
             auth_method: fields.tokenEndpointAuthMethod !== c.tokenEndpointAuthMethod ? fields.tokenEndpointAuthMethod : undefined,
             display: displayChanges.length ? displayChanges.map((f) => f.replace('Uri', '_uri')).join(',') : undefined,
             dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
+            require_par: next.requirePushedAuthorizationRequests !== c.requirePushedAuthorizationRequests
+              ? String(next.requirePushedAuthorizationRequests) : undefined,
             via: 'cli' }) }, tx);
           return next;
         }));

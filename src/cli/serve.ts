@@ -17,8 +17,10 @@ export function serveCommand(program: Command) {
       '(env ALIAS_REGISTRATION; default token)')
     .option('--refresh-reuse-grace <duration>', 'how long the same client may retry a refresh whose answer was lost with the ' +
       'old refresh token (docs/security.md); 0 turns it off (env ALIAS_REFRESH_REUSE_GRACE; default 10s, at most 60s)')
+    .option('--require-par', 'every client must push its authorization requests first (RFC 9126 pushed authorization ' +
+      'requests; without it only clients registered with --require-par must) (env ALIAS_REQUIRE_PAR=true)')
     .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string;
-      registration?: string; refreshReuseGrace?: string }) => {
+      registration?: string; refreshReuseGrace?: string; requirePar?: boolean }) => {
       try {
         const config = loadConfig(opts);
         // The HTTP stack is loaded by the command that serves, not by every admin command.

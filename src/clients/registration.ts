@@ -207,8 +207,7 @@ export function createRegistration(d: RegistrationDeps): Registration {
           }
           // What the metadata cannot say (yet) stays as the operator set it.
           const kept = clientInput(current);
-          fields = validateClient({ ...input, requireMfa: kept.requireMfa,
-            requirePushedAuthorizationRequests: kept.requirePushedAuthorizationRequests, dpopBoundAccessTokens: kept.dpopBoundAccessTokens }, 'metadata');
+          fields = validateClient({ ...input, requireMfa: kept.requireMfa, dpopBoundAccessTokens: kept.dpopBoundAccessTokens }, 'metadata');
         } catch (err) {
           metadataError(err);
         }

@@ -274,6 +274,8 @@ export function clientInformation(client: Client, secret?: string): Record<strin
     ],
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     dpop_bound_access_tokens: client.dpopBoundAccessTokens,
+    // RFC 9126 §6.
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     scope: client.scopes.join(' '),
     ...(client.jwks ? { jwks: client.jwks } : {}),

@@ -56,6 +56,11 @@ export interface Config {
    * docs/security.md, "A retry after a lost answer".
    */
   refreshReuseGraceMs: number;
+  /**
+   * ALIAS_REQUIRE_PAR / serve --require-par: every client must push its authorization
+   * requests first (RFC 9126 §6, require_pushed_authorization_requests in discovery).
+   */
+  requirePar: boolean;
 }
 
 export type SignupMode = 'open' | 'closed';
@@ -89,6 +94,7 @@ export interface ConfigInput {
   signup?: string;
   registration?: string;
   refreshReuseGrace?: string;
+  requirePar?: boolean;
 }
 
 export const DEFAULT_DEMO_APP_PORT = 8080;
@@ -146,7 +152,8 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     throw new ConfigError(`--registration (ALIAS_REGISTRATION) must be token, open or closed, not '${registration}'`);
   }
   const refreshReuseGraceMs = parseRefreshReuseGrace(flags.refreshReuseGrace ?? env.ALIAS_REFRESH_REUSE_GRACE);
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+  const requirePar = flags.requirePar ?? parseSwitch(env.ALIAS_REQUIRE_PAR, 'ALIAS_REQUIRE_PAR');
+  return { requirePar, port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
     drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup, registration, refreshReuseGraceMs };
 }
 
@@ -168,6 +175,14 @@ export function parseRefreshReuseGrace(text: string | undefined): number {
     throw new ConfigError(`--refresh-reuse-grace (ALIAS_REFRESH_REUSE_GRACE) must be a duration from 0 (off) to 60s, like 10s or 1500ms, not '${text}'`);
   }
   return ms;
+}
+
+/** An on/off environment variable: unset or empty is off. */
+function parseSwitch(text: string | undefined, name: string): boolean {
+  const value = (text ?? '').trim();
+  if (value === '' || /^(0|false|no|off)$/i.test(value)) return false;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  throw new ConfigError(`${name} must be true or false (1/0, yes/no), not '${value}'`);
 }
 
 /** The names proxy-addr (fastify's trustProxy) knows for address ranges. */

@@ -38,6 +38,8 @@ import { homeEndpoint } from '../endpoints/home.js';
 import { passkeyEndpoints } from '../endpoints/passkeys.js';
 import { IMMUTABLE, passkeyAssets } from './assets.js';
 import { registrationEndpoints } from '../endpoints/registration.js';
+import { parEndpoint } from '../endpoints/par.js';
+import { protectedResourceMetadataEndpoints } from '../endpoints/protected_resource_metadata.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -128,5 +130,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   verifyEmailEndpoints(app, s, page);
   passkeyEndpoints(app, s, page);
   registrationEndpoints(app, s);
+  parEndpoint(app, s);
+  protectedResourceMetadataEndpoints(app, s);
   return app;
 }

@@ -22,6 +22,8 @@ export type OAuthErrorCode =
   | 'unmet_authentication_requirements'
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  /** OIDC Core §3.1.2.6: the request_uri is unknown, expired or used (RFC 9126 §4). */
+  | 'invalid_request_uri'
   | 'registration_not_supported'
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'

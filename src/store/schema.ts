@@ -286,6 +286,16 @@ export interface Database {
   registration_tokens: RegistrationTokensTable;
   client_registrations: ClientRegistrationsTable;
   resources: ResourcesTable;
+  pushed_authorization_requests: PushedAuthorizationRequestsTable;
+}
+
+/** RFC 9126 pushed authorization requests (migration 016): `params` is a JSON object of strings. */
+export interface PushedAuthorizationRequestsTable {
+  digest: string;
+  client_id: string;
+  params: string;
+  created_at: number;
+  expires_at: number;
 }
 
 /** RFC 7591 §3 initial access tokens (migration 014). */

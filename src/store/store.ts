@@ -4,7 +4,7 @@
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
   RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, TotpFactor,
-  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration, Resource,
+  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration, Resource, PushedRequest,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -255,10 +255,23 @@ export interface AuditRepo {
  * - throttles: window started and any block ended before `before`;
  * - logout_deliveries: delivered or failed, queued before `before`;
  * - webauthn_challenges: expired before `before` (used ones are gone already);
- * - jwt_replays: expired before `before` (the JWT they name is refused by its exp by then).
+ * - jwt_replays: expired before `before` (the JWT they name is refused by its exp by then);
+ * - pushed_authorization_requests: expired before `before` (taken ones are gone already).
  */
 export type PurgeKind = 'interactions' | 'sessions' | 'device_codes' | 'access_tokens' | 'refresh_tokens'
-  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges' | 'jwt_replays';
+  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges' | 'jwt_replays'
+  | 'pushed_authorization_requests';
+
+/** RFC 9126 pushed authorization requests, found by the digest of their request_uri. */
+export interface PushedRequestRepo {
+  insert(request: PushedRequest): Promise<void>;
+  /**
+   * Deletes and returns the request when it exists, was pushed by `clientId` and is
+   * unexpired at `now`, in one statement (of any number of concurrent takes, one wins:
+   * RFC 9126 §4, one-time use). Otherwise nothing changes and undefined comes back.
+   */
+  take(digest: string, clientId: string, now: number): Promise<PushedRequest | undefined>;
+}
 
 /**
  * Single-use JWT ids (RFC 7523 §3 item 7 client assertions, RFC 9449 §11.1 DPoP proofs),
@@ -307,6 +320,7 @@ export interface Store {
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
   jwtReplays: JwtReplayRepo;
+  pushedRequests: PushedRequestRepo;
   /**
    * Runs `fn` in one transaction; nested calls join the outer one. When PostgreSQL aborts
    * the transaction for a deadlock or a serialization failure, `fn` runs again (at most

@@ -358,6 +358,17 @@ export interface WebauthnChallenge {
 }
 
 /** An initial access token (RFC 7591 §3): `aliasid registration-token create`. */
+/** RFC 9126: an authorization request pushed by a client, validated, waiting for its request_uri. */
+export interface PushedRequest {
+  /** Digest of the request_uri. */
+  digest: string;
+  clientId: string;
+  /** The validated request in its canonical parameter form (authorize/park.ts). */
+  params: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface RegistrationToken {
   digest: string;
   /** Registrations it may still make. */

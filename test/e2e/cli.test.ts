@@ -11,13 +11,13 @@ import { aliasid, json, ok, refused } from '../helpers/cli.js';
 
 const LEAF_OPTIONS: Record<string, string[]> = {
   '': ['serve', 'migrate', 'user', 'client', 'keys'],
-  serve: ['--port', '--host', '--issuer', '--db', '--demo', '--demo-app-port'],
+  serve: ['--port', '--host', '--issuer', '--db', '--demo', '--demo-app-port', '--require-par'],
   migrate: ['--db'],
   'user create': ['--email', '--password', '--nickname', '--json', '--db'],
   'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',
-    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--require-mfa', '--json', '--db'],
+    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--require-mfa', '--require-par', '--json', '--db'],
   'client update': ['<id>', '--name', '--channel', '--remove-channel', '--id-token-alg', '--dpop-bound-access-tokens',
-    '--no-dpop-bound-access-tokens', '--require-mfa', '--no-require-mfa', '--json', '--db'],
+    '--no-dpop-bound-access-tokens', '--require-mfa', '--no-require-mfa', '--require-par', '--no-require-par', '--json', '--db'],
   'client list': ['--json', '--db'],
   'client show': ['<id>', '--json', '--db'],
   'client delete': ['<id>', '--db'],
@@ -61,6 +61,15 @@ for (const kind of databaseKinds()) {
     after(async () => {
       await s?.close();
       await db?.cleanup();
+    });
+
+    it('client create --require-par and client update --no-require-par (RFC 9126 §6 require_pushed_authorization_requests)', async () => {
+      const c = json(await run('client', 'create', '--name', 'Pushy', '--redirect-uri', 'https://app.example/cb', '--require-par', '--json'));
+      assert.equal(c.require_pushed_authorization_requests, true);
+      assert.equal((await s.clients.get(c.client_id as string))?.requirePushedAuthorizationRequests, true);
+      const u = json(await run('client', 'update', c.client_id as string, '--no-require-par', '--json'));
+      assert.equal(u.require_pushed_authorization_requests, false);
+      assert.equal((await s.clients.get(c.client_id as string))?.requirePushedAuthorizationRequests, false);
     });
 
     it('user create --json prints the user, who can sign in; a duplicate e-mail is refused', async () => {

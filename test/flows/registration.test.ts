@@ -223,6 +223,7 @@ for (const kind of databaseKinds()) {
         [{ ...META, software_statement: 'eyJhbGciOiJub25lIn0.eyJ9.' }, 'unapproved_software_statement'],
         [{ ...META, software_statement: 42 }, 'invalid_software_statement'],
         [[META], 'invalid_client_metadata'],
+        [{ ...META, require_pushed_authorization_requests: 'yes' }, 'invalid_client_metadata'],
         ['null', 'invalid_client_metadata'],
       ];
       for (const [body, error] of cases) {
@@ -231,11 +232,12 @@ for (const kind of databaseKinds()) {
       }
       await expectError(await send('POST', endpoint(), 'client_name=x', token, 'application/x-www-form-urlencoded'), 400, 'invalid_client_metadata');
       assert.equal((await alias.s.clients.list()).length, before);
-      // Unknown members are ignored (RFC 7591 §2), PAR and DPoP switches among them until wired.
+      // Unknown members are ignored (RFC 7591 §2), the DPoP switch among them (the operator's);
+      // require_pushed_authorization_requests is RFC 9126 §6 and stored.
       const ok = await send('POST', endpoint(), { ...META, require_pushed_authorization_requests: true, dpop_bound_access_tokens: true, contacts: ['a@b.example'] }, token);
       assert.equal(ok.status, 201);
       const made = await alias.s.clients.get((await ok.json()).client_id);
-      assert.equal(made!.requirePushedAuthorizationRequests, false);
+      assert.equal(made!.requirePushedAuthorizationRequests, true);
       assert.equal(made!.dpopBoundAccessTokens, false);
     });
 

@@ -264,6 +264,13 @@ const GROUPS: Record<string, Record<string, Template>> = {
     userinfo_dpop: { spec: get('/api/oauth2/userinfo', [], { authorization: 'DPoP $DPOP_ACCESS', dpop: '$DPOP_USERINFO' }) },
     authorize_dpop_jkt: { spec: get('/oauth2/authorize', authorizeQuery([['prompt', 'none'], ['dpop_jkt', '$JKT']]), COOKIES) },
   },
+  'pushed authorization requests (RFC 9126)': {
+    par_basic: { spec: form('/api/oauth2/par', authorizeQuery([['prompt', 'none']]), BASIC) },
+    par_public: { spec: form('/api/oauth2/par', [['response_type', 'code'], ['client_id', '$PUB'], ['redirect_uri', '$LOOPBACK_CB'],
+      ['scope', 'openid nickname'], ['state', 'st'], ['code_challenge', '$CHALLENGE'], ['code_challenge_method', 'S256']]) },
+    par_dpop: { spec: form('/api/oauth2/par', authorizeQuery(), { ...BASIC, dpop: '$DPOP_PAR' }) },
+    authorize_request_uri: { spec: get('/oauth2/authorize', [['client_id', '$CONF'], ['request_uri', '$PAR_URI']], COOKIES) },
+  },
   'dynamic client registration (RFC 7591, RFC 7592)': {
     register: { spec: { method: 'POST', path: '/api/oauth2/register', query: [], body: { kind: 'json', value: {
       client_name: 'Fuzz agent', redirect_uris: ['$APP_CB'], grant_types: ['authorization_code', 'client_credentials'], scope: 'openid reports:read',
@@ -286,6 +293,8 @@ const GROUPS: Record<string, Record<string, Template>> = {
     unsubscribe_form: { spec: form('/unsubscribe/$UNSUB', [['csrf', '$CSRF']], COOKIES) },
     discovery: { spec: get('/.well-known/openid-configuration') },
     as_metadata: { spec: get('/.well-known/oauth-authorization-server') },
+    // RFC 9728: the relay API's protected resource metadata.
+    resource_metadata: { spec: get('/.well-known/oauth-protected-resource/api/v1/messages') },
     jwks: { spec: get('/oauth2/jwks') },
     healthz: { spec: get('/healthz') },
     root: { spec: get('/') },
@@ -379,6 +388,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
     nonce: s.dpop.nonce(), ...extra }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(w.dpopKey.publicKey) })
     .setIssuedAt(Math.floor(t0 / 1000)).sign(w.dpopKey.privateKey);
   if (uses('$DPOP_TOKEN')) v.set('$DPOP_TOKEN', await dpopProof('POST', `${w.alias.issuer}/api/oauth2/token`));
+  if (uses('$DPOP_PAR')) v.set('$DPOP_PAR', await dpopProof('POST', `${w.alias.issuer}/api/oauth2/par`));
   if (uses('$JKT')) v.set('$JKT', await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey)));
   if (uses('$DPOP_ACCESS')) {
     const jkt = await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey));
@@ -466,6 +476,14 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
       backupEligible: false, backupState: false, deviceType: 'singleDevice', name: 'Spare', createdAt: t0, lastUsedAt: null });
     v.set('$PASSKEY', id);
   }
+  if (uses('$PAR_URI')) {
+    // RFC 9126: a request pushed by the confidential client, as the PAR endpoint stores it.
+    const requestUri = `urn:ietf:params:oauth:request_uri:${mintOpaque(32)}`;
+    await s.store.pushedRequests.insert({ digest: digest(requestUri), clientId: w.conf.id, params: { response_type: 'code',
+      client_id: w.conf.id, redirect_uri: APP_CB, response_mode: 'query', scope: 'openid nickname', state: 'st', nonce: 'n-1', prompt: 'none',
+      code_challenge: challengeOf(verifier), code_challenge_method: 'S256' }, createdAt: t0, expiresAt: t0 + 60_000 });
+    v.set('$PAR_URI', requestUri);
+  }
   if (uses('$INTERACTION')) {
     const id = mintOpaque(24);
     const i = t.interaction ?? { prompt: 'consent', authenticated: true };
@@ -501,12 +519,16 @@ function rejection(w: Wire, status: number, headers: Record<string, unknown>, bo
  *   (invalid_grant "already used") revokes the tokens issued from it;
  * - RFC 8628 §3.5: a device's poll (authorization_pending, slow_down, access_denied) records
  *   when it polled, and slow_down widens its interval;
- * - issue 15 §1: a refused passkey verification spends the challenge it took.
+ * - issue 15 §1: a refused passkey verification spends the challenge it took;
+ * - RFC 9126 §4: a used request_uri is spent.
  */
 function legitimateOnRejection(c: RowChange, w: Wire, error: { error?: string; error_description?: string } | undefined): boolean {
   // Issue 15 §1: a WebAuthn challenge is single use; a verification that was refused
   // after taking it has spent it (a replay must not get another try).
   if (w.url.startsWith('/api/passkeys/') && w.url.includes('/verify') && c.table === 'webauthn_challenges' && c.kind === 'delete') return true;
+  // RFC 9126 §4: a request_uri is one-time use: taken when presented, whatever the
+  // pushed request then ends in (an error sent back to the client included).
+  if (w.url.startsWith('/oauth2/authorize') && c.table === 'pushed_authorization_requests' && c.kind === 'delete') return true;
   if (w.url.split('?')[0] !== '/api/oauth2/token' || !error) return false;
   if (error.error === 'invalid_grant' && /already used/.test(error.error_description ?? '') && c.kind === 'update' &&
     (c.table === 'access_tokens' || c.table === 'refresh_tokens') && c.columns.every((x) => x === 'revoked_at') &&

@@ -13,7 +13,7 @@ import { openDatabase, migrate, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql/index.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type {
-  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail,
+  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail, PushedRequest,
   Resource,
 } from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
@@ -1782,6 +1782,51 @@ export function storeContract(kind: DatabaseKind): void {
         assert.ok(await store.expired.purge('jwt_replays', 100_000, 100) >= 1);
         assert.equal(await store.jwtReplays.claim(old, 2_000, 1_500), true, 'the purged key is free');
         assert.equal(await store.jwtReplays.claim(live, NOW + MINUTE, NOW), false, 'the live key stays');
+      });
+    });
+
+    describe('pushed authorization requests (RFC 9126)', () => {
+      const pushed = (clientId: string, over: Partial<PushedRequest> = {}): PushedRequest => ({ digest: uid('par'), clientId,
+        params: { response_type: 'code', client_id: clientId, redirect_uri: 'https://app.example/cb', scope: 'openid', state: 'é 🎉' },
+        createdAt: NOW, expiresAt: NOW + MINUTE, ...over });
+
+      it('take returns the request once, only to its client, only before it expires; refusals change nothing', async () => {
+        // store.ts PushedRequestRepo.take; RFC 9126 §4: one-time use.
+        const c = newClient();
+        const other = newClient();
+        await store.clients.insert(c);
+        await store.clients.insert(other);
+        const p = pushed(c.id);
+        await store.pushedRequests.insert(p);
+        assert.equal(await store.pushedRequests.take(p.digest, other.id, NOW), undefined, 'another client');
+        assert.equal(await store.pushedRequests.take(p.digest, c.id, p.expiresAt), undefined, 'expired');
+        assert.equal(await store.pushedRequests.take(uid('par'), c.id, NOW), undefined, 'unknown');
+        assert.deepEqual(await node2.pushedRequests.take(p.digest, c.id, NOW), p, 'the refusals changed nothing; any node takes it');
+        assert.equal(await store.pushedRequests.take(p.digest, c.id, NOW), undefined, 'single use');
+      });
+
+      it(`${RACERS} concurrent takes of one request on two nodes: exactly one wins`, async () => {
+        const c = newClient();
+        await store.clients.insert(c);
+        const p = pushed(c.id);
+        await store.pushedRequests.insert(p);
+        const results = await race(RACERS, (i) => (i % 2 ? node2 : store).pushedRequests.take(p.digest, c.id, NOW));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('go with their client; the janitor purges those expired before `before`', async () => {
+        const c = newClient();
+        await store.clients.insert(c);
+        const [gone, old, live] = [pushed(c.id), pushed(c.id, { expiresAt: 1_000 }), pushed(c.id)];
+        const d = newClient();
+        await store.clients.insert(d);
+        const theirs = pushed(d.id);
+        for (const x of [gone, old, live, theirs]) await store.pushedRequests.insert(x);
+        assert.ok(await store.expired.purge('pushed_authorization_requests', 100_000, 100) >= 1);
+        assert.equal(await store.pushedRequests.take(old.digest, c.id, 0), undefined, 'purged');
+        assert.deepEqual(await store.pushedRequests.take(live.digest, c.id, NOW), live, 'the live one stays');
+        await store.clients.delete(d.id);
+        assert.equal(await store.pushedRequests.take(theirs.digest, d.id, NOW), undefined, 'deleted with its client');
       });
     });
 

@@ -17,6 +17,7 @@ import * as m014 from './014_client_registration.js';
 import * as m017 from './017_resources.js';
 import * as m019 from './019_key_activation.js';
 import * as m018 from './018_refresh_retry.js';
+import * as m016 from './016_pushed_requests.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
@@ -28,6 +29,7 @@ export const migrationProvider: MigrationProvider = {
       '017_resources': m017,
       '019_key_activation': m019,
       '018_refresh_retry': m018,
+      '016_pushed_requests': m016,
     };
   },
 };

@@ -27,6 +27,7 @@ import { createPurgeRepo } from './purge.js';
 import { createSecondFactorRepo } from './second_factors.js';
 import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
 import { createJwtReplayRepo } from './jwt_replays.js';
+import { createPushedRequestRepo } from './pushed_requests.js';
 import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
 import { createResourceRepo } from './resources.js';
 
@@ -64,6 +65,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     resources: createResourceRepo(s),
     expired: createPurgeRepo(s),
     jwtReplays: createJwtReplayRepo(s),
+    pushedRequests: createPushedRequestRepo(s),
 
     async transaction(fn) {
       if (inTx) return fn(store);
