@@ -26,6 +26,11 @@ function readJwks(file: string): unknown {
   }
 }
 
+/** How Alias keeps a secret it has just shown (docs/security.md). */
+const SECRET_KEPT = (c: Client) => c.tokenEndpointAuthMethod === 'client_secret_jwt'
+  ? 'it is not shown again; Alias keeps its digest and, for client_secret_jwt, a sealed copy'
+  : 'Alias keeps only its digest';
+
 const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
 
 function describe(c: Client): string[] {
@@ -128,7 +133,7 @@ export function clientCommand(program: Command) {
         });
         if (opts.json) return printJson(informationJson(c, secret));
         for (const line of describe(c)) print(line);
-        if (secret) print(`client_secret  ${secret}\n(store the secret now: Alias keeps only its digest)`);
+        if (secret) print(`client_secret  ${secret}\n(store the secret now: ${SECRET_KEPT(c)})`);
       } catch (err) {
         fail(err);
       }
@@ -217,7 +222,8 @@ export function clientCommand(program: Command) {
             if (c.isPublic || method === 'none') {
               throw new UsageError(`client '${id}' is ${c.isPublic ? 'public' : 'confidential'}: its authentication method cannot become '${method}'`);
             }
-            if (usesClientSecret(method as never) && c.secretDigest === null) {
+            // client_secret_jwt gets a new secret below when it has none Alias can read.
+            if (usesClientSecret(method as never) && method !== 'client_secret_jwt' && c.secretDigest === null) {
               throw new UsageError(`client '${id}' has no secret; run \`aliasid client rotate-secret ${id}\` first`);
             }
           }
@@ -243,7 +249,9 @@ export function clientCommand(program: Command) {
             tokenEndpointAuthMethod: method ?? c.tokenEndpointAuthMethod, ...display,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, ...keys,
           });
-          const next: Client = { ...c, ...fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
+          // Sealed copies only for client_secret_jwt (RFC 7523 §2.2): kept, dropped, or a new secret.
+          const secrets = s.clients.secretForMethod(c, fields.tokenEndpointAuthMethod);
+          const next: Client = { ...c, ...fields, ...secrets.fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             redirect_uris_added: opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length ? String(opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length) : undefined,
@@ -255,11 +263,15 @@ export function clientCommand(program: Command) {
             auth_method: fields.tokenEndpointAuthMethod !== c.tokenEndpointAuthMethod ? fields.tokenEndpointAuthMethod : undefined,
             display: displayChanges.length ? displayChanges.map((f) => f.replace('Uri', '_uri')).join(',') : undefined,
             dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
+            secret: secrets.secret ? 'new' : undefined,
             via: 'cli' }) }, tx);
-          return next;
+          return { client: next, secret: secrets.secret };
         }));
-        if (opts.json) return printJson(informationJson(updated));
-        for (const line of describe(updated)) print(line);
+        if (opts.json) return printJson(informationJson(updated.client, updated.secret));
+        for (const line of describe(updated.client)) print(line);
+        if (updated.secret) {
+          print(`client_secret  ${updated.secret}\n(a new secret: client_secret_jwt needs one Alias can read, so the old one no longer works; store it now)`);
+        }
       } catch (err) {
         fail(err);
       }
@@ -288,7 +300,7 @@ export function clientCommand(program: Command) {
         print(previousUntil !== null
           ? `previous       the replaced secret works until ${new Date(previousUntil).toISOString()}`
           : 'previous       the replaced secret no longer works');
-        print('(store the secret now: Alias keeps only its digest)');
+        print(`(store the secret now: ${SECRET_KEPT(c)})`);
       } catch (err) {
         fail(err);
       }

@@ -14,6 +14,7 @@ import * as m012 from './012_passkeys.js';
 import * as m015 from './015_dpop.js';
 import * as m013 from './013_second_factor.js';
 import * as m014 from './014_client_registration.js';
+import * as m020 from './020_client_secret_jwt.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
@@ -22,6 +23,7 @@ export const migrationProvider: MigrationProvider = {
       '001_initial': m001, '002_device_codes': m002, '003_backchannel_logout': m003, '004_messages': m004,
       '005_audit': m005, '006_token_indexes': m006, '007_id_token_alg': m007, '008_accounts': m008, '009_session_device': m009,
       '010_auth_context': m010, '011_client_metadata': m011, '012_passkeys': m012, '013_second_factor': m013, '014_client_registration': m014, '015_dpop': m015,
+      '020_client_secret_jwt': m020,
     };
   },
 };
