@@ -140,8 +140,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, transport: mail, accountMails: accountMail,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     const links = createLinkTokens(now);
-    const clients = createClientRegistry(store, throttle, now, createAssertionVerifier({
-      store, jwks: createJwksFetcher(now),
+    const clients = createClientRegistry(store, throttle, now, secrets, createAssertionVerifier({
+      store, jwks: createJwksFetcher(now), secrets,
       // RFC 7523bis: the issuer; the token endpoint (DESIGN: POST /api/oauth2/token) too.
       audiences: [config.issuer, `${config.issuer}/api/oauth2/token`], now }));
     return {

@@ -28,6 +28,11 @@ function readJwks(file: string): unknown {
 
 /** RFC 9126 §6 require_pushed_authorization_requests. */
 const REQUIRE_PAR_OPT = ['--require-par', 'its authorization requests must be pushed first (RFC 9126 pushed authorization requests, POST /api/oauth2/par)'] as const;
+/** How Alias keeps a secret it has just shown (docs/security.md). */
+const SECRET_KEPT = (c: Client) => c.tokenEndpointAuthMethod === 'client_secret_jwt'
+  ? 'it is not shown again; Alias keeps its digest and, for client_secret_jwt, a sealed copy'
+  : 'Alias keeps only its digest';
+
 const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
 
 function describe(c: Client): string[] {
@@ -133,7 +138,7 @@ export function clientCommand(program: Command) {
         });
         if (opts.json) return printJson(informationJson(c, secret));
         for (const line of describe(c)) print(line);
-        if (secret) print(`client_secret  ${secret}\n(store the secret now: Alias keeps only its digest)`);
+        if (secret) print(`client_secret  ${secret}\n(store the secret now: ${SECRET_KEPT(c)})`);
       } catch (err) {
         fail(err);
       }
@@ -225,7 +230,8 @@ export function clientCommand(program: Command) {
             if (c.isPublic || method === 'none') {
               throw new UsageError(`client '${id}' is ${c.isPublic ? 'public' : 'confidential'}: its authentication method cannot become '${method}'`);
             }
-            if (usesClientSecret(method as never) && c.secretDigest === null) {
+            // client_secret_jwt gets a new secret below when it has none Alias can read.
+            if (usesClientSecret(method as never) && method !== 'client_secret_jwt' && c.secretDigest === null) {
               throw new UsageError(`client '${id}' has no secret; run \`aliasid client rotate-secret ${id}\` first`);
             }
           }
@@ -252,7 +258,9 @@ export function clientCommand(program: Command) {
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, ...keys,
             requirePushedAuthorizationRequests: opts.requirePar ?? c.requirePushedAuthorizationRequests,
           });
-          const next: Client = { ...c, ...fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
+          // Sealed copies only for client_secret_jwt (RFC 7523 §2.2): kept, dropped, or a new secret.
+          const secrets = s.clients.secretForMethod(c, fields.tokenEndpointAuthMethod);
+          const next: Client = { ...c, ...fields, ...secrets.fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             redirect_uris_added: opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length ? String(opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length) : undefined,
@@ -266,11 +274,15 @@ export function clientCommand(program: Command) {
             dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
             require_par: next.requirePushedAuthorizationRequests !== c.requirePushedAuthorizationRequests
               ? String(next.requirePushedAuthorizationRequests) : undefined,
+            secret: secrets.secret ? 'new' : undefined,
             via: 'cli' }) }, tx);
-          return next;
+          return { client: next, secret: secrets.secret };
         }));
-        if (opts.json) return printJson(informationJson(updated));
-        for (const line of describe(updated)) print(line);
+        if (opts.json) return printJson(informationJson(updated.client, updated.secret));
+        for (const line of describe(updated.client)) print(line);
+        if (updated.secret) {
+          print(`client_secret  ${updated.secret}\n(a new secret: client_secret_jwt needs one Alias can read, so the old one no longer works; store it now)`);
+        }
       } catch (err) {
         fail(err);
       }
@@ -299,7 +311,7 @@ export function clientCommand(program: Command) {
         print(previousUntil !== null
           ? `previous       the replaced secret works until ${new Date(previousUntil).toISOString()}`
           : 'previous       the replaced secret no longer works');
-        print('(store the secret now: Alias keeps only its digest)');
+        print(`(store the secret now: ${SECRET_KEPT(c)})`);
       } catch (err) {
         fail(err);
       }

@@ -36,8 +36,8 @@ export function discoveryDocument(issuer: string, opts: { registration?: boolean
     // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
     // Each client uses the one method it registered (RFC 7591 §2); these are the methods one may
-    // register. RFC 7523 private_key_jwt (OIDC Core §9); no client_secret_jwt: Alias keeps only
-    // digests of client secrets, and an HMAC cannot be checked against a digest.
+    // register. RFC 7523 private_key_jwt and client_secret_jwt (OIDC Core §9), with the
+    // algorithms of both (asymmetric for keys, HMAC for secrets).
     token_endpoint_auth_methods_supported: [...REGISTRABLE_AUTH_METHODS],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     introspection_endpoint_auth_methods_supported: REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none'),

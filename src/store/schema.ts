@@ -9,6 +9,9 @@ export interface ClientsTable {
   /** Digest of the previous secret while a rotation overlap lasts. */
   previous_secret_digest: string | null;
   previous_secret_expires_at: number | null;
+  /** client_secret_jwt only: the secret sealed with ALIAS_SECRET (migration 020), and the previous one during an overlap. */
+  secret_sealed: string | null;
+  previous_secret_sealed: string | null;
   is_public: number;
   redirect_uris: string;
   post_logout_redirect_uris: string;

@@ -15,6 +15,13 @@ export interface Client {
   secretDigest: string | null;
   previousSecretDigest: string | null;
   previousSecretExpiresAt: number | null;
+  /**
+   * client_secret_jwt only (RFC 7523 §2.2): the secret itself, sealed (crypto/secrets.ts),
+   * since an HMAC assertion cannot be checked against a digest; and the previous one while
+   * a rotation overlap lasts. Null for every other client.
+   */
+  secretSealed: string | null;
+  previousSecretSealed: string | null;
   isPublic: boolean;
   redirectUris: string[];
   postLogoutRedirectUris: string[];

@@ -208,7 +208,7 @@ for (const kind of databaseKinds()) {
         [{ ...META, response_types: ['token'] }, 'invalid_client_metadata'],
         [{ ...META, response_types: ['id_token'] }, 'invalid_client_metadata'],
         [{ ...META, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }, 'invalid_client_metadata'],
-        [{ ...META, token_endpoint_auth_method: 'client_secret_jwt' }, 'invalid_client_metadata'],
+        [{ ...META, token_endpoint_auth_method: 'tls_client_auth' }, 'invalid_client_metadata'],
         [{ ...META, token_endpoint_auth_method: 'none' }, 'invalid_client_metadata'],
         [{ ...META, jwks: { keys: [privateJwk] } }, 'invalid_client_metadata'],
         [{ ...META, jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, 'invalid_client_metadata'],
