@@ -58,7 +58,7 @@ export async function seedDemo(s: Services, config: Pick<Config, 'demoAppPort'>)
       // redirect URI follows the port the app listens on now.
       clientSecret = mintOpaque();
       await s.store.clients.update({ ...existing, ...validateClient(input), secretDigest: digest(clientSecret),
-        previousSecretDigest: null, previousSecretExpiresAt: null, updatedAt: s.now() });
+        secretSealed: null, previousSecretDigest: null, previousSecretSealed: null, previousSecretExpiresAt: null, updatedAt: s.now() });
     }
     apps.push({ clientId: def.clientId, clientSecret, name: def.name, url, redirectUri: `${url}/callback`,
       channel: def.channel.split(':')[0]! });

@@ -7,7 +7,7 @@ import type { Store } from './store/store.js';
 import { createSecondFactors, type SecondFactors } from './accounts/second_factor.js';
 import { createSecrets, loadOrCreateSecretFile, type Secrets } from './crypto/secrets.js';
 import { createThrottler, type Throttler } from './throttle/throttle.js';
-import { connectRedis, createRedisThrottler, withFallback, type RedisConnection } from './throttle/redis.js';
+import type { RedisConnection } from './throttle/redis.js';
 import { createKeyService, type KeyService } from './tokens/keys.js';
 import { createPairwise, type PairwiseSubject } from './tokens/pairwise.js';
 import { createTokenIssuer, type TokenIssuer } from './tokens/issuer.js';
@@ -116,6 +116,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     let throttle: Throttler = createThrottler(store, now);
     if (config.redisUrl) {
       const log = (level: 'warn' | 'info', msg: string, fields: Record<string, unknown> = {}) => logger[level](fields, msg);
+      // Loaded only when configured: ioredis is a fifth of every CLI command's start-up.
+      const { connectRedis, createRedisThrottler, withFallback } = await import('./throttle/redis.js');
       redis = await connectRedis(config.redisUrl, log, config.redisPrefix);
       throttle = withFallback(createRedisThrottler(redis.redis, { prefix: config.redisPrefix, now }), throttle, log,
         { down: !redis.connected });
@@ -138,8 +140,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     const relayWorker = createRelayWorker({ store, secrets, issuer: config.issuer, now, transport: mail, accountMails: accountMail,
       from: config.smtpFrom, log: (msg, fields) => logger.warn(fields, msg) });
     const links = createLinkTokens(now);
-    const clients = createClientRegistry(store, throttle, now, createAssertionVerifier({
-      store, jwks: createJwksFetcher(now),
+    const clients = createClientRegistry(store, throttle, now, secrets, createAssertionVerifier({
+      store, jwks: createJwksFetcher(now), secrets,
       // RFC 7523bis: the issuer; the token endpoint (DESIGN: POST /api/oauth2/token) too.
       audiences: [config.issuer, `${config.issuer}/api/oauth2/token`], now }));
     return {

@@ -29,6 +29,7 @@ export async function issueCode(store: Store, now: number, req: AuthorizationReq
     expiresAt: now + CODE_TTL_S * 1000,
     consumedAt: null,
     ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}),
+    ...(req.resources.length ? { resources: req.resources } : {}),
   });
   return code;
 }

@@ -74,19 +74,28 @@ export async function park(store: Store, now: number, req: AuthorizationRequest,
  * or RedirectableError when the client changed so that the request is no longer allowed.
  */
 export async function resume(interaction: Interaction, lookup: ClientLookup): Promise<AuthorizationRequest> {
-  const client = await findClient(interaction.clientId, lookup);
-  const req = fromParams(interaction.params, client);
+  return restore(await findClient(interaction.clientId, lookup), interaction.params);
+}
+
+/**
+ * A request kept in toParams' form (parked, or pushed: authorize/pushed.ts), read back for
+ * its client as registered now; the [client] steps of validate.ts run again.
+ */
+export function restore(client: Client, params: Record<string, string>): AuthorizationRequest {
+  const req = fromParams(params, client);
   recheckClient(client, req);
   return req;
 }
 
 /** The validated request as OAuth parameters (the wire names, single-valued). */
-function toParams(req: AuthorizationRequest): Record<string, string> {
+export function toParams(req: AuthorizationRequest): Record<string, string> {
   const p: Record<string, string> = {
     client_id: req.client.id, redirect_uri: req.redirectUri, response_type: req.responseType,
     response_mode: req.responseMode, scope: formatList(req.scopes),
   };
   if (req.channels.length) p.channels = formatList(req.channels);
+  // URIs have no spaces (oauth/resource.ts), so the list is kept space-separated.
+  if (req.resources.length) p.resource = req.resources.join(' ');
   if (req.state !== undefined) p.state = req.state;
   if (req.nonce !== undefined) p.nonce = req.nonce;
   if (req.includeGrantedScopes) p.include_granted_scopes = 'true';
@@ -122,6 +131,7 @@ function fromParams(p: Record<string, string>, client: Client): AuthorizationReq
     state: get('state'),
     nonce: get('nonce'),
     scopes,
+    resources: (get('resource') ?? '').split(' ').filter(Boolean),
     channels: scopes.includes('contact') ? parseList(get('channels'), 'channels') : [],
     includeGrantedScopes: get('include_granted_scopes') === 'true',
     includeGrantedChannels: get('include_granted_channels') === 'true',

@@ -1,7 +1,8 @@
 // The authorization request (RFC 6749 §4.1, OIDC Core §3.1.2 and §3.2.2) as one pipeline
 // of named steps, each in its own module:
 //
-//   1. validate   validate.ts: findClient → checkRedirectUri → checkState →
+//   1. validate   pushed.ts: a pushed request (RFC 9126), validated when pushed; else
+//                 validate.ts: findClient → checkRedirectUri → checkState →
 //                 rejectDuplicates → rejectUnsupported → checkResponseType →
 //                 checkResponseMode → checkGrantType → checkImplicit → checkScopes →
 //                 checkPrompt → checkMaxAge → checkPkce → checkIdTokenHint
@@ -15,7 +16,7 @@
 //
 // Nothing here knows about HTTP: endpoints turn the outcomes into replies.
 import type { AuthorizeServices } from './services.js';
-import type { Grant, Interaction, Session } from '../store/types.js';
+import type { Client, Grant, Interaction, Session } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { firstNeed, wantedAcr, type InteractionPage } from './interaction_policy.js';
 import { satisfiesAcr } from '../oauth/acr.js';
@@ -25,6 +26,7 @@ import { RedirectableError, UntrustedRequestError, type AuthorizationRequest } f
 import type { AuthorizationResponse } from './response_modes/index.js';
 import { errorResponse, successResponse } from './respond.js';
 import { validateAuthorizationRequest } from './validate.js';
+import { REQUEST_URI_PREFIX, takePushedRequest } from './pushed.js';
 import { verifyIdTokenHint } from '../tokens/id_token_hint.js';
 
 /** An answer to the client (a code, an ID token or an error), in its response mode. */
@@ -37,11 +39,22 @@ export interface Interact { kind: 'interact'; page: InteractionPage; grant?: Gra
 export type Validated = { kind: 'valid'; request: AuthorizationRequest } | Respond | Untrusted;
 export type Outcome = Respond | Interact;
 
-/** Step 1: a request as received at the authorization endpoint. */
+/**
+ * Step 1: a request as received at the authorization endpoint, or (RFC 9126 §4) the
+ * pushed request its `request_uri` names, validated when it was pushed (pushed.ts).
+ */
 export async function start(s: AuthorizeServices, params: Record<string, unknown>): Promise<Validated> {
+  // Only request_uri values of pushed requests; any other (a request object by reference,
+  // RFC 9101) goes through validation, which answers request_uri_not_supported.
+  const requestUri = params.request_uri;
+  if (Array.isArray(requestUri) || (typeof requestUri === 'string' && requestUri.startsWith(REQUEST_URI_PREFIX))) {
+    return validated(() => takePushedRequest(s, params), s.config.issuer);
+  }
   const verifyHint = async (token: string, clientId: string) =>
     (await verifyIdTokenHint(s.keys, s.config.issuer, token, { audience: clientId }))?.sub;
-  return validated(() => validateAuthorizationRequest(params, s.clients.get, verifyHint), s.config.issuer);
+  // RFC 9126 §6: for every client (serve --require-par) or those registered to push.
+  const requirePushed = (client: Client) => s.config.requirePar || client.requirePushedAuthorizationRequests;
+  return validated(() => validateAuthorizationRequest(params, s.clients.get, verifyHint, (uri) => s.store.resources.get(uri), { requirePushed }), s.config.issuer);
 }
 
 /** Back to step 2 from the interaction pages: the parked request, its client as registered now. */

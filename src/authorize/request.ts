@@ -19,7 +19,10 @@ export interface AuthorizationRequest {
   responseMode: ResponseMode;
   state?: string;
   nonce?: string;
+  /** User scopes, and the requested resources' scopes as `URI#scope` (oauth/resource.ts). */
   scopes: string[];
+  /** RFC 8707: the resources (URIs, registered) the code's tokens may be for. */
+  resources: string[];
   /** Requested channels; empty unless `contact` is requested. */
   channels: string[];
   includeGrantedScopes: boolean;

@@ -9,7 +9,8 @@ import type { KeyService } from '../tokens/keys.js';
 import type { PairwiseSubject } from '../tokens/pairwise.js';
 
 export interface AuthorizeServices {
-  config: { issuer: string };
+  /** requirePar: RFC 9126 §6 for every client (serve --require-par). */
+  config: { issuer: string; requirePar: boolean };
   store: Store;
   now: () => number;
   keys: KeyService;

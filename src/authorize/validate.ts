@@ -2,7 +2,8 @@
 // step per rule, in this order (the first failing step decides the error):
 //
 //   findClient → checkRedirectUri                      errors shown on Alias's own page
-//   checkState → rejectDuplicates → rejectUnsupported
+//   checkResources (async: RFC 8707, requested_resources.ts; before the scopes it defines)
+//   → checkState → checkPushRequired → rejectDuplicates → rejectPushedReference → rejectUnsupported
 //   → checkResponseType → checkResponseMode → checkGrantType → checkImplicit
 //   → checkScopes → checkPrompt → checkMaxAge → checkAcrValues → checkClaims → checkPkce
 //   → checkIdTokenHint (async: verifies a signature)           errors go back to the client
@@ -11,7 +12,8 @@
 // (RFC 6749 §4.1.2.1: MUST NOT redirect); after that, errors go back to the client.
 // The steps marked [client] depend on the client's registration: recheckClient re-runs
 // them, alone, when a parked request resumes (park.ts).
-import type { Client } from '../store/types.js';
+import type { Client, Resource } from '../store/types.js';
+import { checkResources, type ResourceLookup } from './requested_resources.js';
 import { isJkt } from '../oauth/dpop.js';
 import { OAuthError } from '../oauth/errors.js';
 import { flag, repeated, single, type RawParams } from '../oauth/params.js';
@@ -32,23 +34,38 @@ export type HintVerifier = (token: string, clientId: string) => Promise<string |
 /** Without a verifier, no hint verifies. */
 const NO_HINTS: HintVerifier = async () => undefined;
 
+/**
+ * How the request arrived. `pushed`: at the PAR endpoint (RFC 9126 §2.1), from a client
+ * that authenticated there; `direct`: at the authorization endpoint, where a client that
+ * must push its requests (`requirePushed`) is refused (RFC 9126 §6).
+ */
+export type Arrival = { pushed: true } | { pushed?: false; requirePushed?: (client: Client) => boolean };
+
 export async function validateAuthorizationRequest(params: RawParams, lookup: ClientLookup,
-  verifyHint: HintVerifier = NO_HINTS): Promise<AuthorizationRequest> {
+  verifyHint: HintVerifier = NO_HINTS, lookupResource: ResourceLookup = async () => undefined,
+  arrival: Arrival = {}): Promise<AuthorizationRequest> {
   // Stage 1: the client and where to answer it.
   const client = await findClient(untrusted(() => single(params, 'client_id')), lookup);
   const redirectUri = checkRedirectUri(client, untrusted(() => single(params, 'redirect_uri')));
 
   // Stage 2: anything wrong from here on goes back to the client.
   const target = replyTarget(params, redirectUri);
+  // RFC 8707 §2: the resources first (a lookup), since they decide which scopes exist.
+  const resources = await checkResources(params, lookupResource).catch((err: unknown) => {
+    throw err instanceof OAuthError ? new RedirectableError(err, target) : err;
+  });
   const req = redirectable(target, (): AuthorizationRequest => {
     const state = checkState(params);
+    if (!arrival.pushed) checkPushRequired(client, arrival.requirePushed);
     rejectDuplicates(params);
+    if (arrival.pushed) rejectPushedReference(params);
     rejectUnsupported(params);
     const responseType = checkResponseType(params);
     const responseMode = checkResponseMode(params);
     checkGrantType(client, responseType);
     checkImplicit(params, responseType, responseMode);
-    const { scopes, channels } = checkScopes(params, client);
+    if (resources.length && responseType !== 'code') throw new OAuthError('invalid_target', 'resource needs response_type=code (no access token is issued otherwise)');
+    const { scopes, channels } = checkScopes(params, client, resources);
     const prompt = checkPrompt(params);
     const maxAge = checkMaxAge(params);
     const acrValues = checkAcrValues(params);
@@ -63,6 +80,7 @@ export async function validateAuthorizationRequest(params: RawParams, lookup: Cl
       state,
       nonce: single(params, 'nonce'),
       scopes,
+      resources: resources.map((r) => r.uri),
       channels,
       includeGrantedScopes: flag(params, 'include_granted_scopes'),
       includeGrantedChannels: flag(params, 'include_granted_channels'),
@@ -153,14 +171,34 @@ export function checkState(params: RawParams): string | undefined {
 
 /** RFC 6749 §3.1: parameters MUST NOT be included more than once. */
 export function rejectDuplicates(params: RawParams): void {
-  const dupes = repeated(params);
+  // RFC 8707 §2: `resource` may be given more than once.
+  const dupes = repeated(params).filter((n) => n !== 'resource');
   if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
+}
+
+/**
+ * RFC 9126 §6 require_pushed_authorization_requests (per client, or for every client by
+ * `serve --require-par`): an authorization request that was not pushed is refused. The
+ * client and redirect URI are registered ones by now, so the error goes back to it.
+ */
+export function checkPushRequired(client: Client, requirePushed?: (client: Client) => boolean): void {
+  if (requirePushed?.(client)) {
+    throw new OAuthError('invalid_request', 'this client must push its authorization requests first (RFC 9126 pushed_authorization_request_endpoint)');
+  }
+}
+
+/** RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT be provided." */
+export function rejectPushedReference(params: RawParams): void {
+  if (params.request_uri !== undefined) throw new OAuthError('invalid_request', 'request_uri must not be sent to the pushed authorization request endpoint');
 }
 
 /** OIDC Core §6: request objects are not supported (and discovery says so). */
 export function rejectUnsupported(params: RawParams): void {
-  if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter is not supported');
-  if (single(params, 'request_uri') !== undefined) throw new OAuthError('request_uri_not_supported', 'the request_uri parameter is not supported');
+  if (single(params, 'request') !== undefined) throw new OAuthError('request_not_supported', 'the request parameter (request objects, RFC 9101) is not supported');
+  // The request_uri of a pushed request (RFC 9126 §4) never gets here (pipeline.ts start).
+  if (single(params, 'request_uri') !== undefined) {
+    throw new OAuthError('request_uri_not_supported', 'only request_uri values from the pushed authorization request endpoint are supported');
+  }
   if (single(params, 'registration') !== undefined) throw new OAuthError('registration_not_supported', 'the registration parameter is not supported');
 }
 
@@ -203,8 +241,8 @@ export function checkImplicit(params: RawParams, responseType: ResponseType, res
 }
 
 /** [client, for channels] openid required, user scopes only, the client's channels only with contact. */
-export function checkScopes(params: RawParams, client: Client): { scopes: string[]; channels: string[] } {
-  return parseUserScopes(client, single(params, 'scope'), single(params, 'channels'));
+export function checkScopes(params: RawParams, client: Client, resources: readonly Resource[] = []): { scopes: string[]; channels: string[] } {
+  return parseUserScopes(client, single(params, 'scope'), single(params, 'channels'), resources);
 }
 
 /** OIDC Core §3.1.2.1: prompt values, none alone. */

@@ -26,6 +26,13 @@ function readJwks(file: string): unknown {
   }
 }
 
+/** RFC 9126 §6 require_pushed_authorization_requests. */
+const REQUIRE_PAR_OPT = ['--require-par', 'its authorization requests must be pushed first (RFC 9126 pushed authorization requests, POST /api/oauth2/par)'] as const;
+/** How Alias keeps a secret it has just shown (docs/security.md). */
+const SECRET_KEPT = (c: Client) => c.tokenEndpointAuthMethod === 'client_secret_jwt'
+  ? 'it is not shown again; Alias keeps its digest and, for client_secret_jwt, a sealed copy'
+  : 'Alias keeps only its digest';
+
 const DPOP_OPT = ['--dpop-bound-access-tokens', 'its access tokens are always DPoP-bound (RFC 9449): token requests without a DPoP proof fail'] as const;
 
 function describe(c: Client): string[] {
@@ -46,6 +53,7 @@ function describe(c: Client): string[] {
     ...(c.clientUri ? [`client_uri     ${c.clientUri}`] : []),
     ...(c.policyUri ? [`policy_uri     ${c.policyUri}`] : []),
     ...(c.tosUri ? [`tos_uri        ${c.tosUri}`] : []),
+    `require_par    ${c.requirePushedAuthorizationRequests ? 'yes (authorization requests must be pushed first)' : 'no'}`,
     `dpop_bound     ${c.dpopBoundAccessTokens ? 'yes (every token request needs a DPoP proof)' : 'no'}`,
   ];
 }
@@ -73,11 +81,11 @@ const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_0
 export const MAX_OVERLAP_MS = 90 * DURATION_UNITS.d!;
 
 /** `90`, `90s`, `10m`, `1h`, `7d` → milliseconds; plain numbers are seconds. */
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, option = '--overlap', max = { ms: MAX_OVERLAP_MS, text: '90d' }): number {
   const m = /^(\d{1,10})([smhd]?)$/.exec(text.trim());
-  if (!m) throw new UsageError(`--overlap must be a duration like 90, 90s, 10m, 1h or 7d, not '${text}'`);
+  if (!m) throw new UsageError(`${option} must be a duration like 90, 90s, 10m, 1h or 7d, not '${text}'`);
   const ms = Number(m[1]) * DURATION_UNITS[m[2] || 's']!;
-  if (ms > MAX_OVERLAP_MS) throw new UsageError(`--overlap may be at most 90d, not '${text}'`);
+  if (ms > max.ms) throw new UsageError(`${option} may be at most ${max.text}, not '${text}'`);
   return ms;
 }
 
@@ -105,10 +113,11 @@ export function clientCommand(program: Command) {
     .option(...JWKS_OPT)
     .option(...JWKS_URI_OPT)
     .option(...DPOP_OPT)
+    .option(...REQUIRE_PAR_OPT)
     .option(...requireMfaOpt)
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
-    .action(async (opts: { name: string; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
+    .action(async (opts: { name: string; requirePar?: boolean; redirectUri: string[]; public?: boolean; grantType: string[]; channel: string[];
       scope: string[]; postLogoutRedirectUri: string[]; backchannelLogoutUri?: string; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean;
       jwks?: string; jwksUri?: string; requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
@@ -121,6 +130,7 @@ export function clientCommand(program: Command) {
             tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod,
             logoUri: opts.logoUri, clientUri: opts.clientUri, policyUri: opts.policyUri, tosUri: opts.tosUri,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens, jwks, jwksUri: opts.jwksUri, requireMfa: opts.requireMfa,
+            requirePushedAuthorizationRequests: opts.requirePar,
           });
           // Right after: the registry stores the client in a transaction of its own.
           await s.audit.record({ type: 'admin.client.created', clientId: created.client.id, detail: 'via=cli' });
@@ -128,7 +138,7 @@ export function clientCommand(program: Command) {
         });
         if (opts.json) return printJson(informationJson(c, secret));
         for (const line of describe(c)) print(line);
-        if (secret) print(`client_secret  ${secret}\n(store the secret now: Alias keeps only its digest)`);
+        if (secret) print(`client_secret  ${secret}\n(store the secret now: ${SECRET_KEPT(c)})`);
       } catch (err) {
         fail(err);
       }
@@ -183,13 +193,15 @@ export function clientCommand(program: Command) {
     .option(JWKS_URI_OPT[0], `${JWKS_URI_OPT[1]}; --jwks and --jwks-uri replace each other`)
     .option(...DPOP_OPT)
     .option('--no-dpop-bound-access-tokens', 'access tokens may be Bearer tokens again (DPoP stays optional)')
+    .option(...REQUIRE_PAR_OPT)
+    .option('--no-require-par', 'authorization requests may come straight to the authorization endpoint again (pushing stays possible)')
     .option(...requireMfaOpt)
     .option('--no-require-mfa', 'stop requiring two-step sign-in')
     .option('--json', 'print the RFC 7591 client information response as JSON')
     .option(...dbOpt)
     .action(async (id: string, opts: { name?: string; redirectUri: string[]; removeRedirectUri: string[]; channel: string[];
       removeChannel: string[]; idTokenAlg?: string; tokenEndpointAuthMethod?: string; dpopBoundAccessTokens?: boolean; jwks?: string; jwksUri?: string;
-      requireMfa?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
+      requireMfa?: boolean; requirePar?: boolean; json?: boolean; db?: string } & DisplayUriOpts) => {
       try {
         if (opts.jwks !== undefined && opts.jwksUri !== undefined) throw new UsageError('give --jwks or --jwks-uri, not both (RFC 7591 §2)');
         const keys = opts.jwks !== undefined ? { jwks: readJwks(opts.jwks) as Client['jwks'], jwksUri: null }
@@ -197,9 +209,10 @@ export function clientCommand(program: Command) {
         const displayChanges = (['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const).filter((f) => opts[f] !== undefined);
         if (opts.name === undefined && !opts.channel.length && !opts.removeChannel.length && opts.idTokenAlg === undefined &&
           !opts.redirectUri.length && !opts.removeRedirectUri.length && opts.tokenEndpointAuthMethod === undefined && !displayChanges.length &&
-          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined && opts.requireMfa === undefined) {
+          opts.dpopBoundAccessTokens === undefined && opts.jwks === undefined && opts.jwksUri === undefined && opts.requireMfa === undefined &&
+          opts.requirePar === undefined) {
           throw new UsageError('nothing to change: give --name, --redirect-uri, --remove-redirect-uri, --channel, --remove-channel, ' +
-            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --[no-]require-mfa, --logo-uri, --client-uri, --policy-uri or --tos-uri');
+            '--id-token-alg, --token-endpoint-auth-method, --jwks, --jwks-uri, --[no-]dpop-bound-access-tokens, --[no-]require-mfa, --[no-]require-par, --logo-uri, --client-uri, --policy-uri or --tos-uri');
         }
         const updated = await withServices(opts, (s) => s.store.transaction(async (tx) => {
           // Locked: a concurrent change to this client waits instead of being overwritten.
@@ -217,7 +230,8 @@ export function clientCommand(program: Command) {
             if (c.isPublic || method === 'none') {
               throw new UsageError(`client '${id}' is ${c.isPublic ? 'public' : 'confidential'}: its authentication method cannot become '${method}'`);
             }
-            if (usesClientSecret(method as never) && c.secretDigest === null) {
+            // client_secret_jwt gets a new secret below when it has none Alias can read.
+            if (usesClientSecret(method as never) && method !== 'client_secret_jwt' && c.secretDigest === null) {
               throw new UsageError(`client '${id}' has no secret; run \`aliasid client rotate-secret ${id}\` first`);
             }
           }
@@ -242,8 +256,11 @@ export function clientCommand(program: Command) {
             idTokenSignedResponseAlg: opts.idTokenAlg ?? c.idTokenSignedResponseAlg,
             tokenEndpointAuthMethod: method ?? c.tokenEndpointAuthMethod, ...display,
             dpopBoundAccessTokens: opts.dpopBoundAccessTokens ?? c.dpopBoundAccessTokens, ...keys,
+            requirePushedAuthorizationRequests: opts.requirePar ?? c.requirePushedAuthorizationRequests,
           });
-          const next: Client = { ...c, ...fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
+          // Sealed copies only for client_secret_jwt (RFC 7523 §2.2): kept, dropped, or a new secret.
+          const secrets = s.clients.secretForMethod(c, fields.tokenEndpointAuthMethod);
+          const next: Client = { ...c, ...fields, ...secrets.fields, requireMfa: opts.requireMfa ?? c.requireMfa, updatedAt: s.now() };
           await tx.clients.update(next);
           await s.audit.record({ type: 'admin.client.updated', clientId: id, detail: detail({ name: opts.name !== undefined ? 'changed' : undefined,
             redirect_uris_added: opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length ? String(opts.redirectUri.filter((u) => !c.redirectUris.includes(u)).length) : undefined,
@@ -255,11 +272,17 @@ export function clientCommand(program: Command) {
             auth_method: fields.tokenEndpointAuthMethod !== c.tokenEndpointAuthMethod ? fields.tokenEndpointAuthMethod : undefined,
             display: displayChanges.length ? displayChanges.map((f) => f.replace('Uri', '_uri')).join(',') : undefined,
             dpop_bound_access_tokens: next.dpopBoundAccessTokens !== c.dpopBoundAccessTokens ? String(next.dpopBoundAccessTokens) : undefined,
+            require_par: next.requirePushedAuthorizationRequests !== c.requirePushedAuthorizationRequests
+              ? String(next.requirePushedAuthorizationRequests) : undefined,
+            secret: secrets.secret ? 'new' : undefined,
             via: 'cli' }) }, tx);
-          return next;
+          return { client: next, secret: secrets.secret };
         }));
-        if (opts.json) return printJson(informationJson(updated));
-        for (const line of describe(updated)) print(line);
+        if (opts.json) return printJson(informationJson(updated.client, updated.secret));
+        for (const line of describe(updated.client)) print(line);
+        if (updated.secret) {
+          print(`client_secret  ${updated.secret}\n(a new secret: client_secret_jwt needs one Alias can read, so the old one no longer works; store it now)`);
+        }
       } catch (err) {
         fail(err);
       }
@@ -288,7 +311,7 @@ export function clientCommand(program: Command) {
         print(previousUntil !== null
           ? `previous       the replaced secret works until ${new Date(previousUntil).toISOString()}`
           : 'previous       the replaced secret no longer works');
-        print('(store the secret now: Alias keeps only its digest)');
+        print(`(store the secret now: ${SECRET_KEPT(c)})`);
       } catch (err) {
         fail(err);
       }

@@ -11,6 +11,7 @@ import { workerCommand } from './worker.js';
 import { auditCommand } from './audit.js';
 import { dkimCommand } from './dkim.js';
 import { registrationTokenCommand } from './registration_token.js';
+import { resourceCommand } from './resource.js';
 
 export const program = new AliasCommand('aliasid')
   .description('Alias: a privacy-first OAuth 2.0 and OpenID Connect provider')
@@ -27,3 +28,4 @@ workerCommand(program);
 auditCommand(program);
 dkimCommand(program);
 registrationTokenCommand(program);
+resourceCommand(program);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { handleSignals, startServer } from '../main.js';
 import { fail } from './context.js';
 
 export function serveCommand(program: Command) {
@@ -16,9 +15,16 @@ export function serveCommand(program: Command) {
     .option('--registration <mode>', 'dynamic client registration (RFC 7591): token (with an initial access token from ' +
       '`aliasid registration-token create`), open (also anonymous public clients, rate-limited per address) or closed ' +
       '(env ALIAS_REGISTRATION; default token)')
-    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string; registration?: string }) => {
+    .option('--refresh-reuse-grace <duration>', 'how long the same client may retry a refresh whose answer was lost with the ' +
+      'old refresh token (docs/security.md); 0 turns it off (env ALIAS_REFRESH_REUSE_GRACE; default 10s, at most 60s)')
+    .option('--require-par', 'every client must push its authorization requests first (RFC 9126 pushed authorization ' +
+      'requests; without it only clients registered with --require-par must) (env ALIAS_REQUIRE_PAR=true)')
+    .action(async (opts: { port?: string; host?: string; issuer?: string; db?: string; demo?: boolean; demoAppPort?: string; signup?: string;
+      registration?: string; refreshReuseGrace?: string; requirePar?: boolean }) => {
       try {
         const config = loadConfig(opts);
+        // The HTTP stack is loaded by the command that serves, not by every admin command.
+        const { handleSignals, startServer } = await import('../main.js');
         const running = await startServer(config);
         handleSignals(running);
       } catch (err) {

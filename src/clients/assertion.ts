@@ -1,18 +1,23 @@
-// RFC 7523 §2.2 / §3 client authentication with a JWT signed by the client's own key
-// (private_key_jwt, OIDC Core §9). The client's keys are its registered `jwks`, or the
-// set at its `jwks_uri` (jwks_fetch.ts).
-//
-// client_secret_jwt (an HS256 JWT keyed with the client secret) is not supported: Alias
-// keeps only a SHA-256 digest of each client secret (DESIGN: digests, not secrets, at
-// rest), and an HMAC can only be checked with the secret itself.
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from 'jose';
+// RFC 7523 §2.2 / §3 client authentication with a JWT (OIDC Core §9):
+// - private_key_jwt: signed by the client's own key, its registered `jwks` or the set at
+//   its `jwks_uri` (jwks_fetch.ts);
+// - client_secret_jwt: an HMAC keyed with the client secret (the octets of its UTF-8 form,
+//   OIDC Core §10.1), which Alias keeps sealed for such clients only (sealed_secret.ts).
+// Both follow the same rules: iss = sub = client_id, aud the issuer or the token endpoint,
+// exp at most 5 minutes ahead, jti single use on every node. Any failure is invalid_client.
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { Store } from '../store/store.js';
 import type { Client } from '../store/types.js';
 import { digest } from '../tokens/opaque.js';
 import type { JwksFetcher } from './jwks_fetch.js';
+import { CLIENT_SECRET_SEAL, type SecretOpener } from './sealed_secret.js';
 
+/** private_key_jwt: the asymmetric algorithms Alias verifies. */
+export const PRIVATE_KEY_JWT_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+/** client_secret_jwt: HMAC with SHA-2 (RFC 7518 §3.2); never `none`, never an asymmetric alg. */
+export const CLIENT_SECRET_JWT_ALGS = ['HS256', 'HS384', 'HS512'] as const;
 /** Advertised as token_endpoint_auth_signing_alg_values_supported. */
-export const ASSERTION_SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export const ASSERTION_SIGNING_ALGS = [...PRIVATE_KEY_JWT_ALGS, ...CLIENT_SECRET_JWT_ALGS] as const;
 /** RFC 7523 §3 item 4: `exp` at most this far ahead (a short-lived assertion). */
 export const ASSERTION_MAX_LIFETIME_S = 300;
 /** Clock skew tolerated on `exp`, `nbf` and `iat`. */
@@ -21,6 +26,8 @@ const SKEW_S = 30;
 export interface AssertionDeps {
   store: Pick<Store, 'jwtReplays'>;
   jwks: JwksFetcher;
+  /** Opens the sealed secrets of client_secret_jwt clients. */
+  secrets: SecretOpener;
   /** RFC 7523bis: the audience is the issuer; the token endpoint URL is accepted too. */
   audiences: string[];
   now: () => number;
@@ -35,32 +42,53 @@ export interface AssertionVerifier {
 
 export function createAssertionVerifier(deps: AssertionDeps): AssertionVerifier {
   const fail = (why: string): AssertionResult => ({ ok: false, why });
+  const options = (client: Client, algorithms: readonly string[]) => ({
+    algorithms: [...algorithms], issuer: client.id, subject: client.id, audience: deps.audiences,
+    requiredClaims: ['exp', 'jti'], clockTolerance: SKEW_S, currentDate: new Date(deps.now()),
+  });
 
-  async function check(client: Client, assertion: string, keys: JSONWebKeySet) {
-    return jwtVerify(assertion, createLocalJWKSet(keys), {
-      algorithms: [...ASSERTION_SIGNING_ALGS], issuer: client.id, subject: client.id, audience: deps.audiences,
-      requiredClaims: ['exp', 'jti'], clockTolerance: SKEW_S, currentDate: new Date(deps.now()),
-    });
+  async function withKeys(client: Client, assertion: string): Promise<JWTPayload> {
+    const check = async (keys: JSONWebKeySet) =>
+      (await jwtVerify(assertion, createLocalJWKSet(keys), options(client, PRIVATE_KEY_JWT_ALGS))).payload;
+    if (client.jwks) return check(client.jwks as JSONWebKeySet);
+    if (!client.jwksUri) throw new Error('the client has no registered keys');
+    try {
+      return await check(await deps.jwks.get(client.jwksUri));
+    } catch (err) {
+      // A key the cached set lacks: the client may have rotated; fetch once more.
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      return check(await deps.jwks.get(client.jwksUri, { refresh: true }));
+    }
+  }
+
+  async function withSecret(client: Client, assertion: string): Promise<JWTPayload> {
+    // The current secret, and the previous one while a rotation overlap lasts. The MAC is
+    // checked by WebCrypto's HMAC verify (through jose), a constant-time comparison; Alias
+    // compares nothing itself.
+    const sealed = [client.secretSealed,
+      client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt > deps.now() ? client.previousSecretSealed : null];
+    let last: unknown = new Error('the client has no readable secret');
+    for (const s of sealed) {
+      if (s === null) continue;
+      const key = new TextEncoder().encode(deps.secrets.open(s, CLIENT_SECRET_SEAL));
+      try {
+        return (await jwtVerify(assertion, key, options(client, CLIENT_SECRET_JWT_ALGS))).payload;
+      } catch (err) {
+        last = err;
+        // Only a signature made with another secret is worth trying the next one for.
+        if (!(err instanceof errors.JWSSignatureVerificationFailed)) break;
+      }
+    }
+    throw last;
   }
 
   return {
     async verify(client, assertion) {
-      if (client.tokenEndpointAuthMethod !== 'private_key_jwt') return fail(`the client authenticates with ${client.tokenEndpointAuthMethod}`);
-      let payload: Record<string, unknown>;
+      const method = client.tokenEndpointAuthMethod;
+      if (method !== 'private_key_jwt' && method !== 'client_secret_jwt') return fail(`the client authenticates with ${method}`);
+      let payload: JWTPayload;
       try {
-        if (client.jwks) {
-          ({ payload } = await check(client, assertion, client.jwks as JSONWebKeySet));
-        } else if (client.jwksUri) {
-          try {
-            ({ payload } = await check(client, assertion, await deps.jwks.get(client.jwksUri)));
-          } catch (err) {
-            // A key the cached set lacks: the client may have rotated; fetch once more.
-            if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
-            ({ payload } = await check(client, assertion, await deps.jwks.get(client.jwksUri, { refresh: true })));
-          }
-        } else {
-          return fail('the client has no registered keys');
-        }
+        payload = method === 'private_key_jwt' ? await withKeys(client, assertion) : await withSecret(client, assertion);
       } catch (err) {
         return fail(err instanceof Error ? `client_assertion: ${err.message}` : 'client_assertion is invalid');
       }

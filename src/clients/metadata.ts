@@ -2,8 +2,8 @@
 // too (registry.ts validateClient judges both). Only shapes are checked here: which
 // members are strings, arrays or objects, and which response types go with which grants.
 // Members Alias does not know are ignored (RFC 7591 §2), among them
-// require_pushed_authorization_requests and dpop_bound_access_tokens until PAR and DPoP
-// exist (issue 19 §4, §5).
+// dpop_bound_access_tokens (set by the operator: `aliasid client update
+// --dpop-bound-access-tokens`). require_pushed_authorization_requests is RFC 9126 §6.
 import type { Channel } from '../store/types.js';
 import { isUserScope } from '../oauth/scopes.js';
 import { ClientInputError, type NewClient } from './registry.js';
@@ -82,6 +82,10 @@ export function metadataToInput(body: unknown): NewClient {
     throw bad('backchannel_logout_session_required must be a boolean');
   }
   if (sessionRequired === true) throw bad('backchannel_logout_session_required is not supported: logout tokens carry no sid');
+  const requirePar = b.require_pushed_authorization_requests;
+  if (requirePar !== undefined && requirePar !== null && typeof requirePar !== 'boolean') {
+    throw bad('require_pushed_authorization_requests must be a boolean');
+  }
   const jwks = b.jwks ?? undefined;
   if (jwks !== undefined && (typeof jwks !== 'object' || Array.isArray(jwks))) throw bad('jwks must be a JWK Set object');
   // User scopes are open to every client (nothing to register); the rest are client-level scopes.
@@ -103,5 +107,6 @@ export function metadataToInput(body: unknown): NewClient {
     policyUri: str(b, 'policy_uri') ?? null,
     tosUri: str(b, 'tos_uri') ?? null,
     clientUri: str(b, 'client_uri') ?? null,
+    requirePushedAuthorizationRequests: requirePar === true,
   };
 }

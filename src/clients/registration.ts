@@ -45,7 +45,8 @@ export interface Registration {
   /** RFC 7592 §2.1. */
   read(clientId: string, caller: Caller): Promise<Record<string, unknown>>;
   /**
-   * RFC 7592 §2.2: full replacement of the metadata; the secret is never changed.
+   * RFC 7592 §2.2: full replacement of the metadata. The secret is changed only when the
+   * client becomes client_secret_jwt without one Alias can read (the new one is returned).
    * `metadata` is read only once the registration access token is accepted.
    */
   replace(clientId: string, metadata: () => unknown, caller: Caller): Promise<Record<string, unknown>>;
@@ -207,17 +208,21 @@ export function createRegistration(d: RegistrationDeps): Registration {
           }
           // What the metadata cannot say (yet) stays as the operator set it.
           const kept = clientInput(current);
-          fields = validateClient({ ...input, requireMfa: kept.requireMfa,
-            requirePushedAuthorizationRequests: kept.requirePushedAuthorizationRequests, dpopBoundAccessTokens: kept.dpopBoundAccessTokens }, 'metadata');
+          fields = validateClient({ ...input, requireMfa: kept.requireMfa, dpopBoundAccessTokens: kept.dpopBoundAccessTokens }, 'metadata');
         } catch (err) {
           metadataError(err);
         }
-        const next: Client = { ...current, ...fields, updatedAt: d.now() };
+        // Sealed copies only for client_secret_jwt (RFC 7523 §2.2). Becoming one without a
+        // secret Alias can read mints a new secret, returned in this response (RFC 7592 §2.2
+        // lets the server change the client's credentials).
+        const secrets = d.clients.secretForMethod(current, fields.tokenEndpointAuthMethod);
+        const next: Client = { ...current, ...fields, ...secrets.fields, updatedAt: d.now() };
         await tx.clients.update(next);
-        await d.audit.record({ type: 'client.registration_updated', clientId, ip: caller.source, detail: 'via=registration' }, tx);
-        return next;
+        await d.audit.record({ type: 'client.registration_updated', clientId, ip: caller.source,
+          detail: secrets.secret ? 'via=registration secret=new' : 'via=registration' }, tx);
+        return { client: next, secret: secrets.secret };
       });
-      return response(updated, caller.bearer!);
+      return response(updated.client, caller.bearer!, updated.secret);
     },
 
     async remove(clientId, caller) {

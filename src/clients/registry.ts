@@ -6,15 +6,16 @@ import type { Channel, Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
 import { registrationProblem } from '../oauth/redirect_uri.js';
 import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
-import { TOKEN_ENDPOINT_AUTH_METHODS, type ClientCredentials } from '../oauth/client_auth.js';
+import type { ClientCredentials } from '../oauth/client_auth.js';
 import { isRegistrableAuthMethod, REGISTRABLE_AUTH_METHODS, usesClientSecret } from '../oauth/auth_methods.js';
 import { httpsUrlProblem, jwksProblem } from '../oauth/client_metadata.js';
-import { digest, matchesDigest, mintOpaque } from '../tokens/opaque.js';
+import { digest, matchesDigest } from '../tokens/opaque.js';
 import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
 import { unsafeText } from '../oauth/text.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES, clientGrantType } from '../grants/index.js';
 import type { AssertionVerifier } from './assertion.js';
+import { freshSecret, keepsSealedSecret, secretForMethod, type SecretFields, type SecretSealer } from './sealed_secret.js';
 
 /** The grant types a client can be given (src/grants/index.ts is the one list). */
 export const GRANT_TYPES: readonly string[] = CLIENT_GRANT_TYPES.map((g) => g.grantType);
@@ -24,12 +25,13 @@ const NAME_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
 /** RFC 7591 §2 metadata a client has unless it registers otherwise (for records built by hand, e.g. tests). */
 export const CLIENT_METADATA_DEFAULTS = {
+  secretSealed: null, previousSecretSealed: null,
   jwks: null, jwksUri: null, requirePushedAuthorizationRequests: false, dpopBoundAccessTokens: false, requireMfa: false,
   logoUri: null, policyUri: null, tosUri: null, clientUri: null,
 } as const satisfies Partial<Client>;
 
 /** The records' fields a client registers (everything but its id, secrets and times). */
-export type ClientFields = Omit<Client, 'id' | 'secretDigest' | 'previousSecretDigest' | 'previousSecretExpiresAt' | 'createdAt' | 'updatedAt'>;
+export type ClientFields = Omit<Client, 'id' | keyof SecretFields | 'createdAt' | 'updatedAt'>;
 
 export interface NewClient {
   /** Fixed id (demo mode); normally generated. */
@@ -144,12 +146,7 @@ export function validateClient(input: NewClient, names: FieldNames = 'cli'): Cli
   // RFC 7591 §2: token_endpoint_auth_method; `none` is what makes a client public.
   const tokenEndpointAuthMethod = input.tokenEndpointAuthMethod ?? (isPublic ? 'none' : 'client_secret_basic');
   if (!isRegistrableAuthMethod(tokenEndpointAuthMethod)) {
-    const known = (TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(tokenEndpointAuthMethod);
-    throw bad(known
-      // client_secret_jwt signs with the shared secret itself (RFC 7523 §2.2, HMAC), and
-      // Alias keeps only a digest of client secrets, so it cannot verify such assertions.
-      ? `${n('method')} '${tokenEndpointAuthMethod}' is not supported: Alias keeps only a digest of client secrets and cannot check an HMAC assertion; use ${REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none').join(', ')}`
-      : `unknown ${n('method')} '${tokenEndpointAuthMethod}' (known: ${REGISTRABLE_AUTH_METHODS.join(', ')})`);
+    throw bad(`unknown ${n('method')} '${tokenEndpointAuthMethod}' (known: ${REGISTRABLE_AUTH_METHODS.join(', ')})`);
   }
   if (isPublic && tokenEndpointAuthMethod !== 'none') {
     throw bad(`a public client authenticates with 'none', not '${tokenEndpointAuthMethod}'`);
@@ -274,6 +271,8 @@ export function clientInformation(client: Client, secret?: string): Record<strin
     ],
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     dpop_bound_access_tokens: client.dpopBoundAccessTokens,
+    // RFC 9126 §6.
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     scope: client.scopes.join(' '),
     ...(client.jwks ? { jwks: client.jwks } : {}),
@@ -308,6 +307,12 @@ export interface ClientRegistry {
    * previous secret at most: rotating during an overlap ends the older one at once.
    */
   rotateSecret(id: string, overlapMs: number): Promise<{ client: Client; secret: string }>;
+  /**
+   * The secret fields `current` needs to authenticate with `method` from now on (sealed
+   * copies kept only for client_secret_jwt; a new secret, returned once, when it becomes
+   * client_secret_jwt without one Alias can read). For `client update` and RFC 7592 PUT.
+   */
+  secretForMethod(current: Client, method: Client['tokenEndpointAuthMethod']): { fields: SecretFields; secret?: string };
 }
 
 /** The throttle key under which authenticate() counts a client_id's failed secrets. */
@@ -320,20 +325,21 @@ const secretSourceKey = (clientId: string, source: string, client: Client | unde
   `client-source:${digest(`${clientId}\n${source}\n${client?.secretDigest ?? ''}`)}`;
 
 export function createClientRegistry(store: Store, throttle: Throttler, now: () => number,
-  /** private_key_jwt (RFC 7523); without it, client assertions are refused. */
+  /** Seals the secrets of client_secret_jwt clients (sealed_secret.ts). */
+  sealer: SecretSealer,
+  /** private_key_jwt and client_secret_jwt (RFC 7523); without it, client assertions are refused. */
   assertions?: AssertionVerifier): ClientRegistry {
   return {
     async create(input, opts = {}) {
       const fields = validateClient(input, opts.names);
       const t = now();
-      const secret = usesClientSecret(fields.tokenEndpointAuthMethod) ? mintOpaque(32) : undefined;
+      const minted = usesClientSecret(fields.tokenEndpointAuthMethod) ? freshSecret(fields.tokenEndpointAuthMethod, sealer) : undefined;
+      const secret = minted?.secret;
       const client: Client = {
         ...fields,
         requireMfa: input.requireMfa ?? fields.requireMfa,
         id: input.id ?? randomBytes(16).toString('hex'),
-        secretDigest: secret ? digest(secret) : null,
-        previousSecretDigest: null,
-        previousSecretExpiresAt: null,
+        ...minted?.fields ?? { secretDigest: null, secretSealed: null, previousSecretDigest: null, previousSecretSealed: null, previousSecretExpiresAt: null },
         createdAt: t,
         updatedAt: t,
       };
@@ -374,8 +380,10 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       // RFC 7591 §2, OIDC Core §9: a client authenticates only the way it registered (a
       // secret sent in the body by a client_secret_basic client is refused, and vice versa).
       // Refused before any comparison: nothing was guessed, so nothing is counted.
-      // An assertion is private_key_jwt, the one assertion method Alias verifies.
-      const presented = creds.method === 'client_assertion' ? 'private_key_jwt' : creds.method;
+      // An assertion (RFC 7523 §2.2) is private_key_jwt or client_secret_jwt: the one the
+      // client registered, if it registered either; the verifier then checks the algorithm.
+      const presented = creds.method !== 'client_assertion' ? creds.method
+        : client?.tokenEndpointAuthMethod === 'client_secret_jwt' ? 'client_secret_jwt' : 'private_key_jwt';
       if (client && presented !== client.tokenEndpointAuthMethod &&
         !(opts.basicForAnySecret && creds.method === 'client_secret_basic' && usesClientSecret(client.tokenEndpointAuthMethod))) {
         throw new OAuthError('invalid_client', `client authentication failed: this client is registered for ${client.tokenEndpointAuthMethod}`,
@@ -408,8 +416,7 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       if (!Number.isSafeInteger(overlapMs) || overlapMs < 0) {
         throw new ClientInputError('the overlap must be a whole, non-negative number of milliseconds');
       }
-      // 256 bits from the CSPRNG, as at registration.
-      const secret = mintOpaque(32);
+      let secret = '';
       const client = await store.transaction(async (tx) => {
         // Locked: a rotation running at the same time (another terminal, another node)
         // waits, then keeps this one's secret as its previous one instead of losing it.
@@ -419,11 +426,17 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
           throw new ClientInputError(`client '${id}' is public: it has no secret to rotate`);
         }
         const t = now();
+        // 256 bits from the CSPRNG, as at registration; sealed too for client_secret_jwt.
+        const fresh = freshSecret(c.tokenEndpointAuthMethod, sealer);
+        secret = fresh.secret;
+        const overlap = overlapMs > 0;
         const next: Client = {
           ...c,
-          secretDigest: digest(secret),
-          previousSecretDigest: overlapMs > 0 ? c.secretDigest : null,
-          previousSecretExpiresAt: overlapMs > 0 ? t + overlapMs : null,
+          ...fresh.fields,
+          previousSecretDigest: overlap ? c.secretDigest : null,
+          // The overlap serves a client_secret_jwt client too: its old secret stays readable.
+          previousSecretSealed: overlap && keepsSealedSecret(c.tokenEndpointAuthMethod) ? c.secretSealed : null,
+          previousSecretExpiresAt: overlap ? t + overlapMs : null,
           updatedAt: t,
         };
         await tx.clients.update(next);
@@ -434,5 +447,6 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       await throttle.clear(secretFailuresKey(id));
       return { client, secret };
     },
+    secretForMethod: (current, method) => secretForMethod(current, method, sealer),
   };
 }

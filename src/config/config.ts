@@ -50,6 +50,17 @@ export interface Config {
    * closed: none (clients that registered before still manage themselves, RFC 7592).
    */
   registration: RegistrationMode;
+  /**
+   * ALIAS_REFRESH_REUSE_GRACE / serve --refresh-reuse-grace: how long after a rotation the
+   * same client may retry with the old refresh token when the answer was lost (ms; 0: never).
+   * docs/security.md, "A retry after a lost answer".
+   */
+  refreshReuseGraceMs: number;
+  /**
+   * ALIAS_REQUIRE_PAR / serve --require-par: every client must push its authorization
+   * requests first (RFC 9126 §6, require_pushed_authorization_requests in discovery).
+   */
+  requirePar: boolean;
 }
 
 export type SignupMode = 'open' | 'closed';
@@ -82,6 +93,8 @@ export interface ConfigInput {
   demoAppPort?: string | number;
   signup?: string;
   registration?: string;
+  refreshReuseGrace?: string;
+  requirePar?: boolean;
 }
 
 export const DEFAULT_DEMO_APP_PORT = 8080;
@@ -138,8 +151,38 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   if (registration !== 'token' && registration !== 'open' && registration !== 'closed') {
     throw new ConfigError(`--registration (ALIAS_REGISTRATION) must be token, open or closed, not '${registration}'`);
   }
-  return { port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
-    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup, registration };
+  const refreshReuseGraceMs = parseRefreshReuseGrace(flags.refreshReuseGrace ?? env.ALIAS_REFRESH_REUSE_GRACE);
+  const requirePar = flags.requirePar ?? parseSwitch(env.ALIAS_REQUIRE_PAR, 'ALIAS_REQUIRE_PAR');
+  return { requirePar, port, host, issuer, db, secret, smtpUrl, smtpFrom, mailDir, dkim, redisUrl, redisPrefix, demo, demoAppPort, logLevel: env.ALIAS_LOG_LEVEL ?? 'info',
+    drainTimeoutMs: Math.round(Number(drainText) * 1000), auditRetentionDays, trustProxy, signup, registration, refreshReuseGraceMs };
+}
+
+/**
+ * Long enough for a client to notice a dropped connection and send the same request again
+ * (an immediate retry, or one after a short back-off), short enough that a refresh token
+ * stolen together with the client's credentials has little time to be played as a "retry".
+ */
+export const DEFAULT_REFRESH_REUSE_GRACE_MS = 10_000;
+/** A retry comes within seconds; a longer window only widens the attacker's (peers cap at 60 s to 5 min). */
+export const MAX_REFRESH_REUSE_GRACE_MS = 60_000;
+
+/** `10`, `10s`, `1500ms`, `1m`, `0` (off) → milliseconds. */
+export function parseRefreshReuseGrace(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return DEFAULT_REFRESH_REUSE_GRACE_MS;
+  const m = /^(\d{1,6})(ms|s|m)?$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1_000) : NaN;
+  if (!(ms <= MAX_REFRESH_REUSE_GRACE_MS)) {
+    throw new ConfigError(`--refresh-reuse-grace (ALIAS_REFRESH_REUSE_GRACE) must be a duration from 0 (off) to 60s, like 10s or 1500ms, not '${text}'`);
+  }
+  return ms;
+}
+
+/** An on/off environment variable: unset or empty is off. */
+function parseSwitch(text: string | undefined, name: string): boolean {
+  const value = (text ?? '').trim();
+  if (value === '' || /^(0|false|no|off)$/i.test(value)) return false;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  throw new ConfigError(`${name} must be true or false (1/0, yes/no), not '${value}'`);
 }
 
 /** The names proxy-addr (fastify's trustProxy) knows for address ranges. */

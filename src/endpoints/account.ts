@@ -11,6 +11,8 @@ import { sendErrorPage } from '../http/errors.js';
 import { renderPage } from '../http/render.js';
 import type { Session } from '../store/types.js';
 import { META_CHANNEL, sortScopes } from '../oauth/scopes.js';
+import { unqualify } from '../oauth/resource.js';
+import { scopeText } from '../ui/consent_view.js';
 import { UserInputError } from '../accounts/users.js';
 import { checkLoginForm } from '../http/login_form.js';
 import { changePasswordEverywhere, PASSWORD_CHANGED_NOTICE, setFirstPassword } from '../accounts/credential_change.js';
@@ -54,6 +56,8 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
       if (!clients.has(id)) clients.set(id, await s.clients.get(id));
       return clients.get(id);
     };
+    // RFC 8707: a resource's scope (`URI#scope` in the grant) is shown with the API's name.
+    const resourceNames = new Map((await s.store.resources.list()).map((r) => [r.uri, r.name] as const));
     const apps = [];
     for (const g of grants) {
       const client = await clientOf(g.clientId);
@@ -65,7 +69,7 @@ export function accountEndpoints(app: FastifyInstance, s: Services, page: PageCo
         name: client.name,
         createdAt: when(g.createdAt),
         lastUsedAt: g.lastUsedAt ? when(g.lastUsedAt) : undefined,
-        scopes: sortScopes(g.scopes).map((name) => ({ name, description: SCOPE_TEXT[name] ?? name, revocable: name !== 'openid' })),
+        scopes: sortScopes(g.scopes).map((name) => ({ name, description: unqualify(name) ? scopeText(name, resourceNames) : SCOPE_TEXT[name] ?? name, revocable: name !== 'openid' })),
         channels: g.channels.map((name) => ({ name, description: channelLabel(name), revocable: name !== META_CHANNEL,
           count: counts.find((c) => c.clientId === g.clientId && c.channel === name)?.count ?? 0 })),
       });

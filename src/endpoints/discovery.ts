@@ -11,7 +11,7 @@ import { ASSERTION_SIGNING_ALGS } from '../clients/assertion.js';
 import { REGISTRABLE_AUTH_METHODS } from '../oauth/auth_methods.js';
 
 
-export function discoveryDocument(issuer: string, opts: { registration?: boolean } = {}): Record<string, unknown> {
+export function discoveryDocument(issuer: string, opts: { registration?: boolean; requirePar?: boolean } = {}): Record<string, unknown> {
   return {
     issuer,
     authorization_endpoint: issuer + PATHS.authorization,
@@ -22,6 +22,10 @@ export function discoveryDocument(issuer: string, opts: { registration?: boolean
     revocation_endpoint: issuer + PATHS.revocation,
     device_authorization_endpoint: issuer + PATHS.deviceAuthorization,
     end_session_endpoint: issuer + PATHS.endSession,
+    // RFC 9126 §5; require_pushed_authorization_requests: true under serve --require-par
+    // (clients registered with --require-par must push either way).
+    pushed_authorization_request_endpoint: issuer + PATHS.pushedAuthorization,
+    require_pushed_authorization_requests: opts.requirePar ?? false,
     // RFC 8414 §2: only while registration is possible (--registration token or open).
     ...(opts.registration ? { registration_endpoint: issuer + PATHS.registration } : {}),
     scopes_supported: [...USER_SCOPES],
@@ -32,8 +36,8 @@ export function discoveryDocument(issuer: string, opts: { registration?: boolean
     // Per client: id_token_signed_response_alg (RS256 unless registered otherwise).
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
     // Each client uses the one method it registered (RFC 7591 §2); these are the methods one may
-    // register. RFC 7523 private_key_jwt (OIDC Core §9); no client_secret_jwt: Alias keeps only
-    // digests of client secrets, and an HMAC cannot be checked against a digest.
+    // register. RFC 7523 private_key_jwt and client_secret_jwt (OIDC Core §9), with the
+    // algorithms of both (asymmetric for keys, HMAC for secrets).
     token_endpoint_auth_methods_supported: [...REGISTRABLE_AUTH_METHODS],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     introspection_endpoint_auth_methods_supported: REGISTRABLE_AUTH_METHODS.filter((m) => m !== 'none'),
@@ -49,6 +53,8 @@ export function discoveryDocument(issuer: string, opts: { registration?: boolean
     // OIDC Core §5.5: acted on for id_token.acr (essential), docs/mfa.md.
     claims_parameter_supported: true,
     request_parameter_supported: false,
+    // OIDC Discovery: request_uri of request objects fetched by Alias (never); the request_uri
+    // of a pushed request (RFC 9126 §4) works whatever this says.
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
     backchannel_logout_supported: true,
@@ -59,7 +65,7 @@ export function discoveryDocument(issuer: string, opts: { registration?: boolean
 }
 
 export function discoveryEndpoints(app: FastifyInstance, s: Services) {
-  const doc = discoveryDocument(s.config.issuer, { registration: s.config.registration !== 'closed' });
+  const doc = discoveryDocument(s.config.issuer, { registration: s.config.registration !== 'closed', requirePar: s.config.requirePar });
   for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
     app.get(path, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');

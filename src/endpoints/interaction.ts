@@ -111,8 +111,14 @@ export function interactionEndpoints(app: FastifyInstance, s: Services, page: Pa
         action: action(interaction, 'select'), csrf, email: account?.email ?? '' });
     }
     allowClientLogo(reply, req.client.logoUri);
+    // RFC 8707: a resource's scopes are offered with the API's registered name.
+    const resourceNames = new Map<string, string>();
+    for (const uri of req.resources) {
+      const r = await s.store.resources.get(uri);
+      if (r) resourceNames.set(uri, r.name);
+    }
     return renderPage(reply, 'consent', {
-      ...consentView(req.client, req.scopes, req.channels), email: account?.email ?? '',
+      ...consentView(req.client, req.scopes, req.channels, resourceNames), email: account?.email ?? '',
       action: action(interaction, 'consent'), csrf,
     });
   }

@@ -31,6 +31,8 @@ export function introspectionEndpoint(app: FastifyInstance, s: Services) {
       ...(found.scopes.includes('contact') ? { channels: formatList(found.channels) } : {}),
       client_id: r.clientId,
       ...(found.grant ? { sub: found.grant.sub } : {}),
+      // RFC 7662 §2.2 aud: the resource (RFC 8707) an access token is for.
+      ...(found.kind === 'access_token' && found.rec.resource ? { aud: found.rec.resource } : {}),
       // RFC 9449 §6.2: a bound access token is a DPoP token, with its key's thumbprint.
       token_type: found.kind === 'access_token' ? (r.dpopJkt ? 'DPoP' : 'Bearer') : 'refresh_token',
       ...(r.dpopJkt ? { cnf: { jkt: r.dpopJkt } } : {}),

@@ -12,6 +12,7 @@ import { activeUserToken } from '../tokens/lookup.js';
 import { parseIdempotencyKey, parseMessage, type SendAuth } from '../relay/relay.js';
 import type { Client } from '../store/types.js';
 import { PATHS } from '../http/paths.js';
+import { relayResourceMetadata, resourceMetadataParam } from '../http/resource_metadata.js';
 import { checkSenderConstraint, dpopError, readAuthorization } from '../http/sender_constrained.js';
 
 function jsonBody(request: FastifyRequest): unknown {
@@ -24,11 +25,13 @@ function jsonBody(request: FastifyRequest): unknown {
 
 export function messagesEndpoint(app: FastifyInstance, s: Services) {
   const url = s.config.issuer + PATHS.messages;
+  // RFC 9728 §5.1: every challenge of this resource names its metadata.
+  const metadata = relayResourceMetadata(s.config.issuer).url;
   app.post(PATHS.messages, async (request: FastifyRequest, reply: FastifyReply) => {
     noStore(reply);
     const authorization = request.headers.authorization;
     if (authorization === undefined) {
-      reply.header('www-authenticate', 'Bearer realm="alias", Basic realm="alias"');
+      reply.header('www-authenticate', `Bearer realm="alias", ${resourceMetadataParam(metadata)}, Basic realm="alias"`);
       throw new OAuthError('invalid_request',
         'authentication is required: a user access token (Bearer) or client authentication (client_secret_basic)', { status: 401 });
     }
@@ -40,14 +43,14 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
     presented = readAuthorization(authorization);
     if (presented) {
       const token = presented.token;
-      if (!token) return bearerError(reply, 'invalid_request', 'malformed Authorization header');
+      if (!token) return bearerError(reply, 'invalid_request', 'malformed Authorization header', metadata);
       const active = await activeUserToken(s, token);
       const owner = active && await s.clients.get(active.token.clientId);
       if (!active || !owner) {
         const why = 'the access token is invalid, expired or revoked';
-        return presented.scheme === 'DPoP' ? dpopError(reply, 'invalid_token', why) : bearerError(reply, 'invalid_token', why);
+        return presented.scheme === 'DPoP' ? dpopError(reply, 'invalid_token', why, {}, metadata) : bearerError(reply, 'invalid_token', why, metadata);
       }
-      if (!(await checkSenderConstraint(s, request, reply, { scheme: presented.scheme, token }, active.token, url))) return reply;
+      if (!(await checkSenderConstraint(s, request, reply, { scheme: presented.scheme, token }, active.token, url, metadata))) return reply;
       client = owner;
       auth = { kind: 'token', grant: active.grant, scopes: active.scopes, channels: active.channels };
     } else {
@@ -66,8 +69,8 @@ export function messagesEndpoint(app: FastifyInstance, s: Services) {
     } catch (err) {
       // RFC 6750 §3.1: a token that lacks the rights gets insufficient_scope in WWW-Authenticate.
       if (err instanceof OAuthError && err.error === 'insufficient_scope' && auth.kind === 'token') {
-        if (presented?.scheme === 'DPoP') return dpopError(reply, 'insufficient_scope', err.description);
-        return bearerError(reply, 'insufficient_scope', err.description);
+        if (presented?.scheme === 'DPoP') return dpopError(reply, 'insufficient_scope', err.description, {}, metadata);
+        return bearerError(reply, 'insufficient_scope', err.description, metadata);
       }
       throw err;
     }

@@ -7,10 +7,12 @@ import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import type { AuthorizationCode } from '../store/types.js';
 import { auditIssued, revokeReusedFamily } from './audit.js';
+import { readTokenResource } from '../oauth/resource.js';
+import { grantedResource } from './resource.js';
 
 export const authorizationCode: GrantHandler = {
   grantType: 'authorization_code',
-  params: ['code', 'redirect_uri', 'code_verifier'],
+  params: ['code', 'redirect_uri', 'code_verifier', 'resource'],
   confidentialOnly: false,
   // RFC 6749 §4.1.1: the code comes back to a registered redirect URI.
   needsRedirectUri: true,
@@ -21,6 +23,7 @@ export const authorizationCode: GrantHandler = {
     // which Alias always requires (OIDC Core §3.1.2.1).
     const redirectUri = required(params, 'redirect_uri');
     const verifier = single(params, 'code_verifier');
+    const requestedResource = readTokenResource(params);
     const codeDigest = digest(code);
     const now = s.now();
 
@@ -35,11 +38,13 @@ export const authorizationCode: GrantHandler = {
       if (rec.dpopJkt && rec.dpopJkt !== ctx.dpopJkt) throw invalidGrant('the DPoP proof key does not match the dpop_jkt of the authorization request');
       const grant = await tx.grants.getById(rec.grantId);
       if (!grant) throw invalidGrant('the user revoked this application');
+      // RFC 8707 §2.2: the access token is for one of the resources the code was granted for.
+      const resource = await grantedResource(tx, requestedResource, rec.resources ?? []);
       // Rights the user revoked since the code was issued are gone.
       const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId, scopes: intersect(rec.scopes, grant.scopes),
         channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, amr: rec.amr, nonce: rec.nonce,
-        dpopJkt: ctx.dpopJkt,
+        dpopJkt: ctx.dpopJkt, resource, resources: rec.resources,
       });
       await auditIssued(ctx, tx, 'authorization_code', grant.sub);
       return minted;

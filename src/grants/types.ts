@@ -5,6 +5,7 @@ import type { TokenIssuer } from '../tokens/issuer.js';
 import type { Audit } from '../audit/audit.js';
 import type { Accounts } from '../accounts/users.js';
 import type { Consent } from '../consent/grants.js';
+import type { KeyService } from '../tokens/keys.js';
 
 /**
  * What grant handlers may use, and nothing more. Built once when the token endpoint is
@@ -19,6 +20,11 @@ export interface GrantServices {
   accounts: Pick<Accounts, 'login'>;
   /** The password grant: typing the password into the client is the user's consent. */
   consent: Pick<Consent, 'record'>;
+  /** RFC 9068: client-credentials JWT access tokens are signed with the ID token keys, by this issuer. */
+  keys: KeyService;
+  issuer: string;
+  /** The refresh grant: how long a retry after a lost answer may use the old token (ms; 0: never). */
+  refreshReuseGraceMs: number;
 }
 
 export interface GrantContext {

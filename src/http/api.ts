@@ -23,15 +23,16 @@ export function formBody(request: FastifyRequest): Record<string, unknown> {
 /**
  * The common start of every client-authenticated form endpoint (token, introspection,
  * revocation, device authorization): no-store, a form body, client authentication
- * (RFC 6749 §2.3), then no repeated parameters (RFC 6749 §3.2).
+ * (RFC 6749 §2.3), then no repeated parameters (RFC 6749 §3.2) but the `repeatable` ones
+ * (RFC 8707 §2.2 `resource`, which the grant reads).
  */
 export async function clientForm(s: Services, request: FastifyRequest, reply: FastifyReply,
-  opts: { confidentialOnly?: string } = {}): Promise<{ client: Client; body: Record<string, unknown> }> {
+  opts: { confidentialOnly?: string; repeatable?: readonly string[] } = {}): Promise<{ client: Client; body: Record<string, unknown> }> {
   noStore(reply);
   const body = formBody(request);
   const client = await s.clients.authenticate(readClientCredentials(request.headers.authorization, body), request.ip);
   if (opts.confidentialOnly && client.isPublic) throw new OAuthError('invalid_client', opts.confidentialOnly, { status: 401 });
-  const dupes = repeated(body);
+  const dupes = repeated(body).filter((n) => !opts.repeatable?.includes(n));
   if (dupes.length) throw new OAuthError('invalid_request', `parameter '${dupes[0]}' is repeated`);
   return { client, body };
 }

@@ -39,6 +39,8 @@ import { passkeyEndpoints } from '../endpoints/passkeys.js';
 import { passkeyAccountEndpoints } from '../endpoints/passkey_accounts.js';
 import { IMMUTABLE, passkeyAssets } from './assets.js';
 import { registrationEndpoints } from '../endpoints/registration.js';
+import { parEndpoint } from '../endpoints/par.js';
+import { protectedResourceMetadataEndpoints } from '../endpoints/protected_resource_metadata.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -130,5 +132,7 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
   passkeyEndpoints(app, s, page);
   passkeyAccountEndpoints(app, s, page);
   registrationEndpoints(app, s);
+  parEndpoint(app, s);
+  protectedResourceMetadataEndpoints(app, s);
   return app;
 }

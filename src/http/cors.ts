@@ -1,19 +1,24 @@
-// CORS for single-page apps: discovery and JWKS are public; token, userinfo and
-// revocation answer the origins of registered redirect URIs.
+// CORS for single-page apps: discovery, JWKS and the relay API's resource metadata
+// (RFC 9728) are public; token, userinfo, revocation and pushed authorization requests
+// (RFC 9126, a public client pushes from the browser) answer the origins of registered
+// redirect URIs.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
+import { PATHS } from './paths.js';
+import { relayResourceMetadata } from './resource_metadata.js';
 
 const PUBLIC = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/oauth2/jwks'];
-const CREDENTIALED = ['/api/oauth2/token', '/api/oauth2/userinfo', '/api/oauth2/revoke'];
+const CREDENTIALED = ['/api/oauth2/token', '/api/oauth2/userinfo', '/api/oauth2/revoke', PATHS.pushedAuthorization];
 
 const pathOf = (url: string) => url.split('?')[0]!;
 
 export function installCors(app: FastifyInstance, s: Services) {
+  const everyone = [...PUBLIC, relayResourceMetadata(s.config.issuer).route];
   async function allowed(request: FastifyRequest): Promise<string | undefined> {
     const origin = request.headers.origin;
     if (typeof origin !== 'string' || origin.length > 512) return undefined;
     const path = pathOf(request.url);
-    if (PUBLIC.includes(path)) return '*';
+    if (everyone.includes(path)) return '*';
     if (CREDENTIALED.includes(path) && (await s.store.clients.hasOrigin(origin))) return origin;
     return undefined;
   }

@@ -10,6 +10,8 @@ export const PATHS = {
   introspection: '/api/oauth2/introspect',
   revocation: '/api/oauth2/revoke',
   deviceAuthorization: '/api/oauth2/device_authorization',
+  /** RFC 9126 §2. */
+  pushedAuthorization: '/api/oauth2/par',
   endSession: '/oauth2/logout',
   messages: '/api/v1/messages',
   /** RFC 7591 §3; RFC 7592 management at `${registration}/CLIENT_ID`. */

@@ -20,10 +20,15 @@ export function readAuthorization(header: string): { scheme: TokenScheme; token?
   return { scheme, token: token && TOKEN68.test(token) ? token : undefined };
 }
 
-/** RFC 9449 §7.1: the DPoP challenge, with the error and the algorithms Alias accepts. */
-export function dpopError(reply: FastifyReply, error: string, description: string, headers: Record<string, string> = {}) {
+/**
+ * RFC 9449 §7.1: the DPoP challenge, with the error and the algorithms Alias accepts;
+ * `resourceMetadata`: the resource's RFC 9728 metadata URL (§5.1 resource_metadata).
+ */
+export function dpopError(reply: FastifyReply, error: string, description: string, headers: Record<string, string> = {},
+  resourceMetadata?: string) {
+  const metadata = resourceMetadata ? `, resource_metadata="${resourceMetadata}"` : '';
   reply.code(error === 'insufficient_scope' ? 403 : 401)
-    .header('www-authenticate', `DPoP realm="alias", error="${error}", error_description="${description}", algs="${DPOP_SIGNING_ALGS.join(' ')}"`)
+    .header('www-authenticate', `DPoP realm="alias", error="${error}", error_description="${description}", algs="${DPOP_SIGNING_ALGS.join(' ')}"${metadata}`)
     .header('cache-control', 'no-store').headers(headers);
   return reply.send({ error, error_description: description });
 }
@@ -34,9 +39,9 @@ export function dpopError(reply: FastifyReply, error: string, description: strin
  * thenable, so an async function cannot hand it back.)
  */
 export async function checkSenderConstraint(s: Pick<Services, 'dpop'>, request: FastifyRequest, reply: FastifyReply,
-  presented: { scheme: TokenScheme; token: string }, rec: AccessToken, url: string): Promise<boolean> {
+  presented: { scheme: TokenScheme; token: string }, rec: AccessToken, url: string, resourceMetadata?: string): Promise<boolean> {
   const refuse = (error: string, description: string, headers?: Record<string, string>) => {
-    void dpopError(reply, error, description, headers);
+    void dpopError(reply, error, description, headers, resourceMetadata);
     return false;
   };
   if (!rec.dpopJkt) {

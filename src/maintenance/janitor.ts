@@ -1,6 +1,7 @@
 // The periodic clean-up run by `serve`: deletes rows nothing will read again (expired
 // interactions, sessions, device codes, codes and tokens once reuse detection no longer
-// needs them, ended throttle windows, settled logout deliveries, expired WebAuthn challenges) and audit events older
+// needs them, ended throttle windows, settled logout deliveries, expired WebAuthn challenges
+// and pushed authorization requests) and audit events older
 // than the retention (ALIAS_AUDIT_RETENTION_DAYS). Every delete is a bounded batch and a
 // run does a bounded number of them, so it never holds a lock for long; any number of
 // nodes may run it at once (store.ts PurgeRepo).
@@ -18,7 +19,8 @@ export const LONGEST_WINDOW_MS = Math.max(...Object.values(POLICIES).map((p) => 
 
 // Tokens before codes: a code goes only when no token of its family is left.
 const ORDER: PurgeKind[] = ['interactions', 'sessions', 'device_codes', 'access_tokens', 'refresh_tokens',
-  'authorization_codes', 'throttles', 'logout_deliveries', 'webauthn_challenges', 'jwt_replays'];
+  'authorization_codes', 'throttles', 'logout_deliveries', 'webauthn_challenges', 'jwt_replays',
+  'pushed_authorization_requests'];
 
 export interface JanitorOptions {
   store: Store;
@@ -52,6 +54,7 @@ export function cutoffs(now: number, auditRetentionDays: number): Record<PurgeKi
     logout_deliveries: now - SETTLED_QUEUE_MS,
     webauthn_challenges: expired,
     jwt_replays: expired,
+    pushed_authorization_requests: expired,
     audit_events: now - auditRetentionDays * DAY_MS,
   };
 }

@@ -4,12 +4,11 @@ import type { TokenEndpointAuthMethod } from './client_auth.js';
 
 /**
  * The methods a client may be registered with; `none` is the public clients' method.
- * RFC 7523 private_key_jwt is verified by clients/assertion.ts. client_secret_jwt is not
- * offered: Alias keeps only digests of client secrets, and an HMAC cannot be checked
- * against a digest.
+ * RFC 7523 private_key_jwt and client_secret_jwt are verified by clients/assertion.ts
+ * (client_secret_jwt with the secret kept sealed for it: clients/sealed_secret.ts).
  */
 export const REGISTRABLE_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
-  'client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none',
+  'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none',
 ];
 
 export function isRegistrableAuthMethod(value: string): value is TokenEndpointAuthMethod {

@@ -22,6 +22,8 @@ export type OAuthErrorCode =
   | 'unmet_authentication_requirements'
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  /** OIDC Core §3.1.2.6: the request_uri is unknown, expired or used (RFC 9126 §4). */
+  | 'invalid_request_uri'
   | 'registration_not_supported'
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
@@ -33,7 +35,9 @@ export type OAuthErrorCode =
   | 'too_many_requests'
   // RFC 9449 §5, §7.1, §8.
   | 'invalid_dpop_proof'
-  | 'use_dpop_nonce';
+  | 'use_dpop_nonce'
+  // RFC 8707 §2: a resource that is unknown, malformed or not granted.
+  | 'invalid_target';
 
 const defaultStatus: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,

@@ -9,6 +9,9 @@ export interface ClientsTable {
   /** Digest of the previous secret while a rotation overlap lasts. */
   previous_secret_digest: string | null;
   previous_secret_expires_at: number | null;
+  /** client_secret_jwt only: the secret sealed with ALIAS_SECRET (migration 020), and the previous one during an overlap. */
+  secret_sealed: string | null;
+  previous_secret_sealed: string | null;
   is_public: number;
   redirect_uris: string;
   post_logout_redirect_uris: string;
@@ -108,6 +111,8 @@ export interface AuthorizationCodesTable {
   consumed_at: number | null;
   /** Migration 015: RFC 9449 §10 dpop_jkt. */
   dpop_jkt: string | null;
+  /** Migration 017: RFC 8707 resources granted (JSON list). */
+  resources: string | null;
 }
 
 export interface AccessTokensTable {
@@ -123,6 +128,8 @@ export interface AccessTokensTable {
   revoked_at: number | null;
   /** Migration 015: RFC 9449 §6 cnf.jkt. */
   dpop_jkt: string | null;
+  /** Migration 017: RFC 8707 the resource (audience) the token is for. */
+  resource: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -140,6 +147,23 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
   /** Migration 015: RFC 9449 §5, public clients' refresh tokens. */
   dpop_jkt: string | null;
+  /** Migration 017: RFC 8707 resources granted (JSON list). */
+  resources: string | null;
+  /** Migration 018: digests of the refresh and access token this token's rotation issued. */
+  next_digest: string | null;
+  next_access_digest: string | null;
+  /** Migration 018: when the one grace-window retry of this (rotated) token was answered. */
+  retried_at: number | null;
+}
+
+/** Migration 017: resource servers (RFC 8707) registered by the operator. */
+export interface ResourcesTable {
+  uri: string;
+  name: string;
+  scopes: string;
+  token_format: string;
+  ttl: number;
+  created_at: number;
 }
 
 /** Migration 015: single-use JWT ids (RFC 7523 §3 item 7, RFC 9449 §11.1). */
@@ -156,6 +180,8 @@ export interface SigningKeysTable {
   status: string;
   created_at: number;
   retired_at: number | null;
+  /** Null only for a key inserted by a node from before migration 019 (rolling upgrade). */
+  activates_at: number | null;
 }
 
 export interface SettingsTable {
@@ -262,6 +288,17 @@ export interface Database {
   jwt_replays: JwtReplaysTable;
   registration_tokens: RegistrationTokensTable;
   client_registrations: ClientRegistrationsTable;
+  resources: ResourcesTable;
+  pushed_authorization_requests: PushedAuthorizationRequestsTable;
+}
+
+/** RFC 9126 pushed authorization requests (migration 016): `params` is a JSON object of strings. */
+export interface PushedAuthorizationRequestsTable {
+  digest: string;
+  client_id: string;
+  params: string;
+  created_at: number;
+  expires_at: number;
 }
 
 /** RFC 7591 §3 initial access tokens (migration 014). */

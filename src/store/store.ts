@@ -4,7 +4,7 @@
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, DeviceCode, Grant, Interaction, LogoutDelivery, Message,
   RefreshToken, Session, SigningKeyRecord, Throttle, User, LinkPurpose, LinkToken, OutboxMail, TotpFactor,
-  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration,
+  Passkey, WebauthnChallenge, WebauthnPurpose, RegistrationToken, ClientRegistration, Resource, PushedRequest,
 } from './types.js';
 
 export interface DeviceCodeRepo {
@@ -160,6 +160,19 @@ export interface RefreshTokenRepo {
    */
   rotate(digest: string, now: number): Promise<RefreshToken | undefined>;
   revoke(digest: string, now: number): Promise<void>;
+  /** Records what the rotation of a token issued (its successor and that answer's access token). */
+  link(digest: string, next: { refresh: string; access: string }): Promise<void>;
+  /**
+   * The one retry of a rotated token inside the grace window: marks it retried if it was
+   * rotated at or after `rotatedSince`, is not revoked and was never retried; returns it,
+   * or undefined. Exactly one concurrent caller gets it (docs/security.md).
+   */
+  claimRetry(digest: string, now: number, rotatedSince: number): Promise<RefreshToken | undefined>;
+  /**
+   * Takes back an answer nobody used: marks the token rotated (spent, so a later use is a
+   * reuse) if it is still current; returns it, or undefined when it was used or revoked.
+   */
+  supersede(digest: string, now: number): Promise<RefreshToken | undefined>;
 }
 
 export interface FamilyRepo {
@@ -242,10 +255,23 @@ export interface AuditRepo {
  * - throttles: window started and any block ended before `before`;
  * - logout_deliveries: delivered or failed, queued before `before`;
  * - webauthn_challenges: expired before `before` (used ones are gone already);
- * - jwt_replays: expired before `before` (the JWT they name is refused by its exp by then).
+ * - jwt_replays: expired before `before` (the JWT they name is refused by its exp by then);
+ * - pushed_authorization_requests: expired before `before` (taken ones are gone already).
  */
 export type PurgeKind = 'interactions' | 'sessions' | 'device_codes' | 'access_tokens' | 'refresh_tokens'
-  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges' | 'jwt_replays';
+  | 'authorization_codes' | 'throttles' | 'logout_deliveries' | 'webauthn_challenges' | 'jwt_replays'
+  | 'pushed_authorization_requests';
+
+/** RFC 9126 pushed authorization requests, found by the digest of their request_uri. */
+export interface PushedRequestRepo {
+  insert(request: PushedRequest): Promise<void>;
+  /**
+   * Deletes and returns the request when it exists, was pushed by `clientId` and is
+   * unexpired at `now`, in one statement (of any number of concurrent takes, one wins:
+   * RFC 9126 §4, one-time use). Otherwise nothing changes and undefined comes back.
+   */
+  take(digest: string, clientId: string, now: number): Promise<PushedRequest | undefined>;
+}
 
 /**
  * Single-use JWT ids (RFC 7523 §3 item 7 client assertions, RFC 9449 §11.1 DPoP proofs),
@@ -290,9 +316,11 @@ export interface Store {
   audit: AuditRepo;
   registrationTokens: RegistrationTokenRepo;
   clientRegistrations: ClientRegistrationRepo;
+  resources: ResourceRepo;
   /** Expired-row cleanup (src/maintenance/janitor.ts). */
   expired: PurgeRepo;
   jwtReplays: JwtReplayRepo;
+  pushedRequests: PushedRequestRepo;
   /**
    * Runs `fn` in one transaction; nested calls join the outer one. When PostgreSQL aborts
    * the transaction for a deadlock or a serialization failure, `fn` runs again (at most
@@ -405,4 +433,18 @@ export interface ClientRegistrationRepo {
   insert(registration: ClientRegistration): Promise<void>;
   /** Gone with its client (cascade). */
   get(clientId: string): Promise<ClientRegistration | undefined>;
+}
+
+/**
+ * Resource servers (RFC 8707) registered by the operator. Deleting one leaves tokens
+ * already issued for it to expire; no new token names it (its URI is unknown then).
+ */
+export interface ResourceRepo {
+  /** A URI already registered → UniqueViolation. */
+  insert(resource: Resource): Promise<void>;
+  get(uri: string): Promise<Resource | undefined>;
+  /** Oldest first. */
+  list(): Promise<Resource[]>;
+  /** False when there was none. */
+  delete(uri: string): Promise<boolean>;
 }

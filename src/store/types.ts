@@ -15,6 +15,13 @@ export interface Client {
   secretDigest: string | null;
   previousSecretDigest: string | null;
   previousSecretExpiresAt: number | null;
+  /**
+   * client_secret_jwt only (RFC 7523 §2.2): the secret itself, sealed (crypto/secrets.ts),
+   * since an HMAC assertion cannot be checked against a digest; and the previous one while
+   * a rotation overlap lasts. Null for every other client.
+   */
+  secretSealed: string | null;
+  previousSecretSealed: string | null;
   isPublic: boolean;
   redirectUris: string[];
   postLogoutRedirectUris: string[];
@@ -116,6 +123,8 @@ export interface AuthorizationCode {
   consumedAt: number | null;
   /** RFC 9449 §10: the thumbprint of the key the client named with dpop_jkt. */
   dpopJkt?: string | null;
+  /** RFC 8707 §2.2: the resources the user granted; a token request picks one. */
+  resources?: string[];
 }
 
 export interface AccessToken {
@@ -131,6 +140,8 @@ export interface AccessToken {
   revokedAt: number | null;
   /** RFC 9449 §6: the JWK thumbprint (RFC 7638) the token is bound to; null for Bearer tokens. */
   dpopJkt?: string | null;
+  /** RFC 8707: the one resource (audience) the token is for; absent for Alias's own APIs. */
+  resource?: string | null;
 }
 
 export interface RefreshToken {
@@ -148,6 +159,27 @@ export interface RefreshToken {
   revokedAt: number | null;
   /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key. */
   dpopJkt?: string | null;
+  /** RFC 8707 §2.2: the resources the code granted; each refresh picks one. */
+  resources?: string[];
+  /** Digests of the refresh and access token the rotation of this token issued (set once rotated). */
+  nextDigest?: string | null;
+  nextAccessDigest?: string | null;
+  /** When the one retry of this rotated token inside the grace window was answered. */
+  retriedAt?: number | null;
+}
+
+/** A resource server (API) registered by the operator (RFC 8707): `aliasid resource create`. */
+export interface Resource {
+  /** RFC 8707 §2: absolute URI, no fragment; the `aud` of its access tokens. */
+  uri: string;
+  name: string;
+  /** The scope names the API understands; offered on the consent page with its name. */
+  scopes: string[];
+  /** 'opaque' (default) or 'jwt' (RFC 9068). */
+  tokenFormat: 'opaque' | 'jwt';
+  /** Access token lifetime, seconds. */
+  ttlS: number;
+  createdAt: number;
 }
 
 export interface SigningKeyRecord {
@@ -159,6 +191,8 @@ export interface SigningKeyRecord {
   status: 'active' | 'retired';
   createdAt: number;
   retiredAt: number | null;
+  /** From then on it signs; published in JWKS from `createdAt`. */
+  activatesAt: number;
 }
 
 export interface Throttle {
@@ -234,7 +268,8 @@ export type AuditEventType =
   | 'signup' | 'email.verified'
   | 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes.renewed' | 'mfa.recovery_code.used' | 'mfa.verified'
   | 'passkey.added' | 'passkey.removed' | 'passkey.clone_warning'
-  | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created';
+  | 'client.registered' | 'client.registration_updated' | 'client.registration_deleted' | 'admin.registration_token.created'
+  | 'admin.resource.created' | 'admin.resource.deleted';
 
 export interface AuditEvent {
   id: string;
@@ -332,6 +367,17 @@ export interface WebauthnChallenge {
 }
 
 /** An initial access token (RFC 7591 §3): `aliasid registration-token create`. */
+/** RFC 9126: an authorization request pushed by a client, validated, waiting for its request_uri. */
+export interface PushedRequest {
+  /** Digest of the request_uri. */
+  digest: string;
+  clientId: string;
+  /** The validated request in its canonical parameter form (authorize/park.ts). */
+  params: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface RegistrationToken {
   digest: string;
   /** Registrations it may still make. */

@@ -2,8 +2,10 @@
 // (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 import { randomHex } from '../crypto/random.js';
 import type { Store } from '../store/store.js';
-import type { Client, Grant } from '../store/types.js';
+import type { Client, Grant, Resource } from '../store/types.js';
 import { META_CHANNEL, formatList } from '../oauth/scopes.js';
+import { scopesOf, withoutResourceScopes } from '../oauth/resource.js';
+import { jtiDigest, signJwtAccessToken, type JwtAccessTokenInput } from './jwt_access_token.js';
 import { digest, mintKeyed } from './opaque.js';
 import { signIdToken, type IdTokenInput } from './id_token.js';
 import type { KeyService } from './keys.js';
@@ -44,12 +46,21 @@ export interface UserTokenRequest {
   idToken?: boolean;
   /** RFC 9449: the thumbprint of the DPoP key the access token is bound to. */
   dpopJkt?: string;
+  /**
+   * RFC 8707: the resource the access token is for (its audience): it carries only that
+   * resource's scopes. Without one, it carries the user scopes (Alias's own APIs).
+   */
+  resource?: Resource;
+  /** RFC 8707 §2.2: every resource granted, kept by the new refresh token. */
+  resources?: string[];
 }
 
-/** Tokens stored in a transaction, with the ID token still to sign. */
+/** Tokens stored in a transaction, with the ID token (and a JWT access token) still to sign. */
 export interface MintedTokens {
   body: TokenResponse;
   idToken?: IdTokenInput;
+  /** RFC 9068: signed in `complete`, after the commit (the row is keyed by its jti). */
+  jwtAccessToken?: JwtAccessTokenInput;
 }
 
 export interface TokenIssuer {
@@ -79,20 +90,32 @@ export function createTokenIssuer(deps: {
     refreshAllowed,
     async forUser(tx, req) {
       const t = deps.now();
-      const channels = req.scopes.includes('contact') ? req.channels.filter((c) => c !== META_CHANNEL) : [];
+      const resource = req.resource;
+      // RFC 8707 §2.2: a resource's token carries that resource's scopes only; a token
+      // for Alias's own APIs carries no resource's scopes.
+      const atScopes = resource ? scopesOf(req.scopes, resource.uri) : withoutResourceScopes(req.scopes);
+      const channels = !resource && req.scopes.includes('contact') ? req.channels.filter((c) => c !== META_CHANNEL) : [];
+      const ttlS = resource ? resource.ttlS : ACCESS_TOKEN_TTL_S;
+      const expiresAt = t + ttlS * 1000;
+      const jwt = resource?.tokenFormat === 'jwt';
       const accessToken = mintKeyed();
       await tx.accessTokens.insert({
-        digest: digest(accessToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
-        familyId: req.familyId, scopes: req.scopes, channels, createdAt: t,
-        expiresAt: t + ACCESS_TOKEN_TTL_S * 1000, revokedAt: null, ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}),
+        digest: jwt ? jtiDigest(accessToken) : digest(accessToken), clientId: req.client.id, userId: req.grant.userId,
+        grantId: req.grant.id, familyId: req.familyId, scopes: atScopes, channels, createdAt: t, expiresAt,
+        revokedAt: null, ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}), ...(resource ? { resource: resource.uri } : {}),
       });
       const body: TokenResponse = {
         access_token: accessToken,
         token_type: req.dpopJkt ? 'DPoP' : 'Bearer',
-        expires_in: ACCESS_TOKEN_TTL_S,
-        scope: formatList(req.scopes),
+        expires_in: ttlS,
+        scope: formatList(atScopes),
       };
-      if (req.scopes.includes('contact')) body.channels = formatList(channels);
+      if (!resource && req.scopes.includes('contact')) body.channels = formatList(channels);
+      const jwtAccessToken: JwtAccessTokenInput | undefined = jwt ? {
+        alg: req.client.idTokenSignedResponseAlg, issuer: deps.issuer, audience: resource.uri, sub: req.grant.sub,
+        clientId: req.client.id, jti: accessToken, scopes: atScopes, issuedAt: t, expiresAt, authTime: req.authTime,
+        amr: req.amr, ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}),
+      } : undefined;
       const refreshScopes = req.refreshScopes ?? req.scopes;
       if (refreshAllowed(req.client, refreshScopes)) {
         const refreshToken = mintKeyed();
@@ -102,6 +125,7 @@ export function createTokenIssuer(deps: {
           channels: refreshScopes.includes('contact') ? (req.refreshChannels ?? req.channels).filter((c) => c !== META_CHANNEL) : [],
           authTime: req.authTime, createdAt: t, expiresAt: t + REFRESH_TOKEN_TTL_S * 1000, rotatedAt: null,
           revokedAt: null,
+          ...(req.resources?.length ? { resources: req.resources } : {}),
           // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a
           // confidential client's is not (it authenticates at every refresh).
           ...(req.dpopJkt && req.client.isPublic ? { dpopJkt: req.dpopJkt } : {}),
@@ -126,9 +150,15 @@ export function createTokenIssuer(deps: {
       }
       // "Last used" is shown by the minute; skip the write when it is already that fresh.
       if (req.grant.lastUsedAt === null || t - req.grant.lastUsedAt >= 60_000) await tx.grants.touch(req.grant.id, t);
-      return { body, idToken };
+      return { body, idToken, jwtAccessToken };
     },
-    async complete({ body, idToken }) {
+    async complete({ body, idToken, jwtAccessToken }) {
+      if (jwtAccessToken) {
+        const jwt = await signJwtAccessToken(deps.keys, jwtAccessToken);
+        body = { ...body, access_token: jwt };
+        // OIDC Core §3.1.3.6: at_hash is of the access token as the client receives it.
+        if (idToken) idToken = { ...idToken, accessToken: jwt };
+      }
       return idToken ? { ...body, id_token: await signIdToken(deps.keys, idToken) } : body;
     },
   };

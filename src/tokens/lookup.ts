@@ -5,6 +5,8 @@ import type { Store } from '../store/store.js';
 import type { AccessToken, Grant, RefreshToken } from '../store/types.js';
 import { intersect } from '../oauth/scopes.js';
 import { digest } from './opaque.js';
+import { accessTokenDigest } from './jwt_access_token.js';
+import { qualify } from '../oauth/resource.js';
 
 export type FoundToken =
   | { kind: 'access_token'; rec: AccessToken; active: boolean; grant?: Grant; scopes: string[]; channels: string[] }
@@ -19,16 +21,17 @@ export interface LookupDeps {
 export async function findToken(s: LookupDeps, token: string, hint?: string): Promise<FoundToken | undefined> {
   const d = digest(token);
   const now = s.now();
+  const atDigest = accessTokenDigest(token);
   // RFC 7009 §2.1 / RFC 7662 §2.1: the hint only orders the search.
   const order: FoundToken['kind'][] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
   for (const kind of order) {
     if (kind === 'access_token') {
-      const found = await s.store.accessTokens.getWithGrant(d);
+      const found = await s.store.accessTokens.getWithGrant(atDigest);
       if (!found) continue;
       const { token: rec, grant } = found;
       const live = rec.revokedAt === null && rec.expiresAt > now && (rec.grantId === null || grant !== undefined);
       return { kind, rec, active: live, grant,
-        scopes: grant ? intersect(rec.scopes, grant.scopes) : rec.scopes,
+        scopes: liveScopes(rec, grant),
         channels: grant ? intersect(rec.channels, grant.channels) : rec.channels };
     }
     const rec = await s.store.refreshTokens.get(d);
@@ -42,6 +45,16 @@ export async function findToken(s: LookupDeps, token: string, hint?: string): Pr
   return undefined;
 }
 
+/**
+ * The access token's scopes the user still grants. A resource's token carries the names
+ * of that resource's scopes, which the grant keeps qualified by the resource's URI.
+ */
+function liveScopes(rec: AccessToken, grant: Grant | undefined): string[] {
+  if (!grant) return rec.scopes;
+  const resource = rec.resource;
+  return resource ? rec.scopes.filter((x) => grant.scopes.includes(qualify(resource, x))) : intersect(rec.scopes, grant.scopes);
+}
+
 export interface ActiveUserToken {
   token: AccessToken;
   grant: Grant;
@@ -52,9 +65,11 @@ export interface ActiveUserToken {
 
 /** Looks a user access token up and applies revocations made since it was issued. */
 export async function activeUserToken(s: LookupDeps, token: string): Promise<ActiveUserToken | undefined> {
-  const found = await s.store.accessTokens.getWithGrant(digest(token));
+  const found = await s.store.accessTokens.getWithGrant(accessTokenDigest(token));
   if (!found) return undefined;
   const { token: rec, grant } = found;
+  // RFC 8707: a token for another resource (its audience) is not for Alias's own APIs.
+  if (rec.resource) return undefined;
   if (rec.revokedAt !== null || rec.expiresAt <= s.now() || !rec.grantId || !grant) return undefined;
   return { token: rec, grant, scopes: intersect(rec.scopes, grant.scopes), channels: intersect(rec.channels, grant.channels) };
 }

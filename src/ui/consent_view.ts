@@ -1,6 +1,7 @@
 // The consent page's view model, shared by authorization and device requests.
 import type { Client } from '../store/types.js';
 import { sortScopes } from '../oauth/scopes.js';
+import { unqualify } from '../oauth/resource.js';
 
 const SCOPE_TEXT: Record<string, string> = {
   nickname: 'See your nickname',
@@ -8,7 +9,18 @@ const SCOPE_TEXT: Record<string, string> = {
   offline_access: 'Keep access while you are not using the app',
 };
 
-export function consentView(client: Client, scopes: string[], channels: string[]) {
+/**
+ * A scope's words: a user scope's sentence, or for a resource's scope (`URI#scope`) the
+ * scope with the API's name as the operator registered it (RFC 8707 resources).
+ */
+export function scopeText(name: string, resourceNames: ReadonlyMap<string, string> = new Map()): string {
+  const q = unqualify(name);
+  if (q) return `${q.scope} at ${resourceNames.get(q.resource) ?? q.resource}`;
+  return SCOPE_TEXT[name] ?? name;
+}
+
+export function consentView(client: Client, scopes: string[], channels: string[],
+  resourceNames: ReadonlyMap<string, string> = new Map()) {
   return {
     title: `Allow ${client.name}`,
     clientName: client.name,
@@ -24,7 +36,7 @@ export function consentView(client: Client, scopes: string[], channels: string[]
     contactLabel: 'Send you messages through Alias',
     // openid is always included and shown as text, never as a checkbox.
     scopes: sortScopes(scopes.filter((x) => x !== 'openid'))
-      .map((name) => ({ name, description: SCOPE_TEXT[name] ?? name, checked: true })),
+      .map((name) => ({ name, description: scopeText(name, resourceNames), checked: true })),
     channels: channels.map((name) => ({
       name,
       description: client.channels.find((c) => c.name === name)?.description ?? name,

@@ -11,18 +11,18 @@ import { aliasid, json, ok, refused } from '../helpers/cli.js';
 
 const LEAF_OPTIONS: Record<string, string[]> = {
   '': ['serve', 'migrate', 'user', 'client', 'keys'],
-  serve: ['--port', '--host', '--issuer', '--db', '--demo', '--demo-app-port'],
+  serve: ['--port', '--host', '--issuer', '--db', '--demo', '--demo-app-port', '--require-par'],
   migrate: ['--db'],
   'user create': ['--email', '--password', '--nickname', '--json', '--db'],
   'client create': ['--name', '--redirect-uri', '--public', '--grant-type', '--channel', '--scope',
-    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--require-mfa', '--json', '--db'],
+    '--post-logout-redirect-uri', '--id-token-alg', '--dpop-bound-access-tokens', '--require-mfa', '--require-par', '--json', '--db'],
   'client update': ['<id>', '--name', '--channel', '--remove-channel', '--id-token-alg', '--dpop-bound-access-tokens',
-    '--no-dpop-bound-access-tokens', '--require-mfa', '--no-require-mfa', '--json', '--db'],
+    '--no-dpop-bound-access-tokens', '--require-mfa', '--no-require-mfa', '--require-par', '--no-require-par', '--json', '--db'],
   'client list': ['--json', '--db'],
   'client show': ['<id>', '--json', '--db'],
   'client delete': ['<id>', '--db'],
   'client rotate-secret': ['<id>', '--overlap', '--json', '--db'],
-  'keys rotate': ['--db'],
+  'keys rotate': ['--publish-window', '--now', '--db'],
 };
 
 // Every run costs about two seconds of CPU, so each behaviour is run once: what depends
@@ -61,6 +61,15 @@ for (const kind of databaseKinds()) {
     after(async () => {
       await s?.close();
       await db?.cleanup();
+    });
+
+    it('client create --require-par and client update --no-require-par (RFC 9126 §6 require_pushed_authorization_requests)', async () => {
+      const c = json(await run('client', 'create', '--name', 'Pushy', '--redirect-uri', 'https://app.example/cb', '--require-par', '--json'));
+      assert.equal(c.require_pushed_authorization_requests, true);
+      assert.equal((await s.clients.get(c.client_id as string))?.requirePushedAuthorizationRequests, true);
+      const u = json(await run('client', 'update', c.client_id as string, '--no-require-par', '--json'));
+      assert.equal(u.require_pushed_authorization_requests, false);
+      assert.equal((await s.clients.get(c.client_id as string))?.requirePushedAuthorizationRequests, false);
     });
 
     it('user create --json prints the user, who can sign in; a duplicate e-mail is refused', async () => {
@@ -212,13 +221,15 @@ for (const kind of databaseKinds()) {
       assert.equal(plain.require_mfa, false, 'off by default');
     });
 
-    it('keys rotate publishes a new key per algorithm (RS256, ES256) and keeps the previous ones', async () => {
+    it('keys rotate publishes a new key per algorithm (RS256, ES256) and keeps the previous ones; --publish-window and --now', async () => {
       const fresh0 = await openServices();
       const before = (await fresh0.keys.jwks()).keys.map((k) => k.kid as string);
       await fresh0.close();
       const r = ok(await run('keys', 'rotate'));
       const kid = /key (\S+?):?\s/.exec(r.stdout)?.[1];
       assert.ok(kid, `rotate names the new key:\n${r.stdout}`);
+      // Issue 18 item 6: longer than the JWKS cool-downs of jose (30 s) and oauth4webapi (60 s).
+      assert.match(r.stdout, /published now, used for signing in 120 s$/m, 'the default publish window');
       const printed = [...r.stdout.matchAll(/^new signing key (\S+) \((RS256|ES256)\)/gm)].map((m) => ({ kid: m[1]!, alg: m[2]! }));
       assert.deepEqual(printed.map((p) => p.alg), ['RS256', 'ES256'], `one line per algorithm, RS256 first:\n${r.stdout}`);
       assert.equal(printed[0]!.kid, kid);
@@ -243,6 +254,25 @@ for (const kind of databaseKinds()) {
         }
       } finally {
         await fresh.close();
+      }
+
+      // In the same test: --now deletes every other key, which a concurrent test would see.
+      refused(await run('keys', 'rotate', '--publish-window', '3s'), /at least 4s.*--now/);
+      refused(await run('keys', 'rotate', '--publish-window', 'soon'), /--publish-window must be a duration/);
+      refused(await run('keys', 'rotate', '--publish-window', '2d'), /at most 1d/);
+      refused(await run('keys', 'rotate', '--now', '--publish-window', '10s'), /not both/);
+      assert.match(ok(await run('keys', 'rotate', '--publish-window', '10m')).stdout, /used for signing in 600 s$/m);
+      const now = ok(await run('keys', 'rotate', '--now'));
+      const kids = [...now.stdout.matchAll(/^new signing key (\S+) \((?:RS256|ES256)\): signing now/gm)].map((m) => m[1]!);
+      assert.equal(kids.length, 2, now.stdout);
+      const after = await openServices();
+      try {
+        assert.deepEqual((await after.keys.jwks()).keys.map((k) => k.kid as string).sort(), kids.sort(), 'only the new keys are published');
+        for (const alg of ['RS256', 'ES256'] as const) {
+          assert.ok(kids.includes((await after.keys.signingKey(alg)).kid), `${alg}: a new key signs at once`);
+        }
+      } finally {
+        await after.close();
       }
     });
 

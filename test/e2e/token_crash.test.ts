@@ -106,8 +106,9 @@ for (const kind of databaseKinds()) {
         assert.equal(((await res.json()) as { active: boolean }).active, true);
       }
       // The last refresh token answered is stored. A rotation in flight at the kill may
-      // have committed without being answered (then redeeming it again is a reuse, and
-      // revokes the family, by design); otherwise it redeems now.
+      // have committed without being answered (then redeeming it again is the one retry
+      // after a lost answer while ALIAS_REFRESH_REUSE_GRACE lasts, and after it a reuse that
+      // revokes the family, by design: docs/security.md); otherwise it redeems now.
       const last = await s.store.refreshTokens.get(digest(refresh));
       assert.ok(last, 'the last acknowledged refresh token is stored');
       assert.equal(last.revokedAt, null);

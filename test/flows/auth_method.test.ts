@@ -76,9 +76,11 @@ for (const kind of databaseKinds()) {
       assert.equal((await post('/api/oauth2/token', { grant_type: 'client_credentials' }, basic(c.id, secret!))).statusCode, 200);
     });
 
-    it('client_secret_jwt is refused clearly (only secret digests are kept), private_key_jwt needs keys; unknown methods too', async () => {
-      // RFC 7523 §2.2 client_secret_jwt is an HMAC with the plain secret, which Alias never stores.
-      await assert.rejects(client('client_secret_jwt'), /'client_secret_jwt' is not supported: Alias keeps only a digest/);
+    it('client_secret_jwt gets a secret (kept sealed, test/flows/client_secret_jwt.test.ts), private_key_jwt needs keys; unknown methods are refused', async () => {
+      // RFC 7523 §2.2 client_secret_jwt is an HMAC with the secret itself, kept sealed for such clients only.
+      const hmac = await client('client_secret_jwt');
+      assert.equal(hmac.client.tokenEndpointAuthMethod, 'client_secret_jwt');
+      assert.ok(hmac.secret && hmac.client.secretSealed);
       await assert.rejects(client('private_key_jwt'), /jwks/i);
       await assert.rejects(client('tls_client_auth'), /unknown --token-endpoint-auth-method/);
       await assert.rejects(client('none'), /'none' is for public clients/);
@@ -88,8 +90,8 @@ for (const kind of databaseKinds()) {
 
     it('discovery lists exactly the methods a client may register', async () => {
       const doc = (await alias.app.inject('/.well-known/openid-configuration')).json();
-      assert.deepEqual(doc.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
-      assert.deepEqual(doc.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+      assert.deepEqual(doc.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none']);
+      assert.deepEqual(doc.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt']);
     });
 
     it('the relay API takes a client_secret_post client\'s secret over Basic (its body is JSON, not a form)', async () => {

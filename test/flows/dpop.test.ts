@@ -86,11 +86,11 @@ for (const kind of databaseKinds()) {
       return res.headers['dpop-nonce'] as string;
     }
 
-    it('discovery advertises DPoP algorithms and private_key_jwt with its algorithms (RFC 9449 §5.1, RFC 8414 §2)', () => {
+    it('discovery advertises DPoP algorithms, private_key_jwt and client_secret_jwt with their algorithms (RFC 9449 §5.1, RFC 8414 §2)', () => {
       assert.deepEqual(as.dpop_signing_alg_values_supported, ['ES256', 'PS256', 'RS256', 'EdDSA']);
       assert.ok(as.token_endpoint_auth_methods_supported?.includes('private_key_jwt'));
-      assert.ok(!as.token_endpoint_auth_methods_supported?.includes('client_secret_jwt'), 'only what works: secrets are stored as digests');
-      assert.deepEqual(as.token_endpoint_auth_signing_alg_values_supported, ['RS256', 'PS256', 'ES256', 'EdDSA']);
+      assert.ok(as.token_endpoint_auth_methods_supported?.includes('client_secret_jwt'), 'its secret is kept sealed (migration 020)');
+      assert.deepEqual(as.token_endpoint_auth_signing_alg_values_supported, ['RS256', 'PS256', 'ES256', 'EdDSA', 'HS256', 'HS384', 'HS512']);
       assert.ok(as.introspection_endpoint_auth_methods_supported?.includes('private_key_jwt'));
       assert.ok(as.revocation_endpoint_auth_methods_supported?.includes('private_key_jwt'));
     });

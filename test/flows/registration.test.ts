@@ -208,7 +208,7 @@ for (const kind of databaseKinds()) {
         [{ ...META, response_types: ['token'] }, 'invalid_client_metadata'],
         [{ ...META, response_types: ['id_token'] }, 'invalid_client_metadata'],
         [{ ...META, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }, 'invalid_client_metadata'],
-        [{ ...META, token_endpoint_auth_method: 'client_secret_jwt' }, 'invalid_client_metadata'],
+        [{ ...META, token_endpoint_auth_method: 'tls_client_auth' }, 'invalid_client_metadata'],
         [{ ...META, token_endpoint_auth_method: 'none' }, 'invalid_client_metadata'],
         [{ ...META, jwks: { keys: [privateJwk] } }, 'invalid_client_metadata'],
         [{ ...META, jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, 'invalid_client_metadata'],
@@ -223,6 +223,7 @@ for (const kind of databaseKinds()) {
         [{ ...META, software_statement: 'eyJhbGciOiJub25lIn0.eyJ9.' }, 'unapproved_software_statement'],
         [{ ...META, software_statement: 42 }, 'invalid_software_statement'],
         [[META], 'invalid_client_metadata'],
+        [{ ...META, require_pushed_authorization_requests: 'yes' }, 'invalid_client_metadata'],
         ['null', 'invalid_client_metadata'],
       ];
       for (const [body, error] of cases) {
@@ -231,11 +232,12 @@ for (const kind of databaseKinds()) {
       }
       await expectError(await send('POST', endpoint(), 'client_name=x', token, 'application/x-www-form-urlencoded'), 400, 'invalid_client_metadata');
       assert.equal((await alias.s.clients.list()).length, before);
-      // Unknown members are ignored (RFC 7591 §2), PAR and DPoP switches among them until wired.
+      // Unknown members are ignored (RFC 7591 §2), the DPoP switch among them (the operator's);
+      // require_pushed_authorization_requests is RFC 9126 §6 and stored.
       const ok = await send('POST', endpoint(), { ...META, require_pushed_authorization_requests: true, dpop_bound_access_tokens: true, contacts: ['a@b.example'] }, token);
       assert.equal(ok.status, 201);
       const made = await alias.s.clients.get((await ok.json()).client_id);
-      assert.equal(made!.requirePushedAuthorizationRequests, false);
+      assert.equal(made!.requirePushedAuthorizationRequests, true);
       assert.equal(made!.dpopBoundAccessTokens, false);
     });
 

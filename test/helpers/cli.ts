@@ -1,12 +1,41 @@
-// Runs the `aliasid` command line from the source tree as a child process, the way an
-// operator runs it, and checks the shape of its answers.
+// Runs the `aliasid` command line as a child process, the way an operator runs it, and
+// checks the shape of its answers.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The newest modification time of any file under `dir`. */
+function newestIn(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * How to start the CLI: the compiled dist/ (what `npm start` and operators run; `npm test`
+ * builds it first in `pretest`) when it is at least as new as every source file, else the
+ * TypeScript through tsx (a single test file run straight after an edit). tsx costs about
+ * twice the CPU per start, which the CLI-heavy tests pay hundreds of times.
+ */
+function cliCommand(): { args: string[]; compiled: boolean } {
+  const buildInfo = join(ROOT, 'dist/.tsbuildinfo');
+  let built = 0;
+  try { built = statSync(buildInfo).mtimeMs; } catch { /* not built */ }
+  if (built > 0 && built >= newestIn(join(ROOT, 'src'))) return { args: [join(ROOT, 'dist/cli/index.js')], compiled: true };
+  return { args: ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/index.ts')], compiled: false };
+}
+const CLI = cliCommand();
+if (!CLI.compiled && process.env.CI) {
+  process.stderr.write('test/helpers/cli.ts: dist/ is missing or older than src/: the CLI runs through tsx (slower); `npm run build` fixes it\n');
+}
 
 export interface Run {
   code: number | null;
@@ -15,7 +44,7 @@ export interface Run {
   stderr: string;
 }
 
-// Each run costs about two seconds of CPU (tsx + the module graph): run no more at once
+// Each run costs about a second of CPU (the module graph; twice that through tsx): run no more at once
 // than there are cores, so a timeout measures the command and not the queue.
 const slots = { free: Math.max(2, availableParallelism()), waiting: [] as (() => void)[] };
 async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
@@ -37,7 +66,7 @@ export function aliasid(args: string[], env: Record<string, string> = {}, timeou
 
 /** Starts `aliasid ARGS…` without waiting for it. Only the test's own settings reach it. */
 export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+  return spawn(process.execPath, [...CLI.args, ...args], {
     cwd: ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -97,10 +126,6 @@ export function json(r: Run): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-// From any directory: tsx and the entry point by absolute location.
-const TSX = import.meta.resolve('tsx');
-const ENTRY = fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url));
-
 export interface RunIn {
   /** The working directory (relative --db paths are resolved from it). */
   cwd: string;
@@ -112,7 +137,7 @@ export interface RunIn {
 /** Runs `aliasid ARGS…` in a directory of the test's choosing, with text on standard input. */
 export function aliasidIn(opts: RunIn, args: string[], timeoutMs = 60_000): Promise<Run> {
   return withSlot(() => new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
+    const child = spawn(process.execPath, [...CLI.args, ...args], {
       cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -143,7 +168,7 @@ const shellQuote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
  */
 export function aliasidOnTerminal(opts: { cwd: string; env?: Record<string, string> }, args: string[],
   replies: { prompt: RegExp; type: string }[], timeoutMs = 90_000): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, '--import', TSX, ENTRY, ...args].map(shellQuote).join(' ');
+  const command = [process.execPath, ...CLI.args, ...args].map(shellQuote).join(' ');
   return withSlot(() => new Promise((resolve, reject) => {
     // -q: no banner; -e: its exit status is the command's; the typescript goes nowhere.
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });

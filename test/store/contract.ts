@@ -13,7 +13,8 @@ import { openDatabase, migrate, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql/index.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type {
-  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail,
+  AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail, PushedRequest,
+  Resource,
 } from '../../src/store/types.js';
 import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
 import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
@@ -145,6 +146,8 @@ function newKey(over: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
     status: 'active',
     createdAt: NOW,
     retiredAt: null,
+    // Distinct from createdAt: the round trip checks the column (publish window, migration 019).
+    activatesAt: NOW + 120_000,
     ...over,
   };
 }
@@ -991,6 +994,32 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(twoNodes.filter((r) => r).length, 1);
       });
 
+      it(`retry after a lost answer: ${RACERS} concurrent claims on two nodes, exactly one wins; a used successor cannot be superseded`, async () => {
+        // docs/security.md "A retry after a lost answer": claimRetry and supersede are single-winner updates.
+        const { grant } = await seedGrant();
+        const old = newRefresh(grant, uid('family'));
+        const next = newRefresh(grant, old.familyId);
+        await store.refreshTokens.insert(old);
+        await store.refreshTokens.insert(next);
+        assert.ok(await store.refreshTokens.rotate(old.digest, NOW + 1));
+        await store.refreshTokens.link(old.digest, { refresh: next.digest, access: uid('access') });
+        assert.equal(await store.refreshTokens.claimRetry(old.digest, NOW + 2, NOW + 2), undefined, 'rotated before the window');
+        // Inside transactions (as the grant runs it), and on two nodes (as in the rotation tests above).
+        const claims = await race(RACERS, (i) => store.transaction((tx) => tx.refreshTokens.claimRetry(old.digest, NOW + 3 + i, NOW)));
+        assert.equal(claims.filter((c) => c).length, 1, `winners: ${claims.filter((c) => c).length}`);
+        assert.equal(claims.find((c) => c)?.nextDigest, next.digest);
+        const other = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(other);
+        assert.ok(await store.refreshTokens.rotate(other.digest, NOW + 1));
+        await store.refreshTokens.link(other.digest, { refresh: uid('next'), access: uid('access') });
+        const twoNodes = await race(RACERS, (i) => (i % 2 ? node2 : store).refreshTokens.claimRetry(other.digest, NOW + 3 + i, NOW));
+        assert.equal(twoNodes.filter((c) => c).length, 1);
+        // The successor's own use and its supersession race on one row: one wins.
+        const both = await race(2, (i) => (i ? store.refreshTokens.supersede(next.digest, NOW + 9) : node2.refreshTokens.rotate(next.digest, NOW + 9)));
+        assert.equal(both.filter((r) => r).length, 1);
+        assert.equal(await store.refreshTokens.supersede(next.digest, NOW + 10), undefined, 'a spent token is not taken back');
+      });
+
       it('tokens of different code exchanges rotate independently', async () => {
         // DESIGN.md: refresh tokens from different code exchanges are independent of each other.
         const { grant } = await seedGrant();
@@ -1756,6 +1785,51 @@ export function storeContract(kind: DatabaseKind): void {
       });
     });
 
+    describe('pushed authorization requests (RFC 9126)', () => {
+      const pushed = (clientId: string, over: Partial<PushedRequest> = {}): PushedRequest => ({ digest: uid('par'), clientId,
+        params: { response_type: 'code', client_id: clientId, redirect_uri: 'https://app.example/cb', scope: 'openid', state: 'é 🎉' },
+        createdAt: NOW, expiresAt: NOW + MINUTE, ...over });
+
+      it('take returns the request once, only to its client, only before it expires; refusals change nothing', async () => {
+        // store.ts PushedRequestRepo.take; RFC 9126 §4: one-time use.
+        const c = newClient();
+        const other = newClient();
+        await store.clients.insert(c);
+        await store.clients.insert(other);
+        const p = pushed(c.id);
+        await store.pushedRequests.insert(p);
+        assert.equal(await store.pushedRequests.take(p.digest, other.id, NOW), undefined, 'another client');
+        assert.equal(await store.pushedRequests.take(p.digest, c.id, p.expiresAt), undefined, 'expired');
+        assert.equal(await store.pushedRequests.take(uid('par'), c.id, NOW), undefined, 'unknown');
+        assert.deepEqual(await node2.pushedRequests.take(p.digest, c.id, NOW), p, 'the refusals changed nothing; any node takes it');
+        assert.equal(await store.pushedRequests.take(p.digest, c.id, NOW), undefined, 'single use');
+      });
+
+      it(`${RACERS} concurrent takes of one request on two nodes: exactly one wins`, async () => {
+        const c = newClient();
+        await store.clients.insert(c);
+        const p = pushed(c.id);
+        await store.pushedRequests.insert(p);
+        const results = await race(RACERS, (i) => (i % 2 ? node2 : store).pushedRequests.take(p.digest, c.id, NOW));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it('go with their client; the janitor purges those expired before `before`', async () => {
+        const c = newClient();
+        await store.clients.insert(c);
+        const [gone, old, live] = [pushed(c.id), pushed(c.id, { expiresAt: 1_000 }), pushed(c.id)];
+        const d = newClient();
+        await store.clients.insert(d);
+        const theirs = pushed(d.id);
+        for (const x of [gone, old, live, theirs]) await store.pushedRequests.insert(x);
+        assert.ok(await store.expired.purge('pushed_authorization_requests', 100_000, 100) >= 1);
+        assert.equal(await store.pushedRequests.take(old.digest, c.id, 0), undefined, 'purged');
+        assert.deepEqual(await store.pushedRequests.take(live.digest, c.id, NOW), live, 'the live one stays');
+        await store.clients.delete(d.id);
+        assert.equal(await store.pushedRequests.take(theirs.digest, d.id, NOW), undefined, 'deleted with its client');
+      });
+    });
+
     describe('DPoP bindings (RFC 9449)', () => {
       it('codes, access tokens and refresh tokens keep the key thumbprint they are bound to', async () => {
         // RFC 9449 §6 (cnf.jkt), §10 (dpop_jkt), §5 (public clients' refresh tokens).
@@ -1774,6 +1848,43 @@ export function storeContract(kind: DatabaseKind): void {
         const bearer = newAccess(grant, null);
         await store.accessTokens.insert(bearer);
         assert.equal((await store.accessTokens.get(bearer.digest))?.dpopJkt, undefined, 'a Bearer token has none');
+      });
+    });
+
+    describe('resources (RFC 8707, migration 017)', () => {
+      it('insert, get, list, delete; a URI registered twice → UniqueViolation', async () => {
+        // store.ts ResourceRepo.
+        const uri = `https://${uid('api')}.example/v1`;
+        const r: Resource = { uri, name: 'API', scopes: ['a.read', 'b'], tokenFormat: 'jwt', ttlS: 300, createdAt: NOW };
+        await store.resources.insert(r);
+        assert.deepEqual(await store.resources.get(uri), r);
+        await assert.rejects(store.resources.insert({ ...r, name: 'Other' }), UniqueViolation);
+        assert.ok((await store.resources.list()).some((x) => x.uri === uri && x.tokenFormat === 'jwt'));
+        assert.equal(await store.resources.get(`${uri}/other`), undefined, 'exact URI');
+        assert.equal(await store.resources.delete(uri), true);
+        assert.equal(await store.resources.delete(uri), false);
+        assert.equal(await store.resources.get(uri), undefined);
+      });
+
+      it('codes and refresh tokens keep the resources granted; an access token its one resource', async () => {
+        const { grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
+        const resources = ['https://a.example/', 'https://b.example/api'];
+        const code = newCode(grant, { resources });
+        const at = newAccess(grant, uid('family'), { resource: resources[0] });
+        const rt = newRefresh(grant, uid('family'), { resources });
+        await store.codes.insert(code);
+        await store.accessTokens.insert(at);
+        await store.refreshTokens.insert(rt);
+        assert.deepEqual((await store.codes.consume(code.digest, NOW + 1))?.resources, resources);
+        assert.deepEqual(await store.accessTokens.get(at.digest), at);
+        assert.equal((await store.accessTokens.getWithGrant(at.digest))?.token.resource, resources[0]);
+        assert.deepEqual((await store.refreshTokens.rotate(rt.digest, NOW + 1))?.resources, resources);
+        const plain = newAccess(grant, null);
+        await store.accessTokens.insert(plain);
+        assert.equal((await store.accessTokens.get(plain.digest))?.resource, undefined, 'no resource: none');
+        const plainCode = newCode(grant);
+        await store.codes.insert(plainCode);
+        assert.equal((await store.codes.get(plainCode.digest))?.resources, undefined);
       });
     });
 

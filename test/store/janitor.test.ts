@@ -110,9 +110,17 @@ for (const kind of databaseKinds()) {
       const jtis = [long, recent, NOW + MINUTE].map((expiresAt) => ({ key: id('jti'), expiresAt }));
       for (const j of jtis) await store.jwtReplays.claim(j.key, j.expiresAt, 0);
 
+      // Pushed authorization requests (RFC 9126): like challenges.
+      const pushes = [long, recent, NOW + MINUTE].map((expiresAt) => ({ digest: id('par'), clientId: g.clientId, params: {},
+        createdAt: expiresAt - MINUTE, expiresAt }));
+      for (const x of pushes) await store.pushedRequests.insert(x);
+
       const report = await createJanitor({ store, now: () => NOW, auditRetentionDays: 90 }).runOnce();
       assert.deepEqual(report, { interactions: 1, sessions: 1, device_codes: 1, access_tokens: 1, refresh_tokens: 2,
-        authorization_codes: 1, throttles: 1, logout_deliveries: 2, webauthn_challenges: 1, jwt_replays: 1, audit_events: 1 });
+        authorization_codes: 1, throttles: 1, logout_deliveries: 2, webauthn_challenges: 1, jwt_replays: 1,
+        pushed_authorization_requests: 1, audit_events: 1 });
+      assert.deepEqual(await Promise.all(pushes.map((x) => gone(store.pushedRequests.take(x.digest, g.clientId, 0)))),
+        [true, false, false], 'only the push that expired before the grace period went');
       assert.deepEqual(await Promise.all(challenges.map((c) => gone(store.webauthnChallenges.take(c.digest, 'authenticate', 'b', 0)))),
         [true, false, false], 'only the challenge that expired before the grace period went');
 

@@ -11,7 +11,7 @@ import { migrate, openDatabase, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql/index.js';
 import type { Store } from '../../src/store/store.js';
 import { createSecrets } from '../../src/crypto/secrets.js';
-import { ACTIVATION_DELAY_MS, ID_TOKEN_TTL_S, KEY_CACHE_MS, createKeyService, type KeyService } from '../../src/tokens/keys.js';
+import { DEFAULT_PUBLISH_WINDOW_MS, MIN_PUBLISH_WINDOW_MS, ID_TOKEN_TTL_S, KEY_CACHE_MS, createKeyService, type KeyService } from '../../src/tokens/keys.js';
 import { verifyIdTokenHint } from '../../src/tokens/id_token_hint.js';
 import type { SigningAlg } from '../../src/oauth/signing_algs.js';
 
@@ -144,7 +144,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(await node().ensureKey(), ['RS256', 'ES256']);
     });
 
-    it('keys rotate makes a new key per algorithm; each signs after the activation delay; the old ones stay published, then go', async () => {
+    it('keys rotate makes a new key per algorithm; each signs after the publish window (default 120 s); the old ones stay published, then go', async () => {
       await noKeys();
       const keys = node();
       await keys.ensureKey();
@@ -160,7 +160,7 @@ for (const kind of databaseKinds()) {
       for (const alg of ['RS256', 'ES256'] as const) {
         assert.equal(stored.get(next[alg])?.status, 'active');
         assert.equal(stored.get(next[alg])?.alg, alg);
-        assert.deepEqual([stored.get(old[alg])?.status, stored.get(old[alg])?.retiredAt], ['retired', rotatedAt + ACTIVATION_DELAY_MS]);
+        assert.deepEqual([stored.get(old[alg])?.status, stored.get(old[alg])?.retiredAt], ['retired', rotatedAt + DEFAULT_PUBLISH_WINDOW_MS]);
       }
 
       // DESIGN.md: a new key is published before any node signs with it.
@@ -170,14 +170,14 @@ for (const kind of databaseKinds()) {
       for (const alg of ['RS256', 'ES256'] as const) {
         assert.equal((await other.signingKey(alg)).kid, old[alg], `${alg}: the old key signs until the new one activates`);
       }
-      clock = rotatedAt + ACTIVATION_DELAY_MS + KEY_CACHE_MS + 1;
+      clock = rotatedAt + DEFAULT_PUBLISH_WINDOW_MS + KEY_CACHE_MS + 1;
       for (const alg of ['RS256', 'ES256'] as const) {
-        assert.equal((await other.signingKey(alg)).kid, next[alg], `${alg}: the new key signs after the activation delay`);
+        assert.equal((await other.signingKey(alg)).kid, next[alg], `${alg}: the new key signs after the publish window`);
       }
       // The retired keys stay published until every token they signed has expired.
-      clock = rotatedAt + ACTIVATION_DELAY_MS + RETIRED_PUBLISHED_MS - 1;
+      clock = rotatedAt + DEFAULT_PUBLISH_WINDOW_MS + RETIRED_PUBLISHED_MS - 1;
       assert.deepEqual(await published(), [...Object.values(old), ...Object.values(next)].sort());
-      clock = rotatedAt + ACTIVATION_DELAY_MS + RETIRED_PUBLISHED_MS + KEY_CACHE_MS + 1;
+      clock = rotatedAt + DEFAULT_PUBLISH_WINDOW_MS + RETIRED_PUBLISHED_MS + KEY_CACHE_MS + 1;
       assert.deepEqual(await published(), Object.values(next).sort(), 'then they leave JWKS');
 
       // The next rotation deletes them and retires the current pair.
@@ -185,6 +185,45 @@ for (const kind of databaseKinds()) {
       const rows = await store.keys.list();
       assert.deepEqual(rows.map((k) => k.kid).sort(), [...Object.values(next), ...third.map((k) => k.kid)].sort());
       assert.deepEqual(rows.filter((k) => k.status === 'active').map((k) => k.alg).sort(), ['ES256', 'RS256'], 'one active key per algorithm');
+    });
+
+    it('a shorter publish window (never below the minimum) moves the switch; the old key signs until then', async () => {
+      await noKeys();
+      const keys = node();
+      await keys.ensureKey();
+      const old = (await keys.signingKey('RS256')).kid;
+      clock += 10 * 60_000;
+      const rotatedAt = clock;
+      const [rsa] = await keys.rotate({ publishWindowMs: 30_000 });
+      assert.equal(rsa!.activatesAt, rotatedAt + 30_000);
+      clock = rotatedAt + 30_000 - 1;
+      assert.equal((await node().signingKey('RS256')).kid, old, 'one millisecond before the window ends: the old key');
+      clock = rotatedAt + 30_000;
+      assert.equal((await node().signingKey('RS256')).kid, rsa!.kid, 'at the end of the window: the new key');
+      clock += 10 * 60_000;
+      const [tooShort] = await keys.rotate({ publishWindowMs: 0 });
+      assert.equal(tooShort!.activatesAt, clock + MIN_PUBLISH_WINDOW_MS, 'every node has re-read its keys before any signs with it');
+    });
+
+    it('keys rotate --now (a compromised key): the new keys sign at once, every other key leaves JWKS and stops verifying', async () => {
+      await noKeys();
+      const keys = node();
+      await keys.ensureKey();
+      const old = { RS256: (await keys.signingKey('RS256')).kid, ES256: (await keys.signingKey('ES256')).kid };
+      clock += 10 * 60_000;
+      // A rotation still in its publish window: its keys and the ones it retired (retired_at
+      // in the future) must all go too.
+      const pending = await keys.rotate();
+      clock += 1_000;
+      const fresh = await keys.rotate({ compromised: true });
+      const next = fresh.map((k) => k.kid).sort();
+      const other = node();
+      assert.deepEqual((await other.jwks()).keys.map((k) => k.kid as string).sort(), next, 'only the new keys are published');
+      for (const k of fresh) assert.equal((await other.signingKey(k.alg)).kid, k.kid, `${k.alg}: the new key signs at once`);
+      for (const kid of [...Object.values(old), ...pending.map((k) => k.kid)]) {
+        assert.equal(await other.verificationKey(kid), undefined, 'an old key verifies nothing');
+      }
+      assert.deepEqual((await store.keys.list()).map((k) => k.kid).sort(), next, 'the old rows are deleted');
     });
 
     it('a refused write during keys rotate changes nothing: the old keys stay active and sign', async () => {
@@ -200,7 +239,7 @@ for (const kind of databaseKinds()) {
         await refuseEs256(false);
       }
       assert.deepEqual(await list(), before, 'no new RS256 key, and the old RS256 key is not retired');
-      clock += ACTIVATION_DELAY_MS + KEY_CACHE_MS + 1;
+      clock += DEFAULT_PUBLISH_WINDOW_MS + KEY_CACHE_MS + 1;
       assert.equal((await node().signingKey('RS256')).kid, before.find((k) => k.alg === 'RS256')!.kid);
       assert.equal((await keys.rotate()).length, 2, 'a later rotation works');
     });

@@ -1,4 +1,4 @@
-// Configuration of the shared failure counters (ALIAS_REDIS_URL, ALIAS_REDIS_PREFIX).
+// Configuration: the shared failure counters (ALIAS_REDIS_URL, ALIAS_REDIS_PREFIX), mail, and pushed authorization requests (ALIAS_REQUIRE_PAR).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULT_REDIS_PREFIX, loadConfig } from '../../src/config/config.js';
@@ -48,5 +48,29 @@ describe('config: mail', () => {
     }
     assert.throws(() => loadConfig({}, { ALIAS_DKIM_DOMAIN: 'example.com', ALIAS_DKIM_SELECTOR: 's', ALIAS_DKIM_KEY: '/nonexistent/k.pem' }),
       (e: unknown) => e instanceof ConfigError && /cannot read ALIAS_DKIM_KEY/.test(e.message));
+  });
+});
+
+describe('ALIAS_REFRESH_REUSE_GRACE (docs/security.md, a retry after a lost answer)', () => {
+  it('defaults to 10 s, takes 0 to turn it off, units ms/s/m, at most 60 s', async () => {
+    const { parseRefreshReuseGrace } = await import('../../src/config/config.js');
+    assert.equal(parseRefreshReuseGrace(undefined), 10_000);
+    assert.equal(parseRefreshReuseGrace('0'), 0);
+    assert.equal(parseRefreshReuseGrace('15'), 15_000);
+    assert.equal(parseRefreshReuseGrace('1500ms'), 1500);
+    assert.equal(parseRefreshReuseGrace('1m'), 60_000);
+    for (const bad of ['61s', '2m', '-1', '10h', 'ten', '1.5s']) assert.throws(() => parseRefreshReuseGrace(bad), ConfigError, bad);
+    assert.equal(loadConfig({ refreshReuseGrace: '5s' }, {}).refreshReuseGraceMs, 5000);
+    assert.equal(loadConfig({}, { ALIAS_REFRESH_REUSE_GRACE: '0' }).refreshReuseGraceMs, 0);
+  });
+});
+
+describe('config: pushed authorization requests (RFC 9126 §6)', () => {
+  it('--require-par or ALIAS_REQUIRE_PAR turn it on; unset, empty or false leave it off; anything else names the variable', () => {
+    assert.equal(loadConfig({}, {}).requirePar, false);
+    assert.equal(loadConfig({ requirePar: true }, {}).requirePar, true);
+    for (const on of ['1', 'true', 'YES', 'on']) assert.equal(loadConfig({}, { ALIAS_REQUIRE_PAR: on }).requirePar, true, on);
+    for (const off of ['', '0', 'false', 'no', 'off']) assert.equal(loadConfig({}, { ALIAS_REQUIRE_PAR: off }).requirePar, false, off);
+    assert.throws(() => loadConfig({}, { ALIAS_REQUIRE_PAR: 'always' }), (e: unknown) => e instanceof ConfigError && /ALIAS_REQUIRE_PAR/.test(e.message));
   });
 });

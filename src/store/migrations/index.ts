@@ -11,17 +11,39 @@ import * as m009 from './009_session_device.js';
 import * as m010 from './010_auth_context.js';
 import * as m011 from './011_client_metadata.js';
 import * as m012 from './012_passkeys.js';
-import * as m015 from './015_dpop.js';
 import * as m013 from './013_second_factor.js';
 import * as m014 from './014_client_registration.js';
+import * as m015 from './015_dpop.js';
+import * as m016 from './016_pushed_requests.js';
+import * as m017 from './017_resources.js';
+import * as m018 from './018_refresh_retry.js';
+import * as m019 from './019_key_activation.js';
+import * as m020 from './020_client_secret_jwt.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
     return {
-      '001_initial': m001, '002_device_codes': m002, '003_backchannel_logout': m003, '004_messages': m004,
-      '005_audit': m005, '006_token_indexes': m006, '007_id_token_alg': m007, '008_accounts': m008, '009_session_device': m009,
-      '010_auth_context': m010, '011_client_metadata': m011, '012_passkeys': m012, '013_second_factor': m013, '014_client_registration': m014, '015_dpop': m015,
+      '001_initial': m001,
+      '002_device_codes': m002,
+      '003_backchannel_logout': m003,
+      '004_messages': m004,
+      '005_audit': m005,
+      '006_token_indexes': m006,
+      '007_id_token_alg': m007,
+      '008_accounts': m008,
+      '009_session_device': m009,
+      '010_auth_context': m010,
+      '011_client_metadata': m011,
+      '012_passkeys': m012,
+      '013_second_factor': m013,
+      '014_client_registration': m014,
+      '015_dpop': m015,
+      '016_pushed_requests': m016,
+      '017_resources': m017,
+      '018_refresh_retry': m018,
+      '019_key_activation': m019,
+      '020_client_secret_jwt': m020,
     };
   },
 };

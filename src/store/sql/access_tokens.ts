@@ -21,12 +21,13 @@ const toAccess = (r: Selectable<AccessTokensTable>): AccessToken => ({
   revokedAt: r.revoked_at,
   // Only bound rows carry it (the field is optional: Bearer tokens and unbound codes).
   ...(r.dpop_jkt ? { dpopJkt: r.dpop_jkt } : {}),
+  ...(r.resource ? { resource: r.resource } : {}),
 });
 
 const accessRow = (t: AccessToken): Selectable<AccessTokensTable> => ({
   digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
   scopes: json(t.scopes), channels: json(t.channels), created_at: t.createdAt, expires_at: t.expiresAt,
-  revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null,
+  revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null, resource: t.resource ?? null,
 });
 
 /** A grant's columns read through a left join (all null when there is no grant). */

@@ -26,6 +26,7 @@ const toCode = (r: Selectable<AuthorizationCodesTable>): AuthorizationCode => ({
   consumedAt: r.consumed_at,
   // Only bound rows carry it (the field is optional: Bearer tokens and unbound codes).
   ...(r.dpop_jkt ? { dpopJkt: r.dpop_jkt } : {}),
+  ...(r.resources ? { resources: list(r.resources) } : {}),
 });
 
 /** A code is consumed once (single_use.ts). */
@@ -42,6 +43,7 @@ export function createCodeRepo(s: Sql): CodeRepo {
         redirect_uri: c.redirectUri, code_challenge: c.codeChallenge, scopes: json(c.scopes),
         channels: json(c.channels), nonce: c.nonce, auth_time: c.authTime, amr: json(c.amr), created_at: c.createdAt,
         expires_at: c.expiresAt, consumed_at: c.consumedAt, dpop_jkt: c.dpopJkt ?? null,
+        resources: c.resources?.length ? json(c.resources) : null,
       };
       await run('codes.insert', (b) => b.insertInto('authorization_codes').values(placeholders(row)), row);
     },

@@ -27,7 +27,9 @@ import { createPurgeRepo } from './purge.js';
 import { createSecondFactorRepo } from './second_factors.js';
 import { createPasskeyRepo, createWebauthnChallengeRepo } from './passkeys.js';
 import { createJwtReplayRepo } from './jwt_replays.js';
+import { createPushedRequestRepo } from './pushed_requests.js';
 import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
+import { createResourceRepo } from './resources.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -60,8 +62,10 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     audit: createAuditRepo(s),
     registrationTokens: createRegistrationTokenRepo(s),
     clientRegistrations: createClientRegistrationRepo(s),
+    resources: createResourceRepo(s),
     expired: createPurgeRepo(s),
     jwtReplays: createJwtReplayRepo(s),
+    pushedRequests: createPushedRequestRepo(s),
 
     async transaction(fn) {
       if (inTx) return fn(store);

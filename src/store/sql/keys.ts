@@ -14,12 +14,14 @@ export function createSigningKeyRepo(s: Sql): SigningKeyRepo {
       return rows.map((r): SigningKeyRecord => ({
         kid: r.kid, alg: r.alg, publicJwk: r.public_jwk, privateKeyEnc: r.private_key_enc,
         status: r.status === 'active' ? 'active' : 'retired', createdAt: r.created_at, retiredAt: r.retired_at,
+        // A key rotated by a node from before migration 019: that version's fixed 4 s.
+        activatesAt: r.activates_at ?? r.created_at + 4_000,
       }));
     },
     async insert(key) {
       await k.insertInto('signing_keys').values({
         kid: key.kid, alg: key.alg, public_jwk: key.publicJwk, private_key_enc: key.privateKeyEnc,
-        status: key.status, created_at: key.createdAt, retired_at: key.retiredAt,
+        status: key.status, created_at: key.createdAt, retired_at: key.retiredAt, activates_at: key.activatesAt,
       }).execute();
     },
     async retireAllBut(kid, now) {

@@ -61,6 +61,10 @@ export function createPurgeRepo({ k, dialect, writing }: Sql): PurgeRepo {
         const due = lockFree(k.selectFrom('jwt_replays').select('key').where('expires_at', '<', before).limit(limit));
         return count(await k.deleteFrom('jwt_replays').where('key', 'in', due).executeTakeFirst());
       }
+      case 'pushed_authorization_requests': {
+        const due = lockFree(k.selectFrom('pushed_authorization_requests').select('digest').where('expires_at', '<', before).limit(limit));
+        return count(await k.deleteFrom('pushed_authorization_requests').where('digest', 'in', due).executeTakeFirst());
+      }
       case 'logout_deliveries': {
         const due = lockFree(k.selectFrom('logout_deliveries').select('id').where('created_at', '<', before)
           .where('status', 'in', ['delivered', 'failed']).limit(limit));
