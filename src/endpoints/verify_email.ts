@@ -28,8 +28,15 @@ export function verifyEmailEndpoints(app: FastifyInstance, s: Services, page: Pa
     if (await s.store.secondFactors.getTotp(result.userId)) {
       return renderPage(reply, 'email_verified', { title: 'Address confirmed', note: 'Sign in with your password and your authenticator app to go on.' });
     }
-    const session = await page.startSession(request, reply, result.userId);
     const interaction = result.interactionId ? await ownInteraction(s, page, request, result.interactionId) : undefined;
+    // An account made with a passkey has no password: a session started here would claim
+    // a password sign-in (amr pwd) that never happened. The passkey signs the person in:
+    // back to the app's sign-in page when the request is still pending, else a note.
+    if ((await s.store.users.get(result.userId))?.passwordHash === null) {
+      if (interaction) return reply.redirect(`/interaction/${interaction.id}`, 303);
+      return renderPage(reply, 'email_verified', { title: 'Address confirmed', note: 'Sign in with your passkey to go on.' });
+    }
+    const session = await page.startSession(request, reply, result.userId);
     if (interaction) {
       await s.store.interactions.setAuthenticatedSession(interaction.id, session.idDigest);
       return reply.redirect(`/interaction/${interaction.id}`, 303);

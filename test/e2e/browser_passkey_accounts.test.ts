@@ -197,7 +197,11 @@ for (const kind of databaseKinds()) {
 
         await page.goto(await mailLink(email, '/verify-email/'));
         assert.equal((await alias.s.store.users.get(user.id))!.emailVerified, true);
+        // The link confirms the address but signs nobody in: a session from it would claim a
+        // password sign-in (amr pwd) for an account that has no password.
+        await page.getByText('Sign in with your passkey to go on.').waitFor();
         await page.goto(`${alias.issuer}/account`);
+        await page.getByRole('button', { name: 'Use a passkey' }).click();
         await page.getByRole('heading', { name: 'Your Alias account' }).waitFor();
         await page.getByRole('button', { name: 'Set a password' }).waitFor();
         await page.getByRole('button', { name: 'Sign out', exact: true }).click();

@@ -81,8 +81,11 @@ for (const kind of databaseKinds()) {
       assert.doesNotMatch(sent.html, new RegExp(email), 'the address is not in a URL or on that page');
       // The link (as mailed) verifies the address.
       const secret = await alias.s.links.issue(alias.s.store.linkTokens, 'verify_email', user.id, { email });
-      await new Browser(alias.issuer).follow(`/verify-email/${secret}`);
+      const verified = await new Browser(alias.issuer).follow(`/verify-email/${secret}`);
       assert.equal((await alias.s.store.users.get(user.id))!.emailVerified, true);
+      // No session from the link: it would claim amr pwd for an account without a password.
+      assert.match(verified.html, /Sign in with your passkey to go on\./);
+      assert.deepEqual(await alias.s.store.sessions.listByUser(user.id, alias.s.now()), [], 'the link signs nobody in');
       const { auth } = await signUp(`other-${Date.now()}@example.com`);
       void auth;
     });
