@@ -34,7 +34,8 @@ for (const kind of databaseKinds()) {
   describe(`an agent's whole chain (${kind.name})`, { skip: kind.skip }, () => {
     let alias: Alias;
     before(async () => {
-      alias = await startAlias(kind);
+      // Open registration: anonymous public clients, and any client with an initial access token.
+      alias = await startAlias(kind, { env: { ALIAS_REGISTRATION: 'open' } });
       await alias.s.store.resources.insert({ uri: API, name: 'Agents API', scopes: ['tasks.read'], tokenFormat: 'jwt', ttlS: 300,
         createdAt: alias.s.now() });
     });
@@ -156,6 +157,35 @@ for (const kind of databaseKinds()) {
       assert.equal(refreshAfter.status, 401);
       assert.equal((await refreshAfter.json()).error, 'invalid_client');
       assert.equal((await manage('GET')).status, 401);
+    });
+
+    it('open registration: an anonymous public agent (none + PKCE) → PAR + DPoP → DPoP-bound token → relay (RFC 7591 §3, RFC 9449)', async () => {
+      const issuer = new URL(alias.issuer);
+      const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...INSECURE }));
+      const reg = await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, {
+        client_name: 'Open agent', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true,
+        alias_channels: ['news'] }, INSECURE));
+      assert.equal(reg.token_endpoint_auth_method, 'none');
+      const client: oauth.Client = { client_id: reg.client_id, token_endpoint_auth_method: 'none' };
+      const dpopKeys = await oauth.generateKeyPair('ES256');
+      const dpop = oauth.DPoP(client, dpopKeys);
+      const verifier = oauth.generateRandomCodeVerifier();
+      const pushed = await withNonce(async () => oauth.processPushedAuthorizationResponse(as, client,
+        await oauth.pushedAuthorizationRequest(as, client, oauth.None(), { response_type: 'code', redirect_uri: REDIRECT, state: 'o',
+          scope: 'openid contact', channels: 'news', code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256' }, { DPoP: dpop, ...INSECURE })));
+      const url = new URL(as.authorization_endpoint!);
+      url.search = new URLSearchParams({ client_id: reg.client_id, request_uri: pushed.request_uri }).toString();
+      const params = oauth.validateAuthResponse(as, client, new URL((await consent(url.href)).url), 'o');
+      const tokens = await withNonce(async () => oauth.processAuthorizationCodeResponse(as, client,
+        await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT, verifier, { DPoP: dpop, ...INSECURE })));
+      assert.equal(tokens.token_type, 'dpop');
+      assert.equal(tokens.refresh_token, undefined, 'public clients get no refresh tokens (docs/registration.md)');
+      const sub = oauth.getValidatedIdTokenClaims(tokens)!.sub;
+      const sent = await oauth.protectedResourceRequest(tokens.access_token, 'POST', new URL(`${alias.issuer}/api/v1/messages`),
+        new Headers({ 'content-type': 'application/json' }), JSON.stringify({ to: sub, channel: 'news', subject: 'Hi', body: 'Hello' }),
+        { DPoP: dpop, ...INSECURE });
+      assert.equal(sent.status, 202, await sent.clone().text());
     });
 
     it('openid-client (interop): register → buildAuthorizationUrlWithPAR with DPoP → code → RFC 9068 JWT access token for a registered API', async () => {
