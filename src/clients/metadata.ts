@@ -1,9 +1,10 @@
 // RFC 7591 §2 client metadata (a JSON object) → the registration input the CLI builds
 // too (registry.ts validateClient judges both). Only shapes are checked here: which
 // members are strings, arrays or objects, and which response types go with which grants.
-// Members Alias does not know are ignored (RFC 7591 §2), among them
-// dpop_bound_access_tokens (set by the operator: `aliasid client update
-// --dpop-bound-access-tokens`). require_pushed_authorization_requests is RFC 9126 §6.
+// Members Alias does not know are ignored (RFC 7591 §2). require_pushed_authorization_requests
+// is RFC 9126 §6; dpop_bound_access_tokens is RFC 9449 §5.2 (it only tightens what the
+// client itself may do, so a client may ask for it like the operator's
+// `aliasid client update --dpop-bound-access-tokens`).
 import type { Channel } from '../store/types.js';
 import { isUserScope } from '../oauth/scopes.js';
 import { ClientInputError, type NewClient } from './registry.js';
@@ -86,6 +87,10 @@ export function metadataToInput(body: unknown): NewClient {
   if (requirePar !== undefined && requirePar !== null && typeof requirePar !== 'boolean') {
     throw bad('require_pushed_authorization_requests must be a boolean');
   }
+  const dpopBound = b.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && dpopBound !== null && typeof dpopBound !== 'boolean') {
+    throw bad('dpop_bound_access_tokens must be a boolean');
+  }
   const jwks = b.jwks ?? undefined;
   if (jwks !== undefined && (typeof jwks !== 'object' || Array.isArray(jwks))) throw bad('jwks must be a JWK Set object');
   // User scopes are open to every client (nothing to register); the rest are client-level scopes.
@@ -108,5 +113,7 @@ export function metadataToInput(body: unknown): NewClient {
     tosUri: str(b, 'tos_uri') ?? null,
     clientUri: str(b, 'client_uri') ?? null,
     requirePushedAuthorizationRequests: requirePar === true,
+    // Absent: the default (false) at registration, the current value at an RFC 7592 PUT.
+    ...(typeof dpopBound === 'boolean' ? { dpopBoundAccessTokens: dpopBound } : {}),
   };
 }

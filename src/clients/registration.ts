@@ -206,9 +206,11 @@ export function createRegistration(d: RegistrationDeps): Registration {
             throw new ClientInputError(`token_endpoint_auth_method cannot change between none and a secret method (this client is ${
               current.isPublic ? 'public' : 'confidential'}); register a new client instead`);
           }
-          // What the metadata cannot say (yet) stays as the operator set it.
+          // What the metadata cannot say stays as the operator set it; so does DPoP binding
+          // when the document leaves it out (a PUT must not silently drop a tightening).
           const kept = clientInput(current);
-          fields = validateClient({ ...input, requireMfa: kept.requireMfa, dpopBoundAccessTokens: kept.dpopBoundAccessTokens }, 'metadata');
+          fields = validateClient({ ...input, requireMfa: kept.requireMfa,
+            dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? kept.dpopBoundAccessTokens }, 'metadata');
         } catch (err) {
           metadataError(err);
         }

@@ -224,6 +224,7 @@ for (const kind of databaseKinds()) {
         [{ ...META, software_statement: 42 }, 'invalid_software_statement'],
         [[META], 'invalid_client_metadata'],
         [{ ...META, require_pushed_authorization_requests: 'yes' }, 'invalid_client_metadata'],
+        [{ ...META, dpop_bound_access_tokens: 'yes' }, 'invalid_client_metadata'],
         ['null', 'invalid_client_metadata'],
       ];
       for (const [body, error] of cases) {
@@ -232,13 +233,13 @@ for (const kind of databaseKinds()) {
       }
       await expectError(await send('POST', endpoint(), 'client_name=x', token, 'application/x-www-form-urlencoded'), 400, 'invalid_client_metadata');
       assert.equal((await alias.s.clients.list()).length, before);
-      // Unknown members are ignored (RFC 7591 §2), the DPoP switch among them (the operator's);
-      // require_pushed_authorization_requests is RFC 9126 §6 and stored.
+      // Unknown members are ignored (RFC 7591 §2); require_pushed_authorization_requests
+      // (RFC 9126 §6) and dpop_bound_access_tokens (RFC 9449 §5.2) are stored.
       const ok = await send('POST', endpoint(), { ...META, require_pushed_authorization_requests: true, dpop_bound_access_tokens: true, contacts: ['a@b.example'] }, token);
       assert.equal(ok.status, 201);
       const made = await alias.s.clients.get((await ok.json()).client_id);
       assert.equal(made!.requirePushedAuthorizationRequests, true);
-      assert.equal(made!.dpopBoundAccessTokens, false);
+      assert.equal(made!.dpopBoundAccessTokens, true);
     });
 
     it('a public JWK Set and https display URLs are stored and returned', async () => {
