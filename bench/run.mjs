@@ -322,9 +322,10 @@ async function main() {
       ['userinfo', userinfoSteps(t, t.tokens.access_token)], ['round_trip', roundTripSteps(t)]];
     const warm = (QUICK ? [all[0], all[3]] : all).filter(([id]) => runs_(id));
     for (const [, steps] of warm) await runLoad(t, { connections: 20, steps, duration: CFG.warmup });
-    // The key-based scenarios: also sizes their first batches.
+    // The key-based scenarios: also sizes their first batches (--quick: the first batch is
+    // sized from a default rate instead).
     for (const id of KEYED) {
-      if (!runs_(id)) continue;
+      if (QUICK || !runs_(id)) continue;
       for (const c of CONNS) {
         const { steps, amount } = await keyedSteps(t, id, c, CFG.warmup);
         const res = await runLoad(t, { connections: c, steps, amount });
