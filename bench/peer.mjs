@@ -40,7 +40,31 @@ const provider = new Provider(issuer, {
     id_token_signed_response_alg: 'RS256',
     subject_type: 'pairwise',
     scope: 'openid offline_access nickname reports:read',
-  }],
+  },
+  // The key-based client-credentials clients, as Alias registers them (bench/lib/targets.mjs):
+  // one whose access tokens are always DPoP-bound (RFC 9449 §5.2 dpop_bound_access_tokens),
+  // one that authenticates with private_key_jwt (RFC 7523) against the same public key.
+  ...(cfg.dpopClient ? [{
+    client_id: cfg.dpopClient.clientId,
+    client_secret: cfg.dpopClient.clientSecret,
+    client_name: 'bench DPoP',
+    redirect_uris: [],
+    response_types: [],
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    dpop_bound_access_tokens: true,
+    scope: cfg.scope,
+  }] : []),
+  ...(cfg.pkjwtClient ? [{
+    client_id: cfg.pkjwtClient.clientId,
+    client_name: 'bench private_key_jwt',
+    redirect_uris: [],
+    response_types: [],
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: cfg.jwks,
+    scope: cfg.scope,
+  }] : [])],
   jwks: { keys: [jwk] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   async findAccount(_ctx, id) {
@@ -59,10 +83,13 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },
-    // Alias has none of these; switched off so they cost nothing.
+    // Off, as the bench's Alias clients use neither; they would only cost the peer.
     resourceIndicators: { enabled: false },
-    dPoP: { enabled: false },
     pushedAuthorizationRequests: { enabled: false },
+    // As Alias: DPoP with server nonces required at the token endpoint (RFC 9449 §8; Alias
+    // always requires one there and nowhere else, docs/dpop.md). Requests without a DPoP
+    // header skip the check.
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: (ctx) => ctx.oidc?.route === 'token' },
   },
   pkce: { required: () => false },
   // Alias rotates refresh tokens at every use.

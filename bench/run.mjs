@@ -8,6 +8,8 @@
 //                      only builds when dist/ is missing, or with --build)
 //   --no-pg            leave out Alias on PostgreSQL
 //   --out DIR          where the JSON and SVG go (default bench/results)
+//   --scenario ID      run only these scenarios (repeatable, or comma-separated; ids in
+//                      bench/lib/report.mjs SCENARIOS; refresh brings code_exchange along)
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,8 +20,10 @@ import pg from 'pg';
 import { cpuSeconds, freshTokens, loginForm, mintCodes, peakRssMb, resetPeakRss, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
 import { newest, pgSchema } from './lib/nodes.mjs';
 import {
-  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
+  clientCredentialsSteps, codeExchangeSteps, dpopClientCredentialsSteps, introspectionSteps, loginSteps, privateKeyJwtClientCredentialsSteps,
+  refreshSteps, roundTripSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
+import { clientAssertions, dpopProofs, dpopSetup } from './lib/proofs.mjs';
 import { markdown, SCENARIOS, summarise, svg, table } from './lib/report.mjs';
 
 const argv = process.argv.slice(2);
@@ -37,6 +41,14 @@ CFG.duration = Math.max(0.3, Math.min(30, Number(value('--duration', CFG.duratio
 if (argv.includes('--duration')) CFG.loginDuration = Math.max(CFG.duration, 1);
 const CONNS = [20, 50];
 const OUT_DIR = value('--out', join(ROOT, 'bench/results'));
+// --scenario: a subset, in the table's order (refresh spends the tokens code_exchange returns).
+const wanted = argv.flatMap((a, i) => (argv[i - 1] === '--scenario' ? a.split(',') : [])).filter(Boolean);
+for (const id of wanted) if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}; one of ${SCENARIOS.map((s) => s.id).join(', ')}`);
+if (wanted.includes('refresh') && !wanted.includes('code_exchange')) wanted.push('code_exchange');
+const RUN_SCENARIOS = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS;
+const runs_ = (id) => RUN_SCENARIOS.some((s) => s.id === id);
+/** The key-based scenarios: a DPoP proof or a client assertion per request, made before the run. */
+const KEYED = new Set(['dpop_client_credentials', 'private_key_jwt_client_credentials']);
 const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 
 const t0 = performance.now();
@@ -198,7 +210,7 @@ async function main() {
   const track = (p) => p.then((t) => { targets.push(t); return t; });
   const sqliteStart = track(startAlias({ name: 'alias-sqlite', db: join(workDir, 'sqlite', 'alias.db'), env: {}, core: SERVER_CORE, workDir }));
   const starting = [sqliteStart, sqliteStart.then((s) => track(startPeer({
-    clientId: s.clientId, clientSecret: s.clientSecret, accountId: s.userId, core: SERVER_CORE, workDir,
+    clientId: s.clientId, clientSecret: s.clientSecret, dpopClient: s.dpopClient, pkjwtClient: s.pkjwtClient, accountId: s.userId, core: SERVER_CORE, workDir,
   })))];
   if (withPg) {
     pgDb = await pgSchema(PG_URL, 'bench');
@@ -219,7 +231,8 @@ async function main() {
     'its default in-memory adapter (MemoryAdapter), with the LRU raised from 1000 to 200000 entries so pre-minted codes, the session and the grant are not evicted',
     'opaque access tokens (no resource indicators), RS256 ID tokens, pairwise subjects',
     'grants: authorization_code (+PKCE S256), refresh_token rotated at every use, client_credentials; introspection; userinfo',
-    'Alias\'s lifetimes (access 30 min, code 60 s, ID token 1 h, refresh 30 d); DPoP and PAR off (Alias has neither)',
+    'Alias\'s lifetimes (access 30 min, code 60 s, ID token 1 h, refresh 30 d); PAR off',
+    'DPoP on with server nonces required at the token endpoint (as Alias); a DPoP-bound client (dpop_bound_access_tokens) and a private_key_jwt client (ES256 jwks), client_credentials only, ids and key shared with Alias',
     'a programmatic interaction (signs the bench user in, grants what is asked) instead of pages; offline_access needs prompt=consent there, so each pre-minted code passes through it',
   ];
   for (const line of peerConfig) log(`    - ${line}`);
@@ -234,10 +247,27 @@ async function main() {
   const estimate = new Map(); // code exchange / refresh rate by target|conns, to size the minted batches
   const refreshPools = new Map();
 
+  /**
+   * The key-based scenarios: `amount` proofs or assertions, made here before the timed run
+   * by the same code for every target (bench/lib/proofs.mjs), sized from the last measured
+   * rate so the run lasts about `seconds`; plus one per connection as slack.
+   */
+  async function keyedSteps(t, scenario, conns, seconds) {
+    const rate = estimate.get(`${scenario}|${t.name}|${conns}`) ?? 1500;
+    const amount = Math.max(conns * 4, Math.min(20_000, Math.round(rate * seconds)));
+    if (scenario === 'dpop_client_credentials') {
+      // A fresh nonce each run (both servers rotate theirs every few minutes).
+      const { htu, nonce } = await dpopSetup(t);
+      return { amount, steps: dpopClientCredentialsSteps(t, dpopProofs(amount + conns, htu, nonce)) };
+    }
+    return { amount, steps: privateKeyJwtClientCredentialsSteps(t, clientAssertions(amount + conns, t.pkjwtClient.clientId, t.issuer)) };
+  }
+
   async function measure(round, scenario, conns, t) {
     let steps;
     let amount;
-    if (scenario === 'client_credentials') steps = clientCredentialsSteps(t);
+    if (KEYED.has(scenario)) ({ steps, amount } = await keyedSteps(t, scenario, conns, CFG.duration));
+    else if (scenario === 'client_credentials') steps = clientCredentialsSteps(t);
     else if (scenario === 'introspection') steps = introspectionSteps(t, t.tokens.access_token);
     else if (scenario === 'userinfo') steps = userinfoSteps(t, t.tokens.access_token);
     else if (scenario === 'code_exchange') {
@@ -268,6 +298,7 @@ async function main() {
     // Server CPU time per unit: robust to other load on the machine (PostgreSQL's own
     // processes are not counted).
     const cpuMs = cpu0 !== null && cpu1 !== null && res.units ? ((cpu1 - cpu0) * 1000) / res.units : null;
+    if (KEYED.has(scenario)) estimate.set(`${scenario}|${t.name}|${conns}`, res.rps);
     if (scenario === 'code_exchange') {
       // Sizes the next batches (and the 50-connection one after the first 20-connection run).
       estimate.set(`${t.name}|${conns}`, res.rps);
@@ -287,9 +318,21 @@ async function main() {
   log(`\nWarm-up (${CFG.warmup} s per scenario and target, not recorded)…`);
   for (const t of targets) {
     t.tokens = await freshTokens(t);
-    const all = [clientCredentialsSteps(t), introspectionSteps(t, t.tokens.access_token), userinfoSteps(t, t.tokens.access_token), roundTripSteps(t)];
-    for (const steps of QUICK ? [all[0], all[3]] : all) await runLoad(t, { connections: 20, steps, duration: CFG.warmup });
-    if (QUICK) continue;
+    const all = [['client_credentials', clientCredentialsSteps(t)], ['introspection', introspectionSteps(t, t.tokens.access_token)],
+      ['userinfo', userinfoSteps(t, t.tokens.access_token)], ['round_trip', roundTripSteps(t)]];
+    const warm = (QUICK ? [all[0], all[3]] : all).filter(([id]) => runs_(id));
+    for (const [, steps] of warm) await runLoad(t, { connections: 20, steps, duration: CFG.warmup });
+    // The key-based scenarios: also sizes their first batches (--quick: the first batch is
+    // sized from a default rate instead).
+    for (const id of KEYED) {
+      if (QUICK || !runs_(id)) continue;
+      for (const c of CONNS) {
+        const { steps, amount } = await keyedSteps(t, id, c, CFG.warmup);
+        const res = await runLoad(t, { connections: c, steps, amount });
+        estimate.set(`${id}|${t.name}|${c}`, res.rps);
+      }
+    }
+    if (QUICK || !runs_('code_exchange')) continue;
     const codes = await mintCodes(t, CFG.warmupCodes + 8);
     const pool = [];
     const ex = await runLoad(t, { connections: 20, steps: codeExchangeSteps(t, codes, pool), amount: CFG.warmupCodes });
@@ -312,7 +355,7 @@ async function main() {
     // Alternate: each measurement runs every target in turn; the order rotates by round.
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]);
     for (const t of targets) t.tokens = await freshTokens(t);
-    for (const sc of SCENARIOS) {
+    for (const sc of RUN_SCENARIOS) {
       for (const conns of CONNS) {
         if (sc.id === 'login') {
           // The reference, measured next to the logins it is compared with.
@@ -358,7 +401,7 @@ async function main() {
     mode: QUICK ? 'quick' : 'full',
     machine,
     pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: 'not pinned' },
-    settings: { rounds: roundTimes.length, duration: CFG.duration, loginDuration: CFG.loginDuration, connections: CONNS, aliasLogLevel: 'warn' },
+    settings: { scenarios: RUN_SCENARIOS.map((s) => s.id), rounds: roundTimes.length, duration: CFG.duration, loginDuration: CFG.loginDuration, connections: CONNS, aliasLogLevel: 'warn' },
     alias,
     peer: { package: 'oidc-provider', version, config: peerConfig },
     rawArgon2: { perRound: argonRates.map((r) => Math.round(r * 10) / 10), median: rawArgon },

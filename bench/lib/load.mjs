@@ -35,7 +35,11 @@ export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 
     if (step.setup || (sequence && i === 0)) {
       r.setupRequest = (req, ctx) => {
         if (i === 0) ctx.t0 = performance.now();
-        if (step.setup) req.body = step.setup(ctx);
+        if (step.setup) {
+          // A setup returns the body, or sets a header on `req` (a per-request copy) and returns nothing.
+          const body = step.setup(ctx, req);
+          if (body !== undefined) req.body = body;
+        }
         return req;
       };
     }
@@ -177,5 +181,35 @@ export function loginSteps(form) {
       const location = headers.location ?? headers.Location;
       return status === 303 && typeof location === 'string' && location.startsWith('/interaction/');
     },
+  }];
+}
+
+/**
+ * client_credentials with a DPoP proof per request (RFC 9449 §5): `proofs` are made
+ * before the run (bench/lib/proofs.mjs), one per request, each with its own jti; the
+ * answer must be a DPoP-bound token (token_type DPoP, §5.1).
+ */
+export function dpopClientCredentialsSteps(t, proofs) {
+  const next = takeEach(proofs);
+  return [{
+    method: 'POST', path: t.endpoints.token,
+    headers: { authorization: t.dpopClient.basic, 'content-type': FORM },
+    body: `grant_type=client_credentials&scope=${encodeURIComponent(CLIENT_SCOPE)}`,
+    setup: (_ctx, req) => { req.headers.dpop = next(); },
+    check: (status, body) => status === 200 && body.includes('"access_token"') && /"token_type":"DPoP"/i.test(body),
+  }];
+}
+
+/** client_credentials authenticated with a client assertion per request (RFC 7523 §2.2, unique jti). */
+export function privateKeyJwtClientCredentialsSteps(t, assertions) {
+  const next = takeEach(assertions);
+  const prefix = `grant_type=client_credentials&scope=${encodeURIComponent(CLIENT_SCOPE)}` +
+    `&client_id=${encodeURIComponent(t.pkjwtClient.clientId)}` +
+    `&client_assertion_type=${encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer')}&client_assertion=`;
+  return [{
+    method: 'POST', path: t.endpoints.token,
+    headers: { 'content-type': FORM },
+    setup: () => prefix + next(),
+    check: ok200('"access_token"'),
   }];
 }

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Jar, pool, readForm, request } from './http.mjs';
+import { CLIENT_JWKS } from './proofs.mjs';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const USER = { email: 'bench@example.com', password: 'bench-password-0123', nickname: 'Bench' };
@@ -62,19 +63,31 @@ export function aliasCli(args, env, timeoutMs = 60_000, entry = join(ROOT, 'bin/
   });
 }
 
-/** Same user and client on an Alias database, through the CLI an operator would use. */
-export async function provisionAlias(db, env, entry) {
-  const [user, client] = (await Promise.all([
+/**
+ * Same user and clients on an Alias database, through the CLI an operator would use: the
+ * bench client, and two client-credentials clients for the key-based scenarios (one whose
+ * tokens are always DPoP-bound, one authenticating with private_key_jwt, its public key
+ * registered from `jwksFile`).
+ */
+export async function provisionAlias(db, env, entry, jwksFile) {
+  const cc = ['--grant-type', 'client_credentials', '--scope', CLIENT_SCOPE, '--json', '--db', db];
+  const [user, client, dpop, pkjwt] = (await Promise.all([
     aliasCli(['user', 'create', '--email', USER.email, '--password', USER.password, '--nickname', USER.nickname, '--json', '--db', db], env, undefined, entry),
     aliasCli(['client', 'create', '--name', 'Bench', '--redirect-uri', REDIRECT_URI, '--grant-type', 'authorization_code',
       '--grant-type', 'refresh_token', '--grant-type', 'client_credentials', '--scope', CLIENT_SCOPE, '--json', '--db', db], env, undefined, entry),
+    aliasCli(['client', 'create', '--name', 'Bench DPoP', '--dpop-bound-access-tokens', ...cc], env, undefined, entry),
+    aliasCli(['client', 'create', '--name', 'Bench private_key_jwt', '--token-endpoint-auth-method', 'private_key_jwt', '--jwks', jwksFile, ...cc], env, undefined, entry),
   ])).map((out) => JSON.parse(out));
   // The login scenario's people, a few at a time (each command hashes one password).
   for (let i = 0; i < LOGIN_USERS.length; i += 8) {
     await Promise.all(LOGIN_USERS.slice(i, i + 8).map((u) =>
       aliasCli(['user', 'create', '--email', u.email, '--password', u.password, '--db', db], env, undefined, entry)));
   }
-  return { userId: user.id, clientId: client.client_id, clientSecret: client.client_secret };
+  return {
+    userId: user.id, clientId: client.client_id, clientSecret: client.client_secret,
+    dpopClient: { clientId: dpop.client_id, clientSecret: dpop.client_secret },
+    pkjwtClient: { clientId: pkjwt.client_id },
+  };
 }
 
 function waitForLine(child, pattern, what, timeoutMs = 30_000) {
@@ -138,6 +151,8 @@ async function discover(origin) {
   const d = JSON.parse(res.text);
   const path = (u) => new URL(u).pathname;
   return {
+    issuer: d.issuer,
+    tokenUrl: d.token_endpoint,
     authorize: path(d.authorization_endpoint),
     token: path(d.token_endpoint),
     introspect: path(d.introspection_endpoint),
@@ -157,20 +172,39 @@ export async function startAlias({ name, db, env, core, workDir, nodeFlags = [],
   const origin = `http://localhost:${port}`;
   // `serve` has migrated the database: the admin commands can run side by side, as an
   // operator's would while it serves.
-  const creds = await provisionAlias(db, env, entry);
-  return { name, kind: 'alias', port, origin, url: `http://127.0.0.1:${port}`, proc, ...creds, endpoints: await discover(origin) };
+  const jwksFile = join(workDir, `${name}-client-jwks.json`);
+  writeFileSync(jwksFile, JSON.stringify(CLIENT_JWKS));
+  const creds = await provisionAlias(db, env, entry, jwksFile);
+  return withKeyClients({ name, kind: 'alias', port, origin, url: `http://127.0.0.1:${port}`, proc, ...creds, endpoints: await discover(origin) });
 }
 
-export async function startPeer({ name = 'oidc-provider', clientId, clientSecret, accountId, core, workDir, nodeFlags = [] }) {
+/** The peer gets the SQLite target's client ids and secrets (and the same client key). */
+export async function startPeer({ name = 'oidc-provider', clientId, clientSecret, dpopClient, pkjwtClient, accountId, core, workDir, nodeFlags = [] }) {
   const port = await freePort();
   const proc = await startPinned({
     name, core, logFile: join(workDir, `${name}.log`),
     nodeArgs: [...nodeFlags, join(ROOT, 'bench/peer.mjs')],
-    env: { BENCH_PEER: JSON.stringify({ port, clientId, clientSecret, redirectUri: REDIRECT_URI, accountId, nickname: USER.nickname }) },
+    env: {
+      BENCH_PEER: JSON.stringify({
+        port, clientId, clientSecret, redirectUri: REDIRECT_URI, accountId, nickname: USER.nickname, scope: CLIENT_SCOPE,
+        dpopClient, pkjwtClient, jwks: CLIENT_JWKS,
+      }),
+    },
     ready: /peer listening/,
   });
   const origin = `http://localhost:${port}`;
-  return { name, kind: 'peer', port, origin, url: `http://127.0.0.1:${port}`, proc, userId: accountId, clientId, clientSecret, endpoints: await discover(origin) };
+  return withKeyClients({
+    name, kind: 'peer', port, origin, url: `http://127.0.0.1:${port}`, proc, userId: accountId, clientId, clientSecret,
+    dpopClient: { ...dpopClient }, pkjwtClient: { ...pkjwtClient }, endpoints: await discover(origin),
+  });
+}
+
+/** Basic credentials of the DPoP client; the issuer and token endpoint URL for aud and htu. */
+function withKeyClients(t) {
+  t.dpopClient.basic = 'Basic ' + Buffer.from(`${encodeURIComponent(t.dpopClient.clientId)}:${encodeURIComponent(t.dpopClient.clientSecret)}`).toString('base64');
+  t.issuer = t.endpoints.issuer;
+  t.tokenEndpointUrl = t.endpoints.tokenUrl;
+  return t;
 }
 
 export const basic = (t) => 'Basic ' + Buffer.from(`${encodeURIComponent(t.clientId)}:${encodeURIComponent(t.clientSecret)}`).toString('base64');
