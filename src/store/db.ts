@@ -1,7 +1,7 @@
 // Opens the database named by --db / ALIAS_DB: a SQLite file path (embedded default)
 // or a postgres:// URL. Both speak through one Kysely code base; what differs between
 // them is the Dialect (dialect.ts).
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import type { ReadCache } from './sqlite/read_cache.js';
@@ -36,12 +36,44 @@ export function openDatabase(location: string, opts: OpenOptions = {}): Db {
   return (isPostgresUrl(location) ? postgres : sqlite).open(location, opts);
 }
 
+/** Kysely's default name for its bookkeeping table. */
+const MIGRATION_TABLE = 'kysely_migration';
+
 export async function migrate(db: Db): Promise<string[]> {
   // Kysely looks for its bookkeeping tables in every schema; name ours, so another
   // schema in the same database (another app, another test) is never mistaken for it.
   const migrationTableSchema = await db.dialect.migrationTableSchema(db.kysely);
+  // Up to date (every node start, every CLI command): read our own bookkeeping table and
+  // leave the Migrator alone. Its table check scans the catalog of every schema in the
+  // database, which costs time there and fails when another session drops a schema
+  // meanwhile (below).
+  if (await upToDate(db.kysely, migrationTableSchema)) return [];
   const migrator = new Migrator({ db: db.kysely, provider: migrationProvider, migrationTableSchema });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    // PostgreSQL: the scan calls has_schema_privilege() on each schema it lists; one that
+    // another session dropped in between fails it with 3F000 naming that schema. Nothing
+    // was applied (the scan comes first): try again.
+    if (attempt < 3 && otherSchemaDropped(error, migrationTableSchema)) continue;
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+async function upToDate(k: Kysely<Database>, schema: string | undefined): Promise<boolean> {
+  const table = schema ? sql.id(schema, MIGRATION_TABLE) : sql.id(MIGRATION_TABLE);
+  let applied: string[];
+  try {
+    applied = (await sql<{ name: string }>`select name from ${table}`.execute(k)).rows.map((r) => r.name);
+  } catch {
+    return false; // a new database: no bookkeeping table yet
+  }
+  const known = Object.keys(await migrationProvider.getMigrations());
+  // A migration the code does not know (a newer version ran here) is the Migrator's to report.
+  return applied.length === known.length && known.every((name) => applied.includes(name));
+}
+
+function otherSchemaDropped(error: unknown, ours: string | undefined): boolean {
+  const e = error as { code?: string; message?: string };
+  return e?.code === '3F000' && typeof e.message === 'string' && (ours === undefined || !e.message.includes(`"${ours}"`));
 }
