@@ -52,10 +52,11 @@ export async function migrate(db: Db): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migrator.migrateToLatest();
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-    // PostgreSQL: the scan calls has_schema_privilege() on each schema it lists; one that
-    // another session dropped in between fails it with 3F000 naming that schema. Nothing
-    // was applied (the scan comes first): try again.
-    if (attempt < 3 && otherSchemaDropped(error, migrationTableSchema)) continue;
+    // PostgreSQL: the scan reads every schema's catalog while other sessions may change
+    // theirs (a dropped schema: 3F000 from has_schema_privilege(); a table altered or
+    // dropped: 42703 or 42P01 from pg_get_serial_sequence()). It comes before any migration
+    // runs, so when no migration has a result nothing was applied: try again.
+    if (attempt < 5 && results === undefined && catalogRace(error)) continue;
     throw error instanceof Error ? error : new Error(String(error));
   }
 }
@@ -73,7 +74,6 @@ async function upToDate(k: Kysely<Database>, schema: string | undefined): Promis
   return applied.length === known.length && known.every((name) => applied.includes(name));
 }
 
-function otherSchemaDropped(error: unknown, ours: string | undefined): boolean {
-  const e = error as { code?: string; message?: string };
-  return e?.code === '3F000' && typeof e.message === 'string' && (ours === undefined || !e.message.includes(`"${ours}"`));
+function catalogRace(error: unknown): boolean {
+  return ['3F000', '42703', '42P01'].includes((error as { code?: string })?.code ?? '');
 }
