@@ -9,7 +9,7 @@ import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { SignJWT } from 'jose';
 import { databaseKinds, TEST_SECRET } from '../helpers/databases.js';
-import { startAlias, type Alias } from '../helpers/harness.js';
+import { startAlias, type Alias, discoverAlias } from '../helpers/harness.js';
 import { aliasid, json } from '../helpers/cli.js';
 import { basic } from '../helpers/bad_input.js';
 import { CLIENT_SECRET_SEAL } from '../../src/clients/sealed_secret.js';
@@ -27,8 +27,7 @@ for (const kind of databaseKinds()) {
     let as: oauth.AuthorizationServer;
     before(async () => {
       alias = await startAlias(kind);
-      const issuer = new URL(alias.issuer);
-      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, INSECURE));
+      as = await discoverAlias(alias);
     });
     after(() => alias?.close());
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
 import { databaseKinds } from '../helpers/databases.js';
-import { startAlias, type Alias } from '../helpers/harness.js';
+import { startAlias, type Alias, discoverAlias } from '../helpers/harness.js';
 import { Browser, checkboxes } from '../helpers/browser.js';
 import { basic } from '../helpers/bad_input.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -60,8 +60,7 @@ for (const kind of databaseKinds()) {
     before(async () => {
       alias = await startAlias(kind);
       tokenUrl = `${alias.issuer}/api/oauth2/token`;
-      const issuer = new URL(alias.issuer);
-      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, INSECURE));
+      as = await discoverAlias(alias);
     });
     after(() => alias?.close());
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as oauth from 'oauth4webapi';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { databaseKinds } from '../helpers/databases.js';
-import { startAlias, type Alias } from '../helpers/harness.js';
+import { startAlias, type Alias, discoverAlias } from '../helpers/harness.js';
 import { Browser, checkboxes } from '../helpers/browser.js';
 import { atHash } from '../../src/tokens/id_token.js';
 
@@ -21,8 +21,7 @@ for (const kind of databaseKinds()) {
     let as: oauth.AuthorizationServer;
     before(async () => {
       alias = await startAlias(kind);
-      const issuer = new URL(alias.issuer);
-      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, INSECURE));
+      as = await discoverAlias(alias);
       await alias.s.store.resources.insert({ uri: API, name: 'Example API', scopes: ['items.read', 'items.write'],
         tokenFormat: 'jwt', ttlS: 300, createdAt: alias.s.now() });
     });

@@ -10,7 +10,7 @@ import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { exportJWK, generateKeyPair } from 'jose';
 import { databaseKinds, type DatabaseKind } from '../helpers/databases.js';
-import { startAlias, type Alias } from '../helpers/harness.js';
+import { startAlias, type Alias, discoverAlias } from '../helpers/harness.js';
 import { Browser, checkboxes, type Page } from '../helpers/browser.js';
 import { basic } from '../helpers/bad_input.js';
 import type { Client } from '../../src/store/types.js';
@@ -34,8 +34,7 @@ for (const kind of databaseKinds()) {
     before(async () => {
       alias = await startAlias(kind);
       parUrl = `${alias.issuer}/api/oauth2/par`;
-      const issuer = new URL(alias.issuer);
-      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, INSECURE));
+      as = await discoverAlias(alias);
     });
     after(() => alias?.close());
 

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oauth from 'oauth4webapi';
 import { databaseKinds } from '../helpers/databases.js';
-import { startAlias, type Alias } from '../helpers/harness.js';
+import { startAlias, type Alias, discoverAlias } from '../helpers/harness.js';
 import { basic } from '../helpers/bad_input.js';
 import { Browser, checkboxes } from '../helpers/browser.js';
 
@@ -24,8 +24,7 @@ for (const kind of databaseKinds()) {
     let as: oauth.AuthorizationServer;
     before(async () => {
       alias = await startAlias(kind);
-      const issuer = new URL(alias.issuer);
-      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, INSECURE));
+      as = await discoverAlias(alias);
     });
     after(async () => alias?.close());
 

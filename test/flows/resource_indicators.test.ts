@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { databaseKinds } from '../helpers/databases.js';
-import { startAlias, type Alias } from '../helpers/harness.js';
+import { startAlias, type Alias, discoverAlias } from '../helpers/harness.js';
 import { Browser, checkboxes } from '../helpers/browser.js';
 import { oauthError } from '../helpers/oidc_errors.js';
 import type { Resource } from '../../src/store/types.js';
@@ -25,8 +25,7 @@ for (const kind of databaseKinds()) {
     let as: oauth.AuthorizationServer;
     before(async () => {
       alias = await startAlias(kind);
-      const issuer = new URL(alias.issuer);
-      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, INSECURE));
+      as = await discoverAlias(alias);
       const at = alias.s.now();
       const resources: Resource[] = [
         { uri: CALENDAR, name: 'Calendar API', scopes: ['calendar.read', 'calendar.write', 'shared'], tokenFormat: 'opaque', ttlS: 1800, createdAt: at },

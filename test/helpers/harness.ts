@@ -1,6 +1,7 @@
 // Starts Alias on a real port over a test database, with helpers to seed it.
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import * as oauth from 'oauth4webapi';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import { buildApp } from '../../src/http/app.js';
@@ -89,4 +90,10 @@ export async function startAlias(kind: DatabaseKind, opts: {
       await db.cleanup();
     },
   };
+}
+
+/** The running Alias's metadata as oauth4webapi reads it (RFC 8414 discovery, over plain http in tests). */
+export async function discoverAlias(alias: { issuer: string }): Promise<oauth.AuthorizationServer> {
+  const issuer = new URL(alias.issuer);
+  return oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }));
 }
