@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C]`
-// Runs Alias (dist/, pinned to one core, ALIAS_LOG_LEVEL=warn) under `node --cpu-prof`,
+// Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
 // request. Scenarios: client_credentials introspection code_exchange refresh userinfo

@@ -10,7 +10,7 @@ import pg from 'pg';
 export const ROOT = new URL('../../', import.meta.url).pathname;
 const ENTRY = join(ROOT, 'bin/aliasid.js');
 // Settings of the caller's shell that would silently change what a node does.
-const INHERITED = ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_SMTP_URL', 'ALIAS_TRUST_PROXY', 'PORT'];
+const INHERITED = ['ALIAS_DB', 'ALIAS_SECRET', 'ALIAS_ISSUER', 'ALIAS_HOST', 'ALIAS_DEMO', 'ALIAS_SMTP_URL', 'ALIAS_TRUST_PROXY', 'ALIAS_LOG_LEVEL', 'PORT'];
 
 function baseEnv(env) {
   const base = { ...process.env };
@@ -104,7 +104,9 @@ export async function aliasidOk(args, env = {}) {
  */
 export async function startNode({ name, port, issuer, db, env = {}, nodeArgs = [] }) {
   const child = spawn(process.execPath, [...nodeArgs, ENTRY, 'serve', '--port', String(port), '--issuer', issuer, '--db', db],
-    { cwd: ROOT, env: baseEnv({ ALIAS_LOG_LEVEL: 'warn', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+    // The default log level unless `env` names one: at info a node writes no line per
+    // request (src/http/request_log.ts), so `output()` stays small.
+    { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
   child.stderr.setEncoding('utf8').on('data', (d) => { out += d; });

@@ -166,7 +166,9 @@ export async function startAlias({ name, db, env, core, workDir, nodeFlags = [],
   const proc = await startPinned({
     name, core, logFile: join(workDir, `${name}.log`),
     nodeArgs: [...nodeFlags, entry, 'serve', '--port', String(port), '--db', db],
-    env: { ...env, ALIAS_LOG_LEVEL: 'warn' },
+    // The default configuration, as users run it (issue 17 §3): the default log level,
+    // whatever the caller's shell says.
+    env: { ...env, ALIAS_LOG_LEVEL: undefined },
     ready: /Alias is running/,
   });
   const origin = `http://localhost:${port}`;
