@@ -10,6 +10,11 @@
 //   --out DIR          where the JSON and SVG go (default bench/results)
 //   --scenario ID      run only these scenarios (repeatable, or comma-separated; ids in
 //                      bench/lib/report.mjs SCENARIOS; refresh brings code_exchange along)
+//   --scaling          the scaling mode instead (issue 17 §4, bench/lib/scaling.mjs): Alias
+//                      only, 20–200 connections, token tables pre-filled to 10k, 100k, 1M
+//   --with-peer        with --scaling: the peer too, unfilled, once per connection count
+//   --sizes N,N…       with --scaling: other table sizes (default 10000,100000,1000000)
+//   --conns N,N…       with --scaling: other connection counts (default 20,50,100,200)
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,14 +22,15 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { cpuSeconds, freshTokens, loginForm, mintCodes, peakRssMb, resetPeakRss, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
+import { freshTokens, loginForm, mintCodes, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
 import { newest, pgSchema } from './lib/nodes.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, dpopClientCredentialsSteps, introspectionSteps, loginSteps, privateKeyJwtClientCredentialsSteps,
-  refreshSteps, roundTripSteps, runLoad, userinfoSteps,
+  measuredRun, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
+import { runScaling, SCALING_CONNS, SCALING_SIZES, scalingMarkdown, scalingSummary } from './lib/scaling.mjs';
 import { clientAssertions, dpopProofs, dpopSetup } from './lib/proofs.mjs';
-import { markdown, SCENARIOS, summarise, svg, table } from './lib/report.mjs';
+import { markdown, RSS_LIMIT_MB, SCENARIOS, summarise, svg, table } from './lib/report.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(name);
@@ -33,9 +39,12 @@ const value = (name, dflt) => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
 };
 const QUICK = flag('--quick');
-const CFG = QUICK
-  ? { rounds: 1, duration: 0.5, loginDuration: 1, warmup: 0.25, warmupCodes: 0, budgetS: 52, hardS: 110 }
-  : { rounds: 3, duration: 1.25, loginDuration: 2, warmup: 0.5, warmupCodes: 120, budgetS: 280, hardS: 360 };
+const SCALING = flag('--scaling');
+const WITH_PEER = flag('--with-peer');
+// Scaling: no stage starts that would end after budgetS; the hard bound stops everything.
+const CFG = SCALING ? { rounds: 1, duration: 1, loginDuration: 1, budgetS: 660, hardS: 720 }
+  : QUICK ? { rounds: 1, duration: 0.5, loginDuration: 1, warmup: 0.25, warmupCodes: 0, budgetS: 52, hardS: 110 }
+  : { rounds: 3, duration: 1.25, loginDuration: 2, warmup: 0.5, warmupCodes: 120, budgetS: 330, hardS: 420 };
 CFG.rounds = Math.max(1, Math.min(10, Number(value('--rounds', CFG.rounds))));
 CFG.duration = Math.max(0.3, Math.min(30, Number(value('--duration', CFG.duration))));
 if (argv.includes('--duration')) CFG.loginDuration = Math.max(CFG.duration, 1);
@@ -45,7 +54,9 @@ const OUT_DIR = value('--out', join(ROOT, 'bench/results'));
 const wanted = argv.flatMap((a, i) => (argv[i - 1] === '--scenario' ? a.split(',') : [])).filter(Boolean);
 for (const id of wanted) if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}; one of ${SCENARIOS.map((s) => s.id).join(', ')}`);
 if (wanted.includes('refresh') && !wanted.includes('code_exchange')) wanted.push('code_exchange');
-const RUN_SCENARIOS = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS;
+// --quick leaves out the scenarios without a target (8, 9) unless --scenario names them:
+// it stays about a minute.
+const RUN_SCENARIOS = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s.id)) : QUICK ? SCENARIOS.filter((s) => !s.noTarget) : SCENARIOS;
 const runs_ = (id) => RUN_SCENARIOS.some((s) => s.id === id);
 /** The key-based scenarios: a DPoP proof or a client assertion per request, made before the run. */
 const KEYED = new Set(['dpop_client_credentials', 'private_key_jwt_client_credentials']);
@@ -199,25 +210,101 @@ function rawArgon2(seconds, concurrency) {
   });
 }
 
+/**
+ * Lines each Alias server wrote after start-up (bench/lib/targets.mjs keeps them in its
+ * log file). At the default level a request writes none (src/http/request_log.ts): a
+ * count in the thousands means per-request logging is back, and costs throughput.
+ */
+function serverLogLines() {
+  const out = {};
+  for (const t of targets.filter((x) => x.kind === 'alias')) {
+    try {
+      out[t.name] = readFileSync(t.proc.logFile, 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      out[t.name] = null;
+    }
+  }
+  return out;
+}
+
+function checkServerLogs() {
+  const lines = serverLogLines();
+  log(`\nServer log lines during the run (default level; none per request expected): ${Object.entries(lines).map(([k, v]) => `${k} ${v ?? '—'}`).join(', ')}`);
+  for (const [name, n] of Object.entries(lines)) {
+    if (n !== null && n > 200) notes.push(`${name} wrote ${n} log lines at the default level: more than start-up and security events (per-request logging?); see its log with --keep.`);
+  }
+}
+
+// --sizes and --conns (comma-separated): a shorter scaling run, e.g. to try a change.
+const listOf = (name, dflt) => (argv.includes(name) ? value(name, '').split(',').map(Number).filter((n) => n > 0) : dflt);
+const SIZES = listOf('--sizes', SCALING_SIZES).slice(0, 5).map((n) => Math.min(n, 2_000_000));
+const SCALE_CONNS = listOf('--conns', SCALING_CONNS).slice(0, 6).map((n) => Math.min(n, 500));
+const SCALING_SCENARIOS_TEXT = 'client_credentials, introspection, userinfo and refresh';
+
+/** `--scaling`: bench/lib/scaling.mjs, its tables printed and written to results. */
+async function scaling({ version, setupDone }) {
+  const { stages, runs } = await runScaling({ targets, log, notes, elapsed, budgetS: CFG.budgetS, duration: CFG.duration, sizes: SIZES, conns: SCALE_CONNS });
+  const md = scalingMarkdown({ runs });
+  log(`\nScaling (one run each, ${CFG.duration} s; stored tokens = access + refresh tokens + codes at the start of each stage)`);
+  log(md);
+  log('');
+  log(scalingSummary({ runs }));
+  const bad = runs.filter((r) => r.errors > 0 || (r.rssMb ?? 0) > RSS_LIMIT_MB);
+  if (bad.length) log(`\n${bad.length} run(s) with errors or peak RSS over ${RSS_LIMIT_MB} MB: ${bad.map((r) => `${r.scenario}@${r.conns}/${r.target}/${r.stored}`).join(', ')}`);
+  checkServerLogs();
+  for (const n of notes) log(`note: ${n}`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+  mkdirSync(OUT_DIR, { recursive: true });
+  const file = join(OUT_DIR, `${stamp}-scaling.json`);
+  writeFileSync(file, JSON.stringify({
+    version: 1, date: new Date().toISOString(), mode: 'scaling', machine: machineInfo(),
+    pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: 'not pinned' },
+    settings: { sizes: SIZES, connections: SCALE_CONNS, duration: CFG.duration, aliasLogLevel: 'default', peer: targets.some((t) => t.kind === 'peer') },
+    alias: aliasVersion(), peer: { package: 'oidc-provider', version },
+    stages, runs: runs.map((r) => ({ ...r, rps: Math.round(r.rps), cpuMs: r.cpuMs && Math.round(r.cpuMs * 1000) / 1000, rssMb: r.rssMb && Math.round(r.rssMb) })),
+    markdown: md, summary: scalingSummary({ runs }), serverLogLines: serverLogLines(), notes,
+    phases: { setupS: setupDone }, elapsedS: Math.round(elapsed()),
+  }, null, 1) + '\n');
+  log(`\nWrote ${relative(process.cwd(), file)} in ${elapsed().toFixed(0)} s`);
+}
+
+function machineInfo() {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`,
+    node: process.versions.node,
+    loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+  };
+}
+
 // ---- main ------------------------------------------------------------------------------
 async function main() {
   const withPg = !flag('--no-pg') && (await pgReachable());
-  log(`Alias benchmark (${QUICK ? 'quick' : 'full'}): ${CFG.rounds} round(s), ${CFG.duration} s per timed run, connections ${CONNS.join(' and ')}`);
+  if (SCALING) {
+    log(`Alias benchmark (scaling): ${SCALING_SCENARIOS_TEXT} at ${SCALE_CONNS.join(', ')} connections, ` +
+      `token tables pre-filled to ${SIZES.map((n) => n.toLocaleString('en-US')).join(', ')} stored tokens, ${CFG.duration} s per timed run`);
+  } else {
+    log(`Alias benchmark (${QUICK ? 'quick' : 'full'}): ${CFG.rounds} round(s), ${CFG.duration} s per timed run, connections ${CONNS.join(' and ')}`);
+  }
   log(`  servers pinned to core ${SERVER_CORE} (taskset -c ${SERVER_CORE}), one at a time under load; autocannon pinned to core ${LOAD_CORE}`);
-  log('  Alias runs compiled (dist/) with ALIAS_LOG_LEVEL=warn: per-request info logs are off, as they would distort the numbers');
+  log('  Alias runs compiled (dist/) in its default configuration, default log level included (issue 17: the targets hold as users run it)');
 
   // Start side by side: the peer as soon as Alias on SQLite has its client and user.
-  const track = (p) => p.then((t) => { targets.push(t); return t; });
-  const sqliteStart = track(startAlias({ name: 'alias-sqlite', db: join(workDir, 'sqlite', 'alias.db'), env: {}, core: SERVER_CORE, workDir }));
-  const starting = [sqliteStart, sqliteStart.then((s) => track(startPeer({
-    clientId: s.clientId, clientSecret: s.clientSecret, dpopClient: s.dpopClient, pkjwtClient: s.pkjwtClient, accountId: s.userId, core: SERVER_CORE, workDir,
-  })))];
+  const track = (p, db) => p.then((t) => { Object.assign(t, db); targets.push(t); return t; });
+  const sqliteFile = join(workDir, 'sqlite', 'alias.db');
+  const sqliteStart = track(startAlias({ name: 'alias-sqlite', db: sqliteFile, env: {}, core: SERVER_CORE, workDir }), { dbKind: 'sqlite', dbLocation: sqliteFile });
+  const starting = [sqliteStart];
+  // The scaling mode measures Alias's stores; the peer (in memory) only when asked.
+  if (!SCALING || WITH_PEER) {
+    starting.push(sqliteStart.then((s) => track(startPeer({
+      clientId: s.clientId, clientSecret: s.clientSecret, dpopClient: s.dpopClient, pkjwtClient: s.pkjwtClient, accountId: s.userId, core: SERVER_CORE, workDir,
+    }))));
+  }
   if (withPg) {
     pgDb = await pgSchema(PG_URL, 'bench');
     starting.push(track(startAlias({
       name: 'alias-pg', db: pgDb.location, core: SERVER_CORE, workDir,
       env: { ALIAS_SECRET: randomBytes(32).toString('base64url') },
-    })));
+    }), { dbKind: 'pg', dbLocation: pgDb.location }));
   }
   const started = await Promise.allSettled(starting);
   const failed = started.find((r) => r.status === 'rejected');
@@ -226,7 +313,7 @@ async function main() {
   const rank = { 'alias-sqlite': 0, 'alias-pg': 1, 'oidc-provider': 2 };
   targets.sort((a, b) => rank[a.name] - rank[b.name]);
   const version = peerVersion();
-  log(`  peer: oidc-provider ${version} on Node ${process.versions.node} (it warns that it wants Node 22; it runs), configured as closely as it allows:`);
+  if (targets.some((t) => t.kind === 'peer')) log(`  peer: oidc-provider ${version} on Node ${process.versions.node} (it warns that it wants Node 22; it runs), configured as closely as it allows:`);
   const peerConfig = [
     'its default in-memory adapter (MemoryAdapter), with the LRU raised from 1000 to 200000 entries so pre-minted codes, the session and the grant are not evicted',
     'opaque access tokens (no resource indicators), RS256 ID tokens, pairwise subjects',
@@ -235,12 +322,13 @@ async function main() {
     'DPoP on with server nonces required at the token endpoint (as Alias); a DPoP-bound client (dpop_bound_access_tokens) and a private_key_jwt client (ES256 jwks), client_credentials only, ids and key shared with Alias',
     'a programmatic interaction (signs the bench user in, grants what is asked) instead of pages; offline_access needs prompt=consent there, so each pre-minted code passes through it',
   ];
-  for (const line of peerConfig) log(`    - ${line}`);
+  if (targets.some((t) => t.kind === 'peer')) for (const line of peerConfig) log(`    - ${line}`);
   const setupDone = elapsed();
   log(`  set-up took ${setupDone.toFixed(1)} s; logs in ${workDir}`);
 
   // The real flow once per target: sign in, consent, keep the session.
   for (const t of targets) await signIn(t);
+  if (SCALING) return scaling({ version, setupDone });
 
   const runs = [];
   const argonRates = [];
@@ -290,14 +378,8 @@ async function main() {
     } else if (scenario === 'login') {
       steps = loginSteps(await loginForm(t));
     }
-    resetPeakRss(t.proc.pid);
-    const cpu0 = cpuSeconds(t.proc.pid);
-    const res = await runLoad(t, { connections: conns, steps, amount, duration: scenario === 'login' ? CFG.loginDuration : CFG.duration });
-    const rssMb = peakRssMb(t.proc.pid);
-    const cpu1 = cpuSeconds(t.proc.pid);
-    // Server CPU time per unit: robust to other load on the machine (PostgreSQL's own
-    // processes are not counted).
-    const cpuMs = cpu0 !== null && cpu1 !== null && res.units ? ((cpu1 - cpu0) * 1000) / res.units : null;
+    const res = await measuredRun(t, { connections: conns, steps, amount, duration: scenario === 'login' ? CFG.loginDuration : CFG.duration });
+    const { rssMb, cpuMs } = res;
     if (KEYED.has(scenario)) estimate.set(`${scenario}|${t.name}|${conns}`, res.rps);
     if (scenario === 'code_exchange') {
       // Sizes the next batches (and the 50-connection one after the first 20-connection run).
@@ -376,11 +458,7 @@ async function main() {
 
   const { rows, rawArgon } = summarise(runs, argonRates);
   const printed = table(rows, rawArgon);
-  const machine = {
-    cpu: os.cpus()[0]?.model ?? 'unknown', cores, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`,
-    node: process.versions.node,
-    loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-  };
+  const machine = machineInfo();
   log(`\nResults (median of ${roundTimes.length} round(s); ratio = Alias ÷ oidc-provider, logins ÷ raw argon2id)`);
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; ` +
     `load average ${machine.loadAverage.start.join('/')} at the start, ${machine.loadAverage.end.join('/')} at the end`);
@@ -389,6 +467,7 @@ async function main() {
   log(misses.length ? `\n${misses.length} target(s) missed: ${misses.map((r) => `${r.scenario}@${r.conns}/${r.target} (${r.misses.join(', ')})`).join('; ')}`
     : '\nEvery target met.');
   if (misses.length) log(whereTheTimeGoes(misses));
+  checkServerLogs();
   for (const n of notes) log(`note: ${n}`);
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
@@ -401,7 +480,8 @@ async function main() {
     mode: QUICK ? 'quick' : 'full',
     machine,
     pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: 'not pinned' },
-    settings: { scenarios: RUN_SCENARIOS.map((s) => s.id), rounds: roundTimes.length, duration: CFG.duration, loginDuration: CFG.loginDuration, connections: CONNS, aliasLogLevel: 'warn' },
+    settings: { scenarios: RUN_SCENARIOS.map((s) => s.id), rounds: roundTimes.length, duration: CFG.duration, loginDuration: CFG.loginDuration, connections: CONNS, aliasLogLevel: 'default' },
+    serverLogLines: serverLogLines(),
     alias,
     peer: { package: 'oidc-provider', version, config: peerConfig },
     rawArgon2: { perRound: argonRates.map((r) => Math.round(r * 10) / 10), median: rawArgon },

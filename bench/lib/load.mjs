@@ -4,7 +4,7 @@
 // successful units over the time from the first request to the last response.
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
-import { basic, codeExchangeBody, CLIENT_SCOPE, authorizeQuery, ROUND_TRIP_SCOPE } from './targets.mjs';
+import { basic, codeExchangeBody, cpuSeconds, CLIENT_SCOPE, authorizeQuery, peakRssMb, resetPeakRss, ROUND_TRIP_SCOPE } from './targets.mjs';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -91,6 +91,21 @@ export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 
   });
 }
 
+/**
+ * A run of `runLoad` with what it cost the server: peak RSS (VmHWM, reset first) and
+ * server CPU time (user + system) per unit, which leaves out PostgreSQL's own processes
+ * and is steadier than the rate on a busy machine.
+ */
+export async function measuredRun(t, opts) {
+  resetPeakRss(t.proc.pid);
+  const cpu0 = cpuSeconds(t.proc.pid);
+  const res = await runLoad(t, opts);
+  const rssMb = peakRssMb(t.proc.pid);
+  const cpu1 = cpuSeconds(t.proc.pid);
+  const cpuMs = cpu0 !== null && cpu1 !== null && res.units ? ((cpu1 - cpu0) * 1000) / res.units : null;
+  return { ...res, rssMb, cpuMs };
+}
+
 const ok200 = (needle) => (status, body) => status === 200 && body.includes(needle);
 
 export function clientCredentialsSteps(t) {
@@ -102,19 +117,28 @@ export function clientCredentialsSteps(t) {
   }];
 }
 
-export function introspectionSteps(t, accessToken) {
+/** `tokens`: one token, or a list the requests go through in turn (the scaling mode's samples). */
+function eachToken(tokens) {
+  const list = Array.isArray(tokens) ? tokens : [tokens];
+  let i = 0;
+  return () => list[i++ % list.length];
+}
+
+export function introspectionSteps(t, accessTokens) {
+  const next = eachToken(accessTokens);
   return [{
     method: 'POST', path: t.endpoints.introspect,
     headers: { authorization: basic(t), 'content-type': FORM },
-    body: `token=${encodeURIComponent(accessToken)}`,
+    setup: () => `token=${encodeURIComponent(next())}`,
     check: ok200('"active":true'),
   }];
 }
 
-export function userinfoSteps(t, accessToken) {
+export function userinfoSteps(t, accessTokens) {
+  const next = eachToken(accessTokens);
   return [{
     method: 'GET', path: t.endpoints.userinfo,
-    headers: { authorization: `Bearer ${accessToken}` },
+    setup: (_ctx, req) => { req.headers.authorization = `Bearer ${next()}`; },
     check: ok200('"sub"'),
   }];
 }
@@ -147,6 +171,26 @@ export function refreshSteps(t, refreshTokens) {
     headers: { authorization: basic(t), 'content-type': FORM },
     setup: () => `grant_type=refresh_token&refresh_token=${encodeURIComponent(next())}`,
     check: ok200('"refresh_token"'),
+  }];
+}
+
+/**
+ * Refresh rotation that does not run dry (the scaling mode): spends `pool.tokens` in order
+ * from `pool.next` and appends the refresh token each answer returns, so with at least one
+ * token per connection to start with, a run lasts as long as it is told to; bulk tokens
+ * (old keys, anywhere in the index) are spent first.
+ */
+export function refreshChainSteps(t, pool) {
+  return [{
+    method: 'POST', path: t.endpoints.token,
+    headers: { authorization: basic(t), 'content-type': FORM },
+    setup: () => `grant_type=refresh_token&refresh_token=${encodeURIComponent(pool.tokens[pool.next++])}`,
+    check(status, body) {
+      if (status !== 200) return false;
+      const m = /"refresh_token":"([^"]+)"/.exec(body);
+      if (m) pool.tokens.push(m[1]);
+      return m !== null;
+    },
   }];
 }
 
