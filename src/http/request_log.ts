@@ -23,7 +23,11 @@ export const logSerializers = {
 };
 
 export function installRequestLog(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
+  // The level is fixed for the process's life (config), so below `debug` the hook is not
+  // installed at all: no per-request call, no promise (a callback hook, not an async one).
+  if (app.log.level !== 'debug' && app.log.level !== 'trace') return;
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.debug({ ...describeRequest(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    done();
   });
 }
