@@ -4,7 +4,8 @@
 // one log table, in the same transaction as the change (a rolled-back write leaves no
 // entry). A case remembers the log's last id before its request and reads what came after
 // only when the request was refused: the cost of a case no longer depends on the size of
-// the database, and cases that write nothing cost one indexed read.
+// the database, and cases that write nothing cost one indexed read. Entries of finished
+// cases are dropped now and then (prune), not before every case: that was a commit a case.
 import { sql } from 'kysely';
 import type { Alias } from './harness.js';
 import type { RowChange } from './fuzz.js';
@@ -14,6 +15,8 @@ const LOG = 'fuzz_changes';
 export interface ChangeLog {
   /** The id of the last entry so far. */
   mark(): Promise<number>;
+  /** Drops every entry so far (none is needed once its case is over; ids are never reused). */
+  prune(): Promise<void>;
   /** The net change of every row written after `mark` (a row inserted and deleted again is no change). */
   since(mark: number): Promise<RowChange[]>;
 }
@@ -44,10 +47,12 @@ export async function installChangeLog(alias: Alias, exclude: readonly string[])
   }
   return {
     async mark() {
-      // Entries of earlier cases are no longer needed; AUTOINCREMENT never reuses their ids.
-      await sql`DELETE FROM ${sql.table(LOG)}`.execute(k);
       const r = await sql<{ seq: number | null }>`SELECT seq FROM sqlite_sequence WHERE name = ${LOG}`.execute(k);
       return Number(r.rows[0]?.seq ?? 0);
+    },
+    async prune() {
+      // AUTOINCREMENT never reuses the ids of deleted entries, so marks stay valid.
+      await sql`DELETE FROM ${sql.table(LOG)}`.execute(k);
     },
     async since(mark) {
       const entries = (await sql<Entry>`SELECT id, tbl, old, new FROM ${sql.table(LOG)} WHERE id > ${mark} ORDER BY id`.execute(k)).rows;
