@@ -137,28 +137,24 @@ export function createThrottler(store: Store, now: () => number): Throttler {
       await store.throttles.reset(key);
     },
     async reserve(key, policy) {
-      // One transaction with the row locked (FOR UPDATE on PostgreSQL; SQLite runs write
-      // transactions one at a time): reservations from every node are counted one by one.
-      const step = await store.transaction(async (tx) => {
-        const t = now();
-        const cur = await tx.throttles.lock(key, t);
-        const next = reserveStep(cur, t, policy);
-        if (next.ok) await tx.throttles.put({ key, failures: next.failures, windowStart: next.windowStart, blockedUntil: next.blockedUntil });
-        return next;
-      });
-      if (!step.ok) return step;
+      // One atomic statement (the store's upsert, reserveStep in SQL): one round trip, and
+      // reservations from every node are counted one by one.
+      const t = now();
+      const counted = await store.throttles.reserve(key, t, policy);
+      if (!counted) {
+        // Blocked: the wait is read apart (a block that ended meanwhile still says 1 s).
+        const cur = await store.throttles.get(key);
+        return { ok: false, retryAfter: Math.max(1, Math.ceil(((cur?.blockedUntil ?? 0) - t) / 1000)) };
+      }
       let released = false;
       return {
         ok: true,
         async release() {
           if (released) return;
           released = true;
-          await store.transaction(async (tx) => {
-            const cur = await tx.throttles.lock(key, now());
-            // Never deleted here: a reservation waiting on this row lock (PostgreSQL) would
-            // find its row gone. A row with no failures is harmless; the janitor removes it.
-            await tx.throttles.put({ ...cur, ...releaseStep(cur, policy) });
-          });
+          // One atomic statement too; the row is never deleted here (the janitor removes
+          // rows with no failures).
+          await store.throttles.release(key, policy);
         },
       };
     },
