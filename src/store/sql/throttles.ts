@@ -73,7 +73,8 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
       })).execute();
     }),
     reset: (key) => writing(async () => {
-      await k.updateTable('throttles').set({ failures: 0, blocked_until: 0 }).where('key', '=', key).execute();
+      await s.run('throttles.reset', (b) => b.updateTable('throttles').set({ failures: sql<number>`0`, blocked_until: sql<number>`0` })
+        .where('key', '=', param('key')), { key });
     }),
     delete: (key) => writing(async () => {
       await k.deleteFrom('throttles').where('key', '=', key).execute();
