@@ -229,11 +229,11 @@ export interface ThrottleRepo {
    * One attempt counted in one atomic statement, no transaction (issue 16 item 1, with
    * one round trip instead of a locked read and a write): while the key is blocked at
    * `now`, nothing is written and undefined comes back; otherwise the attempt is counted
-   * with reserveStep's arithmetic (throttle/throttle.ts) and the counter after it is
+   * as Throttler.reserve says (throttle/throttle.ts) and the counter after it is
    * returned. Concurrent calls from any node are counted one after another.
    */
   reserve(key: string, now: number, policy: CounterPolicy): Promise<Throttle | undefined>;
-  /** Takes one counted attempt back (releaseStep), in one atomic statement. */
+  /** Takes one counted attempt back (Throttler.reserve's release), in one atomic statement. */
   release(key: string, policy: CounterPolicy): Promise<void>;
   /**
    * Forgets the counter's failures and block, keeping the row: a reservation waiting on

@@ -8,7 +8,7 @@ import type { Sql } from './context.js';
 const toThrottle = (r: Selectable<ThrottlesTable>) =>
   ({ key: r.key, failures: r.failures, windowStart: r.window_start, blockedUntil: r.blocked_until });
 
-// reserveStep (throttle/throttle.ts) in SQL, over the stored row (`throttles.*` in an
+// Throttler.reserve's step (throttle/throttle.ts) in SQL, over the stored row (`throttles.*` in an
 // upsert's SET is the row before the change, on SQLite and PostgreSQL alike). Every value
 // is a bound placeholder cast to an integer type, so PostgreSQL never has to guess one.
 const int = (name: string) => sql<number>`cast(${param(name)} as bigint)`;
@@ -59,7 +59,7 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
         .returningAll(), reserveArgs(key, t, policy));
       return r && toThrottle(r);
     }),
-    // releaseStep: one failure fewer, and no block once under the allowance.
+    // Throttler.reserve's release: one failure fewer, and no block once under the allowance.
     release: (key, policy) => writing(async () => {
       await s.run('throttles.release', (b) => b.updateTable('throttles').set({
         failures: sql<number>`(case when failures > 0 then failures - 1 else 0 end)`,
