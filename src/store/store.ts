@@ -209,6 +209,14 @@ export interface SettingsRepo {
   lock(key: string, value: string): Promise<void>;
 }
 
+/** A counter's limits (throttle/throttle.ts ThrottlePolicy). */
+export interface CounterPolicy {
+  allowed: number;
+  windowMs: number;
+  baseBlockMs: number;
+  maxBlockMs: number;
+}
+
 export interface ThrottleRepo {
   get(key: string): Promise<Throttle | undefined>;
   /**
@@ -217,6 +225,16 @@ export interface ThrottleRepo {
    */
   lock(key: string, now: number): Promise<Throttle>;
   put(throttle: Throttle): Promise<void>;
+  /**
+   * One attempt counted in one atomic statement, no transaction (issue 16 item 1, with
+   * one round trip instead of a locked read and a write): while the key is blocked at
+   * `now`, nothing is written and undefined comes back; otherwise the attempt is counted
+   * as Throttler.reserve says (throttle/throttle.ts) and the counter after it is
+   * returned. Concurrent calls from any node are counted one after another.
+   */
+  reserve(key: string, now: number, policy: CounterPolicy): Promise<Throttle | undefined>;
+  /** Takes one counted attempt back (Throttler.reserve's release), in one atomic statement. */
+  release(key: string, policy: CounterPolicy): Promise<void>;
   /**
    * Forgets the counter's failures and block, keeping the row: a reservation waiting on
    * its lock (PostgreSQL) still finds it. No row is made for a key without one.

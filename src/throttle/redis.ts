@@ -39,7 +39,7 @@ return int(blockedUntil)
 `;
 
 /**
- * One reservation, atomically (createThrottler's `reserve`, reserveStep): refused while
+ * One reservation, atomically (createThrottler's `reserve`, the same step as the database's): refused while
  * blocked (returns {0, blockedUntil}); otherwise the attempt is counted and the block
  * starts with the attempt that uses the last free try (returns {1, blockedUntil}).
  */
@@ -71,7 +71,7 @@ redis.call('PEXPIRE', KEYS[1], int(math.max(windowStart + windowMs, blockedUntil
 return {1, int(blockedUntil)}
 `;
 
-/** Takes one reserved attempt back (releaseStep); the key goes once nothing is counted. */
+/** Takes one reserved attempt back (as the database's release); the key goes once nothing is counted. */
 const RELEASE_LUA = `
 local allowed = tonumber(ARGV[1])
 local cur = redis.call('HMGET', KEYS[1], 'f', 'b')

@@ -59,28 +59,11 @@ export interface Throttler {
    * Atomically: refuses while the key is blocked; otherwise counts this attempt as a
    * failure *before* the caller checks anything, so N parallel guesses are N counted
    * attempts and a burst gets no more checks than `policy.allowed` (the attempt that uses
-   * the last free try starts the block). The caller releases the reservation on success.
+   * the last free try starts the block: `baseBlockMs`, doubled by each further attempt
+   * counted in the window, up to `maxBlockMs`). The caller releases the reservation on
+   * success: one attempt fewer, and no block once under the allowance.
    */
   reserve(key: string, policy: ThrottlePolicy): Promise<Reservation>;
-}
-
-/** The counter after a reservation at `t`, or the block that refuses it. Shared by the SQL and Redis counters. */
-export function reserveStep(cur: { failures: number; windowStart: number; blockedUntil: number }, t: number, policy: ThrottlePolicy):
-  { ok: true; failures: number; windowStart: number; blockedUntil: number } | { ok: false; retryAfter: number } {
-  if (cur.blockedUntil > t) return { ok: false, retryAfter: Math.ceil((cur.blockedUntil - t) / 1000) };
-  const fresh = cur.failures === 0 || t - cur.windowStart > policy.windowMs;
-  const failures = fresh ? 1 : cur.failures + 1;
-  const over = failures - policy.allowed;
-  const blockedUntil = over >= 0
-    ? t + Math.min(policy.baseBlockMs * 2 ** Math.min(over, 30), policy.maxBlockMs)
-    : 0;
-  return { ok: true, failures, windowStart: fresh ? t : cur.windowStart, blockedUntil };
-}
-
-/** Takes one reserved attempt back: one failure fewer, and no block once under the allowance. */
-export function releaseStep(cur: { failures: number; blockedUntil: number }, policy: ThrottlePolicy): { failures: number; blockedUntil: number } {
-  const failures = Math.max(0, cur.failures - 1);
-  return { failures, blockedUntil: failures < policy.allowed ? 0 : cur.blockedUntil };
 }
 
 /**
@@ -137,28 +120,24 @@ export function createThrottler(store: Store, now: () => number): Throttler {
       await store.throttles.reset(key);
     },
     async reserve(key, policy) {
-      // One transaction with the row locked (FOR UPDATE on PostgreSQL; SQLite runs write
-      // transactions one at a time): reservations from every node are counted one by one.
-      const step = await store.transaction(async (tx) => {
-        const t = now();
-        const cur = await tx.throttles.lock(key, t);
-        const next = reserveStep(cur, t, policy);
-        if (next.ok) await tx.throttles.put({ key, failures: next.failures, windowStart: next.windowStart, blockedUntil: next.blockedUntil });
-        return next;
-      });
-      if (!step.ok) return step;
+      // One atomic statement (the store's upsert computes the step in SQL): one round trip, and
+      // reservations from every node are counted one by one.
+      const t = now();
+      const counted = await store.throttles.reserve(key, t, policy);
+      if (!counted) {
+        // Blocked: the wait is read apart (a block that ended meanwhile still says 1 s).
+        const cur = await store.throttles.get(key);
+        return { ok: false, retryAfter: Math.max(1, Math.ceil(((cur?.blockedUntil ?? 0) - t) / 1000)) };
+      }
       let released = false;
       return {
         ok: true,
         async release() {
           if (released) return;
           released = true;
-          await store.transaction(async (tx) => {
-            const cur = await tx.throttles.lock(key, now());
-            // Never deleted here: a reservation waiting on this row lock (PostgreSQL) would
-            // find its row gone. A row with no failures is harmless; the janitor removes it.
-            await tx.throttles.put({ ...cur, ...releaseStep(cur, policy) });
-          });
+          // One atomic statement too; the row is never deleted here (the janitor removes
+          // rows with no failures).
+          await store.throttles.release(key, policy);
         },
       };
     },

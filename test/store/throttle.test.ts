@@ -210,6 +210,25 @@ function throttlerContract(impl: Implementation) {
       assert.ok((await nodes.a.reserve(key, policy)).ok);
       assert.equal(await nodes.a.retryAfter(key), 2);
     });
+
+    it('reserve: each try after a block doubles it, up to the cap; a new window starts from the base; an allowance of one blocks at once', async () => {
+      const key = freshKey();
+      for (let i = 0; i < policy.allowed; i++) assert.ok((await (i % 2 ? nodes.a : nodes.b).reserve(key, policy)).ok);
+      const seen: number[] = [await nodes.a.retryAfter(key)];
+      for (let i = 0; i < 5; i++) {
+        clock.advance(seen[seen.length - 1]! * 1000);
+        assert.ok((await (i % 2 ? nodes.a : nodes.b).reserve(key, policy)).ok);
+        seen.push(await nodes.a.retryAfter(key));
+      }
+      assert.deepEqual(seen, [1, 2, 4, 8, 8, 8]);
+      clock.advance(policy.windowMs + 8_001);
+      assert.ok((await nodes.b.reserve(key, policy)).ok);
+      assert.equal(await nodes.a.retryAfter(key), 0, 'a new window, a new allowance');
+      const one: ThrottlePolicy = { allowed: 1, windowMs: 60_000, baseBlockMs: 3_000, maxBlockMs: 60_000 };
+      const single = freshKey();
+      assert.ok((await nodes.a.reserve(single, one)).ok);
+      assert.deepEqual(await nodes.b.reserve(single, one), { ok: false, retryAfter: 3 });
+    });
   });
 }
 

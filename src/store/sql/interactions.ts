@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely';
 import type { InteractionsTable } from '../schema.js';
 import type { InteractionRepo } from '../store.js';
 import type { Interaction } from '../types.js';
+import { param } from '../compiled.js';
 import { json, type Sql } from './context.js';
 
 const toInteraction = (r: Selectable<InteractionsTable>): Interaction => ({
@@ -16,7 +17,7 @@ const toInteraction = (r: Selectable<InteractionsTable>): Interaction => ({
 });
 
 export function createInteractionRepo(s: Sql): InteractionRepo {
-  const { k } = s;
+  const { k, first, run } = s;
   return {
     async insert(i) {
       await k.insertInto('interactions').values({
@@ -25,12 +26,13 @@ export function createInteractionRepo(s: Sql): InteractionRepo {
       }).execute();
     },
     async get(id, now) {
-      const r = await k.selectFrom('interactions').selectAll().where('id', '=', id)
-        .where('expires_at', '>', now).executeTakeFirst();
+      const r = await first<Selectable<InteractionsTable>>('interactions.get', (b) => b.selectFrom('interactions').selectAll()
+        .where('id', '=', param('id')).where('expires_at', '>', param<number>('now')), { id, now });
       return r && toInteraction(r);
     },
     async setAuthenticatedSession(id, sessionDigest) {
-      await k.updateTable('interactions').set({ authenticated_session: sessionDigest }).where('id', '=', id).execute();
+      await run('interactions.setAuthenticatedSession', (b) => b.updateTable('interactions')
+        .set({ authenticated_session: param('session') }).where('id', '=', param('id')), { id, session: sessionDigest });
     },
     async delete(id) {
       await k.deleteFrom('interactions').where('id', '=', id).execute();

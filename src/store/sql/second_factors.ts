@@ -3,16 +3,18 @@ import type { Selectable } from 'kysely';
 import type { TotpFactorsTable } from '../schema.js';
 import type { SecondFactorRepo } from '../store.js';
 import type { TotpFactor } from '../types.js';
+import { param } from '../compiled.js';
 import type { Sql } from './context.js';
 
 const toTotp = (r: Selectable<TotpFactorsTable>): TotpFactor => ({
   userId: r.user_id, secretSealed: r.secret_sealed, lastStep: Number(r.last_step), createdAt: Number(r.created_at),
 });
 
-export function createSecondFactorRepo({ k }: Sql): SecondFactorRepo {
+export function createSecondFactorRepo({ k, first }: Sql): SecondFactorRepo {
   return {
     async getTotp(userId) {
-      const r = await k.selectFrom('totp_factors').selectAll().where('user_id', '=', userId).executeTakeFirst();
+      const r = await first<Selectable<TotpFactorsTable>>('totpFactors.get',
+        (b) => b.selectFrom('totp_factors').selectAll().where('user_id', '=', param('userId')), { userId });
       return r && toTotp(r);
     },
     async insertTotp(f) {

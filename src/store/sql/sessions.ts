@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import type { SessionsTable } from '../schema.js';
 import type { SessionRepo } from '../store.js';
 import type { Session } from '../types.js';
-import { param } from '../compiled.js';
+import { param, placeholders } from '../compiled.js';
 import { json, list, type Sql } from './context.js';
 import { PASSWORD_AMR } from '../../oauth/acr.js';
 
@@ -12,13 +12,12 @@ const toSession = (r: Selectable<SessionsTable>): Session => ({ idDigest: r.id_d
   amr: r.amr === null ? [...PASSWORD_AMR] : list(r.amr) });
 
 export function createSessionRepo(s: Sql): SessionRepo {
-  const { k, first } = s;
+  const { k, first, run } = s;
   return {
     async insert(s) {
-      await k.insertInto('sessions').values({
-        id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
-        expires_at: s.expiresAt, device: s.device, last_seen_at: s.lastSeenAt, amr: json(s.amr),
-      }).execute();
+      const row = { id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
+        expires_at: s.expiresAt, device: s.device, last_seen_at: s.lastSeenAt, amr: json(s.amr) };
+      await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
     },
     async get(idDigest, now) {
       const r = await first<Selectable<SessionsTable>>('sessions.get', (b) => b.selectFrom('sessions').selectAll()

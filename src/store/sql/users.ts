@@ -29,7 +29,8 @@ export function createUserRepo(s: Sql): UserRepo {
       return r && toUser(r);
     },
     async getByEmail(email) {
-      const r = await k.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+      const r = await first<Selectable<UsersTable>>('users.getByEmail',
+        (b) => b.selectFrom('users').selectAll().where('email', '=', param('email')), { email: email.toLowerCase() });
       return r && toUser(r);
     },
     async update(u) {
