@@ -3,7 +3,7 @@
 // go through a durable queue (logout_deliveries) with leases and retries, so a slow or
 // dead client never blocks the user's logout, and nothing queued is lost on a restart.
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { signJwt } from '../tokens/jws.js';
 import type { Store } from '../store/store.js';
 import type { KeyService } from '../tokens/keys.js';
 import { createPoller } from '../queue/poller.js';
@@ -43,11 +43,9 @@ export function logoutToken(keys: Pick<KeyService, 'signingKey'>, issuer: string
   return keys.signingKey(client.idTokenSignedResponseAlg).then((key) => {
     const iat = Math.floor(now / 1000);
     // §2.4: iss, aud, iat, exp, jti, events, and sub (or sid); never a nonce.
-    return new SignJWT({ events: { [LOGOUT_EVENT]: {} } })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
-      .setIssuer(issuer).setAudience(client.id).setSubject(sub).setIssuedAt(iat).setExpirationTime(iat + 120)
-      .setJti(randomBytes(16).toString('base64url'))
-      .sign(key.privateKey);
+    return signJwt(key, { typ: 'logout+jwt' }, {
+      events: { [LOGOUT_EVENT]: {} }, iss: issuer, aud: client.id, sub, iat, exp: iat + 120, jti: randomBytes(16).toString('base64url'),
+    });
   });
 }
 

@@ -6,6 +6,7 @@ import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import type { ReadCache } from './sqlite/read_cache.js';
 import type { GroupCommitStats } from './sqlite/group_commit.js';
+import type { CheckpointOptions, CheckpointStats } from './sqlite/checkpointer.js';
 import type { Dialect } from './dialect.js';
 import { sqlite } from './sqlite/dialect.js';
 import { postgres } from './postgres/dialect.js';
@@ -19,6 +20,8 @@ export interface Db {
   readCache?: ReadCache;
   /** SQLite only: how transactions were grouped into commits. */
   groupCommit?: GroupCommitStats;
+  /** SQLite only: the WAL checkpoints taken off the request path (sqlite/checkpointer.ts). */
+  checkpoints?: CheckpointStats;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,8 @@ export interface OpenOptions {
   /** PostgreSQL schema to use (tests isolate themselves this way). */
   schema?: string;
   poolSize?: number;
+  /** SQLite only: checkpoint interval and WAL limit (tests make them small). */
+  walCheckpoint?: CheckpointOptions;
 }
 
 export function openDatabase(location: string, opts: OpenOptions = {}): Db {

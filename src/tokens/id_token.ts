@@ -1,9 +1,9 @@
 // OIDC Core §2 and §3.1.3.6: the ID token.
 import { createHash } from 'node:crypto';
 import { randomToken } from '../crypto/random.js';
-import { SignJWT } from 'jose';
 import type { KeyService } from './keys.js';
 import { ID_TOKEN_TTL_S } from './keys.js';
+import { signJwt } from './jws.js';
 import type { SigningAlg } from '../oauth/signing_algs.js';
 import { acrOf } from '../oauth/acr.js';
 
@@ -38,13 +38,7 @@ export async function signIdToken(keys: KeyService, input: IdTokenInput): Promis
   if (input.nonce) claims.nonce = input.nonce;
   if (input.accessToken) claims.at_hash = atHash(input.accessToken);
   if (input.nickname) claims.nickname = input.nickname;
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-    .setIssuer(input.issuer)
-    .setAudience(input.clientId)
-    .setSubject(input.sub)
-    .setJti(randomToken(16))
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ID_TOKEN_TTL_S)
-    .sign(key.privateKey);
+  return signJwt(key, { typ: 'JWT' }, {
+    ...claims, iss: input.issuer, aud: input.clientId, sub: input.sub, jti: randomToken(16), iat, exp: iat + ID_TOKEN_TTL_S,
+  });
 }

@@ -3,10 +3,11 @@
 // keyed by a digest of its `jti`, so introspection, revocation and the grant's cascade
 // work as for opaque tokens; validators that only check the signature do not see a
 // revocation (docs/resources.md), which is why these tokens live 5 minutes by default.
-import { SignJWT, decodeJwt } from 'jose';
+import { decodeJwt } from 'jose';
 import { acrOf } from '../oauth/acr.js';
 import type { SigningAlg } from '../oauth/signing_algs.js';
 import type { KeyService } from './keys.js';
+import { signJwt } from './jws.js';
 import { digest } from './opaque.js';
 
 /** RFC 9068 §2.2 default lifetime of a JWT access token, and the longest one allowed. */
@@ -42,16 +43,11 @@ export async function signJwtAccessToken(keys: KeyService, t: JwtAccessTokenInpu
     claims.acr = acrOf(t.amr);
   }
   if (t.dpopJkt) claims.cnf = { jkt: t.dpopJkt };
-  return new SignJWT(claims)
-    // RFC 9068 §2.1: typ MUST be at+jwt.
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-    .setIssuer(t.issuer)
-    .setAudience(t.audience)
-    .setSubject(t.sub)
-    .setJti(t.jti)
-    .setIssuedAt(Math.floor(t.issuedAt / 1000))
-    .setExpirationTime(Math.floor(t.expiresAt / 1000))
-    .sign(key.privateKey);
+  // RFC 9068 §2.1: typ MUST be at+jwt.
+  return signJwt(key, { typ: 'at+jwt' }, {
+    ...claims, iss: t.issuer, aud: t.audience, sub: t.sub, jti: t.jti,
+    iat: Math.floor(t.issuedAt / 1000), exp: Math.floor(t.expiresAt / 1000),
+  });
 }
 
 /** What the store keys a JWT access token by: a digest of its jti, apart from opaque tokens' digests. */

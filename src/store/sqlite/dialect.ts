@@ -9,6 +9,7 @@ import type { Database } from '../schema.js';
 import type { Dialect } from '../dialect.js';
 import { createReadCache } from './read_cache.js';
 import { groupCommitDialect, SYNC_BUSY_MS } from './group_commit.js';
+import { startCheckpointer } from './checkpointer.js';
 
 /**
  * The database holds password hashes, e-mail addresses and the pairwise salt (issue 16
@@ -38,7 +39,7 @@ function privateFiles(file: string) {
 
 export const sqlite: Dialect = {
   name: 'sqlite',
-  open(location) {
+  open(location, opts) {
     const file = resolve(location);
     privateFiles(file);
     const db = new SQLite(file);
@@ -58,8 +59,17 @@ export const sqlite: Dialect = {
     // writes are lost takes what reads cached from it along.
     const dialect = groupCommitDialect(db, () => readCache.changed());
     const kysely = new Kysely<Database>({ dialect });
-    return { kysely, dialect: sqlite, location: file, readCache, groupCommit: dialect.stats,
-      close: () => kysely.destroy() };
+    // Checkpoints run on a worker thread, not inside a commit on the event loop (checkpointer.ts).
+    const stats = dialect.stats;
+    const checkpointer = startCheckpointer(db, file, {
+      writes: () => stats.commits + stats.autocommits,
+      exclusive: (fn) => dialect.exclusive(fn),
+    }, opts.walCheckpoint);
+    return { kysely, dialect: sqlite, location: file, readCache, groupCommit: stats, checkpoints: checkpointer.stats,
+      close: async () => {
+        await checkpointer.close();
+        await kysely.destroy();
+      } };
   },
   migrationTableSchema: async () => undefined,
   forUpdate: (q) => q,

@@ -1,8 +1,8 @@
 // Group commit for the embedded SQLite store.
 //
 // On SQLite a write transaction's cost is dominated by its COMMIT: the WAL frames of every
-// page it dirtied, and now and then an inline checkpoint (bench/README.md: 107–125 µs of a
-// 340 µs client-credentials request). Concurrent requests touch the same few pages (the
+// page it dirtied (bench/README.md: 107–125 µs of a 340 µs client-credentials request;
+// checkpoints run on a worker thread, checkpointer.ts). Concurrent requests touch the same few pages (the
 // tail of the token table and its indexes), so committing them together writes those
 // pages once. This Kysely driver runs every transaction ("unit") as a SAVEPOINT inside one
 // shared `BEGIN IMMEDIATE … COMMIT` ("group"):
@@ -44,6 +44,8 @@ export interface GroupCommitStats {
   units: number;
   /** Groups that failed as a whole. */
   failedGroups: number;
+  /** Writes committed on their own, outside any group (the checkpointer counts them too). */
+  autocommits: number;
 }
 
 interface Group {
@@ -68,7 +70,7 @@ const MAX_BUSY_PAUSE_MS = 50;
 const isBusy = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 class GroupCommitDriver implements Driver {
-  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0 };
+  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0, autocommits: 0 };
   readonly #db: SQLite.Database;
   readonly #onGroupFailed: () => void;
   readonly #statements = new Map<string, SQLite.Statement>();
@@ -175,6 +177,22 @@ class GroupCommitDriver implements Driver {
   }
 
   /**
+   * Runs `fn` with no group open and no statement of this process running: the open group
+   * is committed and every other unit and statement waits (asynchronously: the event loop
+   * runs on) until `fn` settles. The checkpointer restarts the WAL in such a pause.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#lock();
+    try {
+      if (this.#closed) throw new Error('the database is closed');
+      this.#commitOpenGroup();
+      return await fn();
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /**
    * Runs `attempt` (which takes the write lock) until it stops failing with SQLITE_BUSY or
    * BUSY_PATIENCE_MS have passed. The caller holds the connection; between tries it is
    * handed on, so other requests run (and read) while another process writes.
@@ -205,6 +223,7 @@ class GroupCommitDriver implements Driver {
     try {
       if (statement.reader) return { rows: statement.all(parameters) as R[] };
       const { changes, lastInsertRowid } = statement.run(parameters);
+      if (!conn.group && !statement.readonly) this.stats.autocommits++;
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     } catch (err) {
       // Some errors make SQLite roll back the whole transaction: the group is gone.
@@ -295,6 +314,8 @@ class GroupConnection implements DatabaseConnection {
 
 export interface GroupCommitDialect extends Dialect {
   readonly stats: GroupCommitStats;
+  /** GroupCommitDriver.exclusive: `fn` runs while no transaction of this process is open. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -305,6 +326,7 @@ export function groupCommitDialect(db: SQLite.Database, onGroupFailed: () => voi
   const driver = new GroupCommitDriver(db, onGroupFailed);
   return {
     stats: driver.stats,
+    exclusive: (fn) => driver.exclusive(fn),
     createAdapter: () => new SqliteAdapter(),
     createDriver: () => driver,
     createQueryCompiler: () => new SqliteQueryCompiler(),
