@@ -22,6 +22,8 @@ import { CONNECT_TIMEOUT_MS } from './pool.js';
 export const CACHE_CHANNEL = 'alias_cache';
 /** The longest an entry is served, whatever the listener says (ms). */
 export const MAX_AGE_MS = 5_000;
+/** The longest a `select 1` barrier may take before the listener counts as lost (ms). */
+const BARRIER_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
 /** How soon a lost or refused listener connection is tried again (ms). */
 const RETRY_MS = 1_000;
 const MAX_ENTRIES = 10_000;
@@ -100,6 +102,9 @@ export function createNotifiedCache(connectionString: string, schema: string | u
     if (closed) return;
     const c = new pg.Client({
       connectionString, keepAlive: true, connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // A barrier that does not come back (a silent network) takes the listener down, and
+      // the reads waiting on it go to the database, within this long.
+      query_timeout: BARRIER_TIMEOUT_MS,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     client = c;
