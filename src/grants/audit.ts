@@ -1,15 +1,13 @@
 // The token endpoint's audit events, each written in the transaction of the change it
-// records: one INSERT riding the transaction that already stores the tokens.
+// records: with the tokens, in the same write (TokenSetRepo, insertWithEvent).
 import type { Store } from '../store/store.js';
 import type { AuditEvent } from '../store/types.js';
 import type { GrantContext } from './types.js';
 
-/** `token.issued`, for the grant type that issued it. `sub` is null for client tokens. */
-export function auditIssued(ctx: GrantContext, tx: Store, grantType: string, sub: string | null): Promise<void> {
-  return tx.audit.append(issuedEvent(ctx, grantType, sub));
-}
-
-/** The `token.issued` event itself, for a store method that writes it with the token. */
+/**
+ * `token.issued`, for the grant type that issued it (`sub` is null for client tokens),
+ * for the store method that writes it with the tokens.
+ */
 export function issuedEvent(ctx: GrantContext, grantType: string, sub: string | null): AuditEvent {
   return ctx.s.audit.event({ type: 'token.issued', clientId: ctx.client.id, sub, ip: ctx.source,
     detail: `grant_type=${grantType}` });

@@ -6,7 +6,7 @@ import { intersect } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { GrantHandler } from './types.js';
 import type { AuthorizationCode } from '../store/types.js';
-import { auditIssued, revokeReusedFamily } from './audit.js';
+import { issuedEvent, revokeReusedFamily } from './audit.js';
 import { readTokenResource } from '../oauth/resource.js';
 import { grantedResource } from './resource.js';
 
@@ -31,12 +31,14 @@ export const authorizationCode: GrantHandler = {
     // that fails afterwards throws inside the transaction, which rolls the redemption
     // back, so the code stays redeemable by its rightful client.
     const result = await s.store.transaction(async (tx) => {
-      const rec = await tx.codes.consume(codeDigest, now);
-      if (!rec) return undefined;
+      // The code, its grant and the user's nickname: one statement on PostgreSQL.
+      const spent = await tx.codes.consumeWithGrant(codeDigest, now);
+      if (!spent) return undefined;
+      const rec = spent.row;
       checkRedemption(rec, client.id, redirectUri, verifier, now);
       // RFC 9449 §10: a code issued for dpop_jkt is redeemed only with a proof of that key.
       if (rec.dpopJkt && rec.dpopJkt !== ctx.dpopJkt) throw invalidGrant('the DPoP proof key does not match the dpop_jkt of the authorization request');
-      const grant = await tx.grants.getById(rec.grantId);
+      const grant = spent.grant;
       if (!grant) throw invalidGrant('the user revoked this application');
       // RFC 8707 §2.2: the access token is for one of the resources the code was granted for.
       const resource = await grantedResource(tx, requestedResource, rec.resources ?? []);
@@ -44,9 +46,10 @@ export const authorizationCode: GrantHandler = {
       const minted = await s.tokens.forUser(tx, {
         client, grant, familyId: rec.familyId, scopes: intersect(rec.scopes, grant.scopes),
         channels: intersect(rec.channels, grant.channels), authTime: rec.authTime, amr: rec.amr, nonce: rec.nonce,
-        dpopJkt: ctx.dpopJkt, resource, resources: rec.resources,
+        dpopJkt: ctx.dpopJkt, resource, resources: rec.resources, nickname: spent.nickname,
+        // The tokens and their audit event: one write (one round trip on PostgreSQL).
+        event: issuedEvent(ctx, 'authorization_code', grant.sub),
       });
-      await auditIssued(ctx, tx, 'authorization_code', grant.sub);
       return minted;
     });
     if (result === undefined) {

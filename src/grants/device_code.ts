@@ -7,7 +7,7 @@ import { newFamilyId } from '../tokens/issuer.js';
 import { digest } from '../tokens/opaque.js';
 import { DEVICE_GRANT } from '../device/device_flow.js';
 import type { GrantHandler } from './types.js';
-import { auditIssued } from './audit.js';
+import { issuedEvent } from './audit.js';
 
 export const deviceCode: GrantHandler = {
   grantType: DEVICE_GRANT,
@@ -43,8 +43,8 @@ export const deviceCode: GrantHandler = {
         authTime: rec.authTime ?? now,
         amr: rec.amr ?? PASSWORD_AMR,
         dpopJkt: ctx.dpopJkt,
+        event: issuedEvent(ctx, DEVICE_GRANT, grant.sub),
       });
-      await auditIssued(ctx, tx, DEVICE_GRANT, grant.sub);
       return tokens;
     });
     if (minted === 'used') throw invalidGrant('the device code was already used');

@@ -15,7 +15,7 @@ import { required, single } from '../oauth/params.js';
 import { parseList } from '../oauth/scopes.js';
 import { newFamilyId } from '../tokens/issuer.js';
 import type { GrantHandler } from './types.js';
-import { auditIssued } from './audit.js';
+import { issuedEvent } from './audit.js';
 import { PASSWORD_AMR } from '../oauth/acr.js';
 
 const ALLOWED_USER_SCOPES = ['openid', 'nickname', 'offline_access'];
@@ -60,8 +60,7 @@ export const password: GrantHandler = {
         approvedScopes: scopes, approvedChannels: [], source: { ip: source, via: 'password_grant' },
       }, tx);
       const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime,
-        amr: PASSWORD_AMR, dpopJkt: ctx.dpopJkt });
-      await auditIssued(ctx, tx, 'password', grant.sub);
+        amr: PASSWORD_AMR, dpopJkt: ctx.dpopJkt, event: issuedEvent(ctx, 'password', grant.sub) });
       return tokens;
     });
     return { ...(await s.tokens.complete(minted)) };

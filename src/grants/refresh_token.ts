@@ -11,13 +11,12 @@ import { intersect, parseList, subset } from '../oauth/scopes.js';
 import { digest } from '../tokens/opaque.js';
 import type { MintedTokens } from '../tokens/issuer.js';
 import type { Store } from '../store/store.js';
-import type { RefreshToken } from '../store/types.js';
+import type { Grant, RefreshToken } from '../store/types.js';
 import type { GrantContext, GrantHandler } from './types.js';
-import { auditIssued, revokeReusedFamily } from './audit.js';
+import { issuedEvent, revokeReusedFamily } from './audit.js';
 import { qualify, readTokenResource } from '../oauth/resource.js';
 import { grantedResource } from './resource.js';
 import { retryLostAnswer } from './refresh_retry.js';
-import { jtiDigest } from '../tokens/jwt_access_token.js';
 
 export const refreshToken: GrantHandler = {
   grantType: 'refresh_token',
@@ -37,8 +36,9 @@ export const refreshToken: GrantHandler = {
     // that fails afterwards throws inside the transaction, which rolls the rotation back,
     // so the token stays usable by its rightful client.
     const result = await s.store.transaction(async (tx) => {
-      const rec = await tx.refreshTokens.rotate(tokenDigest, now);
-      return rec && refreshWith(ctx, tx, rec, scopeParam, requestedResource);
+      // The token and its grant: one statement on PostgreSQL.
+      const spent = await tx.refreshTokens.rotateWithGrant(tokenDigest, now);
+      return spent && refreshWith(ctx, tx, spent.row, scopeParam, requestedResource, spent);
     });
     if (result !== undefined) return { ...(await s.tokens.complete(result)) };
 
@@ -63,14 +63,15 @@ export const refreshToken: GrantHandler = {
  * or claimed for a retry), inside that transaction: a failure throws and rolls it back.
  */
 async function refreshWith(ctx: GrantContext, tx: Store, rec: RefreshToken, scopeParam: string | undefined,
-  requestedResource: string | undefined): Promise<MintedTokens> {
+  requestedResource: string | undefined, read?: { grant?: Grant }): Promise<MintedTokens> {
   const { s, client } = ctx;
   const now = s.now();
   if (rec.clientId !== client.id) throw invalidGrant('the refresh token is invalid');
   if (rec.expiresAt <= now) throw invalidGrant('the refresh token has expired');
   // RFC 9449 §5: a bound refresh token is used only with a proof of its key.
   if (rec.dpopJkt && rec.dpopJkt !== ctx.dpopJkt) throw invalidGrant('the DPoP proof key does not match the refresh token');
-  const grant = await tx.grants.getById(rec.grantId);
+  // The grant as read with the token (a rotation), or now (a retry's claim).
+  const grant = read ? read.grant : await tx.grants.getById(rec.grantId);
   if (!grant || !grant.scopes.includes('offline_access')) {
     throw invalidGrant('the user revoked offline access for this application');
   }
@@ -105,12 +106,11 @@ async function refreshWith(ctx: GrantContext, tx: Store, rec: RefreshToken, scop
     authTime: rec.authTime,
     idToken: false,
     dpopJkt: ctx.dpopJkt, resource, resources: rec.resources,
+    // What this rotation answered is recorded on the spent token, so a retry after a lost
+    // answer can take it back (refresh_retry.ts); with the tokens and the audit event, in
+    // one write (one round trip on PostgreSQL).
+    rotated: rec.digest,
+    event: issuedEvent(ctx, 'refresh_token', grant.sub),
   });
-  // What this rotation answered, so a retry after a lost answer can take it back. A JWT
-  // access token (RFC 9068) is stored under its jti's digest (issuer.ts).
-  const next = minted.body.refresh_token;
-  const access = minted.jwtAccessToken ? jtiDigest(minted.body.access_token) : digest(minted.body.access_token);
-  if (next !== undefined) await tx.refreshTokens.link(rec.digest, { refresh: digest(next), access });
-  await auditIssued(ctx, tx, 'refresh_token', grant.sub);
   return minted;
 }

@@ -16,7 +16,10 @@ export interface Db {
   dialect: Dialect;
   /** Human-readable location (file path or URL without password). */
   location: string;
-  /** SQLite only: cached client and failure-counter reads (sqlite/read_cache.ts). */
+  /**
+   * Cached client and failure-counter reads: SQLite checks data_version (sqlite/read_cache.ts),
+   * PostgreSQL listens for change notifications (postgres/notified_cache.ts).
+   */
   readCache?: ReadCache;
   /** SQLite only: how transactions were grouped into commits. */
   groupCommit?: GroupCommitStats;

@@ -127,6 +127,14 @@ export interface GrantRepo {
   delete(id: string): Promise<boolean>;
 }
 
+/** A code or refresh token just spent, with its grant as stored now and the grant's user's nickname. */
+export interface Spent<T> {
+  row: T;
+  /** Undefined when the grant is gone (revoked by the user). */
+  grant?: Grant;
+  nickname: string | null;
+}
+
 export interface CodeRepo {
   insert(code: AuthorizationCode): Promise<void>;
   get(digest: string): Promise<AuthorizationCode | undefined>;
@@ -135,16 +143,19 @@ export interface CodeRepo {
    * callers gets the code back; the others get undefined.
    */
   consume(digest: string, now: number): Promise<AuthorizationCode | undefined>;
+  /** As consume, with the code's grant and its user's nickname (one statement on PostgreSQL). */
+  consumeWithGrant(digest: string, now: number): Promise<Spent<AuthorizationCode> | undefined>;
 }
 
 export interface AccessTokenRepo {
   insert(token: AccessToken): Promise<void>;
   get(digest: string): Promise<AccessToken | undefined>;
   /**
-   * The token and the grant it was issued under, in one read (userinfo, introspection);
-   * `grant` is undefined for client tokens and when the grant is gone.
+   * The token, the grant it was issued under and that user's nickname, in one read
+   * (userinfo, introspection); `grant` is undefined (and `nickname` null) for client
+   * tokens and when the grant is gone.
    */
-  getWithGrant(digest: string): Promise<{ token: AccessToken; grant?: Grant } | undefined>;
+  getWithGrant(digest: string): Promise<{ token: AccessToken; grant?: Grant; nickname: string | null } | undefined>;
   /** Stores the token and its audit event atomically (a token issued outside any other change). */
   insertWithEvent(token: AccessToken, event: AuditEvent): Promise<void>;
   revoke(digest: string, now: number): Promise<void>;
@@ -159,6 +170,8 @@ export interface RefreshTokenRepo {
    * concurrent caller gets the token.
    */
   rotate(digest: string, now: number): Promise<RefreshToken | undefined>;
+  /** As rotate, with the token's grant and its user's nickname (one statement on PostgreSQL). */
+  rotateWithGrant(digest: string, now: number): Promise<Spent<RefreshToken> | undefined>;
   revoke(digest: string, now: number): Promise<void>;
   /** Records what the rotation of a token issued (its successor and that answer's access token). */
   link(digest: string, next: { refresh: string; access: string }): Promise<void>;
@@ -173,6 +186,27 @@ export interface RefreshTokenRepo {
    * reuse) if it is still current; returns it, or undefined when it was used or revoked.
    */
   supersede(digest: string, now: number): Promise<RefreshToken | undefined>;
+}
+
+/** The rows of one token response (code exchange, refresh, device code, password grant). */
+export interface TokenSet {
+  access: AccessToken;
+  refresh?: RefreshToken;
+  /** The refresh token this response rotated, and what it issued (as RefreshTokenRepo.link). */
+  rotated?: { digest: string; next: { refresh: string; access: string } };
+  /** Records the grant's last use (GrantRepo.touch). */
+  touch?: { grantId: string; at: number };
+  /** The response's audit event (AuditRepo.append). */
+  event?: AuditEvent;
+}
+
+export interface TokenSetRepo {
+  /**
+   * Stores every row of `set` atomically (all or none). One statement where the database
+   * allows it (PostgreSQL: one round trip); call it inside the transaction that spent the
+   * code or refresh token.
+   */
+  insert(set: TokenSet): Promise<void>;
 }
 
 export interface FamilyRepo {
@@ -318,6 +352,8 @@ export interface Store {
   codes: CodeRepo;
   accessTokens: AccessTokenRepo;
   refreshTokens: RefreshTokenRepo;
+  /** A token response's rows in one write (issue 17 §3). */
+  tokenSets: TokenSetRepo;
   families: FamilyRepo;
   keys: SigningKeyRepo;
   settings: SettingsRepo;

@@ -1,8 +1,8 @@
 // Mints the tokens of one token response and builds the response body
 // (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 import { randomHex } from '../crypto/random.js';
-import type { Store } from '../store/store.js';
-import type { Client, Grant, Resource } from '../store/types.js';
+import type { Store, TokenSet } from '../store/store.js';
+import type { AuditEvent, Client, Grant, RefreshToken, Resource } from '../store/types.js';
 import { META_CHANNEL, formatList } from '../oauth/scopes.js';
 import { scopesOf, withoutResourceScopes } from '../oauth/resource.js';
 import { jtiDigest, signJwtAccessToken, type JwtAccessTokenInput } from './jwt_access_token.js';
@@ -53,6 +53,12 @@ export interface UserTokenRequest {
   resource?: Resource;
   /** RFC 8707 §2.2: every resource granted, kept by the new refresh token. */
   resources?: string[];
+  /** The refresh token this response rotates (its digest): it records what was issued for it. */
+  rotated?: string;
+  /** The response's audit event, stored with the tokens. */
+  event?: AuditEvent;
+  /** The user's nickname, when the caller has read it already (else read here if the ID token needs it). */
+  nickname?: string | null;
 }
 
 /** Tokens stored in a transaction, with the ID token (and a JWT access token) still to sign. */
@@ -99,11 +105,12 @@ export function createTokenIssuer(deps: {
       const expiresAt = t + ttlS * 1000;
       const jwt = resource?.tokenFormat === 'jwt';
       const accessToken = mintKeyed();
-      await tx.accessTokens.insert({
-        digest: jwt ? jtiDigest(accessToken) : digest(accessToken), clientId: req.client.id, userId: req.grant.userId,
+      const accessDigest = jwt ? jtiDigest(accessToken) : digest(accessToken);
+      const set: TokenSet = { access: {
+        digest: accessDigest, clientId: req.client.id, userId: req.grant.userId,
         grantId: req.grant.id, familyId: req.familyId, scopes: atScopes, channels, createdAt: t, expiresAt,
         revokedAt: null, ...(req.dpopJkt ? { dpopJkt: req.dpopJkt } : {}), ...(resource ? { resource: resource.uri } : {}),
-      });
+      } };
       const body: TokenResponse = {
         access_token: accessToken,
         token_type: req.dpopJkt ? 'DPoP' : 'Bearer',
@@ -119,7 +126,7 @@ export function createTokenIssuer(deps: {
       const refreshScopes = req.refreshScopes ?? req.scopes;
       if (refreshAllowed(req.client, refreshScopes)) {
         const refreshToken = mintKeyed();
-        await tx.refreshTokens.insert({
+        const refresh: RefreshToken = {
           digest: digest(refreshToken), clientId: req.client.id, userId: req.grant.userId, grantId: req.grant.id,
           familyId: req.familyId, scopes: refreshScopes,
           channels: refreshScopes.includes('contact') ? (req.refreshChannels ?? req.channels).filter((c) => c !== META_CHANNEL) : [],
@@ -129,7 +136,10 @@ export function createTokenIssuer(deps: {
           // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a
           // confidential client's is not (it authenticates at every refresh).
           ...(req.dpopJkt && req.client.isPublic ? { dpopJkt: req.dpopJkt } : {}),
-        });
+        };
+        set.refresh = refresh;
+        // What this rotation answered, so a retry after a lost answer can take it back.
+        if (req.rotated !== undefined) set.rotated = { digest: req.rotated, next: { refresh: refresh.digest, access: accessDigest } };
         body.refresh_token = refreshToken;
       }
       let idToken: IdTokenInput | undefined;
@@ -144,12 +154,16 @@ export function createTokenIssuer(deps: {
           amr: req.amr,
           nonce: req.nonce,
           accessToken,
-          nickname: req.scopes.includes('nickname') ? await deps.nickname(req.grant.userId, tx) : null,
+          nickname: !req.scopes.includes('nickname') ? null
+            : req.nickname !== undefined ? req.nickname : await deps.nickname(req.grant.userId, tx),
           now: t,
         };
       }
       // "Last used" is shown by the minute; skip the write when it is already that fresh.
-      if (req.grant.lastUsedAt === null || t - req.grant.lastUsedAt >= 60_000) await tx.grants.touch(req.grant.id, t);
+      if (req.grant.lastUsedAt === null || t - req.grant.lastUsedAt >= 60_000) set.touch = { grantId: req.grant.id, at: t };
+      if (req.event) set.event = req.event;
+      // Every row in one write: one round trip on PostgreSQL.
+      await tx.tokenSets.insert(set);
       return { body, idToken, jwtAccessToken };
     },
     async complete({ body, idToken, jwtAccessToken }) {

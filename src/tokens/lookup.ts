@@ -61,15 +61,17 @@ export interface ActiveUserToken {
   /** The token's scopes still granted by the user right now. */
   scopes: string[];
   channels: string[];
+  /** The user's nickname, read with the token (userinfo: no second round trip). */
+  nickname: string | null;
 }
 
 /** Looks a user access token up and applies revocations made since it was issued. */
 export async function activeUserToken(s: LookupDeps, token: string): Promise<ActiveUserToken | undefined> {
   const found = await s.store.accessTokens.getWithGrant(accessTokenDigest(token));
   if (!found) return undefined;
-  const { token: rec, grant } = found;
+  const { token: rec, grant, nickname } = found;
   // RFC 8707: a token for another resource (its audience) is not for Alias's own APIs.
   if (rec.resource) return undefined;
   if (rec.revokedAt !== null || rec.expiresAt <= s.now() || !rec.grantId || !grant) return undefined;
-  return { token: rec, grant, scopes: intersect(rec.scopes, grant.scopes), channels: intersect(rec.channels, grant.channels) };
+  return { token: rec, grant, scopes: intersect(rec.scopes, grant.scopes), channels: intersect(rec.channels, grant.channels), nickname };
 }

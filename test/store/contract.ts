@@ -735,19 +735,21 @@ export function storeContract(kind: DatabaseKind): void {
         assert.deepEqual(await store.refreshTokens.get(rt.digest), rt);
       });
 
-      it('getWithGrant reads a token with its grant in one call; client tokens have none', async () => {
+      it('getWithGrant reads a token with its grant and the user\'s nickname in one call; client tokens have none', async () => {
         // store.ts AccessTokenRepo.getWithGrant: what userinfo and introspection (RFC 7662 §2.2) need.
-        const { grant } = await seedGrant();
+        const { user, grant } = await seedGrant();
         const at = newAccess(grant, uid('family'));
         const cc: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null };
         await store.accessTokens.insert(at);
         await store.accessTokens.insert(cc);
-        assert.deepEqual(await store.accessTokens.getWithGrant(at.digest), { token: at, grant });
-        assert.deepEqual(await store.accessTokens.getWithGrant(cc.digest), { token: cc, grant: undefined });
+        assert.deepEqual(await store.accessTokens.getWithGrant(at.digest), { token: at, grant, nickname: user.nickname });
+        assert.deepEqual(await store.accessTokens.getWithGrant(cc.digest), { token: cc, grant: undefined, nickname: null });
         assert.equal(await store.accessTokens.getWithGrant(uid('nope')), undefined);
         await store.grants.touch(grant.id, NOW + 5);
         assert.deepEqual((await store.accessTokens.getWithGrant(at.digest))?.grant, { ...grant, lastUsedAt: NOW + 5 },
           'the grant is read as it is now');
+        await store.users.update({ ...user, nickname: 'Ria', updatedAt: NOW + 6 });
+        assert.equal((await store.accessTokens.getWithGrant(at.digest))?.nickname, 'Ria', 'the nickname is read as it is now');
       });
 
       it(`${RACERS} concurrent saves of one (user, client) converge on one grant, round after round`, async () => {
@@ -868,6 +870,22 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(await store.codes.consume(uid('missing'), NOW), undefined);
       });
 
+      it('consumeWithGrant consumes as consume does and returns the code with its grant and the user\'s nickname', async () => {
+        // store.ts CodeRepo.consumeWithGrant: the redemption's reads in the same statement (PostgreSQL).
+        const { user, grant } = await seedGrant({ scopes: ['openid', 'nickname'] });
+        await store.users.update({ ...user, nickname: 'Ria', updatedAt: NOW + 1 });
+        const code = newCode(grant);
+        await store.codes.insert(code);
+        const spent = await store.transaction((tx) => tx.codes.consumeWithGrant(code.digest, NOW + 5));
+        assert.deepEqual(spent, { row: { ...code, consumedAt: NOW + 5 }, grant: await store.grants.getById(grant.id), nickname: 'Ria' });
+        assert.equal(await store.codes.consumeWithGrant(code.digest, NOW + 6), undefined, 'single use');
+        assert.equal(await store.codes.consumeWithGrant(uid('missing'), NOW), undefined);
+        const fresh = newCode(grant);
+        await store.codes.insert(fresh);
+        const racing = await race(RACERS, (i) => (i % 2 ? node2 : store).codes.consumeWithGrant(fresh.digest, NOW + i));
+        assert.equal(racing.filter((r) => r !== undefined).length, 1, 'exactly one concurrent caller wins');
+      });
+
       it(`${RACERS} concurrent consumers of one code: exactly one wins`, async () => {
         // RFC 6749 §4.1.2 + store.ts CodeRepo.consume: exactly one of any number of concurrent callers gets the code.
         const { grant } = await seedGrant();
@@ -945,6 +963,24 @@ export function storeContract(kind: DatabaseKind): void {
         await store.refreshTokens.insert(rt);
         assert.deepEqual(await store.refreshTokens.get(rt.digest), rt);
         assert.equal(await store.refreshTokens.get(uid('missing')), undefined);
+      });
+
+      it('rotateWithGrant rotates as rotate does and returns the token with its grant', async () => {
+        // store.ts RefreshTokenRepo.rotateWithGrant: the rotation's reads in the same statement (PostgreSQL).
+        const { user, grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
+        await store.users.update({ ...user, nickname: 'Ria', updatedAt: NOW + 1 });
+        const rt = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(rt);
+        const spent = await store.transaction((tx) => tx.refreshTokens.rotateWithGrant(rt.digest, NOW + 1));
+        assert.deepEqual(spent, { row: { ...rt, rotatedAt: NOW + 1 }, grant: await store.grants.getById(grant.id), nickname: 'Ria' });
+        assert.equal(await store.refreshTokens.rotateWithGrant(rt.digest, NOW + 2), undefined, 'rotated once');
+        assert.equal(await store.refreshTokens.rotateWithGrant(uid('missing'), NOW), undefined);
+        const results = await race(RACERS, async (i) => (i % 2 ? node2 : store).refreshTokens.rotateWithGrant(rt.digest, NOW + i));
+        assert.equal(results.filter((r) => r !== undefined).length, 0, 'a rotated token never rotates again');
+        const fresh = newRefresh(grant, uid('family'));
+        await store.refreshTokens.insert(fresh);
+        const racing = await race(RACERS, (i) => (i % 2 ? node2 : store).refreshTokens.rotateWithGrant(fresh.digest, NOW + i));
+        assert.equal(racing.filter((r) => r !== undefined).length, 1, 'exactly one concurrent caller wins');
       });
 
       it('rotate succeeds once; a rotated, revoked or unknown token does not rotate', async () => {
@@ -1683,6 +1719,41 @@ export function storeContract(kind: DatabaseKind): void {
         }));
         assert.equal(await store.accessTokens.get(inTx.digest), undefined);
         assert.equal((await store.audit.query({ clientId: cc.clientId, limit: 10 })).length, 1);
+      });
+
+      it('tokenSets.insert stores a response\'s tokens, the rotated token\'s link, the grant\'s use and the event together, or none', async () => {
+        // store.ts TokenSetRepo.insert: one atomic write per token response (issue 17 §3).
+        const { grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
+        const family = uid('family');
+        const old = newRefresh(grant, family);
+        await store.refreshTokens.insert(old);
+        const access = newAccess(grant, family);
+        const refresh = newRefresh(grant, family);
+        const ev = event({ clientId: grant.clientId, detail: 'grant_type=refresh_token' });
+        await store.tokenSets.insert({ access, refresh, rotated: { digest: old.digest, next: { refresh: refresh.digest, access: access.digest } },
+          touch: { grantId: grant.id, at: NOW + 3 }, event: ev });
+        assert.deepEqual(await store.accessTokens.get(access.digest), access);
+        assert.deepEqual(await store.refreshTokens.get(refresh.digest), refresh);
+        assert.deepEqual(await store.refreshTokens.get(old.digest), { ...old, nextDigest: refresh.digest, nextAccessDigest: access.digest });
+        assert.equal((await store.grants.getById(grant.id))?.lastUsedAt, NOW + 3);
+        assert.deepEqual(await store.audit.query({ clientId: grant.clientId, limit: 10 }), [ev]);
+        // Only an access token: the rest is optional.
+        const alone = newAccess(grant, family);
+        await store.tokenSets.insert({ access: alone });
+        assert.deepEqual(await store.accessTokens.get(alone.digest), alone);
+        // A duplicate refresh digest: nothing of the set is stored (its access token, its event).
+        const dup = newAccess(grant, family);
+        await assert.rejects(store.tokenSets.insert({ access: dup, refresh, event: event({ clientId: grant.clientId, at: NOW + 1 }) }));
+        assert.equal(await store.accessTokens.get(dup.digest), undefined);
+        assert.equal((await store.audit.query({ clientId: grant.clientId, limit: 10 })).length, 1);
+        // Inside a transaction it joins it, and rolls back with it.
+        const inTx = newAccess(grant, family);
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.tokenSets.insert({ access: inTx, touch: { grantId: grant.id, at: NOW + 9 } });
+          throw new Error('roll back');
+        }));
+        assert.equal(await store.accessTokens.get(inTx.digest), undefined);
+        assert.equal((await store.grants.getById(grant.id))?.lastUsedAt, NOW + 3);
       });
 
       it('append stores every field; query reads them back newest first (time, then id)', async () => {

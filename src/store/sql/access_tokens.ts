@@ -5,7 +5,7 @@ import type { AccessTokenRepo } from '../store.js';
 import type { AccessToken } from '../types.js';
 import { param, placeholders } from '../compiled.js';
 import { auditRow } from './audit.js';
-import { toGrant } from './grants.js';
+import { GRANT_COLUMNS, joinedGrant, type GrantColumns } from './grants.js';
 import { json, list, type Sql } from './context.js';
 
 const toAccess = (r: Selectable<AccessTokensTable>): AccessToken => ({
@@ -24,24 +24,11 @@ const toAccess = (r: Selectable<AccessTokensTable>): AccessToken => ({
   ...(r.resource ? { resource: r.resource } : {}),
 });
 
-const accessRow = (t: AccessToken): Selectable<AccessTokensTable> => ({
+export const accessRow = (t: AccessToken): Selectable<AccessTokensTable> => ({
   digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
   scopes: json(t.scopes), channels: json(t.channels), created_at: t.createdAt, expires_at: t.expiresAt,
   revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null, resource: t.resource ?? null,
 });
-
-/** A grant's columns read through a left join (all null when there is no grant). */
-interface GrantColumns {
-  g_id: string | null;
-  g_user_id: string | null;
-  g_client_id: string | null;
-  g_sub: string | null;
-  g_scopes: string | null;
-  g_channels: string | null;
-  g_created_at: number | null;
-  g_updated_at: number | null;
-  g_last_used_at: number | null;
-}
 
 export function createAccessTokenRepo(s: Sql): AccessTokenRepo {
   const { k, first, run, inTx, transaction, dialect } = s;
@@ -74,18 +61,12 @@ export function createAccessTokenRepo(s: Sql): AccessTokenRepo {
       return r && toAccess(r);
     },
     async getWithGrant(digest) {
-      const r = await first<Selectable<AccessTokensTable> & GrantColumns>('accessTokens.getWithGrant', (b) => b
-        .selectFrom('access_tokens as t').leftJoin('grants as g', 'g.id', 't.grant_id').selectAll('t')
-        .select(['g.id as g_id', 'g.user_id as g_user_id', 'g.client_id as g_client_id', 'g.sub as g_sub',
-          'g.scopes as g_scopes', 'g.channels as g_channels', 'g.created_at as g_created_at',
-          'g.updated_at as g_updated_at', 'g.last_used_at as g_last_used_at'])
+      const r = await first<Selectable<AccessTokensTable> & GrantColumns & { u_nickname: string | null }>('accessTokens.getWithGrant', (b) => b
+        .selectFrom('access_tokens as t').leftJoin('grants as g', 'g.id', 't.grant_id').leftJoin('users as u', 'u.id', 'g.user_id')
+        .selectAll('t').select([...GRANT_COLUMNS, 'u.nickname as u_nickname'])
         .where('t.digest', '=', param('digest')), { digest });
       if (!r) return undefined;
-      const grant = r.g_id === null ? undefined : toGrant({
-        id: r.g_id, user_id: r.g_user_id!, client_id: r.g_client_id!, sub: r.g_sub!, scopes: r.g_scopes!,
-        channels: r.g_channels!, created_at: r.g_created_at!, updated_at: r.g_updated_at!, last_used_at: r.g_last_used_at,
-      });
-      return { token: toAccess(r), grant };
+      return { token: toAccess(r), grant: joinedGrant(r), nickname: r.u_nickname };
     },
     async revoke(digest, now) {
       await k.updateTable('access_tokens').set({ revoked_at: now }).where('digest', '=', digest)

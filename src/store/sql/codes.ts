@@ -49,5 +49,6 @@ export function createCodeRepo(s: Sql): CodeRepo {
     },
     get: (digest) => codes.get(s, digest),
     consume: (digest, now) => codes.spend(s, digest, now),
+    consumeWithGrant: (digest, now) => codes.spendWithGrant(s, digest, now),
   };
 }

@@ -49,6 +49,7 @@ export function sqlContext(k: Kysely<Database> | Transaction<Database>, handle: 
     first: async <R>(name: string, shape: ShapeOf, args: Args) => (await run<R>(name, shape, args)).rows[0],
     async cachedRead<T>(key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
       if (!cache) return read();
+      if (cache.sync) await cache.sync();
       const found = cache.lookup<T>(key);
       if (found.hit) return found.value;
       const value = await read();

@@ -18,6 +18,30 @@ export const toGrant = (r: Selectable<GrantsTable>): Grant => ({
   lastUsedAt: r.last_used_at,
 });
 
+/** A grant's columns read through a left join as `g_…` (all null when there is no grant). */
+export interface GrantColumns {
+  g_id: string | null;
+  g_user_id: string | null;
+  g_client_id: string | null;
+  g_sub: string | null;
+  g_scopes: string | null;
+  g_channels: string | null;
+  g_created_at: number | null;
+  g_updated_at: number | null;
+  g_last_used_at: number | null;
+}
+
+/** The select list of GrantColumns, from the grants table joined as `g`. */
+export const GRANT_COLUMNS = ['g.id as g_id', 'g.user_id as g_user_id', 'g.client_id as g_client_id', 'g.sub as g_sub',
+  'g.scopes as g_scopes', 'g.channels as g_channels', 'g.created_at as g_created_at',
+  'g.updated_at as g_updated_at', 'g.last_used_at as g_last_used_at'] as const;
+
+/** The grant of a joined row, or undefined when the join found none. */
+export const joinedGrant = (r: GrantColumns): Grant | undefined => r.g_id === null ? undefined : toGrant({
+  id: r.g_id, user_id: r.g_user_id!, client_id: r.g_client_id!, sub: r.g_sub!, scopes: r.g_scopes!,
+  channels: r.g_channels!, created_at: r.g_created_at!, updated_at: r.g_updated_at!, last_used_at: r.g_last_used_at,
+});
+
 export function createGrantRepo(s: Sql): GrantRepo {
   const { k, first, run } = s;
   return {

@@ -30,6 +30,7 @@ import { createJwtReplayRepo } from './jwt_replays.js';
 import { createPushedRequestRepo } from './pushed_requests.js';
 import { createClientRegistrationRepo, createRegistrationTokenRepo } from './registrations.js';
 import { createResourceRepo } from './resources.js';
+import { createTokenSetRepo } from './token_sets.js';
 
 export function createSqlStore(handle: Db): Store {
   return build(handle.kysely, handle, false);
@@ -47,6 +48,7 @@ function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: bo
     codes: createCodeRepo(s),
     accessTokens: createAccessTokenRepo(s),
     refreshTokens: createRefreshTokenRepo(s),
+    tokenSets: createTokenSetRepo(s),
     families: createFamilyRepo(s),
     keys: createSigningKeyRepo(s),
     settings: createSettingsRepo(s),

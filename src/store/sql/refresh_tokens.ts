@@ -28,6 +28,14 @@ const toRefresh = (r: Selectable<RefreshTokensTable>): RefreshToken => ({
   ...(r.retried_at !== null && r.retried_at !== undefined ? { retriedAt: Number(r.retried_at) } : {}),
 });
 
+export const refreshRow = (t: RefreshToken): Selectable<RefreshTokensTable> => ({
+  digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
+  scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
+  expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null,
+  resources: t.resources?.length ? json(t.resources) : null,
+  next_digest: t.nextDigest ?? null, next_access_digest: t.nextAccessDigest ?? null, retried_at: t.retriedAt ?? null,
+});
+
 /** A token is rotated once, and only while it is current: neither rotated nor revoked (single_use.ts). */
 const tokens = singleUse({
   table: 'refresh_tokens', getName: 'refreshTokens.get', spendName: 'refreshTokens.rotate', mark: 'rotated_at',
@@ -38,17 +46,12 @@ export function createRefreshTokenRepo(s: Sql): RefreshTokenRepo {
   const { k, run } = s;
   return {
     async insert(t) {
-      const row: Selectable<RefreshTokensTable> = {
-        digest: t.digest, client_id: t.clientId, user_id: t.userId, grant_id: t.grantId, family_id: t.familyId,
-        scopes: json(t.scopes), channels: json(t.channels), auth_time: t.authTime, created_at: t.createdAt,
-        expires_at: t.expiresAt, rotated_at: t.rotatedAt, revoked_at: t.revokedAt, dpop_jkt: t.dpopJkt ?? null,
-        resources: t.resources?.length ? json(t.resources) : null,
-        next_digest: t.nextDigest ?? null, next_access_digest: t.nextAccessDigest ?? null, retried_at: t.retriedAt ?? null,
-      };
+      const row = refreshRow(t);
       await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(row)), row);
     },
     get: (digest) => tokens.get(s, digest),
     rotate: (digest, now) => tokens.spend(s, digest, now),
+    rotateWithGrant: (digest, now) => tokens.spendWithGrant(s, digest, now),
     async link(digest, next) {
       await run('refreshTokens.link', (b) => b.updateTable('refresh_tokens')
         .set({ next_digest: param<string>('refresh'), next_access_digest: param<string>('access') })

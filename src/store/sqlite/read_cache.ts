@@ -6,7 +6,8 @@
 // - this process's writes to a cached table go through the store, which calls `changed()`
 //   before and after writing; a read that overlapped a write does not fill the cache;
 // - reads inside a transaction neither fill nor use it (they may see uncommitted rows).
-// PostgreSQL has no per-connection change counter to ask, so it reads through.
+// PostgreSQL has no per-connection change counter to ask; it is told of changes instead
+// (postgres/notified_cache.ts).
 import type SQLite from 'better-sqlite3';
 
 const MAX_ENTRIES = 10_000;
@@ -16,6 +17,8 @@ export interface ReadCache {
   lookup<T>(key: string): { hit: true; value: T | undefined } | { hit: false; fill(value: T | undefined): void };
   /** A write to a cached table is about to happen, or just happened. */
   changed(): void;
+  /** Where the cache must first learn of changes made elsewhere (PostgreSQL): await before lookup(). */
+  sync?(): Promise<void>;
 }
 
 export function createReadCache(sqlite: SQLite.Database): ReadCache {
