@@ -187,7 +187,7 @@ function whereTheTimeGoes(misses) {
     out.push(`  ${key} (${lines[0]?.split(', ').at(-1) ?? 'undated'}): ${busy}`);
     out.push(`    top modules by self time: ${top.join('; ')}`);
   }
-  out.push('Why each miss happens and what would close it: bench/README.md, "Where the time goes".');
+  out.push('Why each miss happens and what would close it: bench/README.md, "The misses: profiles and what would close each".');
   return out.join('\n');
 }
 
