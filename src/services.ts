@@ -1,5 +1,6 @@
 // Builds the plain service objects every entry point (server, CLI, tests) shares.
 import { resolve } from 'node:path';
+import { createBackground, type Background } from './queue/background.js';
 import type { Config } from './config/config.js';
 import { migrate, openDatabase, type Db, isPostgresUrl } from './store/db.js';
 import { createSqlStore } from './store/sql/index.js';
@@ -82,6 +83,8 @@ export interface Services {
   relayWorker: RelayWorker;
   /** Deletes expired rows and old audit events (started by serve). */
   janitor: Janitor;
+  /** Work started after an answer was sent; close() waits for it. */
+  background: Background;
   close(): Promise<void>;
 }
 
@@ -123,6 +126,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
         { down: !redis.connected });
     }
     const keys = createKeyService(store, secrets, now);
+    const background = createBackground();
     const pairwise = await createPairwise(store);
     const audit = createAudit({ store, secrets, pairwise, now });
     const tokens = createTokenIssuer({
@@ -164,7 +168,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       relayWorker,
       janitor: createJanitor({ store, now, auditRetentionDays: config.auditRetentionDays,
         log: (msg, fields) => logger.warn(fields, msg) }),
+      background,
       async close() {
+        // Work promised by an answer already sent (a reset mail) finishes before the database closes.
+        await background.settled();
         await redis?.close();
         await db.close();
       },

@@ -41,9 +41,8 @@ export function recoveryEndpoints(app: FastifyInstance, s: Services, page: PageC
     // The same answer, at the same time, whether or not the address has an account: the
     // lookup and the mail run after the page is sent.
     await forgotPage(request, reply, { sent: true, email });
-    setImmediate(() => {
-      result.work().catch((err: unknown) => request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reset mail not queued'));
-    });
+    s.background.run(result.work,
+      (err: unknown) => request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reset mail not queued'));
     return reply;
   });
 
