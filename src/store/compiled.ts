@@ -21,6 +21,11 @@ export function placeholders<T extends object>(row: T, prefix = ''): T {
   return out as T;
 }
 
+/** `row`'s values, each named `prefix + key`: the arguments of placeholders(row, prefix). */
+export function prefixed(row: object, prefix: string, into: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(row)) into[`${prefix}${key}`] = v;
+}
+
 interface Shape {
   sql: string;
   /** Placeholder name of each positional parameter, in order. */

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import type { AccessTokensTable } from '../schema.js';
 import type { AccessTokenRepo } from '../store.js';
 import type { AccessToken } from '../types.js';
-import { param, placeholders } from '../compiled.js';
+import { param, placeholders, prefixed } from '../compiled.js';
 import { auditRow } from './audit.js';
 import { GRANT_COLUMNS, joinedGrant, type GrantColumns } from './grants.js';
 import { json, list, type Sql } from './context.js';
@@ -49,8 +49,8 @@ export function createAccessTokenRepo(s: Sql): AccessTokenRepo {
       const token = accessRow(t);
       const ev = auditRow(event);
       const args: Record<string, unknown> = {};
-      for (const [key, v] of Object.entries(token)) args[`t_${key}`] = v;
-      for (const [key, v] of Object.entries(ev)) args[`e_${key}`] = v;
+      prefixed(token, 't_', args);
+      prefixed(ev, 'e_', args);
       await run('accessTokens.insertWithEvent', (b) => b
         .with('t', (w) => w.insertInto('access_tokens').values(placeholders(token, 't_')))
         .insertInto('audit_events').values(placeholders(ev, 'e_')), args);

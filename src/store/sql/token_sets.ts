@@ -1,47 +1,36 @@
 // TokenSetRepo: the rows of one token response (access token, refresh token, the rotated
 // token's link to them, the grant's last use, the audit event) stored together. On
 // PostgreSQL they are one statement of data-modifying CTEs, so a code exchange or a refresh
-// pays one round trip for its writes instead of one per row (issue 17 §3); SQLite runs them
-// one after another in the caller's transaction (its statements cost no round trip).
+// pays one round trip for its writes instead of one per row (issue 17 §3); SQLite runs the
+// repositories' own statements one after another in the caller's transaction (its
+// statements cost no round trip).
 import type { Compilable, Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { TokenSetRepo } from '../store.js';
-import { param, placeholders } from '../compiled.js';
+import { param, placeholders, prefixed } from '../compiled.js';
 import { accessRow } from './access_tokens.js';
 import { refreshRow } from './refresh_tokens.js';
 import { auditRow } from './audit.js';
 import type { Sql } from './context.js';
 
-/** `row`'s values, each named `prefix + key` (the arguments of placeholders(row, prefix)). */
-function prefixed(row: object, prefix: string, into: Record<string, unknown>): void {
-  for (const [key, v] of Object.entries(row)) into[`${prefix}${key}`] = v;
-}
-
 export function createTokenSetRepo(s: Sql): TokenSetRepo {
-  const { run, dialect, inTx, transaction } = s;
+  const { run, dialect, transaction } = s;
   return {
     async insert(set) {
-      // SQLite's statements are atomic together only inside a transaction.
-      if (!dialect.writableCte && !inTx) return transaction((tx) => tx.tokenSets.insert(set));
+      if (!dialect.writableCte) {
+        // SQLite: each repository's own statement, one after another, atomic together in a
+        // transaction (the caller's, when it has one: then `tx` is the caller's store).
+        return transaction(async (tx) => {
+          await tx.accessTokens.insert(set.access);
+          if (set.refresh) await tx.refreshTokens.insert(set.refresh);
+          if (set.rotated) await tx.refreshTokens.link(set.rotated.digest, set.rotated.next);
+          if (set.touch) await tx.grants.touch(set.touch.grantId, set.touch.at);
+          if (set.event) await tx.audit.append(set.event);
+        });
+      }
       const access = accessRow(set.access);
       const refresh = set.refresh && refreshRow(set.refresh);
       const event = set.event && auditRow(set.event);
-      if (!dialect.writableCte) {
-        // SQLite: inside the caller's transaction, each statement costs no round trip.
-        await run('accessTokens.insert', (b) => b.insertInto('access_tokens').values(placeholders(access)), access);
-        if (refresh) await run('refreshTokens.insert', (b) => b.insertInto('refresh_tokens').values(placeholders(refresh)), refresh);
-        if (set.rotated) {
-          await run('refreshTokens.link', (b) => b.updateTable('refresh_tokens')
-            .set({ next_digest: param<string>('refresh'), next_access_digest: param<string>('access') })
-            .where('digest', '=', param('digest')), { digest: set.rotated.digest, ...set.rotated.next });
-        }
-        if (set.touch) {
-          await run('grants.touch', (b) => b.updateTable('grants').set({ last_used_at: param<number>('now') })
-            .where('id', '=', param('id')), { id: set.touch.grantId, now: set.touch.at });
-        }
-        if (event) await run('audit.append', (b) => b.insertInto('audit_events').values(placeholders(event)), event);
-        return;
-      }
       // PostgreSQL: one statement. Each CTE changes a different row (the rotated token is
       // not the new one), and every data-modifying CTE runs to completion whether or not
       // the main statement reads it (PostgreSQL docs §7.8.4).
