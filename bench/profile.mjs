@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C]`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg]`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -12,6 +12,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, freshTokens, loginForm, mintCodes, ROOT, signIn, startAlias } from './lib/targets.mjs';
 import { pgSchema } from './lib/nodes.mjs';
+import { pinPostgres } from './lib/pg_pin.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
@@ -153,4 +154,14 @@ async function profileOne(scenario) {
   else rmSync(workDir, { recursive: true, force: true });
 }
 
-for (const s of scenarios) await profileOne(s);
+// The same placement as the bench's: a local PostgreSQL off the server core (lib/pg_pin.mjs).
+const pgPin = dbKind === 'pg' && !argv.includes('--no-pin-pg')
+  ? pinPostgres(PG_URL, os.cpus().length > 2 ? `2-${os.cpus().length - 1}` : '0')
+  : { note: '', restore() {} };
+if (pgPin.note) process.stdout.write(`${pgPin.note}\n`);
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { pgPin.restore(); process.exit(130); });
+try {
+  for (const s of scenarios) await profileOne(s);
+} finally {
+  pgPin.restore();
+}

@@ -7,6 +7,8 @@
 //   --no-build         use dist/ as it is (default: rebuild when src/ is newer; --quick
 //                      only builds when dist/ is missing, or with --build)
 //   --no-pg            leave out Alias on PostgreSQL
+//   --no-pin-pg        leave a local PostgreSQL's processes unpinned (default: off the
+//                      server core, on the load generator's; lib/pg_pin.mjs)
 //   --out DIR          where the JSON and SVG go (default bench/results)
 //   --scenario ID      run only these scenarios (repeatable, or comma-separated; ids in
 //                      bench/lib/report.mjs SCENARIOS; refresh brings code_exchange along)
@@ -24,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { freshTokens, loginForm, mintCodes, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
 import { newest, pgSchema } from './lib/nodes.mjs';
+import { pinPostgres } from './lib/pg_pin.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, dpopClientCredentialsSteps, introspectionSteps, loginSteps, privateKeyJwtClientCredentialsSteps,
   measuredRun, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
@@ -72,6 +75,8 @@ const notes = [];
 const cores = os.cpus().length;
 const LOAD_CORE = 0;
 const SERVER_CORE = cores > 1 ? 1 : 0;
+/** A local PostgreSQL's cores: any but the server's (lib/pg_pin.mjs); --no-pin-pg leaves it be. */
+const PG_CORES = cores > 2 ? `2-${cores - 1}` : String(LOAD_CORE);
 if (spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' }).status !== 0) {
   throw new Error('taskset is required (util-linux) to pin the servers to one core');
 }
@@ -117,11 +122,14 @@ const workDir = mkdtempSync(join(os.tmpdir(), 'alias-bench-'));
 const targets = [];
 /** The PostgreSQL target's schema (pgSchema in lib/nodes.mjs), dropped at teardown. */
 let pgDb;
+/** PostgreSQL's processes kept off the server core (lib/pg_pin.mjs), restored at teardown. */
+let pgPin = { pinned: false, note: 'not pinned', restore() {} };
 let finished = false;
 
 async function teardown() {
   await Promise.all(targets.map((t) => t.proc.stop().catch(() => {})));
   await pgDb?.drop().catch(() => {});
+  pgPin.restore();
   if (!flag('--keep')) rmSync(workDir, { recursive: true, force: true });
 }
 const hardStop = setTimeout(async () => {
@@ -258,7 +266,7 @@ async function scaling({ version, setupDone }) {
   const file = join(OUT_DIR, `${stamp}-scaling.json`);
   writeFileSync(file, JSON.stringify({
     version: 1, date: new Date().toISOString(), mode: 'scaling', machine: machineInfo(),
-    pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: 'not pinned' },
+    pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: pgPin.pinned ? `core(s) ${PG_CORES}` : 'not pinned' },
     settings: { sizes: SIZES, connections: SCALE_CONNS, duration: CFG.duration, aliasLogLevel: 'default', peer: targets.some((t) => t.kind === 'peer') },
     alias: aliasVersion(), peer: { package: 'oidc-provider', version },
     stages, runs: runs.map((r) => ({ ...r, rps: Math.round(r.rps), cpuMs: r.cpuMs && Math.round(r.cpuMs * 1000) / 1000, rssMb: r.rssMb && Math.round(r.rssMb) })),
@@ -279,13 +287,18 @@ function machineInfo() {
 // ---- main ------------------------------------------------------------------------------
 async function main() {
   const withPg = !flag('--no-pg') && (await pgReachable());
+  if (withPg && !flag('--no-pin-pg')) {
+    pgPin = pinPostgres(PG_URL, PG_CORES);
+    notes.push(pgPin.note);
+  }
   if (SCALING) {
     log(`Alias benchmark (scaling): ${SCALING_SCENARIOS_TEXT} at ${SCALE_CONNS.join(', ')} connections, ` +
       `token tables pre-filled to ${SIZES.map((n) => n.toLocaleString('en-US')).join(', ')} stored tokens, ${CFG.duration} s per timed run`);
   } else {
     log(`Alias benchmark (${QUICK ? 'quick' : 'full'}): ${CFG.rounds} round(s), ${CFG.duration} s per timed run, connections ${CONNS.join(' and ')}`);
   }
-  log(`  servers pinned to core ${SERVER_CORE} (taskset -c ${SERVER_CORE}), one at a time under load; autocannon pinned to core ${LOAD_CORE}`);
+  log(`  servers pinned to core ${SERVER_CORE} (taskset -c ${SERVER_CORE}), one at a time under load; autocannon pinned to core ${LOAD_CORE}` +
+    (withPg ? `; PostgreSQL ${pgPin.pinned ? `pinned to core(s) ${PG_CORES}` : 'not pinned'}` : ''));
   log('  Alias runs compiled (dist/) in its default configuration, default log level included (issue 17: the targets hold as users run it)');
 
   // Start side by side: the peer as soon as Alias on SQLite has its client and user.
@@ -479,7 +492,7 @@ async function main() {
     date: new Date().toISOString(),
     mode: QUICK ? 'quick' : 'full',
     machine,
-    pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: 'not pinned' },
+    pinning: { servers: `core ${SERVER_CORE}`, loadGenerator: `core ${LOAD_CORE}`, postgres: pgPin.pinned ? `core(s) ${PG_CORES}` : 'not pinned' },
     settings: { scenarios: RUN_SCENARIOS.map((s) => s.id), rounds: roundTimes.length, duration: CFG.duration, loginDuration: CFG.loginDuration, connections: CONNS, aliasLogLevel: 'default' },
     serverLogLines: serverLogLines(),
     alias,

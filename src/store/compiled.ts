@@ -6,6 +6,7 @@
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { DialectName } from './dialect.js';
+import { registerPrepared } from './postgres/prepared.js';
 
 const MARK = '\u0000alias-param:';
 
@@ -59,6 +60,8 @@ export function runShape<R>(k: Kysely<Database> | Transaction<Database>, dialect
   if (!shape) {
     shape = compileShape(k, build);
     shapes.set(key, shape);
+    // PostgreSQL parses and plans a fixed shape once per connection (postgres/prepared.ts).
+    if (dialect === 'postgres') registerPrepared(shape.sql);
   }
   const byName = args as Record<string, unknown>;
   const values = shape.names.map((n) => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { databaseKinds, PG_URL } from '../helpers/databases.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
 import { createPgPool } from '../../src/store/postgres/pool.js';
+import { preparedName, registerPrepared } from '../../src/store/postgres/prepared.js';
 import { isDatabaseUnavailable } from '../../src/store/unavailable.js';
 import type pg from 'pg';
 
@@ -57,5 +58,54 @@ describe('PostgreSQL pool under faults', { skip: pgKind.skip }, () => {
     client.release();
     await proxy.restore();
     assert.equal((await query('select 4 as four')).rows[0].four, 4);
+  });
+});
+
+describe('PostgreSQL prepared hot statements (store/postgres/prepared.ts)', { skip: pgKind.skip }, () => {
+  const schema = `prep_${process.pid}`;
+  let pool: pg.Pool;
+  let admin: pg.Pool;
+  before(async () => {
+    admin = createPgPool(PG_URL, { max: 1 });
+    await admin.query(`create schema ${schema}`);
+    await admin.query(`create table ${schema}.t (id int primary key, a text)`);
+    await admin.query(`insert into ${schema}.t values (1, 'one')`);
+    pool = createPgPool(PG_URL, { max: 1, schema });
+  });
+  after(async () => {
+    await pool?.end();
+    await admin?.query(`drop schema if exists ${schema} cascade`);
+    await admin?.end();
+  });
+
+  async function run(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    const client = await pool.connect();
+    try {
+      return await client.query(text, values);
+    } finally {
+      client.release();
+    }
+  }
+
+  it('a registered text runs as a named statement, parsed once per connection', async () => {
+    const text = 'select a from t where id = $1';
+    registerPrepared(text);
+    const name = preparedName(text)!;
+    assert.match(name, /^alias_\d+$/);
+    assert.equal((await run(text, [1])).rows[0].a, 'one');
+    assert.equal((await run(text, [1])).rows[0].a, 'one');
+    const found = await run('select count(*)::int as n from pg_prepared_statements where name = $1', [name]);
+    assert.equal(found.rows[0].n, 1, 'the statement is prepared on the connection');
+  });
+
+  it('a prepared select * whose table gained a column (another node migrated) runs again unnamed, and stays unnamed', async () => {
+    const text = 'select * from t where id = $1';
+    registerPrepared(text);
+    assert.deepEqual((await run(text, [1])).rows[0], { id: 1, a: 'one' });
+    await admin.query(`alter table ${schema}.t add column b text default 'bee'`);
+    // PostgreSQL refuses the cached plan's row type (SQLSTATE 0A000); the caller still gets the row.
+    assert.deepEqual((await run(text, [1])).rows[0], { id: 1, a: 'one', b: 'bee' });
+    assert.equal(preparedName(text), undefined);
+    assert.deepEqual((await run(text, [1])).rows[0], { id: 1, a: 'one', b: 'bee' });
   });
 });

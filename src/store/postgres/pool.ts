@@ -3,6 +3,7 @@
 // (which the HTTP layer turns into 503 + Retry-After), a lost connection never crashes
 // the process, and new connections are made as soon as the database is back.
 import pg from 'pg';
+import { isStalePlan, preparedName } from './prepared.js';
 
 /** A new connection that is not ready within this long fails (refused or silent network). */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -45,22 +46,33 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions): pg.
     // as 'error' on the client. The query in flight fails with the same error, and the
     // pool discards the client when it comes back, so nothing is left to do here.
     client.on('error', () => {});
-    discardAfterReadTimeout(client);
+    wrapQuery(client);
   });
   return pool;
 }
 
 /**
- * pg's query_timeout fails the query but leaves the connection waiting for the answer
- * that never came, and the pool would hand that connection out again (Kysely releases
- * clients without an error). Closing the socket marks the client broken, so the pool
- * drops it on release and later queries get a fresh connection; the error reaches the
- * caller only once the client knows, so the release cannot race the close.
+ * Two things around every query of a pooled client:
+ * - A registered hot query (prepared.ts) runs as a named prepared statement.
+ * - pg's query_timeout fails the query but leaves the connection waiting for the answer
+ *   that never came, and the pool would hand that connection out again (Kysely releases
+ *   clients without an error). Closing the socket marks the client broken, so the pool
+ *   drops it on release and later queries get a fresh connection; the error reaches the
+ *   caller only once the client knows, so the release cannot race the close.
  */
-function discardAfterReadTimeout(client: pg.PoolClient): void {
+function wrapQuery(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const named = (args: unknown[]): unknown => {
+    const name = typeof args[0] === 'string' && Array.isArray(args[1]) && args.length === 2 ? preparedName(args[0]) : undefined;
+    if (!name) return query(...args);
+    return (query({ name, text: args[0], values: args[1] }) as Promise<unknown>)
+      .catch((err: unknown) => {
+        if (isStalePlan(err, args[0] as string)) return query(...args);
+        throw err;
+      });
+  };
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-    const result = query(...args);
+    const result = named(args);
     if (!result || typeof (result as Promise<unknown>).then !== 'function') return result; // a cursor or a callback
     return (result as Promise<unknown>).catch(async (err: unknown) => {
       if ((err as Error | null)?.message === 'Query read timeout') await closeConnection(client);
