@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg]`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc]`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -24,6 +24,8 @@ const dbKind = values('--db')[0] ?? 'sqlite';
 const seconds = Math.min(30, Number(values('--seconds')[0] ?? 5));
 const conns = Math.min(200, Number(values('--conns')[0] ?? 20));
 const top = Number(values('--top')[0] ?? 25);
+/** --trace-gc: V8's GC lines of the measured window, summarised (pauses behind p99). */
+const TRACE_GC = argv.includes('--trace-gc');
 const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
 const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 const SERVER_CORE = os.cpus().length > 1 ? 1 : 0;
@@ -96,6 +98,34 @@ function analyse(profile, units, window) {
   return lines.join('\n');
 }
 
+/**
+ * The measured window's collections from --trace-gc lines ("Scavenge … 0.52 / 0.00 ms",
+ * "Mark-Compact … 5.31 / 0.00 ms"): count, total and longest pause of each kind, and the
+ * pauses over 2 ms (the ones a p99 of 10 ms notices).
+ */
+function gcSummary(log, window) {
+  const kinds = new Map();
+  const long = [];
+  for (const line of log.split('\n')) {
+    const m = /\d+ ms: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)[^,]*, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
+    if (!m) continue;
+    const pause = Number(m[2]);
+    const k = kinds.get(m[1]) ?? { n: 0, total: 0, max: 0 };
+    k.n++;
+    k.total += pause;
+    k.max = Math.max(k.max, pause);
+    kinds.set(m[1], k);
+    if (pause > 2) long.push(`${m[1]} ${pause.toFixed(1)} ms`);
+  }
+  const seconds = window ? (window.end - window.start) / 1e6 : 0;
+  const lines = [`garbage collection in the measured window (--trace-gc, ${seconds.toFixed(1)} s):`];
+  for (const [kind, k] of kinds) {
+    lines.push(`  ${kind}: ${k.n} (${(k.n / (seconds || 1)).toFixed(1)}/s), ${k.total.toFixed(0)} ms in all, longest ${k.max.toFixed(1)} ms`);
+  }
+  lines.push(`  pauses over 2 ms: ${long.length ? long.join(', ') : 'none'}`);
+  return lines.join('\n');
+}
+
 async function profileOne(scenario) {
   const workDir = mkdtempSync(join(os.tmpdir(), 'alias-profile-'));
   const profDir = join(workDir, 'prof');
@@ -108,7 +138,9 @@ async function profileOne(scenario) {
     db = pgDb.location;
     env.ALIAS_SECRET = randomBytes(32).toString('base64url');
   }
-  const t = await startAlias({ name: `alias-${dbKind}`, db, env, core: SERVER_CORE, workDir, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+  const t = await startAlias({ name: `alias-${dbKind}`, db, env, core: SERVER_CORE, workDir,
+    nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, ...(TRACE_GC ? ['--trace-gc'] : [])] });
+  let gcFrom = 0;
   let units = 0;
   let result;
   let window;
@@ -131,6 +163,7 @@ async function profileOne(scenario) {
       amount = scenario === 'refresh' ? pool.length - 8 : n;
     } else throw new Error(`unknown scenario ${scenario}`);
     const cpu0 = cpuSeconds(t.proc.pid);
+    if (TRACE_GC) gcFrom = readFileSync(t.proc.logFile, 'utf8').length;
     window = { start: monoUs() };
     result = await runLoad(t, { connections: conns, steps, amount, duration: seconds, maxSeconds: seconds * 4 + 10 });
     window.end = monoUs();
@@ -145,7 +178,8 @@ async function profileOne(scenario) {
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no .cpuprofile written');
   // The profile covers set-up too (sign-in, minting); the summary is per measured unit.
-  const text = analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')), units, window);
+  let text = analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')), units, window);
+  if (TRACE_GC) text += '\n\n' + gcSummary(readFileSync(t.proc.logFile, 'utf8').slice(gcFrom), window);
   process.stdout.write(text + '\n');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `${scenario}-${dbKind}.txt`), `${scenario} on ${dbKind}, ${conns} connections, ${new Date().toISOString()}\n` +

@@ -24,13 +24,16 @@ const NODES = 4;
  * "no key" before any of them writes one, every time, instead of by chance.
  */
 function racing(store: Store, arrive: () => Promise<void>): Store {
-  return {
-    ...store,
-    transaction: (fn) => store.transaction((tx) => fn({ ...tx, keys: { ...tx.keys, list: async () => {
-      await arrive();
-      return tx.keys.list();
-    } } })),
-  };
+  // Object.create with own properties: the store's repositories are getters on its
+  // prototype (store/sql/index.ts), which a spread would not copy.
+  return Object.create(store, {
+    transaction: { value: <T>(fn: (tx: Store) => Promise<T>) => store.transaction((tx) => fn(Object.create(tx, {
+      keys: { value: { ...tx.keys, list: async () => {
+        await arrive();
+        return tx.keys.list();
+      } } },
+    }) as Store)) },
+  }) as Store;
 }
 
 function barrier(n: number, timeoutMs = 300): () => Promise<void> {

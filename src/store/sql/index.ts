@@ -4,7 +4,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Db } from '../db.js';
 import type { Store } from '../store.js';
-import { sqlContext } from './context.js';
+import { sqlContext, type Sql } from './context.js';
 import { createClientRepo } from './clients.js';
 import { createUserRepo } from './users.js';
 import { createSessionRepo } from './sessions.js';
@@ -32,52 +32,90 @@ import { createClientRegistrationRepo, createRegistrationTokenRepo } from './reg
 import { createResourceRepo } from './resources.js';
 import { createTokenSetRepo } from './token_sets.js';
 
-export function createSqlStore(handle: Db): Store {
-  return build(handle.kysely, handle, false);
+/** Every repository, by its name in Store, and how it is made. */
+const REPOSITORIES = {
+  clients: createClientRepo,
+  users: createUserRepo,
+  sessions: createSessionRepo,
+  interactions: createInteractionRepo,
+  grants: createGrantRepo,
+  codes: createCodeRepo,
+  accessTokens: createAccessTokenRepo,
+  refreshTokens: createRefreshTokenRepo,
+  tokenSets: createTokenSetRepo,
+  families: createFamilyRepo,
+  keys: createSigningKeyRepo,
+  settings: createSettingsRepo,
+  throttles: createThrottleRepo,
+  deviceCodes: createDeviceCodeRepo,
+  logoutDeliveries: createLogoutDeliveryRepo,
+  messages: createMessageRepo,
+  linkTokens: createLinkTokenRepo,
+  mailOutbox: createMailOutboxRepo,
+  secondFactors: createSecondFactorRepo,
+  passkeys: createPasskeyRepo,
+  webauthnChallenges: createWebauthnChallengeRepo,
+  audit: createAuditRepo,
+  registrationTokens: createRegistrationTokenRepo,
+  clientRegistrations: createClientRegistrationRepo,
+  resources: createResourceRepo,
+  expired: createPurgeRepo,
+  jwtReplays: createJwtReplayRepo,
+  pushedRequests: createPushedRequestRepo,
+} satisfies { [K in Exclude<keyof Store, 'transaction' | 'ping' | 'close'>]: (s: Sql) => Store[K] };
+
+const CTX = Symbol('sql');
+const HANDLE = Symbol('handle');
+const IN_TX = Symbol('inTx');
+const MADE = Symbol('made');
+
+/**
+ * The store on `k`: the database itself, or (`inTx`) one transaction on it. A repository is
+ * made the first time it is used: a transaction touches two or three of the 28, and making
+ * all of them (a few hundred closures) for each one showed as 9 % garbage collection in a
+ * client-credentials request (bench/README.md).
+ */
+class SqlStore {
+  // Symbol keys, not #private fields: code may wrap a store with Object.create (a test
+  // that overrides one method), and a #field read through such a wrapper throws.
+  readonly [CTX]: Sql;
+  readonly [HANDLE]: Db;
+  readonly [IN_TX]: boolean;
+  /** The repositories made so far. */
+  readonly [MADE]: Partial<Record<keyof typeof REPOSITORIES, unknown>> = {};
+
+  constructor(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: boolean) {
+    this[HANDLE] = handle;
+    this[IN_TX] = inTx;
+    this[CTX] = sqlContext(k, handle, inTx, (fn) => this.transaction(fn));
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this[IN_TX]) return fn(this as unknown as Store);
+    const k = this[CTX].k as Kysely<Database>;
+    const handle = this[HANDLE];
+    // PostgreSQL runs it again after a deadlock or serialization failure (postgres/retry.ts).
+    return handle.dialect.retrying(() => k.transaction().execute((trx) => fn(new SqlStore(trx, handle, true) as unknown as Store)));
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this[CTX].k);
+  }
+
+  close(): Promise<void> {
+    return this[HANDLE].close();
+  }
 }
 
-/** The store on `k`: the database itself, or (`inTx`) one transaction on it. */
-function build(k: Kysely<Database> | Transaction<Database>, handle: Db, inTx: boolean): Store {
-  const s = sqlContext(k, handle, inTx, (fn) => store.transaction(fn));
-  const store: Store = {
-    clients: createClientRepo(s),
-    users: createUserRepo(s),
-    sessions: createSessionRepo(s),
-    interactions: createInteractionRepo(s),
-    grants: createGrantRepo(s),
-    codes: createCodeRepo(s),
-    accessTokens: createAccessTokenRepo(s),
-    refreshTokens: createRefreshTokenRepo(s),
-    tokenSets: createTokenSetRepo(s),
-    families: createFamilyRepo(s),
-    keys: createSigningKeyRepo(s),
-    settings: createSettingsRepo(s),
-    throttles: createThrottleRepo(s),
-    deviceCodes: createDeviceCodeRepo(s),
-    logoutDeliveries: createLogoutDeliveryRepo(s),
-    messages: createMessageRepo(s),
-    linkTokens: createLinkTokenRepo(s),
-    mailOutbox: createMailOutboxRepo(s),
-    secondFactors: createSecondFactorRepo(s),
-    passkeys: createPasskeyRepo(s),
-    webauthnChallenges: createWebauthnChallengeRepo(s),
-    audit: createAuditRepo(s),
-    registrationTokens: createRegistrationTokenRepo(s),
-    clientRegistrations: createClientRegistrationRepo(s),
-    resources: createResourceRepo(s),
-    expired: createPurgeRepo(s),
-    jwtReplays: createJwtReplayRepo(s),
-    pushedRequests: createPushedRequestRepo(s),
+// One getter per repository on the prototype: `store.accessTokens` makes it on first use.
+for (const name of Object.keys(REPOSITORIES) as (keyof typeof REPOSITORIES)[]) {
+  const make = REPOSITORIES[name] as (s: Sql) => unknown;
+  Object.defineProperty(SqlStore.prototype, name, {
+    get(this: SqlStore) { return (this[MADE][name] ??= make(this[CTX])); },
+    enumerable: true,
+  });
+}
 
-    async transaction(fn) {
-      if (inTx) return fn(store);
-      // PostgreSQL runs it again after a deadlock or serialization failure (postgres/retry.ts).
-      return handle.dialect.retrying(() => (k as Kysely<Database>).transaction().execute((trx) => fn(build(trx, handle, true))));
-    },
-    async ping() {
-      await sql`select 1`.execute(k);
-    },
-    close: () => handle.close(),
-  };
-  return store;
+export function createSqlStore(handle: Db): Store {
+  return new SqlStore(handle.kysely, handle, false) as unknown as Store;
 }
