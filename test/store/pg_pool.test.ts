@@ -8,6 +8,7 @@ import { databaseKinds, PG_URL } from '../helpers/databases.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
 import { createPgPool } from '../../src/store/postgres/pool.js';
 import { preparedName, registerPrepared } from '../../src/store/postgres/prepared.js';
+import { retryAborted } from '../../src/store/postgres/retry.js';
 import { isDatabaseUnavailable } from '../../src/store/unavailable.js';
 import type pg from 'pg';
 
@@ -70,6 +71,8 @@ describe('PostgreSQL prepared hot statements (store/postgres/prepared.ts)', { sk
     await admin.query(`create schema ${schema}`);
     await admin.query(`create table ${schema}.t (id int primary key, a text)`);
     await admin.query(`insert into ${schema}.t values (1, 'one')`);
+    await admin.query(`create table ${schema}.u (id int primary key, a text)`);
+    await admin.query(`insert into ${schema}.u values (1, 'one')`);
     pool = createPgPool(PG_URL, { max: 1, schema });
   });
   after(async () => {
@@ -107,5 +110,31 @@ describe('PostgreSQL prepared hot statements (store/postgres/prepared.ts)', { sk
     assert.deepEqual((await run(text, [1])).rows[0], { id: 1, a: 'one', b: 'bee' });
     assert.equal(preparedName(text), undefined);
     assert.deepEqual((await run(text, [1])).rows[0], { id: 1, a: 'one', b: 'bee' });
+  });
+
+  it('inside a transaction the stale plan aborts it, and the transaction runs again with the statement unnamed', async () => {
+    const text = 'select * from u where id = $1';
+    registerPrepared(text);
+    assert.deepEqual((await run(text, [1])).rows[0], { id: 1, a: 'one' });
+    await admin.query(`alter table ${schema}.u add column b text default 'bee'`);
+    let runs = 0;
+    const row = await retryAborted(async () => {
+      runs++;
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const r = await client.query(text, [1]);
+        await client.query('commit');
+        return r.rows[0];
+      } catch (err) {
+        await client.query('rollback');
+        throw err;
+      } finally {
+        client.release();
+      }
+    });
+    assert.equal(runs, 2, 'the first run was refused (SQLSTATE 0A000), the second was not');
+    assert.deepEqual(row, { id: 1, a: 'one', b: 'bee' });
+    assert.equal(preparedName(text), undefined);
   });
 });

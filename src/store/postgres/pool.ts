@@ -67,7 +67,9 @@ function wrapQuery(client: pg.PoolClient): void {
     if (!name) return query(...args);
     return (query({ name, text: args[0], values: args[1] }) as Promise<unknown>)
       .catch((err: unknown) => {
-        if (isStalePlan(err, args[0] as string)) return query(...args);
+        // Once more unnamed, unless the error aborted a transaction (status E): then the
+        // whole transaction runs again (retry.ts), and its statements go unnamed.
+        if (isStalePlan(err, args[0] as string) && client.getTransactionStatus?.() !== 'E') return query(...args);
         throw err;
       });
   };

@@ -23,16 +23,22 @@ export function preparedName(text: string): string | undefined {
   return names.get(text);
 }
 
+/** PostgreSQL's refusal of a prepared statement whose result row type changed (SQLSTATE 0A000). */
+export function isStalePlanError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  return e?.code === '0A000' && /cached plan/.test(e.message ?? '');
+}
+
 /**
  * A prepared `select *` stops working once a migration changes its table's columns ("cached
  * plan must not change result type", SQLSTATE 0A000): PostgreSQL re-plans a prepared
  * statement after a schema change but refuses a different row type. Another node's rolling
- * upgrade can do that under a running node. The text goes back to unnamed statements for good,
- * and the caller runs it once more unnamed.
+ * upgrade can do that under a running node. The text goes back to unnamed statements for
+ * good. Outside a transaction the caller runs it once more unnamed; inside one the
+ * transaction is aborted, and retry.ts runs the whole transaction again.
  */
 export function isStalePlan(err: unknown, text: string): boolean {
-  const e = err as { code?: string; message?: string } | null;
-  if (e?.code !== '0A000' || !/cached plan/.test(e.message ?? '')) return false;
+  if (!isStalePlanError(err)) return false;
   names.delete(text);
   return true;
 }
