@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc]`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--node-flag F]…`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -26,6 +26,8 @@ const conns = Math.min(200, Number(values('--conns')[0] ?? 20));
 const top = Number(values('--top')[0] ?? 25);
 /** --trace-gc: V8's GC lines of the measured window, summarised (pauses behind p99). */
 const TRACE_GC = argv.includes('--trace-gc');
+/** --node-flag F (repeatable): a flag for Alias's node, to try a V8 or Node setting. */
+const NODE_FLAGS = values('--node-flag');
 const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
 const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 const SERVER_CORE = os.cpus().length > 1 ? 1 : 0;
@@ -139,7 +141,7 @@ async function profileOne(scenario) {
     env.ALIAS_SECRET = randomBytes(32).toString('base64url');
   }
   const t = await startAlias({ name: `alias-${dbKind}`, db, env, core: SERVER_CORE, workDir,
-    nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, ...(TRACE_GC ? ['--trace-gc'] : [])] });
+    nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, ...(TRACE_GC ? ['--trace-gc'] : []), ...NODE_FLAGS] });
   let gcFrom = 0;
   let units = 0;
   let result;

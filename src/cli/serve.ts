@@ -23,6 +23,7 @@ export function serveCommand(program: Command) {
       registration?: string; refreshReuseGrace?: string; requirePar?: boolean }) => {
       try {
         const config = loadConfig(opts);
+        (await import('../v8_flags.js')).tuneV8ForServing();
         // The HTTP stack is loaded by the command that serves, not by every admin command.
         const { handleSignals, startServer } = await import('../main.js');
         const running = await startServer(config);
