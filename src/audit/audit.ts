@@ -55,6 +55,9 @@ export function createAudit(deps: { store: Store; secrets: Secrets; pairwise: (c
   // same few addresses. Kept in memory only, where the key is anyway; emptied when full.
   const ipDigests = new Map<string, string>();
   const ipDigest = (ip: string): string => {
+    // An address is at most 45 characters (IPv6 with an embedded IPv4); anything longer
+    // (a misconfigured proxy setting passing a header through) is digested, not kept.
+    if (ip.length > 64) return deps.secrets.mac(IP_PURPOSE, ip);
     let d = ipDigests.get(ip);
     if (d === undefined) {
       if (ipDigests.size >= IP_DIGESTS_MAX) ipDigests.clear();

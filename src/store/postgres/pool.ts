@@ -67,9 +67,11 @@ function wrapQuery(client: pg.PoolClient): void {
     if (!name) return query(...args);
     return (query({ name, text: args[0], values: args[1] }) as Promise<unknown>)
       .catch((err: unknown) => {
-        // Once more unnamed, unless the error aborted a transaction (status E): then the
-        // whole transaction runs again (retry.ts), and its statements go unnamed.
-        if (isStalePlan(err, args[0] as string) && client.getTransactionStatus?.() !== 'E') return query(...args);
+        // Once more unnamed outside a transaction (status I, before and after the error).
+        // Inside one (T before the error's ReadyForQuery has arrived, E after) the
+        // transaction is aborted: it runs again as a whole (retry.ts), its statements
+        // unnamed by then.
+        if (isStalePlan(err, args[0] as string) && client.getTransactionStatus?.() === 'I') return query(...args);
         throw err;
       });
   };

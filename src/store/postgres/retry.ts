@@ -12,7 +12,7 @@ const isRetryableAbort = (err: unknown): boolean => {
   return code === '40P01' || code === '40001' || isStalePlanError(err);
 };
 
-/** Runs `once` (a whole transaction), again after a deadlock or serialization failure. */
+/** Runs `once` (a whole transaction), again after a deadlock, serialization failure or stale plan. */
 export async function retryAborted<T>(once: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
