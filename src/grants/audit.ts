@@ -1,5 +1,5 @@
 // The token endpoint's audit events, each written in the transaction of the change it
-// records: with the tokens, in the same write (TokenSetRepo, insertWithEvent).
+// records: with the tokens, in the same write (TokenSetRepo).
 import type { Store } from '../store/store.js';
 import type { AuditEvent } from '../store/types.js';
 import type { GrantContext } from './types.js';

@@ -47,11 +47,14 @@ export const clientCredentials: GrantHandler = {
     }) : token;
     // The token and its audit event are written atomically, in one statement where the
     // database allows it (a hot path: no extra round trip for the event).
-    await s.store.accessTokens.insertWithEvent({
-      digest: jwt ? jtiDigest(token) : digest(token), clientId: client.id, userId: null, grantId: null, familyId: null,
-      scopes, channels: [], createdAt: t, expiresAt, revokedAt: null,
-      ...(ctx.dpopJkt ? { dpopJkt: ctx.dpopJkt } : {}), ...(resource ? { resource: resource.uri } : {}),
-    }, issuedEvent(ctx, 'client_credentials', null));
+    await s.store.tokenSets.insert({
+      access: {
+        digest: jwt ? jtiDigest(token) : digest(token), clientId: client.id, userId: null, grantId: null, familyId: null,
+        scopes, channels: [], createdAt: t, expiresAt, revokedAt: null,
+        ...(ctx.dpopJkt ? { dpopJkt: ctx.dpopJkt } : {}), ...(resource ? { resource: resource.uri } : {}),
+      },
+      event: issuedEvent(ctx, 'client_credentials', null),
+    });
     // RFC 6749 §4.4.3: a refresh token SHOULD NOT be included. RFC 9449 §5: DPoP when bound.
     return { access_token: accessToken, token_type: ctx.dpopJkt ? 'DPoP' : 'Bearer', expires_in: ttlS, scope: formatList(scopes) };
   },

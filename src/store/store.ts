@@ -156,8 +156,6 @@ export interface AccessTokenRepo {
    * tokens and when the grant is gone.
    */
   getWithGrant(digest: string): Promise<{ token: AccessToken; grant?: Grant; nickname: string | null } | undefined>;
-  /** Stores the token and its audit event atomically (a token issued outside any other change). */
-  insertWithEvent(token: AccessToken, event: AuditEvent): Promise<void>;
   revoke(digest: string, now: number): Promise<void>;
 }
 
@@ -204,7 +202,8 @@ export interface TokenSetRepo {
   /**
    * Stores every row of `set` atomically (all or none). One statement where the database
    * allows it (PostgreSQL: one round trip); call it inside the transaction that spent the
-   * code or refresh token.
+   * code or refresh token, or on its own for a token issued outside any other change (a
+   * client_credentials token and its event).
    */
   insert(set: TokenSet): Promise<void>;
 }

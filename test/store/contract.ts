@@ -1699,22 +1699,22 @@ export function storeContract(kind: DatabaseKind): void {
         sub: uid('sub'), userRef: null, ipDigest: 'ip-digest', detail: 'authorization_code', ...over,
       });
 
-      it('insertWithEvent stores a token and its event together, or neither', async () => {
-        // store.ts AccessTokenRepo.insertWithEvent: atomic (a client_credentials token and its token.issued event).
+      it('tokenSets.insert with a token and its event alone stores both together, or neither', async () => {
+        // store.ts TokenSetRepo.insert as client_credentials uses it: atomic (the token and its token.issued event).
         const { grant } = await seedGrant();
         const cc: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null };
         const ev = event({ clientId: cc.clientId, sub: null, detail: 'grant_type=client_credentials' });
-        await store.accessTokens.insertWithEvent(cc, ev);
+        await store.tokenSets.insert({ access: cc, event: ev });
         assert.deepEqual(await store.accessTokens.get(cc.digest), cc);
         assert.deepEqual(await store.audit.query({ clientId: cc.clientId, limit: 10 }), [ev]);
         // The same digest again: the token insert fails, and its event is not written either.
         const again = event({ clientId: cc.clientId, sub: null, at: NOW + 1 });
-        await assert.rejects(store.accessTokens.insertWithEvent(cc, again));
+        await assert.rejects(store.tokenSets.insert({ access: cc, event: again }));
         assert.deepEqual(await store.audit.query({ clientId: cc.clientId, limit: 10 }), [ev]);
         // Inside a transaction it joins it, and rolls back with it.
         const inTx: AccessToken = { ...cc, digest: uid('digest') };
         await assert.rejects(store.transaction(async (tx) => {
-          await tx.accessTokens.insertWithEvent(inTx, event({ clientId: cc.clientId, at: NOW + 2 }));
+          await tx.tokenSets.insert({ access: inTx, event: event({ clientId: cc.clientId, at: NOW + 2 }) });
           throw new Error('roll back');
         }));
         assert.equal(await store.accessTokens.get(inTx.digest), undefined);

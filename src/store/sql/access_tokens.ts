@@ -3,8 +3,7 @@ import type { Selectable } from 'kysely';
 import type { AccessTokensTable } from '../schema.js';
 import type { AccessTokenRepo } from '../store.js';
 import type { AccessToken } from '../types.js';
-import { param, placeholders, prefixed } from '../compiled.js';
-import { auditRow } from './audit.js';
+import { param, placeholders } from '../compiled.js';
 import { GRANT_COLUMNS, joinedGrant, type GrantColumns } from './grants.js';
 import { json, list, type Sql } from './context.js';
 
@@ -31,29 +30,11 @@ export const accessRow = (t: AccessToken): Selectable<AccessTokensTable> => ({
 });
 
 export function createAccessTokenRepo(s: Sql): AccessTokenRepo {
-  const { k, first, run, inTx, transaction, dialect } = s;
+  const { k, first, run } = s;
   return {
     async insert(t) {
       const row = accessRow(t);
       await run('accessTokens.insert', (b) => b.insertInto('access_tokens').values(placeholders(row)), row);
-    },
-    async insertWithEvent(t, event) {
-      if (!dialect.writableCte || inTx) {
-        // SQLite (no INSERT inside WITH): one transaction is one commit (and far cheaper than two autocommits).
-        return transaction(async (tx) => {
-          await tx.accessTokens.insert(t);
-          await tx.audit.append(event);
-        });
-      }
-      // PostgreSQL: one statement, so one round trip, and atomic all the same.
-      const token = accessRow(t);
-      const ev = auditRow(event);
-      const args: Record<string, unknown> = {};
-      prefixed(token, 't_', args);
-      prefixed(ev, 'e_', args);
-      await run('accessTokens.insertWithEvent', (b) => b
-        .with('t', (w) => w.insertInto('access_tokens').values(placeholders(token, 't_')))
-        .insertInto('audit_events').values(placeholders(ev, 'e_')), args);
     },
     async get(digest) {
       const r = await first<Selectable<AccessTokensTable>>('accessTokens.get', (b) => b.selectFrom('access_tokens')
