@@ -12,7 +12,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, freshTokens, loginForm, mintCodes, ROOT, signIn, startAlias } from './lib/targets.mjs';
 import { pgSchema } from './lib/nodes.mjs';
-import { pinPostgres } from './lib/pg_pin.mjs';
+import { pinPostgres, postgresCores } from './lib/pg_pin.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
@@ -192,7 +192,7 @@ async function profileOne(scenario) {
 
 // The same placement as the bench's: a local PostgreSQL off the server core (lib/pg_pin.mjs).
 const pgPin = dbKind === 'pg' && !argv.includes('--no-pin-pg')
-  ? pinPostgres(PG_URL, os.cpus().length > 2 ? `2-${os.cpus().length - 1}` : '0')
+  ? pinPostgres(PG_URL, postgresCores())
   : { note: '', restore() {} };
 if (pgPin.note) process.stdout.write(`${pgPin.note}\n`);
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { pgPin.restore(); process.exit(130); });

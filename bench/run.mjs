@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { freshTokens, loginForm, mintCodes, ROOT, signIn, startAlias, startPeer } from './lib/targets.mjs';
 import { newest, pgSchema } from './lib/nodes.mjs';
-import { pinPostgres } from './lib/pg_pin.mjs';
+import { pinPostgres, postgresCores } from './lib/pg_pin.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, dpopClientCredentialsSteps, introspectionSteps, loginSteps, privateKeyJwtClientCredentialsSteps,
   measuredRun, refreshSteps, roundTripSteps, runLoad, userinfoSteps,
@@ -76,7 +76,7 @@ const cores = os.cpus().length;
 const LOAD_CORE = 0;
 const SERVER_CORE = cores > 1 ? 1 : 0;
 /** A local PostgreSQL's cores: any but the server's (lib/pg_pin.mjs); --no-pin-pg leaves it be. */
-const PG_CORES = cores > 2 ? `2-${cores - 1}` : String(LOAD_CORE);
+const PG_CORES = postgresCores();
 if (spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' }).status !== 0) {
   throw new Error('taskset is required (util-linux) to pin the servers to one core');
 }

@@ -10,6 +10,16 @@
 // The postmaster and every process it has started are pinned (new backends inherit the
 // postmaster's mask), and `restore()` puts each one's previous mask back.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+
+/**
+ * Where a local PostgreSQL runs during a bench: the cores after the load generator's (0)
+ * and the servers' (1) when there are more than two, else the load generator's.
+ */
+export function postgresCores() {
+  const cores = os.cpus().length;
+  return cores > 2 ? `2-${cores - 1}` : '0';
+}
 
 /** True when `url` names a PostgreSQL on this machine (a Unix socket or a loopback host). */
 export function isLocal(url) {
@@ -21,6 +31,12 @@ export function isLocal(url) {
     return false;
   }
   return host === '' || host.startsWith('/') || host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+/** The pids of this machine's postgres processes (`-o`: only the oldest, the postmaster). */
+function postgresPids(...flags) {
+  const out = spawnSync('pgrep', [...flags, '-x', 'postgres'], { encoding: 'utf8' }).stdout ?? '';
+  return out.split('\n').map(Number).filter((n) => n > 0);
 }
 
 function affinity(pid) {
@@ -37,8 +53,7 @@ function affinity(pid) {
 export function pinPostgres(url, cpus) {
   const none = (note) => ({ pinned: false, note, restore() {} });
   if (!isLocal(url)) return none('PostgreSQL is not on this machine: not pinned.');
-  const found = spawnSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' });
-  const pids = (found.stdout ?? '').split('\n').map(Number).filter((n) => n > 0);
+  const pids = postgresPids();
   if (!pids.length) return none('No local postgres process found (pgrep -x postgres): PostgreSQL not pinned.');
   const before = new Map();
   for (const pid of pids) {
@@ -53,10 +68,9 @@ export function pinPostgres(url, cpus) {
     restore() {
       // A process that has ended meanwhile refuses. Backends started during the run
       // inherited the pinned mask: they get the postmaster's (the oldest process's) old one.
-      const oldest = Number(spawnSync('pgrep', ['-o', '-x', 'postgres'], { encoding: 'utf8' }).stdout?.trim());
+      const [oldest] = postgresPids('-o');
       const fallback = before.get(oldest) ?? [...before.values()][0];
-      const now = (spawnSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' }).stdout ?? '').split('\n').map(Number).filter((n) => n > 0);
-      for (const pid of new Set([...before.keys(), ...now])) {
+      for (const pid of new Set([...before.keys(), ...postgresPids()])) {
         spawnSync('taskset', ['-a', '-p', before.get(pid) ?? fallback, String(pid)], { stdio: 'ignore' });
       }
       before.clear();
