@@ -10,6 +10,9 @@
 //   notification it has pending before it answers a query's ReadyForQuery, so any change
 //   committed before the read began has emptied the cache by then. One such query serves
 //   every read waiting at that moment (one round trip for many requests, none of their CPU).
+//   A key with no entry needs none (sql/context.ts): a barrier only ever removes entries,
+//   so the read goes to the database at once, and what it fills is confirmed by the
+//   barrier of whichever later read finds it.
 // - This node's own writes empty the cache before and after the statement (sql/context.ts).
 // - A read that overlapped any change does not fill the cache (generation check).
 // - Without a live listener (not connected yet, connection lost, migration 021 not applied)
@@ -28,7 +31,13 @@ const BARRIER_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
 const RETRY_MS = 1_000;
 const MAX_ENTRIES = 10_000;
 
+export interface NotifiedCacheStats {
+  /** `select 1` barriers sent on the listening connection. */
+  barriers: number;
+}
+
 export interface NotifiedCache extends ReadCache {
+  readonly stats: NotifiedCacheStats;
   /**
    * Resolves once the listener has seen every change committed before the call (a round
    * trip on its connection, shared by every caller waiting at that moment). Call before
@@ -55,9 +64,11 @@ export function createNotifiedCache(connectionString: string, schema: string | u
   let waiting: (() => void)[] = [];
   let inFlight = false;
   let scheduled = false;
+  const stats: NotifiedCacheStats = { barriers: 0 };
 
   function barrier(c: pg.Client): void {
     inFlight = true;
+    stats.barriers++;
     const batch = waiting;
     waiting = [];
     const done = (ok: boolean) => {
@@ -134,12 +145,17 @@ export function createNotifiedCache(connectionString: string, schema: string | u
     }
   }
 
+  /** The listener starts with the first use of the cache (admin commands never read through it). */
+  function start(): void {
+    if (started) return;
+    started = true;
+    void listen();
+  }
+
   return {
+    stats,
     sync() {
-      if (!started) {
-        started = true;
-        void listen();
-      }
+      start();
       if (!live || !client) return Promise.resolve();
       return new Promise<void>((resolve) => {
         waiting.push(resolve);
@@ -156,6 +172,7 @@ export function createNotifiedCache(connectionString: string, schema: string | u
       });
     },
     lookup<T>(key: string) {
+      start();
       const miss = { hit: false as const, fill: () => {} };
       if (!live) return miss;
       const e = entries.get(key);

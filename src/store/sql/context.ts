@@ -49,8 +49,13 @@ export function sqlContext(k: Kysely<Database> | Transaction<Database>, handle: 
     first: async <R>(name: string, shape: ShapeOf, args: Args) => (await run<R>(name, shape, args)).rows[0],
     async cachedRead<T>(key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
       if (!cache) return read();
-      if (cache.sync) await cache.sync();
-      const found = cache.lookup<T>(key);
+      let found = cache.lookup<T>(key);
+      // PostgreSQL: a hit counts only after the barrier (postgres/notified_cache.ts). A miss
+      // stays one, since a barrier only ever empties entries: it reads at once.
+      if (found.hit && cache.sync) {
+        await cache.sync();
+        found = cache.lookup<T>(key);
+      }
       if (found.hit) return found.value;
       const value = await read();
       found.fill(value === undefined ? value : deepFreeze(value));

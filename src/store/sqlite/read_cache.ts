@@ -17,7 +17,10 @@ export interface ReadCache {
   lookup<T>(key: string): { hit: true; value: T | undefined } | { hit: false; fill(value: T | undefined): void };
   /** A write to a cached table is about to happen, or just happened. */
   changed(): void;
-  /** Where the cache must first learn of changes made elsewhere (PostgreSQL): await before lookup(). */
+  /**
+   * Where the cache must first learn of changes made elsewhere (PostgreSQL): await before a
+   * hit is used, then look the key up again (a miss needs no wait; sql/context.ts).
+   */
   sync?(): Promise<void>;
 }
 

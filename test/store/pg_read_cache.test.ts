@@ -1,0 +1,83 @@
+// The PostgreSQL read cache (src/store/postgres/notified_cache.ts) against a real server: a
+// cached answer is used only after a `select 1` barrier on the listening connection, but
+// a key with no entry goes to the database at once, with no barrier (a barrier only ever
+// empties entries, so it could not turn that miss into a hit). A sign-in reads its app's
+// client right after its own failure-counter writes emptied the cache: one round trip
+// fewer each. What a miss fills is still confirmed before use, and a change made by
+// another node is seen at once (DESIGN: never a stale answer).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
+import { openDatabase, migrate, type Db } from '../../src/store/db.js';
+import { createSqlStore } from '../../src/store/sql/index.js';
+import type { Store } from '../../src/store/store.js';
+import type { NotifiedCache } from '../../src/store/postgres/notified_cache.js';
+
+const pgKind = databaseKinds().find((k) => k.name === 'postgres')!;
+const NOW = Date.now();
+const MINUTE = 60_000;
+
+describe('PostgreSQL read cache: barriers', { skip: pgKind.skip }, () => {
+  let t: TestDatabase;
+  let db: Db;
+  let db2: Db;
+  let store: Store;
+  let node2: Store;
+  let cache: NotifiedCache;
+  before(async () => {
+    t = await pgKind.create();
+    db = openDatabase(t.location, { schema: t.schema });
+    await migrate(db);
+    db2 = openDatabase(t.location, { schema: t.schema });
+    store = createSqlStore(db);
+    node2 = createSqlStore(db2);
+    cache = db.readCache as NotifiedCache;
+  });
+  after(async () => {
+    await db?.close();
+    await db2?.close();
+    await t?.cleanup();
+  });
+
+  const key = () => `test:${randomBytes(6).toString('hex')}`;
+
+  /** Reads `k` until an answer comes from the cache (the listener is up): a barrier was sent for it. */
+  async function untilCached(k: string): Promise<void> {
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const before = cache.stats.barriers;
+      await store.throttles.get(k);
+      if (cache.stats.barriers > before) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.fail('the cache never served an answer (listener not up?)');
+  }
+
+  it('a key with no entry is read at once, without a barrier; a cached one after exactly one', async () => {
+    const cached = key();
+    await node2.throttles.put({ key: cached, failures: 2, windowStart: NOW, blockedUntil: 0 });
+    await untilCached(cached);
+
+    const before = cache.stats.barriers;
+    for (let i = 0; i < 5; i++) assert.equal(await store.throttles.get(key()), undefined);
+    assert.equal(cache.stats.barriers, before, 'five keys never read before: five misses, no barrier');
+
+    assert.equal((await store.throttles.get(cached))?.failures, 2);
+    assert.equal(cache.stats.barriers, before + 1, 'a cached answer: one barrier before it is used');
+  });
+
+  it('what a miss filled is confirmed before use: a change by another node is seen at once', async () => {
+    const k = key();
+    await node2.throttles.put({ key: k, failures: 1, windowStart: NOW, blockedUntil: 0 });
+    await untilCached(k);
+    // Emptied by the change (the other node's write notifies), then filled by a miss ...
+    await node2.throttles.put({ key: k, failures: 3, windowStart: NOW, blockedUntil: NOW + MINUTE });
+    assert.equal((await store.throttles.get(k))?.blockedUntil, NOW + MINUTE, 'changed elsewhere: seen at once');
+    // ... and changed again right after: the filled entry must not be served.
+    await node2.throttles.put({ key: k, failures: 4, windowStart: NOW, blockedUntil: NOW + 2 * MINUTE });
+    assert.equal((await store.throttles.get(k))?.blockedUntil, NOW + 2 * MINUTE, 'changed again: seen at once');
+    await node2.throttles.delete(k);
+    assert.equal(await store.throttles.get(k), undefined, 'deleted elsewhere: gone at once');
+  });
+});
