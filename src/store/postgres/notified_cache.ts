@@ -40,8 +40,9 @@ export interface NotifiedCache extends ReadCache {
   readonly stats: NotifiedCacheStats;
   /**
    * Resolves once the listener has seen every change committed before the call (a round
-   * trip on its connection, shared by every caller waiting at that moment). Call before
-   * lookup(); without a live listener it resolves at once and lookup() misses.
+   * trip on its connection, shared by every caller waiting at that moment). Call when
+   * lookup() found an entry, then look the key up again before using it (sql/context.ts);
+   * without a live listener it resolves at once and lookup() misses.
    */
   sync(): Promise<void>;
   close(): Promise<void>;
