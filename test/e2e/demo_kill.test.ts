@@ -35,7 +35,20 @@ const groupAlive = (pgid: number) => {
   }
 };
 
-async function npmRunDemo() {
+/** `npm run demo` on fresh ports; tried again (at most three times) only when a port was taken. */
+async function npmRunDemo(): Promise<RunningDemo> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startDemo();
+    if ('running' in started) return started.running;
+    if (attempt < 3 && /EADDRINUSE|port is in use/.test(started.output)) continue;
+    throw new Error(`npm run demo exited (${JSON.stringify(started.exit)}) before Alias and both demo apps answered:\n${started.output}`);
+  }
+}
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null };
+interface RunningDemo { pid: number; urls: string[]; exited: Promise<Exit>; output(): string; cleanup(): Promise<void> }
+
+async function startDemo(): Promise<{ running: RunningDemo } | { exit: Exit; output: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'alias-demo-kill-'));
   const port = await freePort();
   const appPort = await freePortPair();
@@ -47,10 +60,10 @@ async function npmRunDemo() {
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })));
+  let exit = undefined as Exit | undefined;
+  const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => { exit = { code, signal }; resolve(exit); }));
   const urls = [`http://127.0.0.1:${port}/healthz`, `http://127.0.0.1:${appPort}/`, `http://127.0.0.1:${appPort + 1}/`];
-  const proc = {
+  const running: RunningDemo = {
     pid: child.pid!, urls, exited, output: () => out,
     async cleanup() {
       if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
@@ -58,12 +71,18 @@ async function npmRunDemo() {
     },
   };
   try {
-    await until(async () => (await Promise.all(urls.map(up))).every(Boolean), `Alias and both demo apps answer:\n${out}`, 60_000);
+    // The output is read when the wait fails, not when it starts.
+    await until(async () => exit !== undefined || (await Promise.all(urls.map(up))).every(Boolean),
+      'Alias and both demo apps answer', 60_000, { output: () => out });
   } catch (err) {
-    await proc.cleanup();
+    await running.cleanup();
     throw err;
   }
-  return proc;
+  if (exit) {
+    await running.cleanup();
+    return { exit, output: out };
+  }
+  return { running };
 }
 
 describe('npm run demo stops when its process is signalled', { timeout: 300_000 }, () => {
@@ -78,7 +97,7 @@ describe('npm run demo stops when its process is signalled', { timeout: 300_000 
       const result = await Promise.race([demo.exited, sleep(25_000).then(() => 'timeout' as const)]);
       assert.notEqual(result, 'timeout', `npm did not exit within 25 s:\n${demo.output()}`);
       assert.deepEqual(result, { code: 0, signal: null }, demo.output());
-      await until(() => !groupAlive(demo.pid), `every process of npm run demo ended:\n${demo.output()}`, 10_000);
+      await until(() => !groupAlive(demo.pid), 'every process of npm run demo ended', 10_000, demo);
       for (const url of demo.urls) assert.ok(await down(url), `${url} no longer answers`);
       assert.match(demo.output(), /SIGTERM: stopping/);
       assert.match(demo.output(), /Stopped\./);
@@ -93,7 +112,7 @@ describe('npm run demo stops when its process is signalled', { timeout: 300_000 
       process.kill(-demo.pid, 'SIGINT');
       const result = await Promise.race([demo.exited, sleep(25_000).then(() => 'timeout' as const)]);
       assert.notEqual(result, 'timeout', `npm did not exit within 25 s:\n${demo.output()}`);
-      await until(() => !groupAlive(demo.pid), `every process of npm run demo ended:\n${demo.output()}`, 10_000);
+      await until(() => !groupAlive(demo.pid), 'every process of npm run demo ended', 10_000, demo);
       for (const url of demo.urls) assert.ok(await down(url), `${url} no longer answers`);
       assert.match(demo.output(), /Stopped\./, 'drained, then stopped');
       assert.doesNotMatch(demo.output(), /again: exiting without finishing/);

@@ -1,4 +1,5 @@
 // Starts Alias on a real port over a test database, with helpers to seed it.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import * as oauth from 'oauth4webapi';
@@ -21,18 +22,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A free port whose next port is free too (`serve --demo`'s two demo apps). */
+/**
+ * A free port whose next port is free too (`serve --demo`'s two demo apps), taken from
+ * below the kernel's ephemeral range. A port from that range can be handed to any
+ * outgoing connection of a concurrent test (PostgreSQL, Chromium, fetch) in the seconds
+ * between this check and the demo app's listen; ports below it are never assigned
+ * implicitly, so only an explicit bind could collide.
+ */
 export async function freePortPair(): Promise<number> {
   const free = (port: number) => new Promise<boolean>((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));
     srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+  const low = ephemeralLow();
   for (let i = 0; i < 50; i++) {
-    const port = await freePort();
-    if (port < 65535 && await free(port + 1)) return port;
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_002));
+    if (await free(port) && await free(port + 1)) return port;
   }
-  throw new Error('no two adjacent free ports');
+  throw new Error(`no two adjacent free ports between 10000 and ${low}`);
+}
+
+/** The first port of Linux's ephemeral range (32768 where it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
 
 export interface Alias {

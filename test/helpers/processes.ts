@@ -27,7 +27,7 @@ export function start(args: string[], env: Record<string, string>): Proc {
 }
 
 /** Waits until `check` holds, or fails with `what` and the process output. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, proc?: Proc): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, proc?: Pick<Proc, 'output'>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`${what} (after ${timeoutMs} ms)${proc ? `\n${proc.output()}` : ''}`);
