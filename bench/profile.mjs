@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--node-flag F]…`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--node-flag F]…`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -26,6 +26,8 @@ const conns = Math.min(200, Number(values('--conns')[0] ?? 20));
 const top = Number(values('--top')[0] ?? 25);
 /** --trace-gc: V8's GC lines of the measured window, summarised (pauses behind p99). */
 const TRACE_GC = argv.includes('--trace-gc');
+/** --timeline: when the measured run's slow answers came, per 50 ms (load.mjs timelineOf). */
+const TIMELINE = argv.includes('--timeline');
 /** --node-flag F (repeatable): a flag for Alias's node, to try a V8 or Node setting. */
 const NODE_FLAGS = values('--node-flag');
 const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
@@ -128,6 +130,17 @@ function gcSummary(log, window) {
   return lines.join('\n');
 }
 
+/** The --timeline lines: one per bucket, answers / slow ones / longest, 10 buckets a line. */
+function timelineSummary(tl, p99) {
+  const lines = [`when the slow answers came (--timeline; per ${tl.bucketMs} ms: answers/at or over p99 ${p99?.toFixed(1)} ms/longest ms):`];
+  for (let i = 0; i < tl.buckets.length; i += 10) {
+    lines.push('  ' + tl.buckets.slice(i, i + 10).map((b, j) => `${(i + j) * tl.bucketMs}:${b.answers}/${b.slow}/${b.maxMs.toFixed(0)}`).join(' '));
+  }
+  lines.push(`  ${tl.slow} answers at or over p99, ${tl.slowInFirst100Ms} of them in the first 100 ms (connections opening); ` +
+    `${tl.dips} dips (a ${tl.bucketMs} ms with under 60 % of the median ${tl.medianAnswers} answers)`);
+  return lines.join('\n');
+}
+
 async function profileOne(scenario) {
   const workDir = mkdtempSync(join(os.tmpdir(), 'alias-profile-'));
   const profDir = join(workDir, 'prof');
@@ -167,7 +180,7 @@ async function profileOne(scenario) {
     const cpu0 = cpuSeconds(t.proc.pid);
     if (TRACE_GC) gcFrom = readFileSync(t.proc.logFile, 'utf8').length;
     window = { start: monoUs() };
-    result = await runLoad(t, { connections: conns, steps, amount, duration: seconds, maxSeconds: seconds * 4 + 10 });
+    result = await runLoad(t, { connections: conns, steps, amount, duration: seconds, maxSeconds: seconds * 4 + 10, timeline: TIMELINE });
     window.end = monoUs();
     const cpu1 = cpuSeconds(t.proc.pid);
     units = result.units;
@@ -182,6 +195,7 @@ async function profileOne(scenario) {
   // The profile covers set-up too (sign-in, minting); the summary is per measured unit.
   let text = analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')), units, window);
   if (TRACE_GC) text += '\n\n' + gcSummary(readFileSync(t.proc.logFile, 'utf8').slice(gcFrom), window);
+  if (TIMELINE) text += '\n\n' + timelineSummary(result.timeline, result.p99);
   process.stdout.write(text + '\n');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `${scenario}-${dbKind}.txt`), `${scenario} on ${dbKind}, ${conns} connections, ${new Date().toISOString()}\n` +

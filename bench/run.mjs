@@ -199,8 +199,42 @@ function whereTheTimeGoes(misses) {
   return out.join('\n');
 }
 
+/**
+ * A run is on a quiet machine when neither host-speed measure moved by more than this
+ * between its samples: on a quiet host they repeat within a few per cent (bench/README.md).
+ */
+const QUIET_SPREAD_PCT = 10;
+
 function peerVersion() {
   return JSON.parse(readFileSync(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
+}
+
+/** One `bench/host_speed.mjs` sample on the servers' core (what the host gives it right now). */
+function hostSpeed() {
+  return new Promise((resolve) => {
+    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, join(ROOT, 'bench/host_speed.mjs')],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.stdout.on('data', (d) => { out += d; });
+    // A sample that fails is left out: it only describes the run, it decides nothing.
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(code === 0 ? JSON.parse(out.trim().split('\n').pop()) : undefined);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+}
+
+/** Lowest and highest of a host-speed measure, and how far apart (% of the highest). */
+function spreadOf(samples, key) {
+  const v = samples.map((x) => x[key]);
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  return { min: lo, max: hi, spreadPct: hi > 0 ? Math.round(((hi - lo) / hi) * 100) : 0 };
 }
 
 function rawArgon2(seconds, concurrency) {
@@ -438,6 +472,14 @@ async function main() {
   const phases = { setupS: setupDone, warmupS: elapsed() - setupDone };
   log(`  warm-up took ${phases.warmupS.toFixed(1)} s`);
   const roundTimes = [];
+  /** The host's speed before each round and after the last (host_speed.mjs). */
+  const speeds = [];
+  const sampleSpeed = async (when) => {
+    const x = await hostSpeed();
+    if (!x) return;
+    speeds.push({ when, cpuMBs: x.cpuMBs, freshMemMBs: x.freshMemMBs });
+    log(`  host speed ${when} (core ${SERVER_CORE}): SHA-256 ${x.cpuMBs} MB/s, fresh memory ${x.freshMemMBs} MB/s`);
+  };
   for (let round = 1; round <= CFG.rounds; round++) {
     const roundStart = elapsed();
     const est = roundTimes.length ? Math.max(...roundTimes) : 0;
@@ -447,6 +489,7 @@ async function main() {
       break;
     }
     log(`\nRound ${round}/${CFG.rounds} (${elapsed().toFixed(0)} s)`);
+    await sampleSpeed(`before round ${round}`);
     // Alternate: each measurement runs every target in turn; the order rotates by round.
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length]);
     for (const t of targets) t.tokens = await freshTokens(t);
@@ -467,7 +510,9 @@ async function main() {
     roundTimes.push(elapsed() - roundStart);
     log(`  round ${round} took ${roundTimes.at(-1).toFixed(1)} s`);
   }
+  await sampleSpeed('after the last round');
   phases.roundsS = roundTimes.map((x) => Math.round(x * 10) / 10);
+  const host = speeds.length ? { samples: speeds, cpu: spreadOf(speeds, 'cpuMBs'), freshMem: spreadOf(speeds, 'freshMemMBs') } : undefined;
 
   const { rows, rawArgon } = summarise(runs, argonRates);
   const printed = table(rows, rawArgon);
@@ -476,6 +521,12 @@ async function main() {
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; ` +
     `load average ${machine.loadAverage.start.join('/')} at the start, ${machine.loadAverage.end.join('/')} at the end`);
   log(printed);
+  if (host) {
+    log(`\nhost speed on the servers' core across the run (bench/host_speed.mjs, ${speeds.length} samples): SHA-256 ` +
+      `${host.cpu.min}–${host.cpu.max} MB/s (spread ${host.cpu.spreadPct} %), fresh memory ${host.freshMem.min}–${host.freshMem.max} MB/s ` +
+      `(spread ${host.freshMem.spreadPct} %)${Math.max(host.cpu.spreadPct, host.freshMem.spreadPct) > QUIET_SPREAD_PCT
+        ? `: over ${QUIET_SPREAD_PCT} %, the host changed speed during the run (not a quiet machine)` : ''}`);
+  }
   const misses = rows.filter((r) => r.met === false);
   log(misses.length ? `\n${misses.length} target(s) missed: ${misses.map((r) => `${r.scenario}@${r.conns}/${r.target} (${r.misses.join(', ')})`).join('; ')}`
     : '\nEvery target met.');
@@ -498,6 +549,7 @@ async function main() {
     alias,
     peer: { package: 'oidc-provider', version, config: peerConfig },
     rawArgon2: { perRound: argonRates.map((r) => Math.round(r * 10) / 10), median: rawArgon },
+    ...(host ? { hostSpeed: { ...host, quiet: Math.max(host.cpu.spreadPct, host.freshMem.spreadPct) <= QUIET_SPREAD_PCT } } : {}),
     summary: rows.map((r) => ({
       ...r, rps: Math.round(r.rps), p50: r.p50 && Math.round(r.p50 * 100) / 100, p99: r.p99 && Math.round(r.p99 * 100) / 100,
       rssMb: r.rssMb && Math.round(r.rssMb), ratio: r.ratio && Math.round(r.ratio * 100) / 100,

@@ -19,10 +19,13 @@ function percentile(sorted, p) {
  * `amount` requests in all. A step: { method, path, headers, body?, setup?(ctx) → body,
  * check(status, body, headers, ctx) → boolean, final?: true }. The final step's
  * successes are the units counted; a sequence's latency runs from its first request
- * to its final response.
+ * to its final response. `timeline`: the result also says when the slow answers came
+ * (timelineOf).
  */
-export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 60 }) {
+export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 60, timeline = false }) {
   const lat = [];
+  /** With `timeline`: [ms since the start, latency ms] of every counted unit. */
+  const stamps = [];
   let units = 0;
   let failures = 0;
   let lastAt = 0;
@@ -54,13 +57,14 @@ export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 
       if (last) {
         units++;
         if (sequence) lat.push(lastAt - ctx.t0);
+        if (timeline && sequence) stamps.push([lastAt - startAt, lastAt - ctx.t0]);
       }
     };
     return r;
   });
 
+  const startAt = performance.now();
   return new Promise((resolve, reject) => {
-    const startAt = performance.now();
     let guard;
     const instance = autocannon({
       url: t.url,
@@ -83,12 +87,47 @@ export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 
         errors: failures + result.errors,
         errorSamples: samples,
         elapsedS,
+        ...(timeline ? { timeline: timelineOf(stamps, percentile(lat, 99)) } : {}),
       });
     });
-    if (!sequence) instance.on('response', (_client, _status, _bytes, ms) => lat.push(ms));
+    if (!sequence) {
+      instance.on('response', (_client, _status, _bytes, ms) => {
+        lat.push(ms);
+        if (timeline) stamps.push([performance.now() - startAt, ms]);
+      });
+    }
     // Bounded whatever happens: autocannon stops at the next tick.
     guard = setTimeout(() => instance.stop(), maxSeconds * 1000);
   });
+}
+
+/** Width of a timeline bucket. */
+export const TIMELINE_BUCKET_MS = 50;
+
+/**
+ * When a run's slow answers came (bench:profile --timeline): per 50 ms of the run, the
+ * answers, how many took at least the run's p99, and the longest. A `dip` is a bucket
+ * (not the first two or last two: connections opening and closing) with fewer than 60 %
+ * of the median bucket's answers: the server slowed for that moment (a checkpoint, a
+ * collection, the host), as against latency spread evenly over the run.
+ */
+function timelineOf(stamps, p99) {
+  const buckets = [];
+  for (const [at, ms] of stamps) {
+    const i = Math.floor(at / TIMELINE_BUCKET_MS);
+    while (buckets.length <= i) buckets.push({ answers: 0, slow: 0, maxMs: 0 });
+    const b = buckets[i];
+    b.answers++;
+    if (p99 !== null && ms >= p99) b.slow++;
+    if (ms > b.maxMs) b.maxMs = ms;
+  }
+  const inner = buckets.slice(2, -2);
+  const sorted = inner.map((b) => b.answers).sort((a, b) => a - b);
+  const median = sorted[sorted.length >> 1] ?? 0;
+  const dips = inner.filter((b) => b.answers < median * 0.6).length;
+  const slowInFirst100Ms = buckets.slice(0, 100 / TIMELINE_BUCKET_MS).reduce((n, b) => n + b.slow, 0);
+  const slow = buckets.reduce((n, b) => n + b.slow, 0);
+  return { bucketMs: TIMELINE_BUCKET_MS, buckets, medianAnswers: median, dips, slow, slowInFirst100Ms };
 }
 
 /**
