@@ -1721,6 +1721,26 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal((await store.audit.query({ clientId: cc.clientId, limit: 10 })).length, 1);
       });
 
+      it('tokenSets.insert of many sets at once (concurrent client_credentials requests): each is stored with its event; a bad one fails alone', async () => {
+        // store.ts TokenSetRepo.insert: on PostgreSQL the sets of one event-loop turn share one
+        // statement (token_sets.ts); each request still gets its own outcome (issue 17 §3).
+        const { grant } = await seedGrant();
+        const clientId = grant.clientId;
+        const taken: AccessToken = { ...newAccess(grant, null), userId: null, grantId: null };
+        await store.tokenSets.insert({ access: taken, event: event({ clientId, sub: null }) });
+        const sets = Array.from({ length: 40 }, (_, i) => ({
+          access: { ...newAccess(grant, null), userId: null, grantId: null, ...(i % 7 === 3 ? { dpopJkt: `jkt-${i}` } : {}) } as AccessToken,
+          event: event({ clientId, sub: null, id: `${uid('ev')}-${String(i).padStart(2, '0')}`, at: NOW + 10 + i }),
+        }));
+        // One of them reuses a stored digest: it must fail, and only it (with its event unwritten).
+        const bad = { access: { ...taken }, event: event({ clientId, sub: null, at: NOW + 100 }) };
+        const outcomes = await Promise.allSettled([...sets.slice(0, 20), bad, ...sets.slice(20)].map((x) => store.tokenSets.insert(x)));
+        assert.deepEqual(outcomes.map((o) => o.status), [...Array(20).fill('fulfilled'), 'rejected', ...Array(20).fill('fulfilled')]);
+        for (const x of sets) assert.deepEqual(await store.accessTokens.get(x.access.digest), x.access);
+        const logged = await store.audit.query({ clientId, since: NOW + 10, limit: 100 });
+        assert.deepEqual(logged.map((e) => e.id).sort(), sets.map((x) => x.event.id).sort(), 'every event once, the bad set\'s not at all');
+      });
+
       it('tokenSets.insert stores a response\'s tokens, the rotated token\'s link, the grant\'s use and the event together, or none', async () => {
         // store.ts TokenSetRepo.insert: one atomic write per token response (issue 17 §3).
         const { grant } = await seedGrant({ scopes: ['openid', 'offline_access'] });
