@@ -209,10 +209,10 @@ function peerVersion() {
   return JSON.parse(readFileSync(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
 }
 
-/** One `bench/host_speed.mjs` sample on the servers' core (what the host gives it right now). */
-function hostSpeed() {
+/** One `bench/host_speed.mjs` sample on `core` (what the host gives that core right now). */
+function hostSpeed(core) {
   return new Promise((resolve) => {
-    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, join(ROOT, 'bench/host_speed.mjs')],
+    const child = spawn('taskset', ['-c', String(core), process.execPath, join(ROOT, 'bench/host_speed.mjs')],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -472,13 +472,19 @@ async function main() {
   const phases = { setupS: setupDone, warmupS: elapsed() - setupDone };
   log(`  warm-up took ${phases.warmupS.toFixed(1)} s`);
   const roundTimes = [];
-  /** The host's speed before each round and after the last (host_speed.mjs). */
+  /**
+   * The host's speed before each round and after the last (host_speed.mjs), on the servers'
+   * core and on the load generator's (which a local PostgreSQL shares).
+   */
   const speeds = [];
+  const speedCores = [...new Set([SERVER_CORE, LOAD_CORE])];
   const sampleSpeed = async (when) => {
-    const x = await hostSpeed();
-    if (!x) return;
-    speeds.push({ when, cpuMBs: x.cpuMBs, freshMemMBs: x.freshMemMBs });
-    log(`  host speed ${when} (core ${SERVER_CORE}): SHA-256 ${x.cpuMBs} MB/s, fresh memory ${x.freshMemMBs} MB/s`);
+    for (const core of speedCores) {
+      const x = await hostSpeed(core);
+      if (!x) continue;
+      speeds.push({ when, core, cpuMBs: x.cpuMBs, freshMemMBs: x.freshMemMBs });
+      log(`  host speed ${when} (core ${core}): SHA-256 ${x.cpuMBs} MB/s, fresh memory ${x.freshMemMBs} MB/s`);
+    }
   };
   for (let round = 1; round <= CFG.rounds; round++) {
     const roundStart = elapsed();
@@ -512,7 +518,10 @@ async function main() {
   }
   await sampleSpeed('after the last round');
   phases.roundsS = roundTimes.map((x) => Math.round(x * 10) / 10);
-  const host = speeds.length ? { samples: speeds, cpu: spreadOf(speeds, 'cpuMBs'), freshMem: spreadOf(speeds, 'freshMemMBs') } : undefined;
+  const byCore = Object.fromEntries(speedCores.map((core) => [core, speeds.filter((x) => x.core === core)])
+    .filter(([, xs]) => xs.length).map(([core, xs]) => [core, { cpu: spreadOf(xs, 'cpuMBs'), freshMem: spreadOf(xs, 'freshMemMBs') }]));
+  const host = speeds.length ? { samples: speeds, byCore,
+    quiet: Object.values(byCore).every((c) => Math.max(c.cpu.spreadPct, c.freshMem.spreadPct) <= QUIET_SPREAD_PCT) } : undefined;
 
   const { rows, rawArgon } = summarise(runs, argonRates);
   const printed = table(rows, rawArgon);
@@ -522,10 +531,15 @@ async function main() {
     `load average ${machine.loadAverage.start.join('/')} at the start, ${machine.loadAverage.end.join('/')} at the end`);
   log(printed);
   if (host) {
-    log(`\nhost speed on the servers' core across the run (bench/host_speed.mjs, ${speeds.length} samples): SHA-256 ` +
-      `${host.cpu.min}–${host.cpu.max} MB/s (spread ${host.cpu.spreadPct} %), fresh memory ${host.freshMem.min}–${host.freshMem.max} MB/s ` +
-      `(spread ${host.freshMem.spreadPct} %)${Math.max(host.cpu.spreadPct, host.freshMem.spreadPct) > QUIET_SPREAD_PCT
-        ? `: over ${QUIET_SPREAD_PCT} %, the host changed speed during the run (not a quiet machine)` : ''}`);
+    log('');
+    for (const core of speedCores) {
+      const c = host.byCore[core];
+      if (!c) continue;
+      log(`host speed on core ${core} (${core === SERVER_CORE ? 'the servers' : 'the load generator, PostgreSQL'}) ` +
+        `across the run (bench/host_speed.mjs): SHA-256 ${c.cpu.min}–${c.cpu.max} MB/s (spread ${c.cpu.spreadPct} %), ` +
+        `fresh memory ${c.freshMem.min}–${c.freshMem.max} MB/s (spread ${c.freshMem.spreadPct} %)`);
+    }
+    if (!host.quiet) log(`the host changed speed during the run (a spread over ${QUIET_SPREAD_PCT} %): not a quiet machine`);
   }
   const misses = rows.filter((r) => r.met === false);
   log(misses.length ? `\n${misses.length} target(s) missed: ${misses.map((r) => `${r.scenario}@${r.conns}/${r.target} (${r.misses.join(', ')})`).join('; ')}`
@@ -549,7 +563,7 @@ async function main() {
     alias,
     peer: { package: 'oidc-provider', version, config: peerConfig },
     rawArgon2: { perRound: argonRates.map((r) => Math.round(r * 10) / 10), median: rawArgon },
-    ...(host ? { hostSpeed: { ...host, quiet: Math.max(host.cpu.spreadPct, host.freshMem.spreadPct) <= QUIET_SPREAD_PCT } } : {}),
+    ...(host ? { hostSpeed: host } : {}),
     summary: rows.map((r) => ({
       ...r, rps: Math.round(r.rps), p50: r.p50 && Math.round(r.p50 * 100) / 100, p99: r.p99 && Math.round(r.p99 * 100) / 100,
       rssMb: r.rssMb && Math.round(r.rssMb), ratio: r.ratio && Math.round(r.ratio * 100) / 100,
