@@ -209,25 +209,34 @@ function peerVersion() {
   return JSON.parse(readFileSync(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8')).version;
 }
 
-/** One `bench/host_speed.mjs` sample on `core` (what the host gives that core right now). */
-function hostSpeed(core) {
-  return new Promise((resolve) => {
-    const child = spawn('taskset', ['-c', String(core), process.execPath, join(ROOT, 'bench/host_speed.mjs')],
+/**
+ * Runs bench/`script` pinned to `core` and answers the JSON line it prints last; rejects
+ * when it fails or is still running after `timeoutMs` (it is killed then).
+ */
+function pinnedJson(core, script, args, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', String(core), process.execPath, join(ROOT, 'bench', script), ...args.map(String)],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d) => { out += d; });
-    // A sample that fails is left out: it only describes the run, it decides nothing.
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${script} exited ${code}`));
       try {
-        resolve(code === 0 ? JSON.parse(out.trim().split('\n').pop()) : undefined);
-      } catch {
-        resolve(undefined);
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (err) {
+        reject(err);
       }
     });
   });
 }
+
+/**
+ * One `bench/host_speed.mjs` sample on `core` (what the host gives that core right now).
+ * A sample that fails is left out (undefined): it only describes the run, it decides nothing.
+ */
+const hostSpeed = (core) => pinnedJson(core, 'host_speed.mjs', [], 10_000).catch(() => undefined);
 
 /** Lowest and highest of a host-speed measure, and how far apart (% of the highest). */
 function spreadOf(samples, key) {
@@ -237,20 +246,7 @@ function spreadOf(samples, key) {
   return { min: lo, max: hi, spreadPct: hi > 0 ? Math.round(((hi - lo) / hi) * 100) : 0 };
 }
 
-function rawArgon2(seconds, concurrency) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, join(ROOT, 'bench/argon2_rate.mjs'), String(seconds), String(concurrency)],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 20) * 1000);
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`argon2_rate exited ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
-  });
-}
+const rawArgon2 = (seconds, concurrency) => pinnedJson(SERVER_CORE, 'argon2_rate.mjs', [seconds, concurrency], (seconds + 20) * 1000);
 
 /**
  * Lines each Alias server wrote after start-up (bench/lib/targets.mjs keeps them in its

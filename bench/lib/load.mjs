@@ -78,16 +78,17 @@ export function runLoad(t, { connections, duration, amount, steps, maxSeconds = 
       if (err) return reject(err);
       const elapsedS = ((lastAt || performance.now()) - startAt) / 1000;
       lat.sort((a, b) => a - b);
+      const p99 = percentile(lat, 99);
       resolve({
         units,
         rps: elapsedS > 0 ? units / elapsedS : 0,
         p50: percentile(lat, 50),
-        p99: percentile(lat, 99),
+        p99,
         // Failed checks, connection errors and timeouts.
         errors: failures + result.errors,
         errorSamples: samples,
         elapsedS,
-        ...(timeline ? { timeline: timelineOf(stamps, percentile(lat, 99)) } : {}),
+        ...(timeline ? { timeline: timelineOf(stamps, p99) } : {}),
       });
     });
     if (!sequence) {
