@@ -9,14 +9,14 @@ import { createThrottler } from '../../src/throttle/throttle.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql/index.js';
+import { migrate, type Db } from '../../src/store/db.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type {
   AccessToken, AuditEvent, AuthorizationCode, Client, Grant, Interaction, RefreshToken, Session, SigningKeyRecord, User, LinkToken, OutboxMail, PushedRequest,
   Resource,
 } from '../../src/store/types.js';
-import type { DatabaseKind, TestDatabase } from '../helpers/databases.js';
+import type { DatabaseKind } from '../helpers/databases.js';
+import { openTwoNodes, type TwoNodes } from '../helpers/two_nodes.js';
 import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
 
 /** Epoch milliseconds, beyond 2^31: times must survive as exact numbers (PostgreSQL int8). */
@@ -165,27 +165,20 @@ const isUniqueViolation = (err: unknown): boolean => {
 
 export function storeContract(kind: DatabaseKind): void {
   describe(`store contract (${kind.name})`, { skip: kind.skip }, () => {
-    let t: TestDatabase | undefined;
+    let nodes: TwoNodes | undefined;
     let db: Db | undefined;
     let store: Store;
     /** A second handle on the same database: another Alias node. */
-    let db2: Db | undefined;
     let node2: Store;
 
     before(async () => {
-      t = await kind.create();
       // A pool as large as the crowd, so the PostgreSQL races really run in parallel.
-      db = openDatabase(t.location, { schema: t.schema, poolSize: RACERS + 5 });
-      await migrate(db);
-      store = createSqlStore(db);
-      db2 = openDatabase(t.location, { schema: t.schema, poolSize: RACERS + 5 });
-      node2 = createSqlStore(db2);
+      nodes = await openTwoNodes(kind, { poolSize: RACERS + 5 });
+      ({ db, store, node2 } = nodes);
     });
 
     after(async () => {
-      await db2?.close();
-      await db?.close();
-      await t?.cleanup();
+      await nodes?.close();
     });
 
     /** A user, a client and the user's grant at that client, all stored. */

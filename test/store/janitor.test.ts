@@ -5,8 +5,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql/index.js';
 import { createJanitor, GRACE_MS, LONGEST_WINDOW_MS, SETTLED_QUEUE_MS } from '../../src/maintenance/janitor.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createServices } from '../../src/services.js';
@@ -14,6 +12,7 @@ import { startServer } from '../../src/main.js';
 import type { Store } from '../../src/store/store.js';
 import type { AuditEvent, Grant } from '../../src/store/types.js';
 import { databaseKinds, TEST_SECRET, type TestDatabase } from '../helpers/databases.js';
+import { openTwoNodes, type TwoNodes } from '../helpers/two_nodes.js';
 import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
 
 const NOW = 1_800_000_000_000;
@@ -23,23 +22,16 @@ const id = (p: string) => `${p}-${randomBytes(6).toString('hex')}`;
 
 for (const kind of databaseKinds()) {
   describe(`janitor (${kind.name})`, { skip: kind.skip }, () => {
+    let nodes: TwoNodes | undefined;
     let t: TestDatabase;
-    let db: Db;
-    let db2: Db;
     let store: Store;
     let node2: Store;
     before(async () => {
-      t = await kind.create();
-      db = openDatabase(t.location, { schema: t.schema });
-      await migrate(db);
-      store = createSqlStore(db);
-      db2 = openDatabase(t.location, { schema: t.schema });
-      node2 = createSqlStore(db2);
+      nodes = await openTwoNodes(kind);
+      ({ t, store, node2 } = nodes);
     });
     after(async () => {
-      await db2?.close();
-      await db?.close();
-      await t?.cleanup();
+      await nodes?.close();
     });
 
     async function seed(): Promise<Grant> {

@@ -8,9 +8,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
-import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql/index.js';
+import { databaseKinds } from '../helpers/databases.js';
+import { openTwoNodes, type TwoNodes } from '../helpers/two_nodes.js';
 import type { Store } from '../../src/store/store.js';
 import type { NotifiedCache } from '../../src/store/postgres/notified_cache.js';
 
@@ -19,25 +18,17 @@ const NOW = Date.now();
 const MINUTE = 60_000;
 
 describe('PostgreSQL read cache: barriers', { skip: pgKind.skip }, () => {
-  let t: TestDatabase;
-  let db: Db;
-  let db2: Db;
+  let nodes: TwoNodes | undefined;
   let store: Store;
   let node2: Store;
   let cache: NotifiedCache;
   before(async () => {
-    t = await pgKind.create();
-    db = openDatabase(t.location, { schema: t.schema });
-    await migrate(db);
-    db2 = openDatabase(t.location, { schema: t.schema });
-    store = createSqlStore(db);
-    node2 = createSqlStore(db2);
-    cache = db.readCache as NotifiedCache;
+    nodes = await openTwoNodes(pgKind);
+    ({ store, node2 } = nodes);
+    cache = nodes.db.readCache as NotifiedCache;
   });
   after(async () => {
-    await db?.close();
-    await db2?.close();
-    await t?.cleanup();
+    await nodes?.close();
   });
 
   const key = () => `test:${randomBytes(6).toString('hex')}`;

@@ -4,11 +4,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openDatabase, migrate, type Db } from '../../src/store/db.js';
-import { createSqlStore } from '../../src/store/sql/index.js';
 import { UniqueViolation, type Store } from '../../src/store/store.js';
 import type { Client } from '../../src/store/types.js';
-import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
+import { databaseKinds } from '../helpers/databases.js';
+import { openTwoNodes, type TwoNodes } from '../helpers/two_nodes.js';
 import { CLIENT_METADATA_DEFAULTS } from '../../src/clients/registry.js';
 
 const NOW = 1_700_000_000_000;
@@ -16,20 +15,14 @@ const id = (p: string) => `${p}-${randomBytes(6).toString('hex')}`;
 
 for (const kind of databaseKinds()) {
   describe(`store contract: dynamic registration (${kind.name})`, { skip: kind.skip }, () => {
-    let t: TestDatabase | undefined;
-    let db: Db | undefined;
-    let db2: Db | undefined;
+    let nodes: TwoNodes | undefined;
     let store: Store;
     let node2: Store;
     before(async () => {
-      t = await kind.create();
-      db = openDatabase(t.location, { schema: t.schema, poolSize: 25 });
-      await migrate(db);
-      store = createSqlStore(db);
-      db2 = openDatabase(t.location, { schema: t.schema, poolSize: 25 });
-      node2 = createSqlStore(db2);
+      nodes = await openTwoNodes(kind, { poolSize: 25 });
+      ({ store, node2 } = nodes);
     });
-    after(async () => { await db2?.close(); await db?.close(); await t?.cleanup(); });
+    after(async () => { await nodes?.close(); });
 
     it('registrationTokens: insert, get; spend takes one use at a time and none once used up or expired', async () => {
       const digest = id('rt');
