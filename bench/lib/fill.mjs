@@ -245,8 +245,9 @@ export async function fillTo(target, size, now = Date.now()) {
     let rows = 0;
     while (rows < familyBudget) {
       const g = pick(grants);
-      const familyId = hex(16);
       const start = Math.max(g.created, now - Math.random() * MONTH);
+      // As newFamilyId (src/tokens/issuer.ts): the family's start, then 80 random bits.
+      const familyId = prefix(start) + hex(10);
       const revokedAt = Math.random() < 0.03 ? Math.floor(start + Math.random() * (now - start)) : null;
       const authTime = Math.floor(start - 5_000 - Math.random() * 60_000);
       codes.push(make.code({ digest: keyedDigest(start), client_id: g.clientId, user_id: g.userId, grant_id: g.id, family_id: familyId,

@@ -17,7 +17,7 @@ export async function issueCode(store: Store, now: number, req: AuthorizationReq
     clientId: req.client.id,
     userId: grant.userId,
     grantId: grant.id,
-    familyId: newFamilyId(),
+    familyId: newFamilyId(now),
     redirectUri: req.redirectUri,
     codeChallenge: req.codeChallenge ?? null,
     scopes: rights.scopes,

@@ -37,7 +37,7 @@ export const deviceCode: GrantHandler = {
       const grant = rec.grantId ? await tx.grants.getById(rec.grantId) : undefined;
       if (!grant) return 'revoked' as const;
       const tokens = await s.tokens.forUser(tx, {
-        client, grant, familyId: newFamilyId(),
+        client, grant, familyId: newFamilyId(now),
         scopes: intersect(rec.approvedScopes ?? [], grant.scopes),
         channels: intersect(rec.approvedChannels ?? [], grant.channels),
         authTime: rec.authTime ?? now,

@@ -59,7 +59,7 @@ export const password: GrantHandler = {
         userId: result.user.id, clientId: client.id, requestedScopes: [], requestedChannels: [],
         approvedScopes: scopes, approvedChannels: [], source: { ip: source, via: 'password_grant' },
       }, tx);
-      const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(), scopes, channels: [], authTime,
+      const tokens = await s.tokens.forUser(tx, { client, grant, familyId: newFamilyId(authTime), scopes, channels: [], authTime,
         amr: PASSWORD_AMR, dpopJkt: ctx.dpopJkt, event: issuedEvent(ctx, 'password', grant.sub) });
       return tokens;
     });

@@ -436,7 +436,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   const code = async (client: Client, grantFor: Grant, redirectUri: string) => {
     const value = mintOpaque();
     await s.store.codes.insert({ digest: digest(value), clientId: client.id, userId: w.user.id, grantId: grantFor.id,
-      familyId: newFamilyId(), redirectUri, codeChallenge: challengeOf(verifier), scopes: ['openid', 'offline_access', 'nickname'],
+      familyId: newFamilyId(s.now()), redirectUri, codeChallenge: challengeOf(verifier), scopes: ['openid', 'offline_access', 'nickname'],
       channels: [], nonce: 'n', authTime: t0, amr: ['pwd'], createdAt: t0, expiresAt: t0 + 60_000, consumedAt: null });
     return value;
   };
@@ -446,7 +446,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   if (uses('$ACCESS', '$REFRESH', '$IDTOKEN')) {
     // An ID token (a signature) only for the cases that name one.
     const idToken = uses('$IDTOKEN');
-    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
+    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(s.now()),
       scopes: USER_SCOPES, channels: ['news'], authTime: t0, amr: ['pwd'], nonce: 'n', ...(idToken ? {} : { idToken: false }) }));
     const body = await s.tokens.complete(minted);
     v.set('$ACCESS', body.access_token);
@@ -462,7 +462,7 @@ async function material(w: World, t: Template, text: string): Promise<Map<string
   if (uses('$JKT')) v.set('$JKT', await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey)));
   if (uses('$DPOP_ACCESS')) {
     const jkt = await calculateJwkThumbprint(await exportJWK(w.dpopKey.publicKey));
-    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(),
+    const minted = await s.store.transaction((tx) => s.tokens.forUser(tx, { client: w.conf, grant, familyId: newFamilyId(s.now()),
       scopes: USER_SCOPES, channels: ['news'], authTime: t0, amr: ['pwd'], idToken: false, dpopJkt: jkt }));
     v.set('$DPOP_ACCESS', minted.body.access_token);
     v.set('$DPOP_USERINFO', await dpopProof('GET', `${w.alias.issuer}/api/oauth2/userinfo`,
