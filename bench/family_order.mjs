@@ -4,7 +4,7 @@
 //   node bench/family_order.mjs [--stored N] [--inserts N] [--rounds N]
 //
 // Alias's own migrations make the table (`aliasid migrate`, then access_tokens as it is);
-// token keys come from Alias's own mintKeyed/digest (time-ordered since session 6). Two
+// token keys come from Alias's own mintKeyed/digest (already time-ordered). Two
 // kinds of family id are compared, alternating, each on a fresh copy of the database:
 // - random: 32 random hex digits (before 2026-12-06);
 // - time-ordered: newFamilyId (src/tokens/issuer.ts), the family's start then 80 random bits.
