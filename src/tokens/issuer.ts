@@ -89,7 +89,7 @@ export interface TokenIssuer {
  * each (bench/README.md, "Time-ordered token families").
  */
 export const newFamilyId = (now: number): string =>
-  Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12) + randomHex(10);
+  (Number.isFinite(now) ? Math.max(0, Math.floor(now)) : 0).toString(16).padStart(12, '0').slice(-12) + randomHex(10);
 
 export function createTokenIssuer(deps: {
   issuer: string;

@@ -25,7 +25,8 @@ test('families started in the same millisecond still get distinct ids', () => {
   assert.equal(new Set(ids.map((id) => id.slice(12))).size, ids.length, 'the random part differs');
 });
 
-test('a clock before 1970 or past the 12 digits still gives a 32-digit id', () => {
+test('a clock before 1970, past the 12 digits or not a number still gives a 32-digit id', () => {
   assert.match(newFamilyId(-5), /^0{12}[0-9a-f]{20}$/);
+  assert.match(newFamilyId(Number.NaN), /^0{12}[0-9a-f]{20}$/);
   assert.match(newFamilyId(2 ** 48 + 7), /^[0-9a-f]{32}$/);
 });
