@@ -83,10 +83,10 @@ export interface TokenIssuer {
 
 /**
  * A token family's id: the time it began (milliseconds, 12 hex digits) and 80 random bits.
- * Internal only (no token or answer carries it). Time-ordered so that the family indexes of
- * the token tables grow at their end: the tokens of recent families, which every refresh
- * and code exchange writes, share a few hot pages instead of landing on a random page
- * each (bench/README.md, "Time-ordered token families").
+ * Internal only (no token or answer carries it). Time-ordered so that a sign-in's code and
+ * first tokens go to the end of the family indexes, onto the few pages the sign-ins just
+ * before wrote, instead of a random page each (bench/README.md, "Time-ordered token
+ * families"). A refresh joins its family where the family began, as with a random id.
  */
 export const newFamilyId = (now: number): string =>
   (Number.isFinite(now) ? Math.max(0, Math.floor(now)) : 0).toString(16).padStart(12, '0').slice(-12) + randomHex(10);
