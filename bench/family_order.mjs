@@ -13,8 +13,8 @@
 // - sign-ins: every token starts a new family (a code exchange, a device or password grant);
 // - refreshes: every token joins a stored family of any age, drawn uniformly (a refresh
 //   token lives 30 days, so a refresh may continue a family started weeks ago).
-// Foreign keys are off (both kinds check the same parents). Prints CPU µs per insert and the pages each transaction wrote
-// to the WAL.
+// Foreign keys are off (both kinds check the same parents). Prints CPU µs per insert and
+// the pages each transaction wrote to the WAL.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
