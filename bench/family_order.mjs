@@ -4,7 +4,8 @@
 //   node bench/family_order.mjs [--stored N] [--inserts N] [--rounds N]
 //
 // Alias's own migrations make the table (`aliasid migrate`, then access_tokens as it is);
-// token keys come from Alias's own mintKeyed/digest (already time-ordered). Two
+// token keys are formed as Alias forms them (src/tokens/opaque.ts: the issue time, then a
+// SHA-256), so they are time-ordered already. dist/ is built first when src/ is newer. Two
 // kinds of family id are compared, alternating, each on a fresh copy of the database:
 // - random: 32 random hex digits (before 2026-12-06);
 // - time-ordered: newFamilyId (src/tokens/issuer.ts), the family's start then 80 random bits.
@@ -15,14 +16,14 @@
 //   token lives 30 days, so a refresh may continue a family started weeks ago).
 // Foreign keys are off (both kinds check the same parents). Prints CPU µs per insert and
 // the pages each transaction wrote to the WAL.
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
+import { ROOT, aliasidOk, ensureBuilt } from './lib/nodes.mjs';
+import { median } from './lib/report.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const arg = (name, d) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : d;
@@ -32,8 +33,9 @@ const INSERTS = arg('--inserts', 40_000);
 const ROUNDS = arg('--rounds', 3);
 const GROUP = 20;
 
+await ensureBuilt({ log: (line) => process.stdout.write(`${line}\n`) });
 const { newFamilyId } = await import(join(ROOT, 'dist/tokens/issuer.js'));
-const { mintKeyed, digest } = await import(join(ROOT, 'dist/tokens/opaque.js'));
+const { digest, timePrefix } = await import(join(ROOT, 'dist/tokens/opaque.js'));
 const KINDS = {
   random: () => randomBytes(16).toString('hex'),
   'time-ordered': (ms) => newFamilyId(ms),
@@ -41,8 +43,7 @@ const KINDS = {
 
 const dir = mkdtempSync(join(tmpdir(), 'alias-family-order-'));
 const empty = join(dir, 'empty.db');
-const migrated = spawnSync(process.execPath, [join(ROOT, 'bin/aliasid.js'), 'migrate', '--db', empty], { encoding: 'utf8' });
-if (migrated.status !== 0) throw new Error(`aliasid migrate failed: ${migrated.stderr}`);
+await aliasidOk(['migrate', '--db', empty]);
 
 function run(kind, mix) {
   const file = join(dir, `${kind}.db`);
@@ -66,8 +67,8 @@ function run(kind, mix) {
   const families = [];
   const row = (fam) => {
     const ms = clock++;
-    const token = mintKeyed();
-    return [digest(token).replace(/^[0-9a-f]{12}/, ms.toString(16).padStart(12, '0')), 'client', fam.user, fam.user, fam.id,
+    // A keyed token's key: its issue time, then a SHA-256 (of anything random here).
+    return [timePrefix(ms) + digest(randomBytes(16).toString('hex')), 'client', fam.user, fam.user, fam.id,
       'openid nickname offline_access', '[]', ms, ms + 3_600_000];
   };
   const newFamily = () => {
@@ -122,7 +123,6 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 rmSync(dir, { recursive: true, force: true });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summary = Object.fromEntries(Object.entries(results).map(([k, xs]) => [k, {
   cpuUs: Math.round(median(xs.map((x) => x.cpuUs)) * 10) / 10,
   pagesPerTransaction: Math.round(median(xs.map((x) => x.pages)) * 10) / 10,

@@ -6,7 +6,7 @@ import type { AuditEvent, Client, Grant, RefreshToken, Resource } from '../store
 import { META_CHANNEL, formatList } from '../oauth/scopes.js';
 import { scopesOf, withoutResourceScopes } from '../oauth/resource.js';
 import { jtiDigest, signJwtAccessToken, type JwtAccessTokenInput } from './jwt_access_token.js';
-import { digest, mintKeyed } from './opaque.js';
+import { digest, mintKeyed, timePrefix } from './opaque.js';
 import { signIdToken, type IdTokenInput } from './id_token.js';
 import type { KeyService } from './keys.js';
 
@@ -88,8 +88,7 @@ export interface TokenIssuer {
  * before wrote, instead of a random page each (bench/README.md, "Time-ordered token
  * families"). A refresh joins its family where the family began, as with a random id.
  */
-export const newFamilyId = (now: number): string =>
-  (Number.isFinite(now) ? Math.max(0, Math.floor(now)) : 0).toString(16).padStart(12, '0').slice(-12) + randomHex(10);
+export const newFamilyId = (now: number): string => timePrefix(now) + randomHex(10);
 
 export function createTokenIssuer(deps: {
   issuer: string;

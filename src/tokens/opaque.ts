@@ -16,7 +16,15 @@ const KEYED_LENGTH = TIME_DIGITS + 43;
  * and a group commit writes those pages once (bench/README.md). The prefix tells the
  * holder only when the token was issued, which it knows anyway.
  */
-export const mintKeyed = (): string => Date.now().toString(16).padStart(TIME_DIGITS, '0') + randomToken(32);
+export const mintKeyed = (): string => timePrefix(Date.now()) + randomToken(32);
+
+/**
+ * A time as the prefix of keyed tokens and token-family ids (issuer.ts): 12 hex digits of
+ * epoch milliseconds, so that string order is time order (until the year 10889). A clock
+ * before 1970 or not a number gives zeros.
+ */
+export const timePrefix = (ms: number): string =>
+  (Number.isFinite(ms) ? Math.max(0, Math.floor(ms)) : 0).toString(16).padStart(TIME_DIGITS, '0').slice(-TIME_DIGITS);
 
 /**
  * What the store keeps instead of a token, code or secret: its SHA-256, base64url. For a
