@@ -55,6 +55,12 @@ export type Args = object;
  */
 export function runShape<R>(k: Kysely<Database> | Transaction<Database>, dialect: DialectName, name: string,
   build: (k: Kysely<Database>) => Compilable, args: Args): Promise<QueryResult<R>> {
+  return k.executeQuery<R>(shapeQuery(k, dialect, name, build, args));
+}
+
+/** The query `name` with `args` bound, compiled as runShape would run it (for a batch: sqlite/group_commit.ts). */
+export function shapeQuery(k: Kysely<Database> | Transaction<Database>, dialect: DialectName, name: string,
+  build: (k: Kysely<Database>) => Compilable, args: Args): CompiledQuery {
   const key = `${dialect}:${name}`;
   let shape = shapes.get(key);
   if (!shape) {
@@ -68,5 +74,5 @@ export function runShape<R>(k: Kysely<Database> | Transaction<Database>, dialect
     if (!(n in byName)) throw new Error(`query ${name}: no value for ${n}`);
     return byName[n];
   });
-  return k.executeQuery<R>(CompiledQuery.raw(shape.sql, values));
+  return CompiledQuery.raw(shape.sql, values);
 }

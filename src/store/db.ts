@@ -5,7 +5,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import type { ReadCache } from './sqlite/read_cache.js';
-import type { GroupCommitStats } from './sqlite/group_commit.js';
+import type { BatchKind, GroupCommitStats } from './sqlite/group_commit.js';
 import type { CheckpointOptions, CheckpointStats } from './sqlite/checkpointer.js';
 import type { Dialect } from './dialect.js';
 import { sqlite } from './sqlite/dialect.js';
@@ -23,6 +23,8 @@ export interface Db {
   readCache?: ReadCache;
   /** SQLite only: how transactions were grouped into commits. */
   groupCommit?: GroupCommitStats;
+  /** SQLite only: stores `item` with the others of its kind at the next group commit. */
+  batch?<T>(kind: BatchKind<T>, item: T): Promise<void>;
   /** SQLite only: the WAL checkpoints taken off the request path (sqlite/checkpointer.ts). */
   checkpoints?: CheckpointStats;
   close(): Promise<void>;

@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { openDatabase, type Db } from '../../src/store/db.js';
+import type { BatchKind } from '../../src/store/sqlite/group_commit.js';
 
 // A scratch table: the group commit is below the schema, so the test needs none of it.
 interface Scratch { t: { x: number } ; child: { parent: number } }
@@ -120,5 +121,61 @@ describe('SQLite group commit', () => {
     await closing;
     assert.ok(committed(8));
     // afterEach closes again: a second close is a no-op.
+  });
+
+  describe('batched writes', () => {
+    // A kind that stores numbers into t, all of a batch in one multi-row INSERT.
+    const tries: { n: number; fellBack: boolean }[] = [];
+    const numbers: BatchKind<number> = {
+      max: 4,
+      statements: (xs) => [CompiledQuery.raw(`insert into t (x) values ${xs.map(() => '(?)').join(', ')}`, [...xs])],
+      tried: (n, fellBack) => tries.push({ n, fellBack }),
+    };
+    const batch = (x: number) => db.batch!(numbers, x);
+    beforeEach(() => { tries.length = 0; });
+
+    it('join the group of the turn\'s transactions: one COMMIT, each committed when it resolves', async () => {
+      const before = { ...db.groupCommit! };
+      const seen = await Promise.all([insert(1), batch(2), batch(3), insert(4), batch(5)]
+        .map((p, i) => p.then(() => committed(i + 1))));
+      assert.deepEqual(seen, [true, true, true, true, true]);
+      assert.equal(db.groupCommit!.commits - before.commits, 1);
+      assert.equal(db.groupCommit!.units - before.units, 5);
+      assert.deepEqual(tries, [{ n: 3, fellBack: false }], 'the three batched numbers in one statement');
+    });
+
+    it('alone, open a group of their own; more than `max` are split', async () => {
+      const xs = [10, 11, 12, 13, 14, 15];
+      await Promise.all(xs.map(batch));
+      assert.deepEqual(rows(), xs);
+      assert.deepEqual(tries, [{ n: 4, fellBack: false }, { n: 2, fellBack: false }]);
+    });
+
+    it('a batch that fails is stored item by item: only the bad one fails, with its own error', async () => {
+      await insert(20);
+      const results = await Promise.allSettled([21, 20, 22].map(batch));
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE/);
+      assert.deepEqual(rows(), [20, 21, 22]);
+      assert.deepEqual(tries, [{ n: 0, fellBack: true }, { n: 1, fellBack: false }, { n: 1, fellBack: false }]);
+    });
+
+    it('a group that fails at COMMIT fails its batched writes too', async () => {
+      const results = await Promise.allSettled([
+        batch(30),
+        k.transaction().execute((trx) => trx.insertInto('child').values({ parent: 99 }).execute()),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+      assert.match(String((results[0] as PromiseRejectedResult).reason), /FOREIGN KEY/);
+      assert.deepEqual(rows(), []);
+    });
+
+    it('closing the database commits batched writes; after it, a batch is refused', async () => {
+      const pending = batch(40);
+      await db.close();
+      await pending;
+      assert.ok(committed(40));
+      await assert.rejects(batch(41), /closed/);
+    });
   });
 });

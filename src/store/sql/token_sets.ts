@@ -5,18 +5,22 @@
 // repositories' own statements one after another in the caller's transaction (its
 // statements cost no round trip).
 //
-// On PostgreSQL, sets stored on their own (a client_credentials token and its event: no
-// transaction around them) are also grouped across requests: those that arrive in one
-// event-loop turn go out as one statement at the end of it, so 20 concurrent requests
-// pay one round trip, one bind and one WAL flush between them instead of 20, as group
-// commit does on SQLite (sqlite/group_commit.ts; issue 17 §3). Each request still answers
-// only once its rows are committed. If the grouped statement fails, each set is stored
-// again on its own, so one bad row (a client deleted meanwhile) fails its own request only.
+// Sets stored on their own (a client_credentials token and its event: no transaction
+// around them) are also grouped across requests, as many as arrive in one event-loop turn:
+// - PostgreSQL: one statement at the end of the turn, so 20 concurrent requests pay one
+//   round trip, one bind and one WAL flush between them instead of 20 (issue 17 §3).
+// - SQLite: a batch of the group commit (sqlite/group_commit.ts `batch`): one multi-row
+//   INSERT per table inside the turn's group, instead of a transaction (a savepoint, two
+//   statements and its release) per request.
+// Each request still answers only once its rows are committed. If the grouped statement
+// fails, each set is stored again on its own, so one bad row (a client deleted meanwhile)
+// fails its own request only.
 import type { Compilable, Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { TokenSet, TokenSetRepo } from '../store.js';
 import type { Db } from '../db.js';
-import { param, placeholders, prefixed } from '../compiled.js';
+import type { BatchKind } from '../sqlite/group_commit.js';
+import { param, placeholders, prefixed, shapeQuery } from '../compiled.js';
 import { accessRow } from './access_tokens.js';
 import { refreshRow } from './refresh_tokens.js';
 import { auditRow } from './audit.js';
@@ -27,9 +31,10 @@ export const MAX_GROUPED_SETS = 32;
 
 /** Counters for tests and diagnostics: grouped statements, and the sets they stored. */
 export interface TokenSetGroupStats {
+  /** Grouped writes of two sets or more (one statement on PostgreSQL, one per table on SQLite). */
   statements: number;
   sets: number;
-  /** Grouped statements that failed, whose sets were then stored one by one. */
+  /** Grouped writes that failed, whose sets were then stored one by one. */
   fallbacks: number;
 }
 
@@ -40,27 +45,78 @@ interface Pending {
 }
 
 interface Grouper {
-  stats: TokenSetGroupStats;
   queue: Pending[];
   scheduled: boolean;
 }
 
-/** One grouper per database handle: the sets of every store on it share the turn's statement. */
+/** Per database handle: the sets of every store on it share the turn's grouped write. */
+const stats = new WeakMap<Db, TokenSetGroupStats>();
 const groupers = new WeakMap<Db, Grouper>();
+const batchKinds = new WeakMap<Db, BatchKind<TokenSet>>();
 
-/** How the handle's standalone token sets were grouped (PostgreSQL; undefined before the first). */
+/** How the handle's standalone token sets were grouped (undefined before the first group). */
 export function tokenSetGroupStats(handle: Db): TokenSetGroupStats | undefined {
-  return groupers.get(handle)?.stats;
+  return stats.get(handle);
+}
+
+function statsOf(handle: Db): TokenSetGroupStats {
+  let st = stats.get(handle);
+  if (!st) stats.set(handle, st = { statements: 0, sets: 0, fallbacks: 0 });
+  return st;
 }
 
 /** A set that may wait for the turn's grouped statement: on its own, an access token and its event. */
 const groupable = (s: Sql, set: TokenSet) => !s.inTx && !set.refresh && !set.rotated && !set.touch && set.event !== undefined;
+
+/** The access-token rows and event rows of groupable sets, with their arguments (`a{i}_…`, `e{i}_…`). */
+function groupRows(sets: readonly TokenSet[]) {
+  const args: Record<string, unknown> = {};
+  const access = sets.map((set, i) => {
+    const row = accessRow(set.access);
+    prefixed(row, `a${i}_`, args);
+    return placeholders(row, `a${i}_`);
+  });
+  const events = sets.map((set, i) => {
+    const row = auditRow(set.event!);
+    prefixed(row, `e${i}_`, args);
+    return placeholders(row, `e${i}_`);
+  });
+  return { args, access, events };
+}
+
+/** SQLite: groupable sets as a batch of the group commit, one INSERT per table. */
+function sqliteBatch(handle: Db): BatchKind<TokenSet> {
+  let kind = batchKinds.get(handle);
+  if (kind) return kind;
+  const st = statsOf(handle);
+  const k = handle.kysely;
+  kind = {
+    max: MAX_GROUPED_SETS,
+    statements(sets) {
+      const { args, access, events } = groupRows(sets);
+      return [
+        shapeQuery(k, 'sqlite', `tokenSets.access:${sets.length}`, (b) => b.insertInto('access_tokens').values(access), args),
+        shapeQuery(k, 'sqlite', `tokenSets.events:${sets.length}`, (b) => b.insertInto('audit_events').values(events), args),
+      ];
+    },
+    tried(n, fellBack) {
+      if (fellBack) st.fallbacks++;
+      else if (n > 1) {
+        st.statements++;
+        st.sets += n;
+      }
+    },
+  };
+  batchKinds.set(handle, kind);
+  return kind;
+}
 
 export function createTokenSetRepo(s: Sql): TokenSetRepo {
   const { dialect, transaction } = s;
   return {
     async insert(set) {
       if (!dialect.writableCte) {
+        if (s.handle.batch && groupable(s, set)) return s.handle.batch(sqliteBatch(s.handle), set);
         // SQLite: each repository's own statement, one after another, atomic together in a
         // transaction (the caller's, when it has one: then `tx` is the caller's store).
         return transaction(async (tx) => {
@@ -73,7 +129,7 @@ export function createTokenSetRepo(s: Sql): TokenSetRepo {
       }
       if (!groupable(s, set)) return insertOne(s, set);
       let g = groupers.get(s.handle);
-      if (!g) groupers.set(s.handle, g = { stats: { statements: 0, sets: 0, fallbacks: 0 }, queue: [], scheduled: false });
+      if (!g) groupers.set(s.handle, g = { queue: [], scheduled: false });
       const grouper = g;
       return new Promise<void>((resolve, reject) => {
         grouper.queue.push({ set, resolve, reject });
@@ -84,27 +140,28 @@ export function createTokenSetRepo(s: Sql): TokenSetRepo {
           grouper.scheduled = false;
           const queue = grouper.queue;
           grouper.queue = [];
-          for (let i = 0; i < queue.length; i += MAX_GROUPED_SETS) void flush(s, grouper, queue.slice(i, i + MAX_GROUPED_SETS));
+          for (let i = 0; i < queue.length; i += MAX_GROUPED_SETS) void flush(s, queue.slice(i, i + MAX_GROUPED_SETS));
         });
       });
     },
   };
 }
 
-async function flush(s: Sql, g: Grouper, group: Pending[]): Promise<void> {
+async function flush(s: Sql, group: Pending[]): Promise<void> {
   if (group.length === 1) {
     const [p] = group as [Pending];
     return insertOne(s, p.set).then(p.resolve, p.reject);
   }
   try {
     await insertGroup(s, group.map((p) => p.set));
-    g.stats.statements++;
-    g.stats.sets += group.length;
+    const st = statsOf(s.handle);
+    st.statements++;
+    st.sets += group.length;
     for (const p of group) p.resolve();
   } catch {
     // All or none of a statement's rows are stored: none were. Each set on its own, so
     // only a bad one fails (and with its own error).
-    g.stats.fallbacks++;
+    statsOf(s.handle).fallbacks++;
     await Promise.all(group.map((p) => insertOne(s, p.set).then(p.resolve, p.reject)));
   }
 }
@@ -144,17 +201,7 @@ async function insertOne(s: Sql, set: TokenSet): Promise<void> {
 
 /** PostgreSQL: the access tokens and events of several groupable sets, one multi-row statement. */
 async function insertGroup(s: Sql, sets: TokenSet[]): Promise<void> {
-  const args: Record<string, unknown> = {};
-  const access = sets.map((set, i) => {
-    const row = accessRow(set.access);
-    prefixed(row, `a${i}_`, args);
-    return placeholders(row, `a${i}_`);
-  });
-  const events = sets.map((set, i) => {
-    const row = auditRow(set.event!);
-    prefixed(row, `e${i}_`, args);
-    return placeholders(row, `e${i}_`);
-  });
+  const { args, access, events } = groupRows(sets);
   await s.run(`tokenSets.group:${sets.length}`, (b: Kysely<Database>): Compilable =>
     b.with('a', (w) => w.insertInto('access_tokens').values(access)).insertInto('audit_events').values(events), args);
 }

@@ -65,7 +65,8 @@ export const sqlite: Dialect = {
       writes: () => stats.commits + stats.autocommits,
       exclusive: (fn) => dialect.exclusive(fn),
     }, opts.walCheckpoint);
-    return { kysely, dialect: sqlite, location: file, readCache, groupCommit: stats, checkpoints: checkpointer.stats,
+    return { kysely, dialect: sqlite, location: file, readCache, groupCommit: stats,
+      batch: (kind, item) => dialect.batch(kind, item), checkpoints: checkpointer.stats,
       close: async () => {
         await checkpointer.close();
         await kysely.destroy();
