@@ -19,14 +19,12 @@ export interface LookupDeps {
 }
 
 export async function findToken(s: LookupDeps, token: string, hint?: string): Promise<FoundToken | undefined> {
-  const d = digest(token);
   const now = s.now();
-  const atDigest = accessTokenDigest(token);
   // RFC 7009 §2.1 / RFC 7662 §2.1: the hint only orders the search.
   const order: FoundToken['kind'][] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
   for (const kind of order) {
     if (kind === 'access_token') {
-      const found = await s.store.accessTokens.getWithGrant(atDigest);
+      const found = await s.store.accessTokens.getWithGrant(accessTokenDigest(token));
       if (!found) continue;
       const { token: rec, grant } = found;
       const live = rec.revokedAt === null && rec.expiresAt > now && (rec.grantId === null || grant !== undefined);
@@ -34,7 +32,8 @@ export async function findToken(s: LookupDeps, token: string, hint?: string): Pr
         scopes: liveScopes(rec, grant),
         channels: grant ? intersect(rec.channels, grant.channels) : rec.channels };
     }
-    const rec = await s.store.refreshTokens.get(d);
+    // Each digest only when its table is read: a token found first costs one SHA-256.
+    const rec = await s.store.refreshTokens.get(digest(token));
     if (!rec) continue;
     const grant = await s.store.grants.getById(rec.grantId);
     const live = rec.revokedAt === null && rec.rotatedAt === null && rec.expiresAt > now && grant !== undefined &&

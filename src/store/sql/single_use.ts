@@ -5,11 +5,11 @@
 // `spendWithGrant` also reads the grant the row was issued under and its user's nickname:
 // on PostgreSQL in the same statement (a data-modifying CTE: one round trip, issue 17 §3).
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, GrantsTable } from '../schema.js';
+import type { Database } from '../schema.js';
 import type { Spent } from '../store.js';
 import { param } from '../compiled.js';
 import type { ShapeOf, Sql } from './context.js';
-import { GRANT_COLUMNS, joinedGrant, toGrant, type GrantColumns } from './grants.js';
+import { GRANT_COLUMNS, joinedGrant, type GrantColumns } from './grants.js';
 
 type SingleUseTable = 'authorization_codes' | 'refresh_tokens';
 
@@ -66,14 +66,13 @@ export function singleUse<N extends SingleUseTable, T>(spec: {
           `${spec.spendName}WithGrant`, spendWithGrantShape, { digest, now });
         return r && { row: spec.to(r), grant: joinedGrant(r), nickname: r.u_nickname };
       }
-      // SQLite: three statements, none a round trip (the caller's transaction holds the database).
+      // SQLite: two statements, neither a round trip (the caller's transaction holds the database).
       const r = await s.first<Selectable<Database[N]>>(spec.spendName, spendShape, { digest, now });
       if (!r) return undefined;
-      const g = await s.first<Selectable<GrantsTable>>('singleUse.grant', (b) => b.selectFrom('grants').selectAll()
-        .where('id', '=', param('id')), { id: (r as unknown as { grant_id: string }).grant_id });
-      const u = g && await s.first<{ nickname: string | null }>('singleUse.nickname', (b) => b.selectFrom('users')
-        .select('nickname').where('id', '=', param('id')), { id: g.user_id });
-      return { row: spec.to(r), grant: g && toGrant(g), nickname: u?.nickname ?? null };
+      const g = await s.first<GrantColumns & { u_nickname: string | null }>('singleUse.grantWithNickname', (b) => b
+        .selectFrom('grants as g').leftJoin('users as u', 'u.id', 'g.user_id').select([...GRANT_COLUMNS, 'u.nickname as u_nickname'])
+        .where('g.id', '=', param('id')), { id: (r as unknown as { grant_id: string }).grant_id });
+      return { row: spec.to(r), grant: g && joinedGrant(g), nickname: g?.u_nickname ?? null };
     },
   };
 }
