@@ -5,7 +5,7 @@
 // admin command or a second process sees) is the witness of what is committed.
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -121,6 +121,30 @@ describe('SQLite group commit', () => {
     await closing;
     assert.ok(committed(8));
     // afterEach closes again: a second close is a no-op.
+  });
+
+  it('a unit that changes many pages keeps their rollback copies in memory, never in a temp file', async () => {
+    // Each unit is a savepoint: SQLite keeps the original of every page it changes, for
+    // ROLLBACK TO. By default that copy spills to a temp file past 64 KiB, and every later
+    // unit of the transaction then writes its pages there (a write call per page; refresh
+    // spent a quarter of its CPU on it: bench/README.md). temp_store = MEMORY keeps it in
+    // memory (SQLite's own temp files are created and unlinked at once: /proc shows them).
+    const tempFiles = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return /etilqs_/.test(readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    }).length;
+    await sql`create table big (id integer primary key, b blob)`.execute(k);
+    await sql`insert into big (b) select randomblob(3000) from (with recursive n(i) as (select 1 union all select i + 1 from n where i < 200) select i from n)`.execute(k);
+    let during = -1;
+    await k.transaction().execute(async (trx) => {
+      // 200 rows of 3 KB: about 600 KiB of existing pages changed in one unit.
+      await sql`update big set b = randomblob(3000)`.execute(trx);
+      during = tempFiles();
+    });
+    assert.equal(during, 0, 'no temp file was opened for the rollback copies');
   });
 
   describe('batched writes', () => {

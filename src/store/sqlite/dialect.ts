@@ -54,6 +54,13 @@ export const sqlite: Dialect = {
     // Token tables outgrow the default 2 MiB page cache within minutes of traffic; with an 8 MiB
     // the working set cached, lookups and inserts stop re-reading pages (bench/README.md).
     db.pragma('cache_size = -8192');
+    // Every transaction is a savepoint in a group (group_commit.ts), and SQLite keeps the
+    // original of each page a savepoint changes, for ROLLBACK TO. By default that copy
+    // spills to a temp file past 64 KiB, and from then on each page of each later unit is
+    // a write call: a quarter of a refresh's CPU (bench/README.md). In memory it is freed
+    // at each RELEASE. Alias's other temp structures are bounded by their queries' results
+    // or LIMITs (sorts of listed rows, a purge's batch of keys).
+    db.pragma('temp_store = MEMORY');
     const readCache = createReadCache(db);
     // Concurrent transactions share one commit (group_commit.ts); a group whose
     // writes are lost takes what reads cached from it along.
