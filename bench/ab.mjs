@@ -1,20 +1,24 @@
 #!/usr/bin/env node
-// `npm run bench:ab -- --base REV [--scenario S,S…] [--pairs N] [--slice S] [--conns C]`
+// `npm run bench:ab -- --base REV [--scenario S,S…] [--pairs N] [--slice S] [--conns C] [--db sqlite|pg]`
 //
 // Alias against Alias: the build of git revision REV (A) and the working tree's dist/ (B),
-// each on its own fresh SQLite file, both pinned to the server core, driven one at a time
+// each on its own fresh SQLite file (or, with --db pg, its own fresh PostgreSQL schema:
+// ALIAS_BENCH_PG, else ALIAS_TEST_PG, else the local Unix socket, with PostgreSQL pinned
+// off the server core as `npm run bench` does), both pinned to the server core, driven one at a time
 // by the same load generator in short alternating slices (A B B A …). On a host whose speed
 // moves by a third within a minute (bench/README.md, "The host changes speed"), a change of
 // a few per cent does not show in two full runs minutes apart; in slices a second apart,
 // both builds meet the same host. The result per scenario: the median CPU per unit of
-// each build, and the median and quartiles of the paired ratio B ÷ A (below 1: B is
-// cheaper). Scenarios: client_credentials introspection userinfo code_exchange refresh.
+// each build and the median and quartiles of the paired ratio B ÷ A (below 1: B is
+// cheaper), and the same for the rate (on PostgreSQL the rate also waits on round trips). Scenarios: client_credentials introspection userinfo code_exchange refresh.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { freshTokens, mintCodes, signIn, startAlias } from './lib/targets.mjs';
-import { ensureBuilt, ROOT } from './lib/nodes.mjs';
+import { ensureBuilt, pgSchema, ROOT } from './lib/nodes.mjs';
+import { pinPostgres, postgresCores } from './lib/pg_pin.mjs';
 import {
   clientCredentialsSteps, codeExchangeSteps, introspectionSteps, measuredRun, refreshSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
@@ -36,6 +40,9 @@ for (const s of wanted) if (!SCENARIOS.includes(s)) throw new Error(`unknown sce
 const PAIRS = Math.max(2, Math.min(50, Number(value('--pairs', 10))));
 const SLICE = Math.max(0.3, Math.min(10, Number(value('--slice', 1))));
 const CONNS = Math.max(1, Math.min(200, Number(value('--conns', 20))));
+const DB = value('--db', 'sqlite');
+if (DB !== 'sqlite' && DB !== 'pg') throw new Error('--db is sqlite or pg');
+const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 
 const cores = os.cpus().length;
 const SERVER_CORE = cores > 1 ? 1 : 0;
@@ -57,20 +64,37 @@ function buildRevision(rev, dir) {
 const workDir = mkdtempSync(join(os.tmpdir(), 'alias-ab-'));
 const baseDir = join(workDir, 'base');
 const targets = [];
+const schemas = [];
+let unpin = () => {};
 async function cleanup() {
   await Promise.all(targets.map((t) => t.proc.stop().catch(() => {})));
+  await Promise.all(schemas.map((x) => x.drop().catch(() => {})));
+  unpin();
   if (existsSync(baseDir)) spawnSync('git', ['worktree', 'remove', '--force', baseDir], { cwd: ROOT });
   rmSync(workDir, { recursive: true, force: true });
 }
 process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 
 try {
-  log(`A = ${BASE} (built in a worktree), B = the working tree's dist/; ${PAIRS} pairs of ${SLICE} s slices at ${CONNS} connections`);
+  log(`A = ${BASE} (built in a worktree), B = the working tree's dist/, on ${DB === 'pg' ? 'PostgreSQL' : 'SQLite'}; ` +
+    `${PAIRS} pairs of ${SLICE} s slices at ${CONNS} connections`);
   await ensureBuilt({ log });
   const baseEntry = buildRevision(BASE, baseDir);
+  if (DB === 'pg') {
+    const pinned = pinPostgres(PG_URL, postgresCores());
+    log(`  ${pinned.note}`);
+    unpin = () => pinned.restore();
+  }
   for (const [name, entry] of [['A', baseEntry], ['B', join(ROOT, 'bin/aliasid.js')]]) {
-    const db = join(workDir, `${name}.db`);
-    const t = await startAlias({ name, db, env: {}, core: SERVER_CORE, workDir, entry });
+    let db = join(workDir, `${name}.db`);
+    if (DB === 'pg') {
+      const schema = await pgSchema(PG_URL, 'ab');
+      schemas.push(schema);
+      db = schema.location;
+    }
+    // PostgreSQL has no data directory to keep a generated secret in: each node is given one.
+    const env = DB === 'pg' ? { ALIAS_SECRET: randomBytes(32).toString('base64url') } : {};
+    const t = await startAlias({ name, db, env, core: SERVER_CORE, workDir, entry });
     await signIn(t);
     t.tokens = await freshTokens(t);
     targets.push(t);
@@ -101,7 +125,7 @@ try {
     const res = await measuredRun(t, { connections: CONNS, steps, amount, duration });
     if (res.errors) throw new Error(`${t.name} ${scenario}: ${res.errors} errors, e.g. ${res.errorSamples.join(' | ')}`);
     (t.rate ??= {})[scenario] = res.rps;
-    return res.cpuMs;
+    return { cpu: res.cpuMs, rps: res.rps };
   }
 
   const q = (xs, p) => {
@@ -119,12 +143,16 @@ try {
       const order = i % 2 ? [B, A] : [A, B];
       for (const t of order) (t === A ? a : b)[i] = await slice(t, scenario);
     }
-    const ratios = a.map((x, i) => b[i] / x);
-    log(`${scenario.padEnd(18)} CPU per unit: A ${(median(a) * 1000).toFixed(1)} µs, B ${(median(b) * 1000).toFixed(1)} µs; ` +
-      `B ÷ A median ${median(ratios).toFixed(3)} (quartiles ${q(ratios, 0.25).toFixed(3)}–${q(ratios, 0.75).toFixed(3)}, ` +
-      `${ratios.filter((r) => r < 1).length} of ${PAIRS} pairs below 1)`);
-    log(`  A: ${a.map((x) => (x * 1000).toFixed(0)).join(' ')}`);
-    log(`  B: ${b.map((x) => (x * 1000).toFixed(0)).join(' ')}`);
+    const paired = (key) => a.map((x, i) => b[i][key] / x[key]);
+    const spread = (rs) => `median ${median(rs).toFixed(3)} (quartiles ${q(rs, 0.25).toFixed(3)}–${q(rs, 0.75).toFixed(3)})`;
+    const cpu = paired('cpu');
+    const rps = paired('rps');
+    log(`${scenario.padEnd(18)} CPU per unit: A ${(median(a.map((x) => x.cpu)) * 1000).toFixed(1)} µs, ` +
+      `B ${(median(b.map((x) => x.cpu)) * 1000).toFixed(1)} µs; B ÷ A ${spread(cpu)}, ${cpu.filter((r) => r < 1).length} of ${PAIRS} pairs below 1`);
+    log(`${' '.repeat(18)} rate: A ${median(a.map((x) => x.rps)).toFixed(0)}/s, B ${median(b.map((x) => x.rps)).toFixed(0)}/s; ` +
+      `B ÷ A ${spread(rps)}, ${rps.filter((r) => r > 1).length} of ${PAIRS} pairs above 1`);
+    log(`  A CPU µs: ${a.map((x) => (x.cpu * 1000).toFixed(0)).join(' ')}`);
+    log(`  B CPU µs: ${b.map((x) => (x.cpu * 1000).toFixed(0)).join(' ')}`);
   }
 } finally {
   await cleanup();

@@ -3,7 +3,7 @@
 // every proxied connection and stops listening (connections are refused, as when
 // PostgreSQL is down), `blackhole()` accepts connections and never answers (a network
 // that drops packets), `freeze()` silences the open connections only, `restore()`
-// forwards again on the same port.
+// forwards again on the same port. `traffic` records what passes, in order of arrival.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export type ProxyMode = 'forward' | 'cut' | 'blackhole';
@@ -13,6 +13,8 @@ export interface TcpProxy {
   mode: ProxyMode;
   /** Connections accepted since the start (forwarded or held). */
   accepted: number;
+  /** Every chunk forwarded, in the order the proxy received them: `up` is toward the database. */
+  traffic: { up: boolean; text: string }[];
   /** `url` with its host and port replaced by the proxy's. */
   via(url: string): string;
   cut(): Promise<void>;
@@ -41,6 +43,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (proxy.mode === 'blackhole') return; // held open, never answered
     const upstream = connect(target.port, target.host);
     track(upstream);
+    client.on('data', (d: Buffer) => proxy.traffic.push({ up: true, text: d.toString('latin1') }));
+    upstream.on('data', (d: Buffer) => proxy.traffic.push({ up: false, text: d.toString('latin1') }));
     client.pipe(upstream);
     upstream.pipe(client);
     client.on('close', () => upstream.destroy());
@@ -75,6 +79,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get port() { return port; },
     mode: 'forward',
     accepted: 0,
+    traffic: [],
     via(url) {
       const u = new URL(url);
       u.hostname = '127.0.0.1';

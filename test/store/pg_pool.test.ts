@@ -50,6 +50,39 @@ describe('PostgreSQL pool under faults', { skip: pgKind.skip }, () => {
     assert.equal((await query('select 3 as three')).rows[0].three, 3);
   });
 
+  it("a transaction's BEGIN goes out with its first statement, not a round trip before it", async () => {
+    const client = await pool.connect();
+    try {
+      proxy.traffic.length = 0;
+      // As Kysely runs a transaction.
+      await client.query('begin', []);
+      assert.equal((await client.query('select $1::int as n', [5])).rows[0].n, 5);
+      assert.equal(client.getTransactionStatus?.(), 'T', 'the statement ran inside the transaction');
+      await client.query('commit', []);
+    } finally {
+      client.release();
+    }
+    const firstAnswer = proxy.traffic.findIndex((c) => !c.up);
+    const sentBefore = proxy.traffic.slice(0, firstAnswer).map((c) => c.text).join('');
+    assert.match(sentBefore, /begin/);
+    assert.match(sentBefore, /select \$1::int as n/, 'the statement left before any answer came back');
+  });
+
+  it('what a transaction wrote before a failed statement is rolled back with it', async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('create temporary table pipelined (x int)');
+      await client.query('begin', []);
+      await client.query('insert into pipelined values ($1)', [1]);
+      await assert.rejects(client.query('select 1 / $1::int', [0]), /division by zero/);
+      await client.query('rollback', []);
+      assert.equal((await client.query('select count(*)::int as n from pipelined')).rows[0].n, 0, 'the insert was inside the transaction');
+      await client.query('drop table pipelined');
+    } finally {
+      client.release();
+    }
+  });
+
   it('a connection lost while a client is checked out (between two queries) is not a crash', async () => {
     const client = await pool.connect();
     await client.query('begin');

@@ -34,8 +34,12 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions): pg.
     query_timeout: opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
     keepAlive: true,
+    // Queries go out without waiting for the previous answer (node-postgres pipeline mode).
+    // Kysely awaits each statement before it sends the next, so this changes one thing:
+    // a transaction's BEGIN travels with its first statement (wrapQuery).
+    pipeline: true,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
-  });
+  } as pg.PoolConfig);
   // pg-pool forwards errors of idle clients here: without a listener, a server restart
   // or a dropped connection would be an unhandled 'error' event and end the process.
   // The pool has already discarded the client; the next query makes a new connection.
@@ -46,13 +50,25 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions): pg.
     // as 'error' on the client. The query in flight fails with the same error, and the
     // pool discards the client when it comes back, so nothing is left to do here.
     client.on('error', () => {});
+    client.once('end', () => ended.add(client));
     wrapQuery(client);
   });
   return pool;
 }
 
+/** A BEGIN sent and not yet followed by a statement, per client (wrapQuery). */
+const pendingBegin = new WeakMap<pg.PoolClient, Promise<unknown>>();
+
+const BEGUN = Object.freeze({ command: 'BEGIN', rowCount: null, rows: [] as unknown[] });
+
 /**
- * Two things around every query of a pooled client:
+ * Three things around every query of a pooled client:
+ * - A transaction's `begin` is sent and answered at once, without waiting for the server:
+ *   the transaction's first statement follows it on the wire (pipeline mode), so a
+ *   transaction costs one round trip less (issue 17 §3: a code exchange or a refresh was
+ *   four round trips on PostgreSQL, BEGIN among them). The server runs them in order, and
+ *   the first statement's answer is given only after BEGIN's: if BEGIN failed (the
+ *   connection was lost), that statement fails with BEGIN's error.
  * - A registered hot query (prepared.ts) runs as a named prepared statement.
  * - pg's query_timeout fails the query but leaves the connection waiting for the answer
  *   that never came, and the pool would hand that connection out again (Kysely releases
@@ -75,25 +91,46 @@ function wrapQuery(client: pg.PoolClient): void {
         throw err;
       });
   };
+  const timedOut = async (err: unknown): Promise<never> => {
+    if ((err as Error | null)?.message === 'Query read timeout') await closeConnection(client);
+    throw err;
+  };
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    if (args[0] === 'begin' && Array.isArray(args[1]) && args[1].length === 0 && args.length === 2) {
+      const begun = (query('begin') as Promise<unknown>).catch(timedOut);
+      // Its outcome is the next statement's to report; unhandled it must not be.
+      begun.catch(() => {});
+      pendingBegin.set(client, begun);
+      return Promise.resolve(BEGUN);
+    }
+    const begun = pendingBegin.get(client);
+    pendingBegin.delete(client);
     const result = named(args);
     if (!result || typeof (result as Promise<unknown>).then !== 'function') return result; // a cursor or a callback
-    return (result as Promise<unknown>).catch(async (err: unknown) => {
-      if ((err as Error | null)?.message === 'Query read timeout') await closeConnection(client);
-      throw err;
-    });
+    const answered = (result as Promise<unknown>).catch(timedOut);
+    if (!begun) return answered;
+    answered.catch(() => {});
+    return begun.then(() => answered);
   };
 }
 
+/** Clients whose connection has ended (the pool drops them when they come back). */
+const ended = new WeakSet<pg.PoolClient>();
+
+/**
+ * Closes the client's socket, and resolves once the client knows it has ended. In pipeline
+ * mode node-postgres destroys the socket of a timed-out query itself, before the error
+ * arrives here: the wait for 'end' is needed all the same.
+ */
 function closeConnection(client: pg.PoolClient): Promise<void> {
   const stream = (client as unknown as { connection?: { stream?: { destroyed?: boolean; destroy(): void } } }).connection?.stream;
-  if (!stream || stream.destroyed) return Promise.resolve();
+  if (!stream || ended.has(client)) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const fallback = setTimeout(resolve, 1_000);
     client.once('end', () => {
       clearTimeout(fallback);
       resolve();
     });
-    stream.destroy();
+    if (!stream.destroyed) stream.destroy();
   });
 }
