@@ -95,9 +95,10 @@ try {
     // PostgreSQL has no data directory to keep a generated secret in: each node is given one.
     const env = DB === 'pg' ? { ALIAS_SECRET: randomBytes(32).toString('base64url') } : {};
     const t = await startAlias({ name, db, env, core: SERVER_CORE, workDir, entry });
+    // Stopped by cleanup() even if its set-up below fails.
+    targets.push(t);
     await signIn(t);
     t.tokens = await freshTokens(t);
-    targets.push(t);
   }
   const [A, B] = targets;
 
