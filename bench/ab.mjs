@@ -20,7 +20,7 @@ import { freshTokens, mintCodes, signIn, startAlias } from './lib/targets.mjs';
 import { ensureBuilt, pgSchema, ROOT } from './lib/nodes.mjs';
 import { pinPostgres, postgresCores } from './lib/pg_pin.mjs';
 import {
-  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, measuredRun, refreshSteps, runLoad, userinfoSteps,
+  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, measuredRun, percentile, refreshSteps, runLoad, userinfoSteps,
 } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
 
@@ -129,10 +129,7 @@ try {
     return { cpu: res.cpuMs, rps: res.rps };
   }
 
-  const q = (xs, p) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
-  };
+  const q = (xs, p) => percentile([...xs].sort((a, b) => a - b), p);
   for (const scenario of wanted) {
     // Warm-up of both (JIT), not recorded.
     await slice(A, scenario);
@@ -145,7 +142,7 @@ try {
       for (const t of order) (t === A ? a : b)[i] = await slice(t, scenario);
     }
     const paired = (key) => a.map((x, i) => b[i][key] / x[key]);
-    const spread = (rs) => `median ${median(rs).toFixed(3)} (quartiles ${q(rs, 0.25).toFixed(3)}–${q(rs, 0.75).toFixed(3)})`;
+    const spread = (rs) => `median ${median(rs).toFixed(3)} (quartiles ${q(rs, 25).toFixed(3)}–${q(rs, 75).toFixed(3)})`;
     const cpu = paired('cpu');
     const rps = paired('rps');
     log(`${scenario.padEnd(18)} CPU per unit: A ${(median(a.map((x) => x.cpu)) * 1000).toFixed(1)} µs, ` +

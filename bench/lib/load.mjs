@@ -8,7 +8,8 @@ import { basic, codeExchangeBody, cpuSeconds, CLIENT_SCOPE, authorizeQuery, peak
 
 const FORM = 'application/x-www-form-urlencoded';
 
-function percentile(sorted, p) {
+/** The `p`th percentile (nearest rank) of an ascending list; null when it is empty. */
+export function percentile(sorted, p) {
   if (!sorted.length) return null;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];

@@ -3,7 +3,8 @@
 // every proxied connection and stops listening (connections are refused, as when
 // PostgreSQL is down), `blackhole()` accepts connections and never answers (a network
 // that drops packets), `freeze()` silences the open connections only, `restore()`
-// forwards again on the same port. `traffic` records what passes, in order of arrival.
+// forwards again on the same port. With `recording` on, `traffic` keeps what passes, in
+// order of arrival.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export type ProxyMode = 'forward' | 'cut' | 'blackhole';
@@ -13,7 +14,9 @@ export interface TcpProxy {
   mode: ProxyMode;
   /** Connections accepted since the start (forwarded or held). */
   accepted: number;
-  /** Every chunk forwarded, in the order the proxy received them: `up` is toward the database. */
+  /** While true, every chunk forwarded is kept in `traffic`. */
+  recording: boolean;
+  /** The chunks forwarded while recording, in the order the proxy received them: `up` is toward the database. */
   traffic: { up: boolean; text: string }[];
   /** `url` with its host and port replaced by the proxy's. */
   via(url: string): string;
@@ -43,8 +46,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (proxy.mode === 'blackhole') return; // held open, never answered
     const upstream = connect(target.port, target.host);
     track(upstream);
-    client.on('data', (d: Buffer) => proxy.traffic.push({ up: true, text: d.toString('latin1') }));
-    upstream.on('data', (d: Buffer) => proxy.traffic.push({ up: false, text: d.toString('latin1') }));
+    const keep = (up: boolean) => (d: Buffer) => { if (proxy.recording) proxy.traffic.push({ up, text: d.toString('latin1') }); };
+    client.on('data', keep(true));
+    upstream.on('data', keep(false));
     client.pipe(upstream);
     upstream.pipe(client);
     client.on('close', () => upstream.destroy());
@@ -79,6 +83,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get port() { return port; },
     mode: 'forward',
     accepted: 0,
+    recording: false,
     traffic: [],
     via(url) {
       const u = new URL(url);

@@ -54,12 +54,14 @@ describe('PostgreSQL pool under faults', { skip: pgKind.skip }, () => {
     const client = await pool.connect();
     try {
       proxy.traffic.length = 0;
+      proxy.recording = true;
       // As Kysely runs a transaction.
       await client.query('begin', []);
       assert.equal((await client.query('select $1::int as n', [5])).rows[0].n, 5);
       assert.equal(client.getTransactionStatus?.(), 'T', 'the statement ran inside the transaction');
       await client.query('commit', []);
     } finally {
+      proxy.recording = false;
       client.release();
     }
     const firstAnswer = proxy.traffic.findIndex((c) => !c.up);

@@ -4,7 +4,7 @@ import type { AccessTokensTable } from '../schema.js';
 import type { AccessTokenRepo } from '../store.js';
 import type { AccessToken } from '../types.js';
 import { param, placeholders } from '../compiled.js';
-import { GRANT_COLUMNS, joinedGrant, type GrantColumns } from './grants.js';
+import { GRANT_AND_NICKNAME, joinedGrant, type GrantAndNickname } from './grants.js';
 import { json, list, type Sql } from './context.js';
 
 const toAccess = (r: Selectable<AccessTokensTable>): AccessToken => ({
@@ -42,9 +42,9 @@ export function createAccessTokenRepo(s: Sql): AccessTokenRepo {
       return r && toAccess(r);
     },
     async getWithGrant(digest) {
-      const r = await first<Selectable<AccessTokensTable> & GrantColumns & { u_nickname: string | null }>('accessTokens.getWithGrant', (b) => b
+      const r = await first<Selectable<AccessTokensTable> & GrantAndNickname>('accessTokens.getWithGrant', (b) => b
         .selectFrom('access_tokens as t').leftJoin('grants as g', 'g.id', 't.grant_id').leftJoin('users as u', 'u.id', 'g.user_id')
-        .selectAll('t').select([...GRANT_COLUMNS, 'u.nickname as u_nickname'])
+        .selectAll('t').select(GRANT_AND_NICKNAME)
         .where('t.digest', '=', param('digest')), { digest });
       if (!r) return undefined;
       return { token: toAccess(r), grant: joinedGrant(r), nickname: r.u_nickname };

@@ -36,6 +36,10 @@ export const GRANT_COLUMNS = ['g.id as g_id', 'g.user_id as g_user_id', 'g.clien
   'g.scopes as g_scopes', 'g.channels as g_channels', 'g.created_at as g_created_at',
   'g.updated_at as g_updated_at', 'g.last_used_at as g_last_used_at'] as const;
 
+/** GRANT_COLUMNS and the grant's user's nickname, from `users` joined as `u`. */
+export const GRANT_AND_NICKNAME = [...GRANT_COLUMNS, 'u.nickname as u_nickname'] as const;
+export type GrantAndNickname = GrantColumns & { u_nickname: string | null };
+
 /** The grant of a joined row, or undefined when the join found none. */
 export const joinedGrant = (r: GrantColumns): Grant | undefined => r.g_id === null ? undefined : toGrant({
   id: r.g_id, user_id: r.g_user_id!, client_id: r.g_client_id!, sub: r.g_sub!, scopes: r.g_scopes!,

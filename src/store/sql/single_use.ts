@@ -9,7 +9,7 @@ import type { Database } from '../schema.js';
 import type { Spent } from '../store.js';
 import { param } from '../compiled.js';
 import type { ShapeOf, Sql } from './context.js';
-import { GRANT_COLUMNS, joinedGrant, type GrantColumns } from './grants.js';
+import { GRANT_AND_NICKNAME, joinedGrant, type GrantAndNickname } from './grants.js';
 
 type SingleUseTable = 'authorization_codes' | 'refresh_tokens';
 
@@ -50,7 +50,7 @@ export function singleUse<N extends SingleUseTable, T>(spec: {
   const spendWithGrantShape: ShapeOf = (b) => (b as unknown as Kysely<Database & { spent: Database[N] }>)
     .with('spent', (w) => spendShape(w as unknown as Kysely<Database>) as never)
     .selectFrom('spent').leftJoin('grants as g', 'g.id', 'spent.grant_id').leftJoin('users as u', 'u.id', 'g.user_id')
-    .selectAll('spent').select([...GRANT_COLUMNS, 'u.nickname as u_nickname']);
+    .selectAll('spent').select(GRANT_AND_NICKNAME);
   return {
     async get(s, digest) {
       const r = await s.first<Selectable<Database[N]>>(spec.getName, getShape, { digest });
@@ -62,15 +62,15 @@ export function singleUse<N extends SingleUseTable, T>(spec: {
     },
     async spendWithGrant(s, digest, now) {
       if (s.dialect.writableCte) {
-        const r = await s.first<Selectable<Database[N]> & GrantColumns & { u_nickname: string | null }>(
+        const r = await s.first<Selectable<Database[N]> & GrantAndNickname>(
           `${spec.spendName}WithGrant`, spendWithGrantShape, { digest, now });
         return r && { row: spec.to(r), grant: joinedGrant(r), nickname: r.u_nickname };
       }
       // SQLite: two statements, neither a round trip (the caller's transaction holds the database).
       const r = await s.first<Selectable<Database[N]>>(spec.spendName, spendShape, { digest, now });
       if (!r) return undefined;
-      const g = await s.first<GrantColumns & { u_nickname: string | null }>('singleUse.grantWithNickname', (b) => b
-        .selectFrom('grants as g').leftJoin('users as u', 'u.id', 'g.user_id').select([...GRANT_COLUMNS, 'u.nickname as u_nickname'])
+      const g = await s.first<GrantAndNickname>('singleUse.grantWithNickname', (b) => b
+        .selectFrom('grants as g').leftJoin('users as u', 'u.id', 'g.user_id').select(GRANT_AND_NICKNAME)
         .where('g.id', '=', param('id')), { id: (r as unknown as { grant_id: string }).grant_id });
       return { row: spec.to(r), grant: g && joinedGrant(g), nickname: g?.u_nickname ?? null };
     },

@@ -44,25 +44,36 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-interface Grouper {
+/** Per database handle: the sets of every store on it share the turn's grouped write. */
+interface Grouping {
+  stats: TokenSetGroupStats;
+  /** PostgreSQL: the sets waiting for the end of the turn. */
   queue: Pending[];
   scheduled: boolean;
+  /** SQLite: the group commit's batch kind for these sets. */
+  kind?: BatchKind<TokenSet>;
 }
 
-/** Per database handle: the sets of every store on it share the turn's grouped write. */
-const stats = new WeakMap<Db, TokenSetGroupStats>();
-const groupers = new WeakMap<Db, Grouper>();
-const batchKinds = new WeakMap<Db, BatchKind<TokenSet>>();
+const groupings = new WeakMap<Db, Grouping>();
 
-/** How the handle's standalone token sets were grouped (undefined before the first group). */
+function groupingOf(handle: Db): Grouping {
+  let g = groupings.get(handle);
+  if (!g) groupings.set(handle, g = { stats: { statements: 0, sets: 0, fallbacks: 0 }, queue: [], scheduled: false });
+  return g;
+}
+
+/** How the handle's standalone token sets were grouped (undefined before the first one). */
 export function tokenSetGroupStats(handle: Db): TokenSetGroupStats | undefined {
-  return stats.get(handle);
+  return groupings.get(handle)?.stats;
 }
 
-function statsOf(handle: Db): TokenSetGroupStats {
-  let st = stats.get(handle);
-  if (!st) stats.set(handle, st = { statements: 0, sets: 0, fallbacks: 0 });
-  return st;
+/** Counts a grouped write of `n` sets (one alone is not a group), or one that failed as a whole. */
+function counted(st: TokenSetGroupStats, n: number, fellBack: boolean): void {
+  if (fellBack) st.fallbacks++;
+  else if (n > 1) {
+    st.statements++;
+    st.sets += n;
+  }
 }
 
 /** A set that may wait for the turn's grouped statement: on its own, an access token and its event. */
@@ -86,11 +97,9 @@ function groupRows(sets: readonly TokenSet[]) {
 
 /** SQLite: groupable sets as a batch of the group commit, one INSERT per table. */
 function sqliteBatch(handle: Db): BatchKind<TokenSet> {
-  let kind = batchKinds.get(handle);
-  if (kind) return kind;
-  const st = statsOf(handle);
+  const g = groupingOf(handle);
   const k = handle.kysely;
-  kind = {
+  return g.kind ??= {
     max: MAX_GROUPED_SETS,
     statements(sets) {
       const { args, access, events } = groupRows(sets);
@@ -99,16 +108,8 @@ function sqliteBatch(handle: Db): BatchKind<TokenSet> {
         shapeQuery(k, 'sqlite', `tokenSets.events:${sets.length}`, (b) => b.insertInto('audit_events').values(events), args),
       ];
     },
-    tried(n, fellBack) {
-      if (fellBack) st.fallbacks++;
-      else if (n > 1) {
-        st.statements++;
-        st.sets += n;
-      }
-    },
+    tried: (n, fellBack) => counted(g.stats, n, fellBack),
   };
-  batchKinds.set(handle, kind);
-  return kind;
 }
 
 export function createTokenSetRepo(s: Sql): TokenSetRepo {
@@ -128,9 +129,7 @@ export function createTokenSetRepo(s: Sql): TokenSetRepo {
         });
       }
       if (!groupable(s, set)) return insertOne(s, set);
-      let g = groupers.get(s.handle);
-      if (!g) groupers.set(s.handle, g = { queue: [], scheduled: false });
-      const grouper = g;
+      const grouper = groupingOf(s.handle);
       return new Promise<void>((resolve, reject) => {
         grouper.queue.push({ set, resolve, reject });
         if (grouper.scheduled) return;
@@ -140,28 +139,26 @@ export function createTokenSetRepo(s: Sql): TokenSetRepo {
           grouper.scheduled = false;
           const queue = grouper.queue;
           grouper.queue = [];
-          for (let i = 0; i < queue.length; i += MAX_GROUPED_SETS) void flush(s, queue.slice(i, i + MAX_GROUPED_SETS));
+          for (let i = 0; i < queue.length; i += MAX_GROUPED_SETS) void flush(s, grouper.stats, queue.slice(i, i + MAX_GROUPED_SETS));
         });
       });
     },
   };
 }
 
-async function flush(s: Sql, group: Pending[]): Promise<void> {
+async function flush(s: Sql, st: TokenSetGroupStats, group: Pending[]): Promise<void> {
   if (group.length === 1) {
     const [p] = group as [Pending];
     return insertOne(s, p.set).then(p.resolve, p.reject);
   }
   try {
     await insertGroup(s, group.map((p) => p.set));
-    const st = statsOf(s.handle);
-    st.statements++;
-    st.sets += group.length;
+    counted(st, group.length, false);
     for (const p of group) p.resolve();
   } catch {
     // All or none of a statement's rows are stored: none were. Each set on its own, so
     // only a bad one fails (and with its own error).
-    statsOf(s.handle).fallbacks++;
+    counted(st, group.length, true);
     await Promise.all(group.map((p) => insertOne(s, p.set).then(p.resolve, p.reject)));
   }
 }
