@@ -41,6 +41,7 @@ import { IMMUTABLE, passkeyAssets } from './assets.js';
 import { registrationEndpoints } from '../endpoints/registration.js';
 import { parEndpoint } from '../endpoints/par.js';
 import { protectedResourceMetadataEndpoints } from '../endpoints/protected_resource_metadata.js';
+import { markArrivals } from './arrivals.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 // Templates and static files live in src/ui, found the same way from src/ and dist/.
@@ -78,6 +79,9 @@ export async function buildApp(s: Services, opts: AppOptions = {}): Promise<Fast
       sendErrorPage(reply as FastifyReply, 400, 'Bad request', 'The address of this page is malformed.').catch(() => undefined);
     },
   });
+
+  // The tasks that read requests from their sockets share SQLite read transactions (arrivals.ts).
+  markArrivals(app);
 
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
   // Any other content type is read as text so the endpoint can answer with a proper

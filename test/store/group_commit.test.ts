@@ -12,6 +12,7 @@ import SQLite from 'better-sqlite3';
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import type { BatchKind } from '../../src/store/sqlite/group_commit.js';
+import { atTaskEnd, requestArrived } from '../../src/store/request_task.js';
 
 // A scratch table: the group commit is below the schema, so the test needs none of it.
 interface Scratch { t: { x: number } ; child: { parent: number } }
@@ -112,6 +113,61 @@ describe('SQLite group commit', () => {
     assert.deepEqual(read, [{ x: 7 }]);
     await inTx;
     assert.ok(committed(7));
+  });
+
+  describe('reads outside a transaction share one read transaction, never across a wait for I/O', () => {
+    // group_commit.ts: a task's plain reads share one snapshot (one pair of read locks);
+    // one opened by a task that read a request (request_task.ts) lasts to the check phase.
+    const read = async () => (await k.selectFrom('t').select('x').orderBy('x').execute()).map((r) => r.x);
+    const taskEnd = () => new Promise<void>((resolve) => atTaskEnd(resolve));
+    const checkPhase = () => new Promise<void>((resolve) => setImmediate(resolve));
+    // The witness stands for another process: its commit is nothing this process was told of.
+    const elsewhere = (x: number) => witness.prepare('insert into t (x) values (?)').run(x);
+    /** Whether a TRUNCATE checkpoint (which waits for no reader) finds a reader on the WAL. */
+    const readerHoldsWal = () => {
+      witness.pragma('busy_timeout = 0');
+      return (witness.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0]!.busy === 1;
+    };
+
+    it('within one task: one snapshot; the next task sees another process\'s commit', async () => {
+      await checkPhase();
+      assert.deepEqual(await read(), []);
+      elsewhere(1);
+      assert.ok(readerHoldsWal(), 'the read transaction is still open');
+      assert.deepEqual(await read(), [], 'the same task reads the same snapshot');
+      await taskEnd();
+      assert.ok(!readerHoldsWal(), 'ended with its task');
+      assert.deepEqual(await read(), [1]);
+    });
+
+    it('opened by a task that read a request, it lasts to the check phase, never past it', async () => {
+      await checkPhase();
+      requestArrived();
+      assert.deepEqual(await read(), []);
+      await taskEnd();
+      elsewhere(1);
+      assert.deepEqual(await read(), [], 'later tasks of the same poll phase share the snapshot');
+      await checkPhase();
+      assert.ok(!readerHoldsWal(), 'ended before the loop waits for I/O again');
+      assert.deepEqual(await read(), [1]);
+    });
+
+    it('a write of this process, on this handle or another, is seen by the next read', async () => {
+      await checkPhase();
+      requestArrived();
+      assert.deepEqual(await read(), []);
+      await k.insertInto('t').values({ x: 1 }).execute();
+      assert.deepEqual(await read(), [1], 'a write on this handle ends the shared read transaction');
+      const other = openDatabase(join(dir, 'alias.db'));
+      try {
+        await (other.kysely as unknown as Kysely<Scratch>).insertInto('t').values({ x: 2 }).execute();
+        assert.deepEqual(await read(), [1, 2], 'so does one on another handle of this process');
+        await insert(3);
+        assert.deepEqual(await read(), [1, 2, 3], 'and a transaction that opens a group');
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   it('closing the database commits the open group', async () => {

@@ -61,10 +61,10 @@ export const sqlite: Dialect = {
     // at each RELEASE. Alias's other temp structures are bounded by their queries' results
     // or LIMITs (sorts of listed rows, a purge's batch of keys).
     db.pragma('temp_store = MEMORY');
-    const readCache = createReadCache(db);
     // Concurrent transactions share one commit (group_commit.ts); a group whose
     // writes are lost takes what reads cached from it along.
     const dialect = groupCommitDialect(db, () => readCache.changed());
+    const readCache = createReadCache(db, () => dialect.snapshot());
     const kysely = new Kysely<Database>({ dialect });
     // Checkpoints run on a worker thread, not inside a commit on the event loop (checkpointer.ts).
     const stats = dialect.stats;

@@ -21,6 +21,19 @@
 //   (their requests have not been answered yet). If that group then fails, the read cache
 //   is emptied (`onGroupFailed`). With synchronous=NORMAL a committed write could already
 //   be lost on power failure until the next checkpoint, so this adds no new loss.
+// - With no group open, plain reads share one read transaction (`BEGIN`). In WAL mode each
+//   transaction takes and drops SQLite's shared-memory read lock (fcntl calls); an
+//   introspection's reads (the read cache's `PRAGMA data_version`, the token) were two
+//   transactions of their own (issue 17). It never spans a wait for I/O, so no request,
+//   and no word of another process's commit, arrives while it is open: a request never
+//   reads a snapshot older than its own arrival.
+//   - Opened by a request that has just arrived (request_task.ts), it serves the other
+//     requests the same wait for I/O found, and ends in the check phase that follows
+//     (setImmediate), before the loop waits again.
+//   - Opened anywhere else (a timer, a callback after a group's COMMIT, `app.inject`),
+//     it ends with the current task.
+//   - Either way it ends before this process writes, on any handle (`writesInProcess`):
+//     a read after a write of this process sees it, as before.
 //
 // - A batched write (`batch`: the rows of a client_credentials token and its event, no
 //   transaction around them) does not open a unit of its own. It waits for the open
@@ -43,6 +56,7 @@ import {
   type Driver, type Kysely, type QueryResult,
 } from 'kysely';
 import type SQLite from 'better-sqlite3';
+import { atTaskEnd, servingArrival } from '../request_task.js';
 
 /** Counters for tests and diagnostics. */
 export interface GroupCommitStats {
@@ -92,6 +106,12 @@ interface Queued {
   reject(err: unknown): void;
 }
 
+/**
+ * Writes committed by any handle of this process: a read transaction that began before
+ * one is not used for a read after it (two stores on one file: tests, `two_nodes`).
+ */
+let writesInProcess = 0;
+
 const isBusy = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 class GroupCommitDriver implements Driver {
@@ -106,6 +126,11 @@ class GroupCommitDriver implements Driver {
   /** Batched writes waiting for the next group's COMMIT. */
   #batched: Queued[] = [];
   #batchScheduled = false;
+  /** The shared read transaction is open (the file's header), since writesInProcess was this. */
+  #reading = false;
+  #readSince = 0;
+  /** Transactions opened on the handle so far, read and write: names the current one. */
+  #opened = 0;
 
   constructor(db: SQLite.Database, onGroupFailed: () => void) {
     this.#db = db;
@@ -116,7 +141,7 @@ class GroupCommitDriver implements Driver {
    * A transaction-control statement, prepared once: `exec` parses its text on every call,
    * which was 6–7 µs of a 100 µs client-credentials request (bench/README.md).
    */
-  #control(sql: 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT unit' | 'RELEASE unit' | 'ROLLBACK TO unit'): void {
+  #control(sql: 'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT unit' | 'RELEASE unit' | 'ROLLBACK TO unit'): void {
     this.prepare(sql).run();
   }
 
@@ -254,12 +279,21 @@ class GroupCommitDriver implements Driver {
     if (conn.group && conn.group !== this.#group) throw conn.group.error;
     const statement = this.prepare(query.sql);
     const parameters = query.parameters as unknown[];
-    // A write outside any unit commits on its own, and only after the open group.
-    if (!conn.group && this.#group && !statement.readonly) this.#commitOpenGroup();
+    if (!conn.group) {
+      if (statement.readonly) this.snapshot();
+      else {
+        // A write outside any unit commits on its own, and only after the open group.
+        this.#endRead();
+        if (this.#group) this.#commitOpenGroup();
+      }
+    }
     try {
       if (statement.reader) return { rows: statement.all(parameters) as R[] };
       const { changes, lastInsertRowid } = statement.run(parameters);
-      if (!conn.group && !statement.readonly) this.stats.autocommits++;
+      if (!conn.group && !statement.readonly) {
+        this.stats.autocommits++;
+        writesInProcess++;
+      }
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     } catch (err) {
       // Some errors make SQLite roll back the whole transaction: the group is gone.
@@ -268,10 +302,46 @@ class GroupCommitDriver implements Driver {
     }
   }
 
+  /**
+   * The transaction the handle's reads run in now, as a number that changes whenever
+   * another one begins: the open group, or else the shared read transaction, opened here
+   * (the file's header). Within one, no other commit changes what a read sees (the read
+   * cache checks `data_version` once per transaction).
+   */
+  snapshot(): number {
+    if (this.#reading && this.#readSince !== writesInProcess) this.#endRead();
+    if (!this.#db.inTransaction && !this.#closed) {
+      this.#control('BEGIN');
+      this.#reading = true;
+      this.#readSince = writesInProcess;
+      this.#opened++;
+      if (servingArrival()) setImmediate(this.#endReadNow);
+      else atTaskEnd(this.#endReadNow);
+    }
+    return this.#opened;
+  }
+
+  readonly #endReadNow = () => this.#endRead();
+
+  /** Ends the shared read transaction, if open: before a write, a group, or at the task's end. */
+  #endRead(): void {
+    if (!this.#reading) return;
+    this.#reading = false;
+    if (this.#group || !this.#db.inTransaction) return;
+    try {
+      this.#control('COMMIT');
+    } catch {
+      // A read-only transaction has nothing to lose; it must not stay open either way.
+      if (this.#db.inTransaction) this.#control('ROLLBACK');
+    }
+  }
+
   #openGroup(): void {
+    this.#endRead();
     // IMMEDIATE: take the write lock now, so no other process's commit can make a
     // later write in this group fail with SQLITE_BUSY_SNAPSHOT.
     this.#control('BEGIN IMMEDIATE');
+    this.#opened++;
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
     const done = new Promise<void>((res, rej) => {
@@ -335,6 +405,7 @@ class GroupCommitDriver implements Driver {
       }
     }
     this.#commitOpenGroup();
+    this.#endRead();
   }
 
   /**
@@ -410,6 +481,7 @@ class GroupCommitDriver implements Driver {
       return;
     }
     this.#group = undefined;
+    writesInProcess++;
     this.stats.commits++;
     this.stats.units += group.units;
     group.resolve();
@@ -457,6 +529,8 @@ export interface GroupCommitDialect extends Dialect {
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** GroupCommitDriver.batch: `item` is stored with the others of its kind at the next COMMIT. */
   batch<T>(kind: BatchKind<T>, item: T): Promise<void>;
+  /** GroupCommitDriver.snapshot: the transaction reads run in now (opened for the turn if none). */
+  snapshot(): number;
 }
 
 /**
@@ -469,6 +543,7 @@ export function groupCommitDialect(db: SQLite.Database, onGroupFailed: () => voi
     stats: driver.stats,
     exclusive: (fn) => driver.exclusive(fn),
     batch: (kind, item) => driver.batch(kind, item),
+    snapshot: () => driver.snapshot(),
     createAdapter: () => new SqliteAdapter(),
     createDriver: () => driver,
     createQueryCompiler: () => new SqliteQueryCompiler(),

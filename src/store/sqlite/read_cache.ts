@@ -1,8 +1,10 @@
 // A read cache for the rows every token request reads on SQLite (the client, its failure
-// counter): one `PRAGMA data_version` instead of a query and a row decode. It never
-// serves a stale row (DESIGN: caches never serve stale or negative answers after a change):
+// counter): at most one `PRAGMA data_version` per read transaction instead of a query and
+// a row decode. It never serves a stale row (DESIGN: caches never serve stale or negative
+// answers after a change):
 // - another process's commit (`aliasid client …`, a worker) changes the connection's
-//   data_version, which empties the cache at the next read;
+//   data_version, which empties the cache at the first read of the next transaction (a
+//   read transaction never spans a wait for I/O: group_commit.ts);
 // - this process's writes to a cached table go through the store, which calls `changed()`
 //   before and after writing; a read that overlapped a write does not fill the cache;
 // - reads inside a transaction neither fill nor use it (they may see uncommitted rows).
@@ -24,21 +26,22 @@ export interface ReadCache {
   sync?(): Promise<void>;
 }
 
-export function createReadCache(sqlite: SQLite.Database): ReadCache {
+/**
+ * `snapshot` names the transaction the handle's reads run in now, opening a shared read one
+ * if none is open (group_commit.ts): within one transaction no other process's commit is
+ * seen, so data_version is asked once per transaction, in it.
+ */
+export function createReadCache(sqlite: SQLite.Database, snapshot: () => number): ReadCache {
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
   const entries = new Map<string, unknown>();
   let seenVersion = -1;
   let generation = 0;
-
-  let checked = false;
-  const endOfSpan = () => { checked = false; };
+  let checkedIn = -1;
 
   function fresh(): number {
-    // Reads started in one synchronous run (a request's client and failure-counter reads)
-    // share one check: they are as if made at the moment of the check.
-    if (checked) return seenVersion;
-    checked = true;
-    queueMicrotask(endOfSpan);
+    const current = snapshot();
+    if (current === checkedIn) return seenVersion;
+    checkedIn = current;
     const v = dataVersion.get() as number;
     if (v !== seenVersion) {
       entries.clear();
