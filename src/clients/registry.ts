@@ -9,7 +9,7 @@ import { isUserScope, META_CHANNEL } from '../oauth/scopes.js';
 import type { ClientCredentials } from '../oauth/client_auth.js';
 import { isRegistrableAuthMethod, REGISTRABLE_AUTH_METHODS, usesClientSecret } from '../oauth/auth_methods.js';
 import { httpsUrlProblem, jwksProblem } from '../oauth/client_metadata.js';
-import { digest, matchesDigest } from '../tokens/opaque.js';
+import { matchesDigest, nameDigest } from '../tokens/opaque.js';
 import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
 import { unsafeText } from '../oauth/text.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
@@ -317,20 +317,10 @@ export interface ClientRegistry {
 
 /**
  * Counter keys by what they name. Every authenticated request needs both of its keys, and
- * they repeat (a client calls from a few addresses): a map lookup instead of two SHA-256
- * (bench/README.md). Nothing secret is kept: client ids, sources and secret digests.
+ * they repeat (a client calls from a few addresses): nameDigest's map lookup instead of
+ * two SHA-256. Nothing secret is named: client ids, sources and secret digests.
  */
-const counterKeys = new Map<string, string>();
-const COUNTER_KEYS_MAX = 10_000;
-function counterKey(prefix: string, named: string): string {
-  const id = `${prefix}${named}`;
-  let key = counterKeys.get(id);
-  if (key === undefined) {
-    if (counterKeys.size >= COUNTER_KEYS_MAX) counterKeys.clear();
-    counterKeys.set(id, key = `${prefix}${digest(named)}`);
-  }
-  return key;
-}
+const counterKey = (prefix: string, named: string): string => prefix + nameDigest(named);
 
 /** The throttle key under which authenticate() counts a client_id's failed secrets. */
 const secretFailuresKey = (clientId: string) => counterKey('client:', clientId);

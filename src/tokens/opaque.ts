@@ -36,6 +36,22 @@ export function digest(value: string): string {
   return value.length === KEYED_LENGTH && KEYED.test(value) ? value.slice(0, TIME_DIGITS) + sha : sha;
 }
 
+/**
+ * digest() of a name that repeats from request to request (a client id, a source address)
+ * and is no secret: the throttle counters' keys. A bounded map lookup instead of a SHA-256
+ * for each (bench/README.md). Never for a token, code or secret, which would stay in memory.
+ */
+export function nameDigest(name: string): string {
+  let d = nameDigests.get(name);
+  if (d === undefined) {
+    if (nameDigests.size >= NAME_DIGESTS_MAX) nameDigests.clear();
+    nameDigests.set(name, d = digest(name));
+  }
+  return d;
+}
+const nameDigests = new Map<string, string>();
+const NAME_DIGESTS_MAX = 10_000;
+
 /** Constant-time equality of two strings of any length. */
 export function safeEqual(a: string, b: string): boolean {
   const ab = hash('sha256', a, 'buffer');

@@ -4,7 +4,7 @@
 // cannot try tokens without end (RFC 9700 §4.15). Only misses count, never a hit.
 import type { Client } from '../store/types.js';
 import { OAuthError } from '../oauth/errors.js';
-import { digest } from './opaque.js';
+import { nameDigest } from './opaque.js';
 import { POLICIES, type ThrottlePolicy, type Throttler } from '../throttle/throttle.js';
 
 export interface ScanCounter {
@@ -19,8 +19,8 @@ export interface ScanCounter {
  */
 export function scanCounter(client: Client, source: string): ScanCounter {
   return client.isPublic
-    ? { key: `scan-source:${digest(source)}`, policy: POLICIES.scanSource }
-    : { key: `scan-client:${digest(client.id)}`, policy: POLICIES.scanClient };
+    ? { key: `scan-source:${nameDigest(source)}`, policy: POLICIES.scanSource }
+    : { key: `scan-client:${nameDigest(client.id)}`, policy: POLICIES.scanClient };
 }
 
 /**
