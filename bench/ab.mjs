@@ -74,6 +74,14 @@ async function cleanup() {
   rmSync(workDir, { recursive: true, force: true });
 }
 process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+// An error thrown in a callback (an http or child-process event) escapes the try/finally
+// below: the servers, the schemas, the pinning and the worktree are still undone.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.once(event, (err) => {
+    process.stderr.write(`\n${event}: ${err?.stack ?? err}\n`);
+    void cleanup().finally(() => process.exit(1));
+  });
+}
 
 try {
   log(`A = ${BASE} (built in a worktree), B = the working tree's dist/, on ${DB === 'pg' ? 'PostgreSQL' : 'SQLite'}; ` +

@@ -145,6 +145,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     process.exit(130);
   });
 }
+// An error thrown in a callback (an http or child-process event) escapes every try/finally
+// below: the servers, the PostgreSQL schema and the pinning are still undone.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.once(event, async (err) => {
+    log(`\n${event}: ${err?.stack ?? err}\nstopping the servers…`);
+    await teardown();
+    process.exit(1);
+  });
+}
 
 // ---- PostgreSQL ------------------------------------------------------------------------
 async function pgReachable() {
