@@ -26,6 +26,12 @@ describe('tasks that read a request are marked, and no others', () => {
     };
     app.get('/seen', seen);
     app.post('/seen', seen);
+    // A hook that waits for the check phase before the body is read (as the CORS check may
+    // wait for the store's connection): the task that then sees the body's end is no socket read.
+    app.register(async (scope) => {
+      scope.addHook('onRequest', (_request, _reply, done) => { setImmediate(done); });
+      scope.post('/seen-after-wait', seen);
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
   });
@@ -58,6 +64,11 @@ describe('tasks that read a request are marked, and no others', () => {
   it('the task that read the end of a body that came after its head', async () => {
     const head = `POST /seen HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 3\r\n\r\n`;
     assert.deepEqual(await send([head, 'a=b'], 30), { atStart: true, afterTimer: false });
+  });
+
+  it('not the task a body reaches after a hook waited for the check phase', async () => {
+    const message = `POST /seen-after-wait HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 3\r\n\r\na=b`;
+    assert.deepEqual(await send([message], 0), { atStart: false, afterTimer: false });
   });
 
   it('never a request made with app.inject, which no socket read', async () => {
