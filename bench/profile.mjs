@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--node-flag F]…`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--node-flag F]…`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
 // request. Scenarios: client_credentials introspection code_exchange refresh userinfo
-// round_trip login (default: client_credentials userinfo code_exchange).
+// round_trip login (default: client_credentials userinfo code_exchange). --threads adds each
+// thread's CPU per unit from /proc (Node names most threads "node": they are told apart by id);
+// --no-cpu-prof leaves the profiler out, whose own thread shares the core.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,10 @@ const TRACE_GC = argv.includes('--trace-gc');
 const TIMELINE = argv.includes('--timeline');
 /** --node-flag F (repeatable): a flag for Alias's node, to try a V8 or Node setting. */
 const NODE_FLAGS = values('--node-flag');
+/** --no-cpu-prof: run without V8's profiler (which samples on a thread of its own), e.g. with --threads. */
+const CPU_PROF = !argv.includes('--no-cpu-prof');
+/** --threads: CPU per unit of each of Alias's threads in the measured window, from /proc (no sampling). */
+const THREADS = argv.includes('--threads');
 const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
 const PG_URL = process.env.ALIAS_BENCH_PG ?? process.env.ALIAS_TEST_PG ?? 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
 const SERVER_CORE = os.cpus().length > 1 ? 1 : 0;
@@ -130,6 +136,36 @@ function gcSummary(log, window) {
   return lines.join('\n');
 }
 
+/** CPU seconds of each thread of `pid`, keyed by name and id (Node 20 names most threads "node"). */
+function threadCpu(pid) {
+  const out = new Map();
+  let tids = [];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const key = tid === String(pid) ? 'main' : `${name}/${tid}`;
+      out.set(`${key} user`, Number(f[11]) / 100);
+      out.set(`${key} sys`, Number(f[12]) / 100);
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
+function threadSummary(before, after, units) {
+  const lines = [`CPU per unit by thread (--threads, /proc, ${units} units):`];
+  let total = 0;
+  for (const [name, s] of after) {
+    const ms = ((s - (before.get(name) ?? 0)) * 1000) / (units || 1);
+    total += ms;
+    if (ms >= 0.005) lines.push(`  ${name.padEnd(22)} ${ms.toFixed(3)} ms`);
+  }
+  lines.push(`  ${'all'.padEnd(22)} ${total.toFixed(3)} ms`);
+  return lines.join('\n');
+}
+
 /** The --timeline lines: one per bucket, answers / slow ones / longest, 10 buckets a line. */
 function timelineSummary(tl, p99) {
   const lines = [`when the slow answers came (--timeline; per ${tl.bucketMs} ms: answers/at or over p99 ${p99?.toFixed(1)} ms/longest ms):`];
@@ -154,11 +190,12 @@ async function profileOne(scenario) {
     env.ALIAS_SECRET = randomBytes(32).toString('base64url');
   }
   const t = await startAlias({ name: `alias-${dbKind}`, db, env, core: SERVER_CORE, workDir,
-    nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, ...(TRACE_GC ? ['--trace-gc'] : []), ...NODE_FLAGS] });
+    nodeFlags: [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...(TRACE_GC ? ['--trace-gc'] : []), ...NODE_FLAGS] });
   let gcFrom = 0;
   let units = 0;
   let result;
   let window;
+  let threads;
   try {
     await signIn(t);
     const tokens = await freshTokens(t);
@@ -178,22 +215,29 @@ async function profileOne(scenario) {
       amount = scenario === 'refresh' ? pool.length - 8 : n;
     } else throw new Error(`unknown scenario ${scenario}`);
     const cpu0 = cpuSeconds(t.proc.pid);
+    const threads0 = THREADS ? threadCpu(t.proc.pid) : undefined;
     if (TRACE_GC) gcFrom = readFileSync(t.proc.logFile, 'utf8').length;
     window = { start: monoUs() };
     result = await runLoad(t, { connections: conns, steps, amount, duration: seconds, maxSeconds: seconds * 4 + 10, timeline: TIMELINE });
     window.end = monoUs();
     const cpu1 = cpuSeconds(t.proc.pid);
     units = result.units;
+    if (threads0) threads = threadSummary(threads0, threadCpu(t.proc.pid), units);
     process.stdout.write(`\n== ${scenario} on ${dbKind}, ${conns} connections: ${result.rps.toFixed(0)}/s, p50 ${result.p50?.toFixed(1)} ms, ` +
       `p99 ${result.p99?.toFixed(1)} ms, errors ${result.errors}, server CPU ${(((cpu1 - cpu0) * 1000) / units).toFixed(3)} ms/unit\n`);
   } finally {
     await t.proc.stop();
     await pgDb?.drop();
   }
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error('no .cpuprofile written');
-  // The profile covers set-up too (sign-in, minting); the summary is per measured unit.
-  let text = analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')), units, window);
+  const texts = [];
+  if (CPU_PROF) {
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('no .cpuprofile written');
+    // The profile covers set-up too (sign-in, minting); the summary is per measured unit.
+    texts.push(analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')), units, window));
+  }
+  if (threads) texts.push(threads);
+  let text = texts.join('\n\n');
   if (TRACE_GC) text += '\n\n' + gcSummary(readFileSync(t.proc.logFile, 'utf8').slice(gcFrom), window);
   if (TIMELINE) text += '\n\n' + timelineSummary(result.timeline, result.p99);
   process.stdout.write(text + '\n');

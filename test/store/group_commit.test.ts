@@ -98,13 +98,51 @@ describe('SQLite group commit', () => {
     assert.ok(committed(5));
   });
 
-  it('a write outside a transaction commits the open group first, and is committed when it returns', async () => {
+  it('a write outside a transaction joins the open group, and is committed when it returns', async () => {
+    const before = { ...db.groupCommit! };
     const inTx = insert(1);
     // Queued behind the transaction: runs while its group is still open.
     await k.insertInto('t').values({ x: 2 }).execute();
-    assert.ok(committed(1), 'the open group was committed before the plain write');
     assert.ok(committed(2), 'the plain write is committed when it returns');
+    assert.ok(committed(1), 'with the group it joined');
     await inTx;
+    assert.equal(db.groupCommit!.commits - before.commits, 1, 'one COMMIT for both');
+    assert.equal(db.groupCommit!.units - before.units, 2);
+  });
+
+  it('concurrent writes outside a transaction share commits, and each is committed when it returns', async () => {
+    // A sign-in's throttle counters, audit event and session are such writes (issue 17).
+    const before = db.groupCommit!.commits;
+    const plain = (x: number) => k.insertInto('t').values({ x }).execute().then(() => committed(x));
+    const seen = await Promise.all(Array.from({ length: 30 }, (_, i) => plain(i)));
+    assert.deepEqual(seen, seen.map(() => true), 'another handle sees every row once its write returned');
+    const commits = db.groupCommit!.commits - before;
+    assert.ok(commits >= 1 && commits < 30, `30 writes in fewer commits (${commits})`);
+  });
+
+  it('a failing write outside a transaction fails alone; the writes it shared a group with commit', async () => {
+    await insert(1);
+    const results = await Promise.allSettled([
+      k.insertInto('t').values({ x: 2 }).execute(),
+      k.insertInto('t').values({ x: 1 }).execute(),
+      insert(3),
+      k.updateTable('t').set({ x: 4 }).where('x', '=', 1).execute(),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE/);
+    assert.deepEqual(rows(), [2, 3, 4]);
+  });
+
+  it('a connection used again after a write outside a transaction takes the connection back first', async () => {
+    // Kysely's connection(): several statements on one connection. The write hands the
+    // connection on while it waits for its COMMIT; the next statement must not run unheld.
+    const use = (x: number) => k.connection().execute(async (c) => {
+      await c.insertInto('t').values({ x }).execute();
+      await c.insertInto('t').values({ x: x + 100 }).execute();
+      return (await c.selectFrom('t').select('x').where('x', 'in', [x, x + 100]).execute()).length;
+    });
+    assert.deepEqual(await Promise.all([use(1), use(2), insert(3).then(() => 'tx'), use(4)]), [2, 2, 'tx', 2]);
+    assert.deepEqual(rows(), [1, 2, 3, 4, 101, 102, 104]);
   });
 
   it('a read outside a transaction sees the writes of transactions that have finished their work', async () => {

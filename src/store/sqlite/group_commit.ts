@@ -15,9 +15,10 @@
 // - If the group itself fails (COMMIT fails, or an error made SQLite roll the whole
 //   transaction back), every unit waiting on it fails with that error: none of them was
 //   answered, and none of their writes is kept.
-// - A statement outside any transaction that writes first commits the open group, then
-//   runs on its own (autocommit), so a plain write is committed when it returns. A plain
-//   read runs inside the open group and may see writes of units that are about to commit
+// - A statement outside any transaction that writes is a unit of its own: it joins the
+//   open group (or opens one), so the plain writes of a turn share a COMMIT too, and it
+//   returns once that group is committed, as an autocommit returned once committed. A
+//   plain read runs inside the open group and may see writes of units that are about to commit
 //   (their requests have not been answered yet). If that group then fails, the read cache
 //   is emptied (`onGroupFailed`). With synchronous=NORMAL a committed write could already
 //   be lost on power failure until the next checkpoint, so this adds no new loss.
@@ -66,8 +67,6 @@ export interface GroupCommitStats {
   units: number;
   /** Groups that failed as a whole. */
   failedGroups: number;
-  /** Writes committed on their own, outside any group (the checkpointer counts them too). */
-  autocommits: number;
 }
 
 interface Group {
@@ -115,7 +114,7 @@ let writesInProcess = 0;
 const isBusy = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 class GroupCommitDriver implements Driver {
-  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0, autocommits: 0 };
+  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0 };
   readonly #db: SQLite.Database;
   readonly #onGroupFailed: () => void;
   readonly #statements = new Map<string, SQLite.Statement>();
@@ -272,28 +271,49 @@ class GroupCommitDriver implements Driver {
     }
   }
 
+  /** Whether `query` changes the database (not a read: those run in the shared snapshot). */
+  writes(query: CompiledQuery): boolean {
+    return !this.prepare(query.sql).readonly;
+  }
+
+  /** Takes the connection back for a connection that handed it on (writeAlone). */
+  reacquire(): Promise<void> {
+    return this.#lock();
+  }
+
+  /**
+   * A write outside any transaction: a unit of one statement, so the plain writes of one
+   * event-loop turn share a COMMIT as transactions do (a sign-in's seven writes were seven
+   * commits of their own, issue 17). It returns once its group is committed, exactly as an
+   * autocommit returned once committed; if the group fails, it fails with it.
+   */
+  async writeAlone<R>(conn: GroupConnection, query: CompiledQuery): Promise<QueryResult<R>> {
+    await this.beginTransaction(conn);
+    let result: QueryResult<R>;
+    try {
+      result = this.execute<R>(conn, query);
+    } catch (err) {
+      await this.rollbackTransaction(conn);
+      throw err;
+    }
+    await this.commitTransaction(conn);
+    return result;
+  }
+
   /** Runs one statement on the connection (held by the caller). */
   execute<R>(conn: GroupConnection, query: CompiledQuery): QueryResult<R> {
+    // A statement on a connection handed on would run inside whichever unit holds it now.
+    if (conn.released) throw new Error('a statement on a connection this caller no longer holds');
     // The unit's group failed under it (SQLite rolled it back): nothing it writes now
     // would be part of a transaction.
     if (conn.group && conn.group !== this.#group) throw conn.group.error;
     const statement = this.prepare(query.sql);
     const parameters = query.parameters as unknown[];
-    if (!conn.group) {
-      if (statement.readonly) this.snapshot();
-      else {
-        // A write outside any unit commits on its own, and only after the open group.
-        this.#endRead();
-        if (this.#group) this.#commitOpenGroup();
-      }
-    }
+    // Outside a unit only reads come here (executeQuery sends writes to writeAlone).
+    if (!conn.group) this.snapshot();
     try {
       if (statement.reader) return { rows: statement.all(parameters) as R[] };
       const { changes, lastInsertRowid } = statement.run(parameters);
-      if (!conn.group && !statement.readonly) {
-        this.stats.autocommits++;
-        writesInProcess++;
-      }
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     } catch (err) {
       // Some errors make SQLite roll back the whole transaction: the group is gone.
@@ -507,14 +527,14 @@ class GroupConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    try {
-      return this.#driver.execute<R>(this, query);
-    } catch (err) {
-      // A write on its own (autocommit) met another process's write lock: wait for it
-      // without freezing the process. Inside a unit the group already holds the lock.
-      if (this.group || !isBusy(err)) throw err;
-      return this.#driver.whileBusy(() => this.#driver.execute<R>(this, query));
+    // A plain write handed the connection on while it waited for its group's COMMIT
+    // (writeAlone); a further statement on this connection takes it back first.
+    if (this.released) {
+      await this.#driver.reacquire();
+      this.released = false;
     }
+    if (!this.group && this.#driver.writes(query)) return this.#driver.writeAlone<R>(this, query);
+    return this.#driver.execute<R>(this, query);
   }
 
   // eslint-disable-next-line require-yield
