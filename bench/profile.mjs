@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--node-flag F]…`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--warm S] [--node-flag F]…`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -34,6 +34,8 @@ const TIMELINE = argv.includes('--timeline');
 const NODE_FLAGS = values('--node-flag');
 /** --no-cpu-prof: run without V8's profiler (which samples on a thread of its own), e.g. with --threads. */
 const CPU_PROF = !argv.includes('--no-cpu-prof');
+/** --warm S: S seconds each of userinfo and the round trip first, so code shared with them is optimized as in a long-running server. */
+const WARM_S = Math.min(30, Number(values('--warm')[0] ?? 0));
 /** --threads: CPU per unit of each of Alias's threads in the measured window, from /proc (no sampling). */
 const THREADS = argv.includes('--threads');
 const outDir = values('--out')[0] ?? join(ROOT, 'bench/results/profiles');
@@ -199,6 +201,11 @@ async function profileOne(scenario) {
   try {
     await signIn(t);
     const tokens = await freshTokens(t);
+    if (WARM_S > 0) {
+      for (const warm of [userinfoSteps(t, tokens.access_token), roundTripSteps(t)]) {
+        await runLoad(t, { connections: conns, steps: warm, duration: WARM_S });
+      }
+    }
     let steps;
     let amount;
     if (scenario === 'client_credentials') steps = clientCredentialsSteps(t);
