@@ -13,13 +13,14 @@
 //   A key with no entry needs none (sql/context.ts): a barrier only ever removes entries,
 //   so the read goes to the database at once, and what it fills is confirmed by the
 //   barrier of whichever later read finds it.
-// - This node's own writes empty the cache before and after the statement (sql/context.ts).
-// - A read that overlapped any change does not fill the cache (generation check).
+// - This node's own writes empty the written table's entries before and after the
+//   statement (sql/context.ts); a notification empties all of them (it names no table).
+// - A read that overlapped a change to its table does not fill the cache (generation check).
 // - Without a live listener (not connected yet, connection lost, migration 021 not applied)
 //   nothing is served from the cache and nothing fills it: every read goes to the database.
 // - No entry is served after MAX_AGE_MS, whatever happens.
 import pg from 'pg';
-import type { ReadCache } from '../sqlite/read_cache.js';
+import { ScopedEntries, type ReadCache } from '../sqlite/read_cache.js';
 import { CONNECT_TIMEOUT_MS } from './pool.js';
 
 export const CACHE_CHANNEL = 'alias_cache';
@@ -29,7 +30,6 @@ export const MAX_AGE_MS = 5_000;
 const BARRIER_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
 /** How soon a lost or refused listener connection is tried again (ms). */
 const RETRY_MS = 1_000;
-const MAX_ENTRIES = 10_000;
 
 export interface NotifiedCacheStats {
   /** `select 1` barriers sent on the listening connection. */
@@ -54,8 +54,7 @@ interface Entry {
 }
 
 export function createNotifiedCache(connectionString: string, schema: string | undefined): NotifiedCache {
-  const entries = new Map<string, Entry>();
-  let generation = 0;
+  const entries = new ScopedEntries<Entry>();
   let live = false;
   let closed = false;
   let started = false;
@@ -91,9 +90,9 @@ export function createNotifiedCache(connectionString: string, schema: string | u
     for (const w of batch) w();
   }
 
-  function changed(): void {
-    generation++;
-    entries.clear();
+  /** This node's own write to `scope` (sql/context.ts), or anything: a notification, the listener lost. */
+  function changed(scope?: string): void {
+    entries.clear(scope);
   }
 
   function down(c: pg.Client): void {
@@ -179,13 +178,12 @@ export function createNotifiedCache(connectionString: string, schema: string | u
       const e = entries.get(key);
       const t = performance.now();
       if (e && t - e.at < MAX_AGE_MS) return { hit: true as const, value: e.value as T | undefined };
-      const gen = generation;
+      const gen = entries.generation(key);
       return {
         hit: false as const,
         fill(value: T | undefined) {
           // Only if nothing changed (here or, as far as the listener knows, elsewhere) since the read began.
-          if (!live || gen !== generation) return;
-          if (entries.size >= MAX_ENTRIES) entries.clear();
+          if (!live || gen !== entries.generation(key)) return;
           entries.set(key, { value, at: t });
         },
       };

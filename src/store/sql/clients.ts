@@ -90,7 +90,7 @@ export function createClientRepo(s: Sql): ClientRepo {
       // The client row and its origins change together (one transaction), so no
       // reader sees one without the other.
       if (!inTx) return transaction((tx) => tx.clients.insert(c));
-      await writing(() => insertOrConflict('client', async () => {
+      await writing('client', () => insertOrConflict('client', async () => {
         await k.insertInto('clients').values(fromClient(c)).execute();
         const origins = originsOf(c);
         if (origins.length) {
@@ -119,7 +119,7 @@ export function createClientRepo(s: Sql): ClientRepo {
       // origins of a redirect URI the client keeps (CORS fails during a rename).
       if (!inTx) return transaction((tx) => tx.clients.update(c));
       const { id: _id, created_at: _c, ...rest } = fromClient(c);
-      await writing(() => k.updateTable('clients').set(rest).where('id', '=', c.id).execute());
+      await writing('client', () => k.updateTable('clients').set(rest).where('id', '=', c.id).execute());
       await k.deleteFrom('client_origins').where('client_id', '=', c.id).execute();
       const origins = originsOf(c);
       if (origins.length) {
@@ -128,7 +128,7 @@ export function createClientRepo(s: Sql): ClientRepo {
       }
     },
     async delete(id) {
-      const r = await writing(() => k.deleteFrom('clients').where('id', '=', id).executeTakeFirst());
+      const r = await writing('client', () => k.deleteFrom('clients').where('id', '=', id).executeTakeFirst());
       return Number(r.numDeletedRows) > 0;
     },
     async hasOrigin(origin) {

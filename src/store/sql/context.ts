@@ -23,8 +23,8 @@ export interface Sql {
   first<R>(name: string, shape: ShapeOf, args: Args): Promise<R | undefined>;
   /** A read through the SQLite read cache (sqlite/read_cache.ts); never inside a transaction. */
   cachedRead<T>(key: string, read: () => Promise<T | undefined>): Promise<T | undefined>;
-  /** Every write to a cached table (clients, throttles) goes through here. */
-  writing<T>(run: () => Promise<T>): Promise<T>;
+  /** Every write to a cached table goes through here, with the table's cache scope (the keys' prefix). */
+  writing<T>(scope: 'client' | 'throttle', run: () => Promise<T>): Promise<T>;
   /** The store's own transaction(), for a repository method that must be atomic on its own. */
   transaction: Store['transaction'];
 }
@@ -61,12 +61,12 @@ export function sqlContext(k: Kysely<Database> | Transaction<Database>, handle: 
       found.fill(value === undefined ? value : deepFreeze(value));
       return value;
     },
-    async writing<T>(run: () => Promise<T>): Promise<T> {
-      handle.readCache?.changed();
+    async writing<T>(scope: 'client' | 'throttle', run: () => Promise<T>): Promise<T> {
+      handle.readCache?.changed(scope);
       try {
         return await run();
       } finally {
-        handle.readCache?.changed();
+        handle.readCache?.changed(scope);
       }
     },
   };

@@ -75,7 +75,7 @@ export function createPurgeRepo({ k, dialect, writing }: Sql): PurgeRepo {
 
   return {
     // Throttles are read through the SQLite read cache: their purge is a write to it.
-    purge: (kind, before, limit) => (kind === 'throttles' ? writing(() => purge(kind, before, limit))
+    purge: (kind, before, limit) => (kind === 'throttles' ? writing('throttle', () => purge(kind, before, limit))
       : purge(kind, before, limit)),
   };
 }

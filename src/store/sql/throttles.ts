@@ -38,7 +38,7 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
         return r && toThrottle(r);
       });
     },
-    lock: (key, now) => writing(async () => {
+    lock: (key, now) => writing('throttle', async () => {
       await k.insertInto('throttles').values({ key, failures: 0, window_start: now, blocked_until: 0 })
         .onConflict((oc) => oc.column('key').doNothing()).execute();
       // SQLite transactions already run one at a time; PostgreSQL needs the row lock.
@@ -48,7 +48,7 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
     }),
     // One statement: the row lock the upsert takes (PostgreSQL) or SQLite's single writer
     // makes the read-count-write atomic; a blocked key matches the WHERE and stays as it is.
-    reserve: (key, t, policy) => writing(async () => {
+    reserve: (key, t, policy) => writing('throttle', async () => {
       const r = await first<Selectable<ThrottlesTable>>('throttles.reserve', (b) => b.insertInto('throttles')
         .values({ key: param('key'), failures: sql<number>`1`, window_start: int('t'), blocked_until: int('first_blocked') })
         .onConflict((oc) => oc.column('key').doUpdateSet({
@@ -60,23 +60,23 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
       return r && toThrottle(r);
     }),
     // Throttler.reserve's release: one failure fewer, and no block once under the allowance.
-    release: (key, policy) => writing(async () => {
+    release: (key, policy) => writing('throttle', async () => {
       await s.run('throttles.release', (b) => b.updateTable('throttles').set({
         failures: sql<number>`(case when failures > 0 then failures - 1 else 0 end)`,
         blocked_until: sql<number>`(case when failures - 1 < ${int('allowed')} then 0 else blocked_until end)`,
       }).where('key', '=', param('key')), { key, allowed: policy.allowed });
     }),
-    put: (t) => writing(async () => {
+    put: (t) => writing('throttle', async () => {
       const row = { key: t.key, failures: t.failures, window_start: t.windowStart, blocked_until: t.blockedUntil };
       await k.insertInto('throttles').values(row).onConflict((oc) => oc.column('key').doUpdateSet({
         failures: row.failures, window_start: row.window_start, blocked_until: row.blocked_until,
       })).execute();
     }),
-    reset: (key) => writing(async () => {
+    reset: (key) => writing('throttle', async () => {
       await s.run('throttles.reset', (b) => b.updateTable('throttles').set({ failures: sql<number>`0`, blocked_until: sql<number>`0` })
         .where('key', '=', param('key')), { key });
     }),
-    delete: (key) => writing(async () => {
+    delete: (key) => writing('throttle', async () => {
       await k.deleteFrom('throttles').where('key', '=', key).execute();
     }),
   };

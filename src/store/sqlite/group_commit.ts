@@ -288,15 +288,22 @@ class GroupCommitDriver implements Driver {
    * autocommit returned once committed; if the group fails, it fails with it.
    */
   async writeAlone<R>(conn: GroupConnection, query: CompiledQuery): Promise<QueryResult<R>> {
-    await this.beginTransaction(conn);
+    await this.whileBusy(() => { if (!this.#group) this.#openGroup(); });
+    const group = this.#group!;
+    // No savepoint for one statement: SQLite undoes a failed statement's own changes and
+    // the transaction goes on ("ABORT", the only conflict resolution Alias uses), or it
+    // rolls the whole transaction back, which execute() turns into the group's failure.
+    conn.group = group;
     let result: QueryResult<R>;
     try {
       result = this.execute<R>(conn, query);
-    } catch (err) {
-      await this.rollbackTransaction(conn);
-      throw err;
+    } finally {
+      conn.group = undefined;
     }
-    await this.commitTransaction(conn);
+    group.units++;
+    conn.released = true;
+    this.#unlock();
+    await group.done;
     return result;
   }
 
