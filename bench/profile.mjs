@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--warm S] [--node-flag F]…`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--perf] [--warm S] [--node-flag F]…`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -7,7 +7,7 @@
 // round_trip login (default: client_credentials userinfo code_exchange). --threads adds each
 // thread's CPU per unit from /proc (Node names most threads "node": they are told apart by id);
 // --no-cpu-prof leaves the profiler out, whose own thread shares the core.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +34,13 @@ const TIMELINE = argv.includes('--timeline');
 const NODE_FLAGS = values('--node-flag');
 /** --no-cpu-prof: run without V8's profiler (which samples on a thread of its own), e.g. with --threads. */
 const CPU_PROF = !argv.includes('--no-cpu-prof');
+/**
+ * --perf: `perf record -g` of the main thread over the measured window (its own clock, not
+ * a thread on the server's core: the V8 profile's samples lean to idle there), written to
+ * the output directory as <scenario>-<db>.perf.data; with --node-flag --perf-basic-prof for
+ * JavaScript names.
+ */
+const PERF = argv.includes('--perf');
 /** --warm S: S seconds each of userinfo and the round trip first, so code shared with them is optimized as in a long-running server. */
 const WARM_S = Math.min(30, Number(values('--warm')[0] ?? 0));
 /** --threads: CPU per unit of each of Alias's threads in the measured window, from /proc (no sampling). */
@@ -138,6 +145,16 @@ function gcSummary(log, window) {
   return lines.join('\n');
 }
 
+/** Records the main thread of `pid` with perf for `seconds`; resolves when perf has written its file. */
+function startPerf(pid, file, seconds) {
+  mkdirSync(outDir, { recursive: true });
+  const child = spawn('perf', ['record', '-g', '-t', String(pid), '-o', file, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
+  return new Promise((resolve) => {
+    child.on('exit', () => { process.stdout.write(`perf: ${file} (perf report -i ${file} --no-children)\n`); resolve(); });
+    child.on('error', (err) => { process.stdout.write(`perf: not run (${err.message})\n`); resolve(); });
+  });
+}
+
 /** CPU seconds of each thread of `pid`, keyed by name and id (Node 20 names most threads "node"). */
 function threadCpu(pid) {
   const out = new Map();
@@ -151,6 +168,10 @@ function threadCpu(pid) {
       const key = tid === String(pid) ? 'main' : `${name}/${tid}`;
       out.set(`${key} user`, Number(f[11]) / 100);
       out.set(`${key} sys`, Number(f[12]) / 100);
+      // The scheduler's own count of time on a CPU (ns): exact, where user and sys are
+      // charged in whole ticks to whichever thread runs at the tick.
+      const run = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+      out.set(`${key} on-CPU`, run);
     } catch { /* the thread ended */ }
   }
   return out;
@@ -161,10 +182,10 @@ function threadSummary(before, after, units) {
   let total = 0;
   for (const [name, s] of after) {
     const ms = ((s - (before.get(name) ?? 0)) * 1000) / (units || 1);
-    total += ms;
+    if (!name.endsWith(' on-CPU')) total += ms;
     if (ms >= 0.005) lines.push(`  ${name.padEnd(22)} ${ms.toFixed(3)} ms`);
   }
-  lines.push(`  ${'all'.padEnd(22)} ${total.toFixed(3)} ms`);
+  lines.push(`  ${'all (user + sys)'.padEnd(22)} ${total.toFixed(3)} ms`);
   return lines.join('\n');
 }
 
@@ -225,8 +246,10 @@ async function profileOne(scenario) {
     const threads0 = THREADS ? threadCpu(t.proc.pid) : undefined;
     if (TRACE_GC) gcFrom = readFileSync(t.proc.logFile, 'utf8').length;
     window = { start: monoUs() };
+    const perf = PERF ? startPerf(t.proc.pid, join(outDir, `${scenario}-${dbKind}.perf.data`), seconds) : undefined;
     result = await runLoad(t, { connections: conns, steps, amount, duration: seconds, maxSeconds: seconds * 4 + 10, timeline: TIMELINE });
     window.end = monoUs();
+    if (perf) await perf;
     const cpu1 = cpuSeconds(t.proc.pid);
     units = result.units;
     if (threads0) threads = threadSummary(threads0, threadCpu(t.proc.pid), units);

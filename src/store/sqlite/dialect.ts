@@ -69,7 +69,7 @@ export const sqlite: Dialect = {
     // Checkpoints run on a worker thread, not inside a commit on the event loop (checkpointer.ts).
     const stats = dialect.stats;
     const checkpointer = startCheckpointer(db, file, {
-      writes: () => stats.commits,
+      writes: () => stats.commits + stats.autocommits,
       exclusive: (fn) => dialect.exclusive(fn),
     }, opts.walCheckpoint);
     return { kysely, dialect: sqlite, location: file, readCache, groupCommit: stats,

@@ -15,10 +15,12 @@
 // - If the group itself fails (COMMIT fails, or an error made SQLite roll the whole
 //   transaction back), every unit waiting on it fails with that error: none of them was
 //   answered, and none of their writes is kept.
-// - A statement outside any transaction that writes is a unit of its own: it joins the
-//   open group (or opens one), so the plain writes of a turn share a COMMIT too, and it
-//   returns once that group is committed, as an autocommit returned once committed. A
-//   plain read runs inside the open group and may see writes of units that are about to commit
+// - A statement outside any transaction that writes joins the open group as a unit of its
+//   own and returns once that group is committed; with no group open it commits on its own
+//   at once (autocommit), which for a lone write costs less than a group of one. Either
+//   way a plain write is committed when it returns. (It used to commit the open group
+//   first: a round trip's authorization code cut short the group of the concurrent code
+//   exchanges.) A plain read runs inside the open group and may see writes of units that are about to commit
 //   (their requests have not been answered yet). If that group then fails, the read cache
 //   is emptied (`onGroupFailed`). With synchronous=NORMAL a committed write could already
 //   be lost on power failure until the next checkpoint, so this adds no new loss.
@@ -67,6 +69,8 @@ export interface GroupCommitStats {
   units: number;
   /** Groups that failed as a whole. */
   failedGroups: number;
+  /** Writes committed on their own, with no group open (the checkpointer counts them too). */
+  autocommits: number;
 }
 
 interface Group {
@@ -114,7 +118,7 @@ let writesInProcess = 0;
 const isBusy = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 class GroupCommitDriver implements Driver {
-  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0 };
+  readonly stats: GroupCommitStats = { commits: 0, units: 0, failedGroups: 0, autocommits: 0 };
   readonly #db: SQLite.Database;
   readonly #onGroupFailed: () => void;
   readonly #statements = new Map<string, SQLite.Statement>();
@@ -282,13 +286,18 @@ class GroupCommitDriver implements Driver {
   }
 
   /**
-   * A write outside any transaction: a unit of one statement, so the plain writes of one
-   * event-loop turn share a COMMIT as transactions do (a sign-in's seven writes were seven
-   * commits of their own, issue 17). It returns once its group is committed, exactly as an
-   * autocommit returned once committed; if the group fails, it fails with it.
+   * A write outside any transaction (issue 17). With a group open it joins it as a unit of
+   * one statement, and returns once the group is committed. With none open it commits on
+   * its own at once (autocommit): a sign-in's writes mostly come one at a time, and a group
+   * of one would add a BEGIN, a COMMIT and a turn to each.
    */
   async writeAlone<R>(conn: GroupConnection, query: CompiledQuery): Promise<QueryResult<R>> {
-    await this.whileBusy(() => { if (!this.#group) this.#openGroup(); });
+    if (!this.#group) {
+      // Another process's write lock is waited for without freezing the event loop; if a
+      // group opened meanwhile (the connection is handed on between tries), it joins that.
+      const alone = await this.whileBusy(() => (this.#group ? undefined : { result: this.execute<R>(conn, query) }));
+      if (alone) return alone.result;
+    }
     const group = this.#group!;
     // No savepoint for one statement: SQLite undoes a failed statement's own changes and
     // the transaction goes on ("ABORT", the only conflict resolution Alias uses), or it
@@ -316,11 +325,18 @@ class GroupCommitDriver implements Driver {
     if (conn.group && conn.group !== this.#group) throw conn.group.error;
     const statement = this.prepare(query.sql);
     const parameters = query.parameters as unknown[];
-    // Outside a unit only reads come here (executeQuery sends writes to writeAlone).
-    if (!conn.group) this.snapshot();
+    if (!conn.group) {
+      if (statement.readonly) this.snapshot();
+      // A write on its own (writeAlone, no group open): the read transaction ends first.
+      else this.#endRead();
+    }
     try {
       if (statement.reader) return { rows: statement.all(parameters) as R[] };
       const { changes, lastInsertRowid } = statement.run(parameters);
+      if (!conn.group && !statement.readonly) {
+        this.stats.autocommits++;
+        writesInProcess++;
+      }
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     } catch (err) {
       // Some errors make SQLite roll back the whole transaction: the group is gone.
