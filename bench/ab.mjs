@@ -10,17 +10,19 @@
 // a few per cent does not show in two full runs minutes apart; in slices a second apart,
 // both builds meet the same host. The result per scenario: the median CPU per unit of
 // each build and the median and quartiles of the paired ratio B ÷ A (below 1: B is
-// cheaper), and the same for the rate (on PostgreSQL the rate also waits on round trips). Scenarios: client_credentials introspection userinfo code_exchange refresh.
+// cheaper), and the same for the rate (on PostgreSQL the rate also waits on round trips). Scenarios: client_credentials introspection userinfo code_exchange refresh
+// round_trip login (a sign-in's slice lasts at least 3 s: about 60 sign-ins/s, each mostly argon2id).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { freshTokens, mintCodes, signIn, startAlias } from './lib/targets.mjs';
+import { freshTokens, loginForm, mintCodes, signIn, startAlias } from './lib/targets.mjs';
 import { ensureBuilt, pgSchema, ROOT } from './lib/nodes.mjs';
 import { pinPostgres, postgresCores } from './lib/pg_pin.mjs';
 import {
-  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, measuredRun, percentile, refreshSteps, runLoad, userinfoSteps,
+  clientCredentialsSteps, codeExchangeSteps, introspectionSteps, loginSteps, measuredRun, percentile, refreshSteps, roundTripSteps, runLoad,
+  userinfoSteps,
 } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
 
@@ -34,7 +36,7 @@ if (!BASE) {
   process.stderr.write('usage: npm run bench:ab -- --base REV [--scenario S,S…] [--pairs N] [--slice SECONDS] [--conns C]\n');
   process.exit(2);
 }
-const SCENARIOS = ['client_credentials', 'introspection', 'userinfo', 'code_exchange', 'refresh'];
+const SCENARIOS = ['client_credentials', 'introspection', 'userinfo', 'code_exchange', 'refresh', 'round_trip', 'login'];
 const wanted = value('--scenario', 'client_credentials,introspection').split(',').filter(Boolean);
 for (const s of wanted) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
 const PAIRS = Math.max(2, Math.min(50, Number(value('--pairs', 10))));
@@ -118,7 +120,11 @@ try {
     if (scenario === 'client_credentials') steps = clientCredentialsSteps(t);
     else if (scenario === 'introspection') steps = introspectionSteps(t, t.tokens.access_token);
     else if (scenario === 'userinfo') steps = userinfoSteps(t, t.tokens.access_token);
-    else {
+    else if (scenario === 'round_trip') steps = roundTripSteps(t);
+    else if (scenario === 'login') {
+      steps = loginSteps(await loginForm(t));
+      duration = Math.max(SLICE, 3);
+    } else {
       // Sized from the last slice's rate, so a slice lasts about SLICE seconds.
       amount = Math.max(CONNS * 4, Math.round((t.rate?.[scenario] ?? 800) * SLICE));
       const codes = await mintCodes(t, amount + 8);
