@@ -20,10 +20,11 @@
 //   at once (autocommit), which for a lone write costs less than a group of one. Either
 //   way a plain write is committed when it returns. (It used to commit the open group
 //   first: a round trip's authorization code cut short the group of the concurrent code
-//   exchanges.) A plain read runs inside the open group and may see writes of units that are about to commit
-//   (their requests have not been answered yet). If that group then fails, the read cache
-//   is emptied (`onGroupFailed`). With synchronous=NORMAL a committed write could already
-//   be lost on power failure until the next checkpoint, so this adds no new loss.
+//   exchanges.)
+// - A plain read runs inside the open group and may see writes of units that are about to
+//   commit (their requests have not been answered yet). If that group then fails, the read
+//   cache is emptied (`onGroupFailed`). With synchronous=NORMAL a committed write could
+//   already be lost on power failure until the next checkpoint, so this adds no new loss.
 // - With no group open, plain reads share one read transaction (`BEGIN`). In WAL mode each
 //   transaction takes and drops SQLite's shared-memory read lock (fcntl calls); an
 //   introspection's reads (the read cache's `PRAGMA data_version`, the token) were two

@@ -34,8 +34,8 @@ export interface ReadCache {
  * The entries of a read cache, by scope (the key's prefix): a write to one table empties
  * that table's entries only. A sign-in writes its failure counters four times, and each
  * emptied the cached clients too, so every sign-in read its client again (issue 17).
- * `generation(scope)` changes whenever the scope's entries are emptied: a read that began
- * before must not fill.
+ * `generation(key)` changes whenever the key's scope is emptied: a read that began before
+ * must not fill.
  */
 export class ScopedEntries<V> {
   readonly #scopes = new Map<string, { entries: Map<string, V>; cleared: number }>();
