@@ -203,6 +203,9 @@ for (const kind of databaseKinds()) {
       const before = await jwksKids(served.issuer);
       const rotatedAt = Date.now();
       const r = ok(await aliasid(['keys', 'rotate', '--publish-window', `${PUBLISH_WINDOW_MS / 1000}s`], db.env));
+      // The key was written between rotatedAt and now: its publish window runs from then.
+      // A slow command start (a loaded host) must not count against the 3 s allowed after it.
+      const writtenBy = Date.now();
       newKid = /key (\S+?):?\s/.exec(r.stdout)?.[1];
       assert.ok(newKid && !before.includes(newKid), `a new kid:\n${r.stdout}`);
       // Published within 10 s of the rotation, next to the previous keys.
@@ -217,7 +220,7 @@ for (const kind of databaseKinds()) {
       // New ID tokens are signed with the new key soon after; a relying party that
       // discovers Alias now verifies them. The remembered grant skips every page.
       let latest: Awaited<ReturnType<typeof signIn>> | undefined;
-      while (Date.now() - rotatedAt < PUBLISH_WINDOW_MS + 10_000) {
+      while (Date.now() - writtenBy < PUBLISH_WINDOW_MS + 10_000) {
         const fresh = await discover(served.issuer, clientId, secret);
         const signedAt = Date.now();
         latest = await signIn(fresh, browser.current, { scope: 'openid nickname' });
@@ -225,7 +228,7 @@ for (const kind of databaseKinds()) {
           assert.ok(Date.now() - rotatedAt >= PUBLISH_WINDOW_MS, 'not before the publish window has passed');
           break;
         }
-        if (signedAt - rotatedAt > PUBLISH_WINDOW_MS + 3_000) assert.fail('the old key still signs after the publish window');
+        if (signedAt - writtenBy > PUBLISH_WINDOW_MS + 3_000) assert.fail('the old key still signs after the publish window');
         await new Promise((res) => setTimeout(res, 500));
       }
       assert.equal(latest?.kid, newKid, 'ID tokens are signed with the new key after the publish window');
