@@ -276,11 +276,6 @@ class GroupCommitDriver implements Driver {
     }
   }
 
-  /** Whether `query` changes the database (not a read: those run in the shared snapshot). */
-  writes(query: CompiledQuery): boolean {
-    return !this.prepare(query.sql).readonly;
-  }
-
   /** Takes the connection back for a connection that handed it on (writeAlone). */
   reacquire(): Promise<void> {
     return this.#lock();
@@ -292,11 +287,11 @@ class GroupCommitDriver implements Driver {
    * its own at once (autocommit): a sign-in's writes mostly come one at a time, and a group
    * of one would add a BEGIN, a COMMIT and a turn to each.
    */
-  async writeAlone<R>(conn: GroupConnection, query: CompiledQuery): Promise<QueryResult<R>> {
+  async writeAlone<R>(conn: GroupConnection, query: CompiledQuery, statement: SQLite.Statement): Promise<QueryResult<R>> {
     if (!this.#group) {
       // Another process's write lock is waited for without freezing the event loop; if a
       // group opened meanwhile (the connection is handed on between tries), it joins that.
-      const alone = await this.whileBusy(() => (this.#group ? undefined : { result: this.execute<R>(conn, query) }));
+      const alone = await this.whileBusy(() => (this.#group ? undefined : { result: this.execute<R>(conn, query, statement) }));
       if (alone) return alone.result;
     }
     const group = this.#group!;
@@ -306,7 +301,7 @@ class GroupCommitDriver implements Driver {
     conn.group = group;
     let result: QueryResult<R>;
     try {
-      result = this.execute<R>(conn, query);
+      result = this.execute<R>(conn, query, statement);
     } finally {
       conn.group = undefined;
     }
@@ -318,13 +313,12 @@ class GroupCommitDriver implements Driver {
   }
 
   /** Runs one statement on the connection (held by the caller). */
-  execute<R>(conn: GroupConnection, query: CompiledQuery): QueryResult<R> {
+  execute<R>(conn: GroupConnection, query: CompiledQuery, statement = this.prepare(query.sql)): QueryResult<R> {
     // A statement on a connection handed on would run inside whichever unit holds it now.
     if (conn.released) throw new Error('a statement on a connection this caller no longer holds');
     // The unit's group failed under it (SQLite rolled it back): nothing it writes now
     // would be part of a transaction.
     if (conn.group && conn.group !== this.#group) throw conn.group.error;
-    const statement = this.prepare(query.sql);
     const parameters = query.parameters as unknown[];
     if (!conn.group) {
       if (statement.readonly) this.snapshot();
@@ -557,8 +551,10 @@ class GroupConnection implements DatabaseConnection {
       await this.#driver.reacquire();
       this.released = false;
     }
-    if (!this.group && this.#driver.writes(query)) return this.#driver.writeAlone<R>(this, query);
-    return this.#driver.execute<R>(this, query);
+    // Prepared once here: whether it writes decides the path, and either path runs it.
+    const statement = this.#driver.prepare(query.sql);
+    if (!this.group && !statement.readonly) return this.#driver.writeAlone<R>(this, query, statement);
+    return this.#driver.execute<R>(this, query, statement);
   }
 
   // eslint-disable-next-line require-yield
