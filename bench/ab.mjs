@@ -140,7 +140,7 @@ try {
     const res = await measuredRun(t, { connections: CONNS, steps, amount, duration });
     if (res.errors) throw new Error(`${t.name} ${scenario}: ${res.errors} errors, e.g. ${res.errorSamples.join(' | ')}`);
     (t.rate ??= {})[scenario] = res.rps;
-    return { cpu: res.cpuMs, rps: res.rps };
+    return { cpu: res.cpuMs, main: res.mainCpuMs, rps: res.rps };
   }
 
   const q = (xs, p) => percentile([...xs].sort((a, b) => a - b), p);
@@ -163,6 +163,12 @@ try {
       `B ${(median(b.map((x) => x.cpu)) * 1000).toFixed(1)} µs; B ÷ A ${spread(cpu)}, ${cpu.filter((r) => r < 1).length} of ${PAIRS} pairs below 1`);
     log(`${' '.repeat(18)} rate: A ${median(a.map((x) => x.rps)).toFixed(0)}/s, B ${median(b.map((x) => x.rps)).toFixed(0)}/s; ` +
       `B ÷ A ${spread(rps)}, ${rps.filter((r) => r > 1).length} of ${PAIRS} pairs above 1`);
+    if (a.every((x) => x.main !== null) && b.every((x) => x.main !== null)) {
+      // The main thread alone (schedstat): the sign-in's own work without its hash.
+      const main = paired('main');
+      log(`${' '.repeat(18)} main thread: A ${(median(a.map((x) => x.main)) * 1000).toFixed(1)} µs, ` +
+        `B ${(median(b.map((x) => x.main)) * 1000).toFixed(1)} µs; B ÷ A ${spread(main)}, ${main.filter((r) => r < 1).length} of ${PAIRS} pairs below 1`);
+    }
     log(`  A CPU µs: ${a.map((x) => (x.cpu * 1000).toFixed(0)).join(' ')}`);
     log(`  B CPU µs: ${b.map((x) => (x.cpu * 1000).toFixed(0)).join(' ')}`);
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--perf] [--warm S] [--node-flag F]…`
+// `npm run bench:profile -- [--scenario S]... [--db sqlite|pg] [--seconds N] [--conns C] [--no-pin-pg] [--trace-gc] [--timeline] [--threads] [--no-cpu-prof] [--perf] [--perf-all] [--warm S] [--node-flag F]…`
 // Runs Alias (dist/, pinned to one core, default log level) under `node --cpu-prof`,
 // drives one scenario with autocannon, stops it and summarises where the time went: self
 // time by function and by module, and inclusive time of Alias's own functions, per
@@ -40,7 +40,9 @@ const CPU_PROF = !argv.includes('--no-cpu-prof');
  * the output directory as <scenario>-<db>.perf.data; with --node-flag --perf-basic-prof for
  * JavaScript names.
  */
-const PERF = argv.includes('--perf');
+const PERF = argv.includes('--perf') || argv.includes('--perf-all');
+/** --perf-all: as --perf, every thread of the process (GC helpers, the thread pool, the JIT's compilers). */
+const PERF_ALL = argv.includes('--perf-all');
 /** --warm S: S seconds each of userinfo and the round trip first, so code shared with them is optimized as in a long-running server. */
 const WARM_S = Math.min(30, Number(values('--warm')[0] ?? 0));
 /** --threads: CPU per unit of each of Alias's threads in the measured window, from /proc (no sampling). */
@@ -145,10 +147,10 @@ function gcSummary(log, window) {
   return lines.join('\n');
 }
 
-/** Records the main thread of `pid` with perf for `seconds`; resolves when perf has written its file. */
+/** Records the main thread of `pid` (--perf-all: all its threads) with perf for `seconds`; resolves when perf has written its file. */
 function startPerf(pid, file, seconds) {
   mkdirSync(outDir, { recursive: true });
-  const child = spawn('perf', ['record', '-g', '-t', String(pid), '-o', file, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
+  const child = spawn('perf', ['record', '-g', PERF_ALL ? '-p' : '-t', String(pid), '-o', file, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
   return new Promise((resolve) => {
     child.on('exit', () => { process.stdout.write(`perf: ${file} (perf report -i ${file} --no-children)\n`); resolve(); });
     child.on('error', (err) => { process.stdout.write(`perf: not run (${err.message})\n`); resolve(); });

@@ -84,17 +84,13 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
       const sourceKey = `login-source:${digest(source)}`;
       // Reserved before the password is checked (issue 16 item 1): parallel guesses are
       // counted one by one, so a burst gets no more checks than the allowance. Both
-      // counters and the account's row at once: three independent round trips in the time
-      // of one (the row is only used once both reservations went through).
+      // counters (one statement) and the account's row at once: two independent round trips
+      // in the time of one (the row is only used once both reservations went through). A
+      // refusal counts nothing on either counter.
       const lookup = email.length <= 320 ? store.users.getByEmail(email.trim()) : Promise.resolve(undefined);
-      const [account, perSource, user] = await Promise.all([
-        throttle.reserve(accountKey, POLICIES.account), throttle.reserve(sourceKey, POLICIES.source), lookup]);
-      if (!account.ok || !perSource.ok) {
-        // Refused: the one that was counted is taken back (nothing was checked).
-        await Promise.all([account, perSource].map((r) => (r.ok ? r.release() : undefined)));
-        const retryAfter = Math.max(account.ok ? 0 : account.retryAfter, perSource.ok ? 0 : perSource.retryAfter);
-        return { ok: false, reason: 'throttled', retryAfter };
-      }
+      const [reserved, user] = await Promise.all([
+        throttle.reserveAll([{ key: accountKey, policy: POLICIES.account }, { key: sourceKey, policy: POLICIES.source }]), lookup]);
+      if (!reserved.ok) return { ok: false, reason: 'throttled', retryAfter: reserved.retryAfter };
       const ok = password.length <= MAX_PASSWORD_LENGTH &&
         await verifyPassword(user?.passwordHash ?? await dummyHash(), password) && user !== undefined;
       // Recorded right after the counters change (no transaction covers them); an unknown
@@ -107,8 +103,8 @@ export function createAccounts(store: Store, throttle: Throttler, now: () => num
         return { ok: false, reason: 'invalid' };
       }
       // A success clears the account's counter (which takes its reservation back too) and
-      // returns the source's attempt, together.
-      await Promise.all([perSource.release(), throttle.clear(accountKey), audit.record({ ...event, outcome: 'success' })]);
+      // returns the source's attempt, in one step, while the event is recorded.
+      await Promise.all([reserved.release({ clear: [accountKey] }), audit.record({ ...event, outcome: 'success' })]);
       return { ok: true, user };
     },
     async setNickname(userId, nickname) {

@@ -10,7 +10,7 @@ import type { ClientCredentials } from '../oauth/client_auth.js';
 import { isRegistrableAuthMethod, REGISTRABLE_AUTH_METHODS, usesClientSecret } from '../oauth/auth_methods.js';
 import { httpsUrlProblem, jwksProblem } from '../oauth/client_metadata.js';
 import { matchesDigest, nameDigest } from '../tokens/opaque.js';
-import { POLICIES, reserveAll, type Throttler } from '../throttle/throttle.js';
+import { POLICIES, type Throttler } from '../throttle/throttle.js';
 import { unsafeText } from '../oauth/text.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS, isSigningAlg } from '../oauth/signing_algs.js';
 import { CLIENT_GRANT_TYPES, clientGrantType } from '../grants/index.js';
@@ -415,7 +415,7 @@ export function createClientRegistry(store: Store, throttle: Throttler, now: () 
       // burst of parallel wrong guesses, at most the allowance get 401, the rest 429. (A right
       // guess racing inside such a burst is not held back by it; client secrets are 256
       // random bits Alias mints, so the bound that matters is on the answers to wrong ones.)
-      const reserved = await reserveAll(throttle, counters);
+      const reserved = await throttle.reserveAll(counters);
       if (!reserved.ok) throw tooMany(reserved.retryAfter);
       return refuse(client ? why ?? 'wrong secret' : 'unknown client');
     },

@@ -266,6 +266,12 @@ export interface ThrottleRepo {
    * returned. Concurrent calls from any node are counted one after another.
    */
   reserve(key: string, now: number, policy: CounterPolicy): Promise<Throttle | undefined>;
+  /**
+   * reserve() on several distinct counters in one atomic statement (one round trip): each
+   * answer in the order given, undefined where that counter is blocked (and unchanged).
+   * Concurrent calls over the same counters never deadlock.
+   */
+  reserveMany(counters: readonly { key: string; policy: CounterPolicy }[], now: number): Promise<(Throttle | undefined)[]>;
   /** Takes one counted attempt back (Throttler.reserve's release), in one atomic statement. */
   release(key: string, policy: CounterPolicy): Promise<void>;
   /**
@@ -273,6 +279,11 @@ export interface ThrottleRepo {
    * its lock (PostgreSQL) still finds it. No row is made for a key without one.
    */
   reset(key: string): Promise<void>;
+  /**
+   * release() on each of `release` and reset() on each of `clear` (all keys distinct), in
+   * one atomic statement: a successful sign-in's two counters in one round trip.
+   */
+  settle(release: readonly { key: string; policy: CounterPolicy }[], clear: readonly string[]): Promise<void>;
   delete(key: string): Promise<void>;
 }
 

@@ -2,7 +2,7 @@
 // the database's counters (src/throttle/throttle.ts): a window, exponential back-off from
 // the first failure over the allowance, a cap, clear. Only failures are ever written.
 import { Redis } from 'ioredis';
-import type { Reservation, ThrottlePolicy, Throttler } from './throttle.js';
+import { held, reserveInOrder, type Reservation, type ThrottlePolicy, type Throttler } from './throttle.js';
 
 /**
  * One failure, atomically: Redis runs a script alone, so failures arriving at once from
@@ -100,7 +100,7 @@ export function createRedisThrottler(redis: Redis, opts: { prefix: string; now: 
   redis.defineCommand('aliasThrottleRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
   const scripted = redis as ScriptedRedis;
   const keyOf = (key: string) => `${opts.prefix}throttle:${key}`;
-  return {
+  const throttler: Throttler = {
     async retryAfter(key) {
       const blockedUntil = await redis.hget(keyOf(key), 'b');
       const wait = blockedUntil === null ? 0 : Number(blockedUntil) - opts.now();
@@ -117,17 +117,15 @@ export function createRedisThrottler(redis: Redis, opts: { prefix: string; now: 
       const [ok, blockedUntil] = await scripted.aliasThrottleReserve(keyOf(key), t, policy.allowed, policy.windowMs,
         policy.baseBlockMs, policy.maxBlockMs);
       if (!ok) return { ok: false, retryAfter: Math.max(1, Math.ceil((Number(blockedUntil) - t) / 1000)) };
-      let released = false;
-      return {
-        ok: true,
-        async release() {
-          if (released) return;
-          released = true;
-          await scripted.aliasThrottleRelease(keyOf(key), policy.allowed);
-        },
-      };
+      return held(async (opts) => {
+        if (opts?.clear?.includes(key)) await redis.del(keyOf(key));
+        else await scripted.aliasThrottleRelease(keyOf(key), policy.allowed);
+      });
     },
+    // One script per key, in order (a key may live on another shard of a Redis cluster).
+    reserveAll: (counters) => reserveInOrder(throttler, counters),
   };
+  return throttler;
 }
 
 export type ThrottleLog = (level: 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
@@ -159,14 +157,17 @@ export function withFallback(primary: Throttler, fallback: Throttler, log: Throt
     retryAfter: (key) => attempt((t) => t.retryAfter(key)),
     fail: (key, policy) => attempt((t) => t.fail(key, policy)),
     clear: (key) => attempt((t) => t.clear(key)),
-    reserve: async (key, policy) => {
-      // The release goes to the counters that took the reservation (if they answer).
-      let from: Throttler = primary;
-      const r = await attempt((t) => { from = t; return t.reserve(key, policy); });
-      if (!r.ok) return r;
-      return { ok: true, release: () => r.release().catch((err) => { if (from === fallback) throw err; }) };
-    },
+    reserve: (key, policy) => reserved((t) => t.reserve(key, policy)),
+    reserveAll: (counters) => reserved((t) => t.reserveAll(counters)),
   };
+
+  /** A reservation whose release goes to the counters that took it (if they answer). */
+  async function reserved(op: (t: Throttler) => Promise<Reservation>): Promise<Reservation> {
+    let from: Throttler = primary;
+    const r = await attempt((t) => { from = t; return op(t); });
+    if (!r.ok) return r;
+    return { ok: true, release: (opts) => r.release(opts).catch((err) => { if (from === fallback) throw err; }) };
+  }
 }
 
 export interface RedisConnection {

@@ -43,12 +43,27 @@ export const POLICIES = {
   registrationToken: { allowed: 100, windowMs: 10 * 60_000, baseBlockMs: 1_000, maxBlockMs: 10 * 60_000 },
 } satisfies Record<string, ThrottlePolicy>;
 
+/** A counter and its policy. */
+export interface Counter {
+  key: string;
+  policy: ThrottlePolicy;
+}
+
 /**
  * An attempt reserved before the check (issue 16 item 1): `ok` — the attempt is already
  * counted as a failure; call `release()` when the check succeeded (it takes the attempt
  * back). Not ok — refused without counting; wait `retryAfter` seconds.
  */
-export type Reservation = { ok: true; release(): Promise<void> } | { ok: false; retryAfter: number };
+export type Reservation = { ok: true; release(opts?: ReleaseOptions): Promise<void> } | { ok: false; retryAfter: number };
+
+export interface ReleaseOptions {
+  /**
+   * Keys of the reservation's counters to clear instead (Throttler.clear: failures and any
+   * block forgotten), in the same step: a sign-in that succeeded ends its account's count
+   * and takes back its source's attempt together.
+   */
+  clear?: readonly string[];
+}
 
 export interface Throttler {
   /** Seconds to wait before trying again, or 0. */
@@ -64,23 +79,41 @@ export interface Throttler {
    * success: one attempt fewer, and no block once under the allowance.
    */
   reserve(key: string, policy: ThrottlePolicy): Promise<Reservation>;
+  /**
+   * reserve() on every counter (distinct keys); when one refuses, the ones counted are
+   * taken back (nothing was checked) and the longest wait is returned. The database's
+   * counters do it in one statement; release() then takes every attempt back at once.
+   */
+  reserveAll(counters: readonly Counter[]): Promise<Reservation>;
 }
 
-/**
- * Reserves one attempt on every counter, in order; when one refuses, the ones already
- * reserved are released (nothing was checked) and the longest wait is returned.
- */
-export async function reserveAll(throttle: Throttler, counters: { key: string; policy: ThrottlePolicy }[]): Promise<Reservation> {
-  const held: Extract<Reservation, { ok: true }>[] = [];
+/** A reservation that went through; `release` runs once however often it is called. */
+export function held(release: (opts?: ReleaseOptions) => Promise<void>): Reservation {
+  let released = false;
+  return {
+    ok: true,
+    async release(opts) {
+      if (released) return;
+      released = true;
+      await release(opts);
+    },
+  };
+}
+
+/** reserveAll() as reserve() after reserve(), in order: for counters with no step over several keys (Redis). */
+export async function reserveInOrder(throttle: Throttler, counters: readonly Counter[]): Promise<Reservation> {
+  const taken: { key: string; reservation: Extract<Reservation, { ok: true }> }[] = [];
   for (const c of counters) {
     const r = await throttle.reserve(c.key, c.policy);
     if (!r.ok) {
-      for (const h of held) await h.release();
+      for (const h of taken) await h.reservation.release();
       return r;
     }
-    held.push(r);
+    taken.push({ key: c.key, reservation: r });
   }
-  return { ok: true, async release() { for (const h of held) await h.release(); } };
+  return held(async (opts) => {
+    await Promise.all(taken.map((h) => (opts?.clear?.includes(h.key) ? throttle.clear(h.key) : h.reservation.release())));
+  });
 }
 
 /**
@@ -89,14 +122,14 @@ export async function reserveAll(throttle: Throttler, counters: { key: string; p
  * allow (issue 16). The event stays counted; `policy.allowed` events pass in a window, the
  * next waits. Refused events are not counted on any counter.
  */
-export async function countEvent(throttle: Throttler, counters: { key: string; policy: ThrottlePolicy }[]):
+export async function countEvent(throttle: Throttler, counters: readonly Counter[]):
   Promise<{ ok: true } | { ok: false; retryAfter: number }> {
-  const r = await reserveAll(throttle, counters);
+  const r = await throttle.reserveAll(counters);
   return r.ok ? { ok: true } : r;
 }
 
 export function createThrottler(store: Store, now: () => number): Throttler {
-  return {
+  const throttler: Throttler = {
     async retryAfter(key) {
       const t = await store.throttles.get(key);
       const wait = t ? t.blockedUntil - now() : 0;
@@ -119,27 +152,35 @@ export function createThrottler(store: Store, now: () => number): Throttler {
       // Reset, never deleted: a reservation waiting on this row's lock would find it gone.
       await store.throttles.reset(key);
     },
-    async reserve(key, policy) {
-      // One atomic statement (the store's upsert computes the step in SQL): one round trip, and
-      // reservations from every node are counted one by one.
-      const t = now();
-      const counted = await store.throttles.reserve(key, t, policy);
-      if (!counted) {
-        // Blocked: the wait is read apart (a block that ended meanwhile still says 1 s).
-        const cur = await store.throttles.get(key);
-        return { ok: false, retryAfter: Math.max(1, Math.ceil(((cur?.blockedUntil ?? 0) - t) / 1000)) };
-      }
-      let released = false;
-      return {
-        ok: true,
-        async release() {
-          if (released) return;
-          released = true;
-          // One atomic statement too; the row is never deleted here (the janitor removes
-          // rows with no failures).
-          await store.throttles.release(key, policy);
-        },
-      };
-    },
+    reserve: (key, policy) => reserveCounters([{ key, policy }]),
+    reserveAll: (counters) => (new Set(counters.map((c) => c.key)).size === counters.length
+      ? reserveCounters(counters) : reserveInOrder(throttler, counters)),
   };
+  return throttler;
+
+  /**
+   * One atomic statement reserves every counter (the store's upsert computes the step in
+   * SQL): one round trip, and reservations from every node are counted one by one.
+   */
+  async function reserveCounters(counters: readonly Counter[]): Promise<Reservation> {
+    const t = now();
+    const counted = counters.length === 1 ? [await store.throttles.reserve(counters[0]!.key, t, counters[0]!.policy)]
+      : await store.throttles.reserveMany(counters, t);
+    if (counted.some((c) => !c)) {
+      // Blocked: the others' attempts are taken back, and the wait is read apart (a block
+      // that ended meanwhile still says 1 s).
+      const counting = counters.filter((_, i) => counted[i]);
+      const blocked = counters.filter((_, i) => !counted[i]);
+      const [, ...current] = await Promise.all([counting.length ? store.throttles.settle(counting, []) : undefined,
+        ...blocked.map((c) => store.throttles.get(c.key))]);
+      const until = Math.max(0, ...current.map((cur) => cur?.blockedUntil ?? 0));
+      return { ok: false, retryAfter: Math.max(1, Math.ceil((until - t) / 1000)) };
+    }
+    return held(async (opts) => {
+      // One atomic statement too; rows are never deleted here (the janitor removes rows
+      // with no failures). Cleared counters are reset, not deleted, for the same reason.
+      const clear = counters.filter((c) => opts?.clear?.includes(c.key)).map((c) => c.key);
+      await store.throttles.settle(counters.filter((c) => !clear.includes(c.key)), clear);
+    });
+  }
 }

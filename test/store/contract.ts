@@ -1332,6 +1332,42 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(await store.throttles.get(`${key}:none`), undefined);
       });
 
+      it('reserveMany counts several counters in one step, answers in the order given, and leaves a blocked one as it is', async () => {
+        // store.ts ThrottleRepo.reserveMany: a sign-in's account and source counters in one statement.
+        const [a, b, c] = ['b', 'a', 'c'].map((x) => `login:${uid(`many-${x}`)}`) as [string, string, string];
+        const strict = { allowed: 2, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 60_000 };
+        const loose = { allowed: 100, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 60_000 };
+        const first = await store.throttles.reserveMany([{ key: a, policy: strict }, { key: b, policy: loose }], NOW);
+        assert.deepEqual(first, [{ key: a, failures: 1, windowStart: NOW, blockedUntil: 0 },
+          { key: b, failures: 1, windowStart: NOW, blockedUntil: 0 }], 'new rows, in the order asked');
+        const second = await store.throttles.reserveMany([{ key: b, policy: loose }, { key: a, policy: strict }], NOW + 5);
+        assert.deepEqual(second, [{ key: b, failures: 2, windowStart: NOW, blockedUntil: 0 },
+          { key: a, failures: 2, windowStart: NOW, blockedUntil: NOW + 5 + 1_000 }], 'each by its own policy: a used its last free try');
+        const third = await store.throttles.reserveMany([{ key: c, policy: loose }, { key: a, policy: strict }, { key: b, policy: loose }], NOW + 10);
+        assert.equal(third[1], undefined, 'a is blocked: no answer for it');
+        assert.deepEqual([third[0]!.failures, third[2]!.failures], [1, 3]);
+        assert.deepEqual(await store.throttles.get(a), { key: a, failures: 2, windowStart: NOW, blockedUntil: NOW + 1_005 },
+          'and a blocked counter is not changed');
+      });
+
+      it('settle takes attempts back on some counters and resets others in one step; it makes no row for a missing key', async () => {
+        // store.ts ThrottleRepo.settle: a successful sign-in's two counters.
+        const [a, b, none] = ['a', 'b', 'none'].map((x) => `login:${uid(`settle-${x}`)}`) as [string, string, string];
+        const policy = { allowed: 2, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 60_000 };
+        await store.throttles.put({ key: a, failures: 2, windowStart: NOW, blockedUntil: NOW + 1_000 });
+        await store.throttles.put({ key: b, failures: 7, windowStart: NOW, blockedUntil: NOW + 60_000 });
+        await store.throttles.settle([{ key: a, policy }], [b, none]);
+        assert.deepEqual(await store.throttles.get(a), { key: a, failures: 1, windowStart: NOW, blockedUntil: 0 },
+          'one attempt back, and under the allowance no block');
+        assert.deepEqual(await store.throttles.get(b), { key: b, failures: 0, windowStart: NOW, blockedUntil: 0 }, 'reset, row kept');
+        assert.equal(await store.throttles.get(none), undefined);
+        await store.throttles.put({ key: b, failures: 9, windowStart: NOW, blockedUntil: NOW + 60_000 });
+        await store.throttles.settle([{ key: a, policy }, { key: b, policy }], []);
+        assert.deepEqual((await store.throttles.get(b))!.blockedUntil, NOW + 60_000, 'still over the allowance: the block stays');
+        assert.equal((await store.throttles.get(b))!.failures, 8);
+        assert.equal((await store.throttles.get(a))!.failures, 0);
+      });
+
       it('reservations and clears of one counter at the same moment on two nodes all succeed', async () => {
         // A successful sign-in clears its account's counter while other attempts of that
         // account hold or wait for its row lock (issue 16 item 1); none of them may fail.

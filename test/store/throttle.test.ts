@@ -229,6 +229,57 @@ function throttlerContract(impl: Implementation) {
       assert.ok((await nodes.a.reserve(single, one)).ok);
       assert.deepEqual(await nodes.b.reserve(single, one), { ok: false, retryAfter: 3 });
     });
+
+    // A sign-in reserves on its account and its source together (src/accounts/users.ts).
+    it('reserveAll: every counter counts, each by its own policy; release with clear resets those and takes the others back', async () => {
+      const [k1, k2] = [freshKey(), freshKey()];
+      const loose: ThrottlePolicy = { allowed: 100, windowMs: 60_000, baseBlockMs: 5_000, maxBlockMs: 60_000 };
+      for (let i = 0; i < policy.allowed - 1; i++) assert.ok((await nodes.a.reserve(k1, policy)).ok);
+      const both = await nodes.b.reserveAll([{ key: k1, policy }, { key: k2, policy: loose }]);
+      assert.ok(both.ok);
+      assert.equal(await nodes.a.retryAfter(k1), 1, 'the strict counter used its last free try (its own policy)');
+      assert.equal(await nodes.a.retryAfter(k2), 0, 'the loose one is far from its allowance');
+      await both.release({ clear: [k1] });
+      await both.release({ clear: [k1] }); // Releasing twice changes nothing more.
+      assert.equal(await nodes.a.retryAfter(k1), 0, 'cleared');
+      for (let i = 0; i < policy.allowed - 1; i++) assert.ok((await nodes.a.reserve(k1, policy)).ok);
+      assert.equal(await nodes.a.retryAfter(k1), 0, 'the clear forgot every failure, not one');
+      // k2 was taken back: 99 more tries before its last free one.
+      for (let i = 0; i < loose.allowed - 1; i++) assert.ok((await nodes.b.reserve(k2, loose)).ok);
+      assert.equal(await nodes.a.retryAfter(k2), 0, 'the released attempt is free again');
+      assert.ok((await nodes.a.reserve(k2, loose)).ok);
+      assert.equal(await nodes.a.retryAfter(k2), 5, 'and the next one is the last free try');
+    });
+
+    it('reserveAll: one counter blocked refuses all, counts nothing on the others, and gives the longest wait', async () => {
+      const [free, blocked] = [freshKey(), freshKey()];
+      const long: ThrottlePolicy = { allowed: 1, windowMs: 60_000, baseBlockMs: 4_000, maxBlockMs: 60_000 };
+      assert.ok((await nodes.a.reserve(blocked, long)).ok);
+      for (let i = 0; i < 5; i++) {
+        assert.deepEqual(await (i % 2 ? nodes.a : nodes.b).reserveAll([{ key: free, policy }, { key: blocked, policy: long }]),
+          { ok: false, retryAfter: 4 });
+      }
+      for (let i = 0; i < policy.allowed - 1; i++) assert.ok((await nodes.a.reserve(free, policy)).ok);
+      assert.equal(await nodes.a.retryAfter(free), 0, 'the refused ones counted nothing on the free counter');
+      clock.advance(4_000);
+      const r = await nodes.b.reserveAll([{ key: blocked, policy: long }, { key: free, policy }]);
+      assert.ok(r.ok, 'once the block ended');
+    });
+
+    it('reserveAll: parallel reservations over the same two counters, in both orders, from two nodes: exactly the allowance', async () => {
+      // PostgreSQL: each is one statement locking two rows; opposite orders must not deadlock.
+      const [k1, k2] = [freshKey(), freshKey()];
+      const wide: ThrottlePolicy = { allowed: 1_000, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 8_000 };
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? nodes.a : nodes.b)
+        .reserveAll(i % 3 ? [{ key: k1, policy }, { key: k2, policy: wide }] : [{ key: k2, policy: wide }, { key: k1, policy }])));
+      assert.equal(results.filter((r) => r.ok).length, policy.allowed);
+      // Releases and clears racing with reservations: every statement completes.
+      const more = await Promise.all([
+        ...results.filter((r) => r.ok).map((r, i) => (r.ok ? r.release(i % 2 ? { clear: [k1] } : {}) : undefined)),
+        ...Array.from({ length: 10 }, (_, i) => (i % 2 ? nodes.b : nodes.a).reserveAll([{ key: k2, policy: wide }, { key: k1, policy }])),
+      ]);
+      assert.equal(more.length, policy.allowed + 10);
+    });
   });
 }
 
