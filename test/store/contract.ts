@@ -28,7 +28,8 @@ const RACERS = 20;
 let seq = 0;
 const uid = (prefix: string): string => `${prefix}-${++seq}-${randomBytes(4).toString('hex')}`;
 
-function newClient(over: Partial<Client> = {}): Client {
+/** A client with every field set (tests of other store pieces use it too). */
+export function newClient(over: Partial<Client> = {}): Client {
   const id = over.id ?? uid('client');
   return {
     id,

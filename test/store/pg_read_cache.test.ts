@@ -12,6 +12,7 @@ import { databaseKinds } from '../helpers/databases.js';
 import { openTwoNodes, type TwoNodes } from '../helpers/two_nodes.js';
 import type { Store } from '../../src/store/store.js';
 import type { NotifiedCache } from '../../src/store/postgres/notified_cache.js';
+import { newClient } from './contract.js';
 
 const pgKind = databaseKinds().find((k) => k.name === 'postgres')!;
 const NOW = Date.now();
@@ -56,6 +57,26 @@ describe('PostgreSQL read cache: barriers', { skip: pgKind.skip }, () => {
 
     assert.equal((await store.throttles.get(cached))?.failures, 2);
     assert.equal(cache.stats.barriers, before + 1, 'a cached answer: one barrier before it is used');
+  });
+
+  it('another node\'s write empties only its table\'s entries: a counter change keeps the cached client, a client change drops it', async () => {
+    // Migration 022: the notification names the table (channel alias_cache_table).
+    const { id } = newClient();
+    await node2.clients.insert(newClient({ id }));
+    const counter = key();
+    await node2.throttles.put({ key: counter, failures: 1, windowStart: NOW, blockedUntil: 0 });
+    await untilCached(counter);
+    assert.equal((await store.clients.get(id))?.id, id, 'read once: now cached');
+    assert.equal(cache.lookup(`client:${id}`).hit, true);
+    await node2.throttles.put({ key: counter, failures: 2, windowStart: NOW, blockedUntil: 0 });
+    await cache.sync(); // Every notification committed before this has been handled.
+    assert.equal(cache.lookup(`throttle:${counter}`).hit, false, 'the counter\'s entry is gone');
+    assert.equal(cache.lookup(`client:${id}`).hit, true, 'the client\'s is not');
+    assert.equal((await store.throttles.get(counter))?.failures, 2, 'the counter is read anew');
+    await node2.clients.update({ ...(await node2.clients.get(id))!, name: 'renamed elsewhere' });
+    await cache.sync();
+    assert.equal(cache.lookup(`client:${id}`).hit, false, 'a client change empties the clients');
+    assert.equal((await store.clients.get(id))?.name, 'renamed elsewhere', 'seen at once');
   });
 
   it('what a miss filled is confirmed before use: a change by another node is seen at once', async () => {

@@ -20,6 +20,7 @@ import * as m018 from './018_refresh_retry.js';
 import * as m019 from './019_key_activation.js';
 import * as m020 from './020_client_secret_jwt.js';
 import * as m021 from './021_cache_notify.js';
+import * as m022 from './022_cache_notify_table.js';
 
 /** The one migration set, applied in name order on SQLite and PostgreSQL. */
 export const migrationProvider: MigrationProvider = {
@@ -46,6 +47,7 @@ export const migrationProvider: MigrationProvider = {
       '019_key_activation': m019,
       '020_client_secret_jwt': m020,
       '021_cache_notify': m021,
+      '022_cache_notify_table': m022,
     };
   },
 };

@@ -1,9 +1,11 @@
 // The read cache of the rows every token request reads (the client, its failure counters)
 // on PostgreSQL, kept valid across nodes by LISTEN/NOTIFY: each of those reads is a round
 // trip, and on PostgreSQL one round trip costs about as much as a whole request of the
-// in-memory peer (bench/README.md). Migration 021 makes every statement that changes
-// `clients` or `throttles` (from any node, CLI or tool) notify channel `alias_cache` with
-// its schema when it commits; each node's listener empties its cache on that notification.
+// in-memory peer (bench/README.md). Migration 022 makes every statement that changes
+// `clients` or `throttles` (from any node, CLI or tool) notify channel `alias_cache_table`
+// with its schema and table when it commits; each node's listener empties that table's
+// entries on that notification (021's channel, `alias_cache`, names no table: it is kept
+// for nodes of the previous release during a rolling upgrade).
 // It never serves a stale or negative answer after a change (DESIGN):
 // - Before a cached answer is used, a `select 1` on the listening connection that was sent
 //   after the read began has come back (sync()). PostgreSQL hands a listener every
@@ -14,16 +16,18 @@
 //   so the read goes to the database at once, and what it fills is confirmed by the
 //   barrier of whichever later read finds it.
 // - This node's own writes empty the written table's entries before and after the
-//   statement (sql/context.ts); a notification empties all of them (it names no table).
+//   statement (sql/context.ts); a notification empties the entries of the table it names.
 // - A read that overlapped a change to its table does not fill the cache (generation check).
-// - Without a live listener (not connected yet, connection lost, migration 021 not applied)
+// - Without a live listener (not connected yet, connection lost, migration 022 not applied)
 //   nothing is served from the cache and nothing fills it: every read goes to the database.
 // - No entry is served after MAX_AGE_MS, whatever happens.
 import pg from 'pg';
 import { ScopedEntries, type ReadCache } from '../sqlite/read_cache.js';
 import { CONNECT_TIMEOUT_MS } from './pool.js';
 
-export const CACHE_CHANNEL = 'alias_cache';
+export const CACHE_CHANNEL = 'alias_cache_table';
+/** The cache scope (sql/context.ts `writing`) of each table a notification may name. */
+const SCOPES: Record<string, string> = { clients: 'client', throttles: 'throttle' };
 /** The longest an entry is served, whatever the listener says (ms). */
 export const MAX_AGE_MS = 5_000;
 /** The longest a `select 1` barrier may take before the listener counts as lost (ms). */
@@ -124,17 +128,19 @@ export function createNotifiedCache(connectionString: string, schema: string | u
     try {
       await c.connect();
       await c.query(`LISTEN ${CACHE_CHANNEL}`);
-      // The notifications name the schema whose rows changed (tests and the bench share
-      // one database, each in its own schema); and without migration 021's triggers there
-      // is nothing to listen to, so the cache stays off.
+      // The notifications name the schema and the table whose rows changed (tests and the
+      // bench share one database, each in its own schema); and without migration 022's
+      // triggers there is nothing to listen to, so the cache stays off.
       const r = await c.query<{ s: string; n: string }>(
         `select current_schema() as s, count(*)::text as n from pg_trigger
-         where tgname in ('clients_cache_notify', 'throttles_cache_notify')
+         where tgname in ('clients_cache_notify_table', 'throttles_cache_notify_table')
            and tgrelid in (to_regclass('clients'), to_regclass('throttles'))`);
       const ours = r.rows[0]?.s;
-      if (r.rows[0]?.n !== '2') throw new Error('migration 021 not applied');
+      if (r.rows[0]?.n !== '2') throw new Error('migration 022 not applied');
+      const scopes = new Map(Object.entries(SCOPES).map(([table, scope]) => [`${ours}/${table}`, scope]));
       c.on('notification', (msg) => {
-        if (msg.channel === CACHE_CHANNEL && msg.payload === ours) changed();
+        const scope = msg.channel === CACHE_CHANNEL && msg.payload !== undefined ? scopes.get(msg.payload) : undefined;
+        if (scope) changed(scope);
       });
       if (client !== c || closed) return;
       // Anything cached before the listener was up is unknown: start from empty.
