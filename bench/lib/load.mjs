@@ -172,7 +172,7 @@ function mainThreadOnCpuMs(pid) {
  * this the next target's run shared it with that backlog (sign-ins at 50 connections
  * measured 58–62/s after another target's run and 87/s after none, 2026-12-06).
  */
-async function drained(pid, maxMs = 5_000) {
+export async function drained(pid, maxMs = 5_000) {
   const end = Date.now() + maxMs;
   let before = cpuSeconds(pid);
   while (before !== null && Date.now() < end) {
