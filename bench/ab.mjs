@@ -140,7 +140,7 @@ try {
     const res = await measuredRun(t, { connections: CONNS, steps, amount, duration });
     if (res.errors) throw new Error(`${t.name} ${scenario}: ${res.errors} errors, e.g. ${res.errorSamples.join(' | ')}`);
     (t.rate ??= {})[scenario] = res.rps;
-    return { cpu: res.cpuMs, main: res.mainCpuMs, rps: res.rps, rss: res.rssMb };
+    return { cpu: res.cpuMs, main: res.mainCpuMs, rps: res.rps, rss: res.rssMb, p99: res.p99 };
   }
 
   const q = (xs, p) => percentile([...xs].sort((a, b) => a - b), p);
@@ -168,6 +168,10 @@ try {
       const main = paired('main');
       log(`${' '.repeat(18)} main thread: A ${(median(a.map((x) => x.main)) * 1000).toFixed(1)} µs, ` +
         `B ${(median(b.map((x) => x.main)) * 1000).toFixed(1)} µs; B ÷ A ${spread(main)}, ${main.filter((r) => r < 1).length} of ${PAIRS} pairs below 1`);
+    }
+    if (a.every((x) => x.p99 !== null) && b.every((x) => x.p99 !== null)) {
+      log(`${' '.repeat(18)} p99: A ${median(a.map((x) => x.p99)).toFixed(1)} ms, B ${median(b.map((x) => x.p99)).toFixed(1)} ms ` +
+        `(medians of the slices; B ÷ A ${spread(paired('p99'))})`);
     }
     if (a.every((x) => x.rss) && b.every((x) => x.rss)) {
       log(`${' '.repeat(18)} peak RSS: A ${Math.max(...a.map((x) => x.rss)).toFixed(0)} MB, B ${Math.max(...b.map((x) => x.rss)).toFixed(0)} MB ` +

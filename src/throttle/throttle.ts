@@ -163,6 +163,7 @@ export function createThrottler(store: Store, now: () => number): Throttler {
    * SQL): one round trip, and reservations from every node are counted one by one.
    */
   async function reserveCounters(counters: readonly Counter[]): Promise<Reservation> {
+    if (!counters.length) return held(async () => {});
     const t = now();
     const counted = counters.length === 1 ? [await store.throttles.reserve(counters[0]!.key, t, counters[0]!.policy)]
       : await store.throttles.reserveMany(counters, t);

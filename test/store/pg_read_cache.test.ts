@@ -1,10 +1,10 @@
 // The PostgreSQL read cache (src/store/postgres/notified_cache.ts) against a real server: a
 // cached answer is used only after a `select 1` barrier on the listening connection, but
 // a key with no entry goes to the database at once, with no barrier (a barrier only ever
-// empties entries, so it could not turn that miss into a hit). A sign-in reads its app's
-// client right after its own failure-counter writes emptied the cache: one round trip
-// fewer each. What a miss fills is still confirmed before use, and a change made by
-// another node is seen at once (DESIGN: never a stale answer).
+// empties entries, so it could not turn that miss into a hit): one round trip fewer for
+// each read of a key just emptied. What a miss fills is still confirmed before use, and a
+// change made by another node is seen at once (DESIGN: never a stale answer); such a change
+// empties only its table's entries (migration 022).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -251,6 +251,12 @@ function throttlerContract(impl: Implementation) {
       assert.equal(await nodes.a.retryAfter(k2), 5, 'and the next one is the last free try');
     });
 
+    it('reserveAll of no counters goes through and changes nothing', async () => {
+      const r = await nodes.a.reserveAll([]);
+      assert.ok(r.ok);
+      await r.release({ clear: [] });
+    });
+
     it('reserveAll: one counter blocked refuses all, counts nothing on the others, and gives the longest wait', async () => {
       const [free, blocked] = [freshKey(), freshKey()];
       const long: ThrottlePolicy = { allowed: 1, windowMs: 60_000, baseBlockMs: 4_000, maxBlockMs: 60_000 };
