@@ -20,6 +20,15 @@ export interface StartedSession {
   session: Session;
 }
 
+export interface StartOptions {
+  /** The cookie of the browser's previous session, which the new one replaces. */
+  replaces?: string;
+  device?: string;
+  amr?: readonly string[];
+  /** The interaction (a pending authorization request) this sign-in is for: it resumes with the new session. */
+  interaction?: string;
+}
+
 export interface Sessions {
   /**
    * Starts a fresh session for a user who just authenticated at `authTime`. A new id on
@@ -27,7 +36,7 @@ export interface Sessions {
    * cookie) is deleted first, without telling any client. `amr` names the methods the
    * person used (RFC 8176); a password sign-in (["pwd"]) unless given.
    */
-  start(userId: string, authTime: number, opts?: { replaces?: string; device?: string; amr?: readonly string[] }): Promise<StartedSession>;
+  start(userId: string, authTime: number, opts?: StartOptions): Promise<StartedSession>;
   /**
    * Step-up (OIDC Core §3.1.2.1 acr_values): the person proved more methods during the
    * session (a second factor); they join the session's amr. Returns the session as now.
@@ -62,7 +71,7 @@ export function createSessions(deps: { store: Store; backchannel: Backchannel; a
       const t = now();
       const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000,
         device: opts.device ?? null, lastSeenAt: t, amr: [...(opts.amr ?? PASSWORD_AMR)] };
-      await store.sessions.insert(session);
+      await store.sessions.insert(session, { authenticates: opts.interaction });
       return { cookie, session };
     },
     async addMethods(session, amr) {

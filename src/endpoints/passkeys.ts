@@ -89,13 +89,10 @@ export function passkeyEndpoints(app: FastifyInstance, s: Services, page: PageCo
       clientId: interaction?.clientId, via: interaction ? 'authorize' : 'account' });
     if (!result.ok) return refused(reply, result);
     // A new session (fixation), marked with what the passkey proved (RFC 8176: hwk|swk + user).
-    const session = await page.startSession(request, reply, result.user.id, { amr: result.amr });
-    if (interaction) {
-      // Exactly as the password form does (endpoints/interaction.ts): the interaction
-      // resumes with this session, and its checks (a verified address, consent) follow.
-      await s.store.interactions.setAuthenticatedSession(interaction.id, session.idDigest);
-      return goTo(reply, `/interaction/${interaction.id}`);
-    }
+    // Exactly as the password form does (endpoints/interaction.ts): the interaction
+    // resumes with this session, and its checks (a verified address, consent) follow.
+    await page.startSession(request, reply, result.user.id, { amr: result.amr, interaction: interaction?.id });
+    if (interaction) return goTo(reply, `/interaction/${interaction.id}`);
     return goTo(reply, '/account');
   });
 

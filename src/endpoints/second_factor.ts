@@ -48,13 +48,10 @@ export function secondFactorEndpoints(app: FastifyInstance, s: Services, page: P
     // Single use: of two posts racing with right codes, one signs in.
     const used = await s.links.use(s.store.linkTokens, 'second_factor', pending);
     if (!used.ok) return gone(reply);
-    const session = await page.startSession(request, reply, found.userId, { amr: [...PASSWORD_AMR, ...result.amr] });
-    if (found.data.interaction) {
-      if (!interaction) {
-        return sendErrorPage(reply, 400, 'This sign-in request has expired', 'You are signed in to Alias, but the app’s request is too old or was completed already.',
-          'Go back to the application and start again.');
-      }
-      await s.store.interactions.setAuthenticatedSession(interaction.id, session.idDigest);
+    await page.startSession(request, reply, found.userId, { amr: [...PASSWORD_AMR, ...result.amr], interaction: interaction?.id });
+    if (found.data.interaction && !interaction) {
+      return sendErrorPage(reply, 400, 'This sign-in request has expired', 'You are signed in to Alias, but the app’s request is too old or was completed already.',
+        'Go back to the application and start again.');
     }
     const next = found.data.next ?? '/account';
     return reply.redirect(next.startsWith('/') && !next.startsWith('//') ? next : '/account', 303);

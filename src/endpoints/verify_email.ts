@@ -36,11 +36,8 @@ export function verifyEmailEndpoints(app: FastifyInstance, s: Services, page: Pa
       if (interaction) return reply.redirect(`/interaction/${interaction.id}`, 303);
       return renderPage(reply, 'email_verified', { title: 'Address confirmed', note: 'Sign in with your passkey to go on.' });
     }
-    const session = await page.startSession(request, reply, result.userId);
-    if (interaction) {
-      await s.store.interactions.setAuthenticatedSession(interaction.id, session.idDigest);
-      return reply.redirect(`/interaction/${interaction.id}`, 303);
-    }
+    await page.startSession(request, reply, result.userId, { interaction: interaction?.id });
+    if (interaction) return reply.redirect(`/interaction/${interaction.id}`, 303);
     return renderPage(reply, 'email_verified', { title: 'Address confirmed',
       note: result.interactionId ? 'The sign-in request of the app you came from has expired or was started in another browser. ' +
         'Go back to the app and sign in again.' : undefined });

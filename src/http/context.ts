@@ -44,9 +44,9 @@ export function createPageContext(s: Services) {
      * methods the person just used (RFC 8176), a password unless given.
      */
     async startSession(request: FastifyRequest, reply: FastifyReply, userId: string,
-      opts: { amr?: readonly string[] } = {}): Promise<Session> {
+      opts: { amr?: readonly string[]; interaction?: string } = {}): Promise<Session> {
       const { cookie, session } = await s.sessions.start(userId, s.now(), { replaces: request.cookies[names.session],
-        device: deviceLabel(request.headers['user-agent']), amr: opts.amr });
+        device: deviceLabel(request.headers['user-agent']), amr: opts.amr, interaction: opts.interaction });
       reply.setCookie(names.session, cookie, cookieOptions(s.config.issuer, SESSION_TTL_S));
       return session;
     },

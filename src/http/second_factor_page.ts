@@ -56,8 +56,7 @@ export async function afterPassword(s: Services, page: PageContext, request: Fas
     const pending = await s.links.issue(s.store.linkTokens, 'second_factor', user.id, data);
     return secondFactorPage(reply, { action: SECOND_FACTOR_ACTION, csrf: page.csrfToken(browser), pending, clientName });
   }
-  const session = await page.startSession(request, reply, user.id, { amr: PASSWORD_AMR });
-  if (target.interactionId) await s.store.interactions.setAuthenticatedSession(target.interactionId, session.idDigest);
+  await page.startSession(request, reply, user.id, { amr: PASSWORD_AMR, interaction: target.interactionId });
   return reply.redirect(target.next, 303);
 }
 

@@ -94,7 +94,12 @@ export interface UserRepo {
 }
 
 export interface SessionRepo {
-  insert(session: Session): Promise<void>;
+  /**
+   * `authenticates`: an interaction (an authorization request waiting for its sign-in) that
+   * this session signed in, marked as InteractionRepo.setAuthenticatedSession does, with
+   * the insert: one statement on PostgreSQL.
+   */
+  insert(session: Session, opts?: { authenticates?: string }): Promise<void>;
   /** Returns only unexpired sessions. */
   get(idDigest: string, now: number): Promise<Session | undefined>;
   /** Records that the session was used at `at`. */

@@ -658,6 +658,23 @@ export function storeContract(kind: DatabaseKind): void {
         assert.equal(await store.interactions.get(i.id, NOW), undefined);
         assert.deepEqual(await store.interactions.get(other.id, NOW), other);
       });
+
+      it('a session inserted for an interaction marks it signed in with that session, and only it', async () => {
+        // store.ts SessionRepo.insert `authenticates` (one statement on PostgreSQL).
+        const i = await newInteraction();
+        const other = await newInteraction();
+        const u = newUser();
+        await store.users.insert(u);
+        const session: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE,
+          device: null, lastSeenAt: NOW, amr: ['pwd'] };
+        await store.sessions.insert(session, { authenticates: i.id });
+        assert.deepEqual(await store.sessions.get(session.idDigest, NOW), session);
+        assert.deepEqual(await store.interactions.get(i.id, NOW), { ...i, authenticatedSession: session.idDigest });
+        assert.deepEqual(await store.interactions.get(other.id, NOW), other, 'only that interaction changes');
+        const late = { ...session, idDigest: uid('sid') };
+        await store.sessions.insert(late, { authenticates: uid('gone') });
+        assert.deepEqual(await store.sessions.get(late.idDigest, NOW), late, 'an interaction gone meanwhile: the session is still made');
+      });
     });
 
     describe('grants', () => {

@@ -1,5 +1,6 @@
 // InteractionRepo: authorization requests waiting for the user (login, consent).
-import type { Selectable } from 'kysely';
+import type { QueryCreator, Selectable } from 'kysely';
+import type { Database } from '../schema.js';
 import type { InteractionsTable } from '../schema.js';
 import type { InteractionRepo } from '../store.js';
 import type { Interaction } from '../types.js';
@@ -16,6 +17,10 @@ const toInteraction = (r: Selectable<InteractionsTable>): Interaction => ({
   expiresAt: r.expires_at,
 });
 
+/** The interaction `id` signed in with session `session` (named parameters): on its own, or after a CTE (sessions.ts). */
+export const authenticateInteraction = (b: QueryCreator<Database>) => b.updateTable('interactions')
+  .set({ authenticated_session: param('session') }).where('id', '=', param('id'));
+
 export function createInteractionRepo(s: Sql): InteractionRepo {
   const { k, first, run } = s;
   return {
@@ -31,8 +36,7 @@ export function createInteractionRepo(s: Sql): InteractionRepo {
       return r && toInteraction(r);
     },
     async setAuthenticatedSession(id, sessionDigest) {
-      await run('interactions.setAuthenticatedSession', (b) => b.updateTable('interactions')
-        .set({ authenticated_session: param('session') }).where('id', '=', param('id')), { id, session: sessionDigest });
+      await run('interactions.setAuthenticatedSession', authenticateInteraction, { id, session: sessionDigest });
     },
     async delete(id) {
       await k.deleteFrom('interactions').where('id', '=', id).execute();
