@@ -33,10 +33,17 @@ export interface Sessions {
   /**
    * Starts a fresh session for a user who just authenticated at `authTime`. A new id on
    * every sign-in prevents fixation: the browser's previous session (`replaces`, its
-   * cookie) is deleted first, without telling any client. `amr` names the methods the
+   * cookie) is deleted once the new one is stored, without telling any client. `amr` names the methods the
    * person used (RFC 8176); a password sign-in (["pwd"]) unless given.
    */
   start(userId: string, authTime: number, opts?: StartOptions): Promise<StartedSession>;
+  /**
+   * start() after a right password: no session when the account has TOTP on (the second
+   * factor comes first; second_factor_page.ts), checked in the same statement that stores
+   * the session, so a factor added meanwhile is never missed. Undefined then, and nothing
+   * changed (the previous session stays).
+   */
+  startWithPassword(userId: string, authTime: number, opts?: Omit<StartOptions, 'amr'>): Promise<StartedSession | undefined>;
   /**
    * Step-up (OIDC Core §3.1.2.1 acr_values): the person proved more methods during the
    * session (a second factor); they join the session's amr. Returns the session as now.
@@ -64,16 +71,20 @@ export function createSessions(deps: { store: Store; backchannel: Backchannel; a
   const { store, backchannel, audit, now } = deps;
   const usable = (cookie: string | undefined): cookie is string => !!cookie && cookie.length <= MAX_COOKIE_LENGTH;
 
+  /** A fresh session (a new id prevents fixation); the one it replaces goes once it is stored. */
+  async function begin(userId: string, authTime: number, opts: StartOptions, unlessTotp: boolean): Promise<StartedSession | undefined> {
+    const cookie = mintOpaque();
+    const t = now();
+    const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000,
+      device: opts.device ?? null, lastSeenAt: t, amr: [...(opts.amr ?? PASSWORD_AMR)] };
+    if (!(await store.sessions.insert(session, { authenticates: opts.interaction, unlessTotp }))) return undefined;
+    if (usable(opts.replaces)) await store.sessions.delete(digest(opts.replaces));
+    return { cookie, session };
+  }
+
   return {
-    async start(userId, authTime, opts = {}) {
-      if (usable(opts.replaces)) await store.sessions.delete(digest(opts.replaces));
-      const cookie = mintOpaque();
-      const t = now();
-      const session: Session = { idDigest: digest(cookie), userId, authTime, createdAt: t, expiresAt: t + SESSION_TTL_S * 1000,
-        device: opts.device ?? null, lastSeenAt: t, amr: [...(opts.amr ?? PASSWORD_AMR)] };
-      await store.sessions.insert(session, { authenticates: opts.interaction });
-      return { cookie, session };
-    },
+    start: async (userId, authTime, opts = {}) => (await begin(userId, authTime, opts, false))!,
+    startWithPassword: (userId, authTime, opts = {}) => begin(userId, authTime, { ...opts, amr: PASSWORD_AMR }, true),
     async addMethods(session, amr) {
       const merged = [...new Set([...session.amr, ...amr])];
       await store.sessions.setAmr(session.idDigest, merged);

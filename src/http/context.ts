@@ -6,13 +6,21 @@ import { deviceLabel } from './device_label.js';
 import type { Session } from '../store/types.js';
 import { cookieNames, cookieOptions } from './cookies.js';
 import { mintOpaque, safeEqual } from '../tokens/opaque.js';
-import { SESSION_TTL_S } from '../accounts/sessions.js';
+import { SESSION_TTL_S, type StartedSession } from '../accounts/sessions.js';
 
 const BROWSER_TTL_S = 400 * 24 * 3600;
 
 export function createPageContext(s: Services) {
   const names = cookieNames(s.config.issuer);
   const clearSessionCookie = (reply: FastifyReply) => reply.clearCookie(names.session, cookieOptions(s.config.issuer));
+  /** What a new session takes from the request: the session it replaces, the device it is on. */
+  const sessionOptions = (request: FastifyRequest) =>
+    ({ replaces: request.cookies[names.session], device: deviceLabel(request.headers['user-agent']) });
+  /** Hands the new session's cookie to the browser. */
+  const signedIn = (reply: FastifyReply, started: StartedSession): Session => {
+    reply.setCookie(names.session, started.cookie, cookieOptions(s.config.issuer, SESSION_TTL_S));
+    return started.session;
+  };
   return {
     names,
     /** The browser's binding id, set when missing. */
@@ -45,10 +53,14 @@ export function createPageContext(s: Services) {
      */
     async startSession(request: FastifyRequest, reply: FastifyReply, userId: string,
       opts: { amr?: readonly string[]; interaction?: string } = {}): Promise<Session> {
-      const { cookie, session } = await s.sessions.start(userId, s.now(), { replaces: request.cookies[names.session],
-        device: deviceLabel(request.headers['user-agent']), amr: opts.amr, interaction: opts.interaction });
-      reply.setCookie(names.session, cookie, cookieOptions(s.config.issuer, SESSION_TTL_S));
-      return session;
+      const started = await s.sessions.start(userId, s.now(), { ...sessionOptions(request), amr: opts.amr, interaction: opts.interaction });
+      return signedIn(reply, started);
+    },
+    /** startSession after a right password, unless the account has TOTP on (Sessions.startWithPassword): undefined then, no cookie set. */
+    async startPasswordSession(request: FastifyRequest, reply: FastifyReply, userId: string,
+      opts: { interaction?: string } = {}): Promise<Session | undefined> {
+      const started = await s.sessions.startWithPassword(userId, s.now(), { ...sessionOptions(request), interaction: opts.interaction });
+      return started && signedIn(reply, started);
     },
     /** Ends this browser's session, if it has one, and clears the cookie. */
     async endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -11,7 +11,6 @@ import type { PageContext } from './context.js';
 import type { User } from '../store/types.js';
 import { renderPage } from './render.js';
 import { digest } from '../tokens/opaque.js';
-import { PASSWORD_AMR } from '../oauth/acr.js';
 
 export interface SignInTarget {
   /** The parked authorization request the sign-in belongs to. */
@@ -50,14 +49,14 @@ export async function secondFactorPage(reply: FastifyReply, view: SecondFactorVi
 export async function afterPassword(s: Services, page: PageContext, request: FastifyRequest, reply: FastifyReply,
   user: User, target: SignInTarget, clientName?: string) {
   const browser = page.browserId(request, reply);
-  if (await s.store.secondFactors.getTotp(user.id)) {
-    const data: Record<string, string> = { browser: digest(browser), next: target.next };
-    if (target.interactionId) data.interaction = target.interactionId;
-    const pending = await s.links.issue(s.store.linkTokens, 'second_factor', user.id, data);
-    return secondFactorPage(reply, { action: SECOND_FACTOR_ACTION, csrf: page.csrfToken(browser), pending, clientName });
+  // The session is stored only if the account has no TOTP, in the same statement.
+  if (await page.startPasswordSession(request, reply, user.id, { interaction: target.interactionId })) {
+    return reply.redirect(target.next, 303);
   }
-  await page.startSession(request, reply, user.id, { amr: PASSWORD_AMR, interaction: target.interactionId });
-  return reply.redirect(target.next, 303);
+  const data: Record<string, string> = { browser: digest(browser), next: target.next };
+  if (target.interactionId) data.interaction = target.interactionId;
+  const pending = await s.links.issue(s.store.linkTokens, 'second_factor', user.id, data);
+  return secondFactorPage(reply, { action: SECOND_FACTOR_ACTION, csrf: page.csrfToken(browser), pending, clientName });
 }
 
 /** What the second-factor page says after a failed check. */

@@ -97,9 +97,11 @@ export interface SessionRepo {
   /**
    * `authenticates`: an interaction (an authorization request waiting for its sign-in) that
    * this session signed in, marked as InteractionRepo.setAuthenticatedSession does, with
-   * the insert: one statement on PostgreSQL.
+   * the insert: one statement on PostgreSQL. `unlessTotp`: nothing is stored when the
+   * session's user has a TOTP factor (a password alone does not sign them in), checked in
+   * the insert's own statement. False when nothing was stored.
    */
-  insert(session: Session, opts?: { authenticates?: string }): Promise<void>;
+  insert(session: Session, opts?: { authenticates?: string; unlessTotp?: boolean }): Promise<boolean>;
   /** Returns only unexpired sessions. */
   get(idDigest: string, now: number): Promise<Session | undefined>;
   /** Records that the session was used at `at`. */

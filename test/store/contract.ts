@@ -675,6 +675,29 @@ export function storeContract(kind: DatabaseKind): void {
         await store.sessions.insert(late, { authenticates: uid('gone') });
         assert.deepEqual(await store.sessions.get(late.idDigest, NOW), late, 'an interaction gone meanwhile: the session is still made');
       });
+
+      it('unlessTotp: no session (and no signed-in interaction) for an account with TOTP, in the same statement', async () => {
+        // store.ts SessionRepo.insert `unlessTotp`: a password alone does not sign in an account with a second factor.
+        for (const authenticates of [true, false]) {
+          const i = await newInteraction();
+          const u = newUser();
+          await store.users.insert(u);
+          const session: Session = { idDigest: uid('sid'), userId: u.id, authTime: NOW, createdAt: NOW, expiresAt: NOW + MINUTE,
+            device: 'Firefox on Linux', lastSeenAt: NOW, amr: ['pwd'] };
+          const opts = { unlessTotp: true, ...(authenticates ? { authenticates: i.id } : {}) };
+          assert.equal(await store.sessions.insert(session, opts), true, 'no TOTP: stored');
+          assert.deepEqual(await store.sessions.get(session.idDigest, NOW), session);
+          assert.equal((await store.interactions.get(i.id, NOW))?.authenticatedSession, authenticates ? session.idDigest : null);
+          await store.secondFactors.insertTotp({ userId: u.id, secretSealed: 'v1.x', lastStep: 0, createdAt: NOW });
+          const again = { ...session, idDigest: uid('sid') };
+          const j = await newInteraction();
+          assert.equal(await store.sessions.insert(again, { ...opts, ...(authenticates ? { authenticates: j.id } : {}) }), false,
+            'TOTP on: nothing stored');
+          assert.equal(await store.sessions.get(again.idDigest, NOW), undefined);
+          assert.equal((await store.interactions.get(j.id, NOW))?.authenticatedSession, null, 'and the interaction is not signed in');
+          assert.equal(await store.sessions.insert({ ...again, idDigest: uid('sid') }), true, 'without the condition: stored');
+        }
+      });
     });
 
     describe('grants', () => {

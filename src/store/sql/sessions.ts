@@ -1,5 +1,5 @@
 // SessionRepo: browser sessions, by digest of the session id.
-import type { QueryCreator, Selectable } from 'kysely';
+import { sql, type Compilable, type Kysely, type QueryCreator, type Selectable } from 'kysely';
 import type { Database, SessionsTable } from '../schema.js';
 import type { SessionRepo } from '../store.js';
 import type { Session } from '../types.js';
@@ -12,27 +12,60 @@ const toSession = (r: Selectable<SessionsTable>): Session => ({ idDigest: r.id_d
   authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at, device: r.device, lastSeenAt: r.last_seen_at,
   amr: r.amr === null ? [...PASSWORD_AMR] : list(r.amr) });
 
+const sessionRow = (s: Session) => ({ id_digest: s.idDigest, user_id: s.userId, auth_time: s.authTime, created_at: s.createdAt,
+  expires_at: s.expiresAt, device: s.device, last_seen_at: s.lastSeenAt, amr: json(s.amr) });
+
+/** Each column's type, so PostgreSQL knows every parameter of an INSERT … SELECT. */
+const COLUMN_TYPES = { id_digest: 'text', user_id: 'text', auth_time: 'bigint', created_at: 'bigint', expires_at: 'bigint',
+  device: 'text', last_seen_at: 'bigint', amr: 'text' } as const;
+
+/**
+ * The session's row (named parameters), inserted only when its user has no TOTP factor:
+ * the check and the insert are one statement, so a factor added meanwhile is never missed.
+ */
+function insertUnlessTotp(b: Kysely<Database>) {
+  const columns = Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[];
+  return b.insertInto('sessions').columns(columns).expression(b.selectNoFrom(columns.map((c) =>
+    sql`cast(${param(c)} as ${sql.raw(COLUMN_TYPES[c])})`.as(c)))
+    .where(sql<boolean>`not exists (select 1 from totp_factors where user_id = ${param('user_id')})`));
+}
+
 export function createSessionRepo(s: Sql): SessionRepo {
   const { k, first, run, dialect } = s;
   return {
     async insert(session, opts = {}) {
-      const row = { id_digest: session.idDigest, user_id: session.userId, auth_time: session.authTime, created_at: session.createdAt,
-        expires_at: session.expiresAt, device: session.device, last_seen_at: session.lastSeenAt, amr: json(session.amr) };
+      const row = sessionRow(session);
       const interaction = opts.authenticates;
-      if (interaction === undefined) {
-        await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
-        return;
-      }
       const args = { ...row, id: interaction, session: session.idDigest };
-      // PostgreSQL: one statement, one round trip (a data-modifying CTE runs whether or
-      // not the main statement reads it). SQLite: the two statements, each in process.
-      if (dialect.writableCte) {
-        await run('sessions.insertAuthenticating', (b) => authenticateInteraction(
-          b.with('s', (w) => w.insertInto('sessions').values(placeholders(row))) as unknown as QueryCreator<Database>), args);
-        return;
+      if (!opts.unlessTotp) {
+        if (interaction === undefined) {
+          await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
+        } else if (dialect.writableCte) {
+          // PostgreSQL: one statement, one round trip (a data-modifying CTE runs whether or
+          // not the main statement reads it).
+          await run('sessions.insertAuthenticating', (b) => authenticateInteraction(
+            b.with('s', (w) => w.insertInto('sessions').values(placeholders(row))) as unknown as QueryCreator<Database>), args);
+        } else {
+          // SQLite: the two statements, each in process.
+          await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
+          await run('interactions.setAuthenticatedSession', authenticateInteraction, args);
+        }
+        return true;
       }
-      await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
-      await run('interactions.setAuthenticatedSession', authenticateInteraction, args);
+      if (interaction !== undefined && dialect.writableCte) {
+        // PostgreSQL: the session, if the user has no TOTP, and the interaction only if the
+        // session was stored, in one statement.
+        const r = await run<{ n: number }>('sessions.insertUnlessTotpAuthenticating', (b) => b
+          .with('s', () => insertUnlessTotp(b).returning('id_digest'))
+          .with('i', (w) => authenticateInteraction(w as unknown as QueryCreator<Database>)
+            .where(sql<boolean>`exists (select 1 from s)`))
+          .selectNoFrom(sql<number>`(select count(*) from s)`.as('n')) as unknown as Compilable, args);
+        return Number(r.rows[0]?.n) > 0;
+      }
+      const r = await run('sessions.insertUnlessTotp', (b) => insertUnlessTotp(b).returning('id_digest'), args);
+      if (!r.rows.length) return false;
+      if (interaction !== undefined) await run('interactions.setAuthenticatedSession', authenticateInteraction, args);
+      return true;
     },
     async get(idDigest, now) {
       const r = await first<Selectable<SessionsTable>>('sessions.get', (b) => b.selectFrom('sessions').selectAll()
