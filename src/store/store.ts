@@ -266,29 +266,24 @@ export interface ThrottleRepo {
   lock(key: string, now: number): Promise<Throttle>;
   put(throttle: Throttle): Promise<void>;
   /**
-   * One attempt counted in one atomic statement, no transaction (issue 16 item 1, with
-   * one round trip instead of a locked read and a write): while the key is blocked at
-   * `now`, nothing is written and undefined comes back; otherwise the attempt is counted
-   * as Throttler.reserve says (throttle/throttle.ts) and the counter after it is
-   * returned. Concurrent calls from any node are counted one after another.
-   */
-  reserve(key: string, now: number, policy: CounterPolicy): Promise<Throttle | undefined>;
-  /**
-   * reserve() on several distinct counters in one atomic statement (one round trip): each
-   * answer in the order given, undefined where that counter is blocked (and unchanged).
-   * Concurrent calls over the same counters never deadlock.
+   * One attempt counted on each of several distinct counters in one atomic statement, no
+   * transaction (issue 16 item 1, with one round trip instead of a locked read and a write
+   * per counter): a counter blocked at `now` is not written and its answer is undefined;
+   * otherwise the attempt is counted as Throttler.reserve says (throttle/throttle.ts) and
+   * the counter after it is the answer, in the order given. Concurrent calls from any node
+   * are counted one after another, and never deadlock.
    */
   reserveMany(counters: readonly { key: string; policy: CounterPolicy }[], now: number): Promise<(Throttle | undefined)[]>;
-  /** Takes one counted attempt back (Throttler.reserve's release), in one atomic statement. */
-  release(key: string, policy: CounterPolicy): Promise<void>;
   /**
    * Forgets the counter's failures and block, keeping the row: a reservation waiting on
    * its lock (PostgreSQL) still finds it. No row is made for a key without one.
    */
   reset(key: string): Promise<void>;
   /**
-   * release() on each of `release` and reset() on each of `clear` (all keys distinct), in
-   * one atomic statement: a successful sign-in's two counters in one round trip.
+   * Takes one counted attempt back on each of `release` (Throttler.reserve's release: one
+   * failure fewer, no block once under the allowance) and reset() on each of `clear` (all
+   * keys distinct), in one atomic statement: a successful sign-in's two counters in one
+   * round trip.
    */
   settle(release: readonly { key: string; policy: CounterPolicy }[], clear: readonly string[]): Promise<void>;
   delete(key: string): Promise<void>;

@@ -165,8 +165,7 @@ export function createThrottler(store: Store, now: () => number): Throttler {
   async function reserveCounters(counters: readonly Counter[]): Promise<Reservation> {
     if (!counters.length) return held(async () => {});
     const t = now();
-    const counted = counters.length === 1 ? [await store.throttles.reserve(counters[0]!.key, t, counters[0]!.policy)]
-      : await store.throttles.reserveMany(counters, t);
+    const counted = await store.throttles.reserveMany(counters, t);
     if (counted.some((c) => !c)) {
       // Blocked: the others' attempts are taken back, and the wait is read apart (a block
       // that ended meanwhile still says 1 s).

@@ -1,7 +1,6 @@
 // InteractionRepo: authorization requests waiting for the user (login, consent).
 import type { QueryCreator, Selectable } from 'kysely';
-import type { Database } from '../schema.js';
-import type { InteractionsTable } from '../schema.js';
+import type { Database, InteractionsTable } from '../schema.js';
 import type { InteractionRepo } from '../store.js';
 import type { Interaction } from '../types.js';
 import { param } from '../compiled.js';

@@ -37,32 +37,22 @@ export function createSessionRepo(s: Sql): SessionRepo {
       const row = sessionRow(session);
       const interaction = opts.authenticates;
       const args = { ...row, id: interaction, session: session.idDigest };
-      if (!opts.unlessTotp) {
-        if (interaction === undefined) {
-          await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
-        } else if (dialect.writableCte) {
-          // PostgreSQL: one statement, one round trip (a data-modifying CTE runs whether or
-          // not the main statement reads it).
-          await run('sessions.insertAuthenticating', (b) => authenticateInteraction(
-            b.with('s', (w) => w.insertInto('sessions').values(placeholders(row))) as unknown as QueryCreator<Database>), args);
-        } else {
-          // SQLite: the two statements, each in process.
-          await run('sessions.insert', (b) => b.insertInto('sessions').values(placeholders(row)), row);
-          await run('interactions.setAuthenticatedSession', authenticateInteraction, args);
-        }
-        return true;
-      }
+      const variant = opts.unlessTotp ? ':unlessTotp' : '';
+      const insert = (b: Kysely<Database>) =>
+        (opts.unlessTotp ? insertUnlessTotp(b) : b.insertInto('sessions').values(placeholders(row))).returning('id_digest');
       if (interaction !== undefined && dialect.writableCte) {
-        // PostgreSQL: the session, if the user has no TOTP, and the interaction only if the
-        // session was stored, in one statement.
-        const r = await run<{ n: number }>('sessions.insertUnlessTotpAuthenticating', (b) => b
-          .with('s', () => insertUnlessTotp(b).returning('id_digest'))
+        // PostgreSQL: the session and, only if it was stored, the interaction's mark, in one
+        // statement (one round trip; a data-modifying CTE runs whether or not the main
+        // statement reads it).
+        const r = await run<{ n: number }>(`sessions.insertAuthenticating${variant}`, (b) => b
+          .with('s', () => insert(b))
           .with('i', (w) => authenticateInteraction(w as unknown as QueryCreator<Database>)
             .where(sql<boolean>`exists (select 1 from s)`))
           .selectNoFrom(sql<number>`(select count(*) from s)`.as('n')) as unknown as Compilable, args);
         return Number(r.rows[0]?.n) > 0;
       }
-      const r = await run('sessions.insertUnlessTotp', (b) => insertUnlessTotp(b).returning('id_digest'), args);
+      // SQLite (its statements cost no round trip), or no interaction: one statement after the other.
+      const r = await run(`sessions.insert${variant}`, insert, args);
       if (!r.rows.length) return false;
       if (interaction !== undefined) await run('interactions.setAuthenticatedSession', authenticateInteraction, args);
       return true;

@@ -120,9 +120,7 @@ export function createThrottleRepo(s: Sql): ThrottleRepo {
     }),
     // One statement: the row lock the upsert takes (PostgreSQL) or SQLite's single writer
     // makes the read-count-write atomic; a blocked key matches the WHERE and stays as it is.
-    reserve: async (key, t, policy) => (await reserveMany([{ key, policy }], t))[0],
     reserveMany,
-    release: (key, policy) => settle([{ key, policy }], []),
     reset: (key) => settle([], [key]),
     settle,
     put: (t) => writing('throttle', async () => {
