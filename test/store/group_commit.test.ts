@@ -321,4 +321,32 @@ describe('SQLite group commit', () => {
       await assert.rejects(batch(41), /closed/);
     });
   });
+
+  // Rows are built in JavaScript from a raw-mode statement (src/store/sqlite/rows.ts): they
+  // must be the objects better-sqlite3 itself makes, whatever the schema does meanwhile.
+  describe('rows', () => {
+    const read = (q: string) => k.executeQuery(CompiledQuery.raw(q, [])).then((r) => r.rows);
+
+    it('are keyed by column name, the later of two same-named columns winning, as better-sqlite3 does', async () => {
+      await insert(7);
+      const query = 'select x, x + 1 as y, null as n, \'a\' as x2, 5 as x2 from t';
+      assert.deepEqual(await read(query), witness.prepare(query).all());
+      assert.deepEqual(await read(query), [{ x: 7, y: 8, n: null, x2: 5 }]);
+      assert.deepEqual(await read('select x from t where x = 999'), []);
+    });
+
+    it('follow a column another connection adds under a prepared select *', async () => {
+      // Each read after the other connection's change in a later task: a read transaction
+      // opened outside a request ends with its task (group_commit.ts).
+      const nextTask = () => new Promise((resolve) => setImmediate(resolve));
+      await insert(1);
+      assert.deepEqual(await read('select * from t'), [{ x: 1 }]);
+      await nextTask();
+      witness.exec('alter table t add column label text default \'new\'');
+      assert.deepEqual(await read('select * from t'), [{ x: 1, label: 'new' }]);
+      await nextTask();
+      witness.exec('alter table t drop column label');
+      assert.deepEqual(await read('select * from t'), [{ x: 1 }]);
+    });
+  });
 });

@@ -61,6 +61,7 @@ import {
 } from 'kysely';
 import type SQLite from 'better-sqlite3';
 import { atTaskEnd, servingArrival } from '../request_task.js';
+import { prepareRows, readRows } from './rows.js';
 
 /** Counters for tests and diagnostics. */
 export interface GroupCommitStats {
@@ -155,7 +156,7 @@ class GroupCommitDriver implements Driver {
     let statement = this.#statements.get(sql);
     if (!statement) {
       if (this.#statements.size >= STATEMENT_CACHE_MAX) this.#statements.clear();
-      statement = this.#db.prepare(sql);
+      statement = prepareRows(this.#db.prepare(sql));
       this.#statements.set(sql, statement);
     }
     return statement;
@@ -326,7 +327,7 @@ class GroupCommitDriver implements Driver {
       else this.#endRead();
     }
     try {
-      if (statement.reader) return { rows: statement.all(parameters) as R[] };
+      if (statement.reader) return { rows: readRows<R>(statement, parameters) };
       const { changes, lastInsertRowid } = statement.run(parameters);
       if (!conn.group && !statement.readonly) {
         this.stats.autocommits++;
