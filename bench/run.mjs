@@ -528,7 +528,7 @@ async function main() {
         if (sc.id === 'login') {
           // The reference, measured next to the logins it is compared with.
           const raw = await rawArgon2(CFG.loginDuration, conns);
-          argonRates.push(raw.rate);
+          argonRates.push({ round, conns, rate: raw.rate });
           log(`  [r${round}] 7 raw argon2id verify (${raw.params}, core ${SERVER_CORE}, ${raw.threadpool} threads, ${conns} in flight): ${raw.rate.toFixed(1)}/s`);
         }
         for (const t of order) {
@@ -586,7 +586,7 @@ async function main() {
     serverLogLines: serverLogLines(),
     alias,
     peer: { package: 'oidc-provider', version, config: peerConfig },
-    rawArgon2: { perRound: argonRates.map((r) => Math.round(r * 10) / 10), median: rawArgon },
+    rawArgon2: { perRound: argonRates.map((a) => Math.round(a.rate * 10) / 10), runs: argonRates.map((a) => ({ ...a, rate: Math.round(a.rate * 10) / 10 })), median: rawArgon },
     ...(host ? { hostSpeed: host } : {}),
     summary: rows.map((r) => ({
       ...r, rps: Math.round(r.rps), p50: r.p50 && Math.round(r.p50 * 100) / 100, p99: r.p99 && Math.round(r.p99 * 100) / 100,

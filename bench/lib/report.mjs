@@ -38,7 +38,13 @@ export const P99_TARGETS = new Set(['alias-sqlite']);
 export const P99_LIMIT_MS = 10;
 export const RSS_LIMIT_MB = 200;
 
-/** runs: [{scenario, conns, target, round, rps, p50, p99, errors, rssMb}] → rows with medians, ratios, checks. */
+/**
+ * runs: [{scenario, conns, target, round, rps, p50, p99, errors, rssMb}] → rows with medians, ratios, checks.
+ * argonRates: [{round, conns, rate}], the raw argon2id reference measured right before each
+ * round's sign-ins at those connections. A sign-in run is compared with its own reference
+ * (the median of those paired ratios), not with the median of every reference of the run:
+ * the host's speed moves between rounds, and both move with it (bench/README.md).
+ */
 export function summarise(runs, argonRates) {
   const key = (r) => `${r.scenario}|${r.conns}|${r.target}`;
   const groups = new Map();
@@ -60,12 +66,19 @@ export function summarise(runs, argonRates) {
       perRound: rs.map((r) => Math.round(r.rps)),
     });
   }
-  const rawArgon = median(argonRates);
+  const rawArgon = median(argonRates.map((a) => a.rate));
+  const referenceOf = (run) => argonRates.find((a) => a.round === run.round && a.conns === run.conns)?.rate;
   for (const row of rows) {
     if (row.target === 'oidc-provider') continue;
-    const base = row.scenario === 'login' ? rawArgon
-      : rows.find((x) => x.scenario === row.scenario && x.conns === row.conns && x.target === 'oidc-provider')?.rps;
-    row.ratio = base ? row.rps / base : null;
+    if (row.scenario === 'login') {
+      const paired = groups.get(`${row.scenario}|${row.conns}|${row.target}`)
+        .map((run) => run.rps / (referenceOf(run) ?? NaN)).filter(Number.isFinite);
+      row.ratio = paired.length ? median(paired) : null;
+      row.pairedRatios = paired.map((x) => Math.round(x * 1000) / 1000);
+    } else {
+      const base = rows.find((x) => x.scenario === row.scenario && x.conns === row.conns && x.target === 'oidc-provider')?.rps;
+      row.ratio = base ? row.rps / base : null;
+    }
     const peerCpu = rows.find((x) => x.scenario === row.scenario && x.conns === row.conns && x.target === 'oidc-provider')?.cpuMs;
     // Capacity per core from server CPU time per unit: steadier than req/s on a busy machine.
     row.cpuRatio = row.scenario !== 'login' && peerCpu && row.cpuMs ? peerCpu / row.cpuMs : null;
