@@ -1,6 +1,6 @@
 // Result rows of a SQLite read, built in JavaScript. better-sqlite3 builds each row object
 // in C++ through V8's API: every column name made a V8 string again and every property
-// defined one by one through the runtime, about half of what a 24-column read costs
+// defined one by one through the runtime, about half of what a read of 20-odd columns costs
 // (bench/README.md: "Rows built in JavaScript"). A statement in raw mode returns arrays of
 // values instead, and the objects are built here from the statement's column names, read
 // once; JavaScript's own property stores are inline-cached.
@@ -33,6 +33,8 @@ export function readRows<R>(statement: SQLite.Statement, parameters: unknown[]):
     const values = raw[r]!;
     // SQLite prepares a statement again after a schema change (another process's
     // migration adds a column under a running node): `select *` then has other columns.
+    // Only the count is compared: a rename that keeps it keeps the names read first,
+    // which are the ones this node's code knows (Alias's migrations only add columns).
     if (values.length !== names.length) {
       names = statement.columns().map((c) => c.name);
       columnsOf.set(statement, names);
