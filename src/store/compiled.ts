@@ -3,7 +3,7 @@
 // those are built once per dialect with named placeholders, and only the values are
 // bound per call. The placeholders are checked when the shape is compiled: a value
 // that is not a placeholder, or a placeholder never bound, fails loudly, not silently.
-import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
+import { CompiledQuery, createQueryId, type Compilable, type Kysely, type QueryResult, type RootOperationNode, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { DialectName } from './dialect.js';
 import { registerPrepared } from './postgres/prepared.js';
@@ -31,9 +31,12 @@ interface Shape {
   sql: string;
   /** Placeholder name of each positional parameter, in order. */
   names: string[];
+  /** The query's node (immutable), shared by every call: Kysely's raw() builds and freezes a new one each time. */
+  node: RootOperationNode;
 }
 
-const shapes = new Map<string, Shape>();
+/** Shapes by dialect, then by name: no key is built per call (a concatenated key is hashed anew each time). */
+const shapes = new Map<DialectName, Map<string, Shape>>();
 
 function compileShape(k: Kysely<Database> | Transaction<Database>, build: (k: Kysely<Database>) => Compilable): Shape {
   const compiled = build(k as Kysely<Database>).compile();
@@ -43,7 +46,7 @@ function compileShape(k: Kysely<Database> | Transaction<Database>, build: (k: Ky
     }
     return p.slice(MARK.length);
   });
-  return { sql: compiled.sql, names };
+  return { sql: compiled.sql, names, node: CompiledQuery.raw(compiled.sql).query };
 }
 
 /** Values by placeholder name (a row object works as is). */
@@ -61,18 +64,23 @@ export function runShape<R>(k: Kysely<Database> | Transaction<Database>, dialect
 /** The query `name` with `args` bound, compiled as runShape would run it (for a batch: sqlite/group_commit.ts). */
 export function shapeQuery(k: Kysely<Database> | Transaction<Database>, dialect: DialectName, name: string,
   build: (k: Kysely<Database>) => Compilable, args: Args): CompiledQuery {
-  const key = `${dialect}:${name}`;
-  let shape = shapes.get(key);
+  let ofDialect = shapes.get(dialect);
+  if (!ofDialect) shapes.set(dialect, (ofDialect = new Map()));
+  let shape = ofDialect.get(name);
   if (!shape) {
     shape = compileShape(k, build);
-    shapes.set(key, shape);
+    ofDialect.set(name, shape);
     // PostgreSQL parses and plans a fixed shape once per connection (postgres/prepared.ts).
     if (dialect === 'postgres') registerPrepared(shape.sql);
   }
   const byName = args as Record<string, unknown>;
-  const values = shape.names.map((n) => {
+  const { names } = shape;
+  const values = new Array<unknown>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
     if (!(n in byName)) throw new Error(`query ${name}: no value for ${n}`);
-    return byName[n];
-  });
-  return CompiledQuery.raw(shape.sql, values);
+    values[i] = byName[n];
+  }
+  // What CompiledQuery.raw(sql, values) makes, with the shape's node instead of a new one.
+  return Object.freeze({ sql: shape.sql, query: shape.node, parameters: Object.freeze(values), queryId: createQueryId() });
 }
