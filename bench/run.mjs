@@ -315,9 +315,25 @@ async function scaling({ version, setupDone }) {
   log(`\nWrote ${relative(process.cwd(), file)} in ${elapsed().toFixed(0)} s`);
 }
 
+/**
+ * The instruction-set features that decide the crypto paths' speed (Linux). The same "AMD
+ * EPYC" model name has run with and without AVX-512: with its IFMA, OpenSSL signs RSA-2048
+ * in about a third of the time (bench/README.md, the session of 2026-12-07 from 11:36), so
+ * runs on the two compare in ratios only, and code exchange not even in those.
+ */
+const CPU_FEATURES = ['avx2', 'avx512f', 'avx512ifma', 'vaes', 'sha_ni', 'adx', 'bmi2'];
+function cpuFeatures() {
+  try {
+    const flags = new Set(/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? []);
+    return CPU_FEATURES.filter((f) => flags.has(f));
+  } catch {
+    return null;
+  }
+}
+
 function machineInfo() {
   return {
-    cpu: os.cpus()[0]?.model ?? 'unknown', cores, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`,
+    cpu: os.cpus()[0]?.model ?? 'unknown', cpuFeatures: cpuFeatures(), cores, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`,
     node: process.versions.node,
     loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
   };
@@ -506,8 +522,8 @@ async function main() {
     for (const core of speedCores) {
       const x = await hostSpeed(core);
       if (!x) continue;
-      speeds.push({ when, core, cpuMBs: x.cpuMBs, freshMemMBs: x.freshMemMBs });
-      log(`  host speed ${when} (core ${core}): SHA-256 ${x.cpuMBs} MB/s, fresh memory ${x.freshMemMBs} MB/s`);
+      speeds.push({ when, core, cpuMBs: x.cpuMBs, freshMemMBs: x.freshMemMBs, rsaSignsPerS: x.rsaSignsPerS });
+      log(`  host speed ${when} (core ${core}): SHA-256 ${x.cpuMBs} MB/s, fresh memory ${x.freshMemMBs} MB/s, RSA-2048 ${x.rsaSignsPerS} signs/s`);
     }
   };
   for (let round = 1; round <= CFG.rounds; round++) {
@@ -543,7 +559,7 @@ async function main() {
   await sampleSpeed('after the last round');
   phases.roundsS = roundTimes.map((x) => Math.round(x * 10) / 10);
   const byCore = Object.fromEntries(speedCores.map((core) => [core, speeds.filter((x) => x.core === core)])
-    .filter(([, xs]) => xs.length).map(([core, xs]) => [core, { cpu: spreadOf(xs, 'cpuMBs'), freshMem: spreadOf(xs, 'freshMemMBs') }]));
+    .filter(([, xs]) => xs.length).map(([core, xs]) => [core, { cpu: spreadOf(xs, 'cpuMBs'), freshMem: spreadOf(xs, 'freshMemMBs'), rsa: spreadOf(xs, 'rsaSignsPerS') }]));
   const host = speeds.length ? { samples: speeds, byCore,
     quiet: Object.values(byCore).every((c) => Math.max(c.cpu.spreadPct, c.freshMem.spreadPct) <= QUIET_SPREAD_PCT) } : undefined;
 
@@ -551,7 +567,7 @@ async function main() {
   const printed = table(rows, rawArgon);
   const machine = machineInfo();
   log(`\nResults (median of ${roundTimes.length} round(s); ratio = Alias ÷ oidc-provider, logins ÷ raw argon2id)`);
-  log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; ` +
+  log(`machine: ${machine.cpu} (${machine.cpuFeatures?.join(' ') ?? 'features unknown'}), ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; ` +
     `load average ${machine.loadAverage.start.join('/')} at the start, ${machine.loadAverage.end.join('/')} at the end`);
   log(printed);
   if (host) {
@@ -561,7 +577,8 @@ async function main() {
       if (!c) continue;
       log(`host speed on core ${core} (${core === SERVER_CORE ? 'the servers' : 'the load generator, PostgreSQL'}) ` +
         `across the run (bench/host_speed.mjs): SHA-256 ${c.cpu.min}–${c.cpu.max} MB/s (spread ${c.cpu.spreadPct} %), ` +
-        `fresh memory ${c.freshMem.min}–${c.freshMem.max} MB/s (spread ${c.freshMem.spreadPct} %)`);
+        `fresh memory ${c.freshMem.min}–${c.freshMem.max} MB/s (spread ${c.freshMem.spreadPct} %), ` +
+        `RSA-2048 ${c.rsa.min}–${c.rsa.max} signs/s`);
     }
     if (!host.quiet) log(`the host changed speed during the run (a spread over ${QUIET_SPREAD_PCT} %): not a quiet machine`);
   }
