@@ -104,7 +104,16 @@ export function held(release: (opts?: ReleaseOptions) => Promise<void>): Reserva
 export async function reserveInOrder(throttle: Throttler, counters: readonly Counter[]): Promise<Reservation> {
   const taken: { key: string; reservation: Extract<Reservation, { ok: true }> }[] = [];
   for (const c of counters) {
-    const r = await throttle.reserve(c.key, c.policy);
+    let r: Reservation;
+    try {
+      r = await throttle.reserve(c.key, c.policy);
+    } catch (err) {
+      // Nothing was checked: the attempts already counted are taken back (as far as the
+      // counters still answer) before the error goes on. withFallback then counts every
+      // key on the database; without this the first keys stayed counted twice.
+      await Promise.allSettled(taken.map((h) => h.reservation.release()));
+      throw err;
+    }
     if (!r.ok) {
       for (const h of taken) await h.reservation.release();
       return r;

@@ -9,7 +9,7 @@ import { databaseKinds, type DatabaseKind, type TestDatabase } from '../helpers/
 import { REDIS_URL, dropPrefix, inspector, redisSkip, uniquePrefix } from '../helpers/redis.js';
 import { migrate, openDatabase, type Db } from '../../src/store/db.js';
 import { createSqlStore } from '../../src/store/sql/index.js';
-import { createThrottler, type ThrottlePolicy, type Throttler } from '../../src/throttle/throttle.js';
+import { createThrottler, held, reserveInOrder, type ThrottlePolicy, type Throttler } from '../../src/throttle/throttle.js';
 import { connectRedis, createRedisThrottler, withFallback, type RedisConnection, type ThrottleLog } from '../../src/throttle/redis.js';
 
 /** A clock the test moves by hand. */
@@ -445,5 +445,39 @@ describe('Redis unreachable: the database counts instead (fail safe)', { skip: r
       await dropPrefix(r, prefix);
       await r.quit();
     }
+  });
+});
+
+// reserveInOrder is reserveAll for counters with no step over several keys (Redis). A store
+// that fails part way (Redis lost between two keys) must not keep the keys it had counted:
+// withFallback then counts all of them again on the database.
+describe('reserveInOrder: a counter that fails part way', () => {
+  const policy: ThrottlePolicy = { allowed: 5, windowMs: 60_000, baseBlockMs: 1_000, maxBlockMs: 10_000 };
+  function failingAt(failKey: string, releaseFails = false) {
+    const released: string[] = [];
+    const lost = new Error('connection lost');
+    const throttle = {
+      async reserve(key: string) {
+        if (key === failKey) throw lost;
+        return held(async () => {
+          released.push(key);
+          if (releaseFails) throw new Error('release lost too');
+        });
+      },
+    } as unknown as Throttler;
+    return { throttle, released, lost };
+  }
+
+  it('takes back the attempts it had counted, then fails with the store\'s error', async () => {
+    const { throttle, released, lost } = failingAt('c');
+    const counters = ['a', 'b', 'c', 'd'].map((key) => ({ key, policy }));
+    await assert.rejects(reserveInOrder(throttle, counters), (err) => err === lost);
+    assert.deepEqual(released.sort(), ['a', 'b']);
+  });
+
+  it('still fails with the store\'s error when taking back fails too', async () => {
+    const { throttle, released, lost } = failingAt('b', true);
+    await assert.rejects(reserveInOrder(throttle, [{ key: 'a', policy }, { key: 'b', policy }]), (err) => err === lost);
+    assert.deepEqual(released, ['a']);
   });
 });
