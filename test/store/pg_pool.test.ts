@@ -9,8 +9,9 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp_proxy.js';
 import { createPgPool } from '../../src/store/postgres/pool.js';
 import { preparedName, registerPrepared } from '../../src/store/postgres/prepared.js';
 import { retryAborted } from '../../src/store/postgres/retry.js';
+import { SHARES_ROWS } from '../../src/store/postgres/prepared_query.js';
 import { isDatabaseUnavailable } from '../../src/store/unavailable.js';
-import type pg from 'pg';
+import pg from 'pg';
 
 const pgKind = databaseKinds().find((k) => k.name === 'postgres')!;
 
@@ -134,6 +135,38 @@ describe('PostgreSQL prepared hot statements (store/postgres/prepared.ts)', { sk
     assert.equal((await run(text, [1])).rows[0].a, 'one');
     const found = await run('select count(*)::int as n from pg_prepared_statements where name = $1', [name]);
     assert.equal(found.rows[0].n, 1, 'the statement is prepared on the connection');
+  });
+
+  it("a named statement's rows are pg's own, its row description turned into parsers once per connection (prepared_query.ts)", async () => {
+    assert.equal(SHARES_ROWS, true, 'the installed pg has the members prepared_query.ts relies on');
+    // Every kind of value the stores read: bigint (parsed to a number, dialect.ts), int,
+    // text, boolean, null, and a repeated column name (the later one wins, as in pg).
+    const text = `select id, a, 9007199254740991::bigint as big, (id > 0) as yes, null::text as none, 'x' as a2, 'later' as a2
+                  from t where id = $1`;
+    const unnamed = await run(`${text} and true`, [1]);
+    registerPrepared(text);
+    const first = await run(text, [1]);
+    const second = await run(text, [1]);
+    // bigint as the process's type parsers have it (a string here; dialect.ts makes it a number).
+    const expected = { id: 1, a: 'one', big: pg.types.getTypeParser(20, 'text')('9007199254740991'), yes: true, none: null, a2: 'later' };
+    assert.deepEqual(unnamed.rows, [expected]);
+    assert.deepEqual(first.rows, [expected]);
+    assert.deepEqual(second.rows, [expected]);
+    assert.deepEqual(second.fields.map((f) => f.name), ['id', 'a', 'big', 'yes', 'none', 'a2', 'a2']);
+    assert.equal(second.rowCount, 1);
+    assert.equal(second.command, 'SELECT');
+    const parsers = (r: pg.QueryResult) => (r as unknown as { _parsers: unknown[] })._parsers;
+    assert.equal(parsers(second), parsers(first), 'the second answer reused the parsers made for the first');
+    assert.notEqual(parsers(unnamed), parsers(first));
+    // No row: the description still comes, and the answer is empty.
+    assert.deepEqual((await run(text, [2])).rows, []);
+  });
+
+  it('a named statement that fails rejects with pg\'s error, and the connection goes on', async () => {
+    const text = 'select 1 / $1::int as q';
+    registerPrepared(text);
+    await assert.rejects(run(text, [0]), (err: Error & { code?: string }) => err.code === '22012' && /division by zero/.test(err.message));
+    assert.deepEqual((await run(text, [1])).rows, [{ q: 1 }]);
   });
 
   it('a prepared select * whose table gained a column (another node migrated) runs again unnamed, and stays unnamed', async () => {

@@ -4,6 +4,7 @@
 // the process, and new connections are made as soon as the database is back.
 import pg from 'pg';
 import { isStalePlan, preparedName } from './prepared.js';
+import { runPrepared } from './prepared_query.js';
 
 /** A new connection that is not ready within this long fails (refused or silent network). */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -81,7 +82,7 @@ function wrapQuery(client: pg.PoolClient): void {
   const named = (args: unknown[]): unknown => {
     const name = typeof args[0] === 'string' && Array.isArray(args[1]) && args.length === 2 ? preparedName(args[0]) : undefined;
     if (!name) return query(...args);
-    return (query({ name, text: args[0], values: args[1] }) as Promise<unknown>)
+    return runPrepared(query, name, args[0] as string, args[1] as unknown[])
       .catch((err: unknown) => {
         // Once more unnamed outside a transaction (status I, before and after the error).
         // Inside one (T before the error's ReadyForQuery has arrived, E after) the
