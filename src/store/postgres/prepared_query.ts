@@ -12,6 +12,9 @@
 //
 // Both rest on members of pg's Query and Result that are not its public API. `SHARES_ROWS`
 // checks them once at load; with a pg that differs, every query is pg's own unchanged.
+// The parsers are those of a statement's first description on a connection: a type parser
+// set later (`setTypeParser`) would not reach it there. The only one, for bigint, is set
+// when postgres/dialect.ts loads, before any connection exists.
 import pg from 'pg';
 
 interface FieldDescription {
@@ -108,12 +111,12 @@ class PreparedQuery extends (Query as unknown as new (text: string, values: unkn
  */
 export function runPrepared(query: (q: object) => unknown, name: string, text: string, values: unknown[]): Promise<pg.QueryResult> {
   if (!SHARES_ROWS) return query({ name, text, values }) as Promise<pg.QueryResult>;
-  return new Promise((resolve, reject) => {
-    query(new PreparedQuery(name, text, values, (err, res) => {
-      if (!err) return resolve(res);
-      // As pg's promise API does: a stack that leads back here, not to the socket's read.
-      Error.captureStackTrace(err);
-      reject(err);
-    }));
+  return new Promise<pg.QueryResult>((resolve, reject) => {
+    query(new PreparedQuery(name, text, values, (err, res) => (err ? reject(err) : resolve(res))));
+  }).catch((err: Error) => {
+    // As pg's promise API does, in a rejection handler: the stack then carries the async
+    // frames of the code that awaited the query, not only the socket's read.
+    Error.captureStackTrace(err);
+    throw err;
   });
 }
