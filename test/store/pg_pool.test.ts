@@ -139,8 +139,8 @@ describe('PostgreSQL prepared hot statements (store/postgres/prepared.ts)', { sk
 
   it("a named statement's rows are pg's own, its row description turned into parsers once per connection (prepared_query.ts)", async () => {
     assert.equal(SHARES_ROWS, true, 'the installed pg has the members prepared_query.ts relies on');
-    // Every kind of value the stores read: bigint (parsed to a number, dialect.ts), int,
-    // text, boolean, null, and a repeated column name (the later one wins, as in pg).
+    // Every kind of value the stores read: bigint, int, text, boolean, null, and a repeated
+    // column name (the later one wins, as in pg).
     const text = `select id, a, 9007199254740991::bigint as big, (id > 0) as yes, null::text as none, 'x' as a2, 'later' as a2
                   from t where id = $1`;
     const unnamed = await run(`${text} and true`, [1]);

@@ -50,8 +50,11 @@ interface RowShape {
 
 /** Per connection (its type parsers, one object per client), per statement name. */
 const shapes = new WeakMap<object, Map<string, RowShape>>();
+/** The key for a query that reaches its description without a client's parsers (pg sets them in Client.query). */
+const NO_CLIENT = {};
 
-const Query = pg.Query as unknown as new (text: string, values: unknown[], callback: (err: Error | null, res: pg.QueryResult) => void) => PgQueryInternals;
+type Answer = (err: Error | null, res: pg.QueryResult) => void;
+const Query = pg.Query as unknown as new (text: string, values: unknown[], callback: Answer) => PgQueryInternals;
 
 /** pg's Query and Result have the members this module uses and sets. */
 export const SHARES_ROWS = ((): boolean => {
@@ -77,8 +80,8 @@ function sameFields(a: FieldDescription[], b: FieldDescription[]): boolean {
   return true;
 }
 
-class PreparedQuery extends (Query as unknown as new (text: string, values: unknown[], callback: (err: Error | null, res: pg.QueryResult) => void) => object) {
-  constructor(name: string, text: string, values: unknown[], callback: (err: Error | null, res: pg.QueryResult) => void) {
+class PreparedQuery extends (Query as unknown as new (text: string, values: unknown[], callback: Answer) => object) {
+  constructor(name: string, text: string, values: unknown[], callback: Answer) {
     super(text, values, callback);
     (this as unknown as PgQueryInternals).name = name;
   }
@@ -89,7 +92,7 @@ class PreparedQuery extends (Query as unknown as new (text: string, values: unkn
     const q = this as unknown as PgQueryInternals;
     q._checkForMultirow();
     const result = q._result;
-    const types = result._types ?? shapes;
+    const types = result._types ?? NO_CLIENT;
     let byName = shapes.get(types);
     if (!byName) shapes.set(types, byName = new Map());
     const known = byName.get(q.name!);
@@ -106,7 +109,7 @@ class PreparedQuery extends (Query as unknown as new (text: string, values: unkn
 }
 
 /**
- * Runs `text` as the named statement `name` on `client` (its original, unwrapped `query`).
+ * Runs `text` as the named statement `name` through `query` (the client's own, unwrapped).
  * The answer and errors are pg's own, as its promise API gives them.
  */
 export function runPrepared(query: (q: object) => unknown, name: string, text: string, values: unknown[]): Promise<pg.QueryResult> {
