@@ -80,31 +80,30 @@ function sameFields(a: FieldDescription[], b: FieldDescription[]): boolean {
   return true;
 }
 
-class PreparedQuery extends (Query as unknown as new (text: string, values: unknown[], callback: Answer) => object) {
+class PreparedQuery extends Query {
   constructor(name: string, text: string, values: unknown[], callback: Answer) {
     super(text, values, callback);
-    (this as unknown as PgQueryInternals).name = name;
+    this.name = name;
   }
 
   // pg's handleRowDescription, with the row's parsers and empty object taken from the
   // statement's first description on this connection when the fields are the same.
   handleRowDescription(msg: { fields: FieldDescription[] }): void {
-    const q = this as unknown as PgQueryInternals;
-    q._checkForMultirow();
-    const result = q._result;
+    this._checkForMultirow();
+    const result = this._result;
     const types = result._types ?? NO_CLIENT;
     let byName = shapes.get(types);
     if (!byName) shapes.set(types, byName = new Map());
-    const known = byName.get(q.name!);
+    const known = byName.get(this.name!);
     if (known && sameFields(known.fields, msg.fields)) {
       result.fields = msg.fields;
       result._parsers = known.parsers;
       result._prebuiltEmptyResultObject = known.empty;
     } else {
       result.addFields(msg.fields);
-      byName.set(q.name!, { fields: msg.fields, parsers: result._parsers!, empty: result._prebuiltEmptyResultObject! });
+      byName.set(this.name!, { fields: msg.fields, parsers: result._parsers!, empty: result._prebuiltEmptyResultObject! });
     }
-    q._accumulateRows = Boolean(q.callback) || !q.listeners('row').length;
+    this._accumulateRows = Boolean(this.callback) || !this.listeners('row').length;
   }
 }
 
