@@ -566,7 +566,7 @@ async function main() {
   const { rows, rawArgon } = summarise(runs, argonRates);
   const printed = table(rows, rawArgon);
   const machine = machineInfo();
-  log(`\nResults (median of ${roundTimes.length} round(s); ratio = Alias ÷ oidc-provider, logins ÷ raw argon2id)`);
+  log(`\nResults (median of ${roundTimes.length} round(s); ratio = median over the rounds of Alias ÷ oidc-provider in the same round, logins ÷ that round's raw argon2id)`);
   log(`machine: ${machine.cpu} (${machine.cpuFeatures?.join(' ') ?? 'features unknown'}), ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; ` +
     `load average ${machine.loadAverage.start.join('/')} at the start, ${machine.loadAverage.end.join('/')} at the end`);
   log(printed);
@@ -608,6 +608,7 @@ async function main() {
     summary: rows.map((r) => ({
       ...r, rps: Math.round(r.rps), p50: r.p50 && Math.round(r.p50 * 100) / 100, p99: r.p99 && Math.round(r.p99 * 100) / 100,
       rssMb: r.rssMb && Math.round(r.rssMb), ratio: r.ratio && Math.round(r.ratio * 100) / 100,
+      ...(r.ratioOfMedians ? { ratioOfMedians: Math.round(r.ratioOfMedians * 100) / 100 } : {}),
     })),
     markdown: markdown(rows, rawArgon),
     notes,
