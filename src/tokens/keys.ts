@@ -24,10 +24,9 @@ export const ID_TOKEN_TTL_S = 3600;
 const KEY_CREATION_LOCK = 'first_signing_key';
 
 export interface SigningKey {
-  kid: string;
-  alg: SigningAlg;
-  privateKey: KeyObject;
-  publicJwk: Record<string, unknown>;
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  readonly privateKey: KeyObject;
 }
 
 export interface RotateOptions {
@@ -62,7 +61,12 @@ export interface KeyService {
 
 export function createKeyService(store: Store, secrets: Secrets, now: () => number): KeyService {
   let cache: { at: number; records: SigningKeyRecord[] } | undefined;
-  const decrypted = new Map<string, KeyObject>();
+  /**
+   * Each key's private half, decrypted once, by kid. Every ID token is signed with one:
+   * opening the sealed PEM and parsing it again per token would cost more than the rest of
+   * the lookup.
+   */
+  const decrypted = new Map<string, SigningKey>();
 
   async function records(): Promise<SigningKeyRecord[]> {
     const t = now();
@@ -136,12 +140,12 @@ export function createKeyService(store: Store, secrets: Secrets, now: () => numb
       // Newest key whose publish window has passed; else the newest one.
       const rec = all.find((r) => r.activatesAt <= t && published(r, t)) ?? all[0];
       if (!rec) throw new Error(`no ${alg} signing key: start \`aliasid serve\` once or run \`aliasid keys rotate\``);
-      let privateKey = decrypted.get(rec.kid);
-      if (!privateKey) {
-        privateKey = createPrivateKey(secrets.open(rec.privateKeyEnc));
-        decrypted.set(rec.kid, privateKey);
+      let key = decrypted.get(rec.kid);
+      if (!key) {
+        key = Object.freeze({ kid: rec.kid, alg, privateKey: createPrivateKey(secrets.open(rec.privateKeyEnc)) });
+        decrypted.set(rec.kid, key);
       }
-      return { kid: rec.kid, alg, privateKey, publicJwk: JSON.parse(rec.publicJwk) as Record<string, unknown> };
+      return key;
     },
     async jwks() {
       const t = now();
