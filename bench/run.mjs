@@ -204,7 +204,7 @@ function whereTheTimeGoes(misses) {
     out.push(`  ${key} (${lines[0]?.split(', ').at(-1) ?? 'undated'}): ${busy}`);
     out.push(`    top modules by self time: ${top.join('; ')}`);
   }
-  out.push('Why each miss happens and what would close it: bench/README.md, "The misses: profiles and what would close each".');
+  out.push('Why each miss happens and what would close it: bench/README.md, "Issue 17: the targets that remain, and what each would take" (the latest session\'s), and "Which numbers are the latest".');
   return out.join('\n');
 }
 
