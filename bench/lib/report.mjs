@@ -47,7 +47,7 @@ export const RSS_LIMIT_MB = 200;
  * the raw argon2id reference) of the same round, scenario and connections, measured seconds
  * apart, and the ratio reported is the median of those per-round ratios. The host's speed
  * moves between rounds, and every target moves with it: in the run of 2026-12-07 18:21 UTC
- * both Alias and the peer served 1.4–1.8 times as many client-credentials requests in round
+ * both Alias and the peer served 1.7–1.8 times as many client-credentials requests in round
  * 2 as in round 3. The ratio of the medians would divide one round's Alias by another
  * round's peer (bench/README.md, "Ratios paired by round"). It is kept as `ratioOfMedians`.
  */
