@@ -82,17 +82,16 @@ export function summarise(runs, argonRates) {
   };
   for (const row of rows) {
     if (row.target === 'oidc-provider') continue;
-    const own = groups.get(`${row.scenario}|${row.conns}|${row.target}`);
-    if (row.scenario === 'login') {
-      const paired = pairedMedian(own, (run) => run.rps / (referenceOf(run) ?? NaN));
-      row.ratio = paired?.value ?? null;
-      row.pairedRatios = paired?.each ?? [];
-      row.cpuRatio = null;
-    } else {
+    const own = groups.get(key(row));
+    // Sign-ins against their round's raw argon2id; every other scenario against its round's peer run.
+    const login = row.scenario === 'login';
+    const paired = pairedMedian(own, login ? (run) => run.rps / (referenceOf(run) ?? NaN)
+      : (run, p) => (p && p.rps > 0 ? run.rps / p.rps : NaN));
+    row.ratio = paired?.value ?? null;
+    row.pairedRatios = paired?.each ?? [];
+    row.cpuRatio = null;
+    if (!login) {
       const peer = rows.find((x) => x.scenario === row.scenario && x.conns === row.conns && x.target === 'oidc-provider');
-      const paired = pairedMedian(own, (run, p) => (p && p.rps > 0 ? run.rps / p.rps : NaN));
-      row.ratio = paired?.value ?? null;
-      row.pairedRatios = paired?.each ?? [];
       row.ratioOfMedians = peer?.rps ? row.rps / peer.rps : null;
       // Capacity per core from server CPU time per unit: steadier than req/s on a busy machine.
       row.cpuRatio = pairedMedian(own, (run, p) => (p?.cpuMs && run.cpuMs ? p.cpuMs / run.cpuMs : NaN))?.value ?? null;
